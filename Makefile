@@ -1,0 +1,42 @@
+# Two commands for a fresh clone: `make run` (the dashboard) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: run test lint bench screenshots demo clean mqueue
+
+$(STAMP): pyproject.toml setup.py ipcwatch/native/_hexdump.c
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) setup.py -q build_ext --inplace
+	touch $(STAMP)
+
+run: $(STAMP) mqueue
+	$(VENV)/bin/ipcwatch $(ARGS)
+
+# POSIX message queues are listed from /dev/mqueue; mount it when we can (root) and it is missing.
+mqueue:
+	@if [ "$$(id -u)" = 0 ] && ! grep -qs ' /dev/mqueue mqueue ' /proc/mounts; then \
+		mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue \
+		|| echo "note: could not mount /dev/mqueue; POSIX queue tests will be skipped"; fi
+
+test: $(STAMP) mqueue
+	$(VENV)/bin/ruff check ipcwatch tests benchmarks scripts
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check ipcwatch tests benchmarks scripts
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP) mqueue
+	$(PY) benchmarks/run_all.py
+
+screenshots: $(STAMP) mqueue
+	$(PY) scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info ipcwatch/native/*.so

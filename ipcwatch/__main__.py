@@ -1,0 +1,5 @@
+"""`python -m ipcwatch` runs the command line."""
+
+from ipcwatch.cli import main
+
+raise SystemExit(main())

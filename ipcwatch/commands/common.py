@@ -1,0 +1,85 @@
+"""What the subcommands share: finding an object by ref, printing safely, asking for confirmation."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable
+
+from ipcwatch.scan import KINDS, IpcObject, ScanConfig, Snapshot, scan
+from ipcwatch.text import escape
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+
+
+def say(message: str, *, err: bool = False) -> None:
+    """Print one line; the caller has escaped every untrusted part (use `escape`)."""
+    print(message, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> int:
+    say(f"ipcwatch: {message}", err=True)
+    return code
+
+
+def kind_of_ref(ref: str) -> str | None:
+    kind, sep, _ = ref.partition(":")
+    return kind if sep and kind in KINDS else None
+
+
+def normalise_ref(ref: str) -> str:
+    """Accept `/dev/shm/NAME` and `/dev/mqueue/NAME` paths as refs too."""
+    for prefix, kind in (("/dev/shm/sem.", "posix-sem"), ("/dev/shm/", "posix-shm"), ("/dev/mqueue/", "posix-mq")):
+        if ref.startswith(prefix):
+            return f"{kind}:{ref[len(prefix):]}"
+    return ref
+
+
+def find(ref: str, snapshot: Snapshot | None = None) -> tuple[IpcObject | None, Snapshot]:
+    """The object behind `ref` in a fresh scan of just its kind (or in `snapshot` when given)."""
+    ref = normalise_ref(ref)
+    if snapshot is None:
+        kind = kind_of_ref(ref)
+        config = ScanConfig(kinds=frozenset({kind}) if kind else frozenset(KINDS))
+        snapshot = scan(config)
+    return snapshot.get(ref), snapshot
+
+
+def require_object(ref: str, kinds: Iterable[str] | None = None) -> IpcObject | str:
+    """The object, or an error message naming what is wrong (no such object, wrong kind)."""
+    obj, _ = find(ref)
+    if obj is None:
+        return f"no such object: {escape(ref)} (see `ipcwatch list`)"
+    allowed = tuple(kinds or ())
+    if allowed and obj.kind not in allowed:
+        return f"{escape(ref)} is a {obj.kind}; this command takes {', '.join(allowed)}"
+    return obj
+
+
+def refuse_if_read_only(args: argparse.Namespace, what: str) -> int | None:
+    """The exit code to return when --read-only forbids `what`, else None."""
+    if getattr(args, "read_only", False):
+        return fail(f"refused: --read-only is set, so nothing is changed ({what})", EXIT_REFUSED)
+    return None
+
+
+def confirm(question: str, *, yes: bool) -> bool:
+    """True with --yes; on a terminal, ask; otherwise refuse (and say how to proceed)."""
+    if yes:
+        return True
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        say("not confirmed: no terminal to ask on; pass --yes to proceed (nothing was changed)", err=True)
+        return False
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    say("cancelled: nothing was changed", err=True)
+    return False
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0

@@ -1,0 +1,234 @@
+"""Frozen records of one scan: IPC objects, their holders and waiters, the processes, and what was not seen.
+
+Every object has a stable `ref` (`sysv-shm:ID`, `posix-shm:NAME`, `pipe:INODE`, ...) used by the CLI, the JSON
+output and the TUI, and an opaque `identity` that changes when the object behind a ref is replaced (a SysV id
+reused, a file recreated). Actions compare identities before they act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ipcwatch.text import escape
+
+KINDS: tuple[str, ...] = (
+    "sysv-shm",
+    "sysv-msg",
+    "sysv-sem",
+    "posix-shm",
+    "posix-mq",
+    "posix-sem",
+    "fifo",
+    "pipe",
+    "unix",
+)
+
+KIND_TITLES: Mapping[str, str] = {
+    "sysv-shm": "SysV shared memory",
+    "sysv-msg": "SysV message queues",
+    "sysv-sem": "SysV semaphore sets",
+    "posix-shm": "POSIX shared memory",
+    "posix-mq": "POSIX message queues",
+    "posix-sem": "POSIX named semaphores",
+    "fifo": "FIFOs",
+    "pipe": "Pipes",
+    "unix": "Unix domain sockets",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A process that holds an object: through an open fd, or (fd is None) through a memory mapping."""
+
+    pid: int
+    comm: str
+    user: str
+    fd: int | None
+    mode: str  # "r", "w" or "rw"
+    start: int  # process start time, clock ticks since boot (field 22 of /proc/PID/stat)
+
+    @property
+    def via(self) -> str:
+        return "mapped" if self.fd is None else str(self.fd)
+
+    @property
+    def process_identity(self) -> str:
+        return f"{self.pid}@{self.start}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "comm": escape(self.comm),
+            "user": escape(self.user),
+            "fd": self.fd,
+            "mode": self.mode,
+            "start": self.start,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Waiter:
+    """A thread asleep in the kernel waiting on an object (filled in by the blocked-thread analysis)."""
+
+    pid: int
+    tid: int
+    op: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "tid": self.tid, "op": self.op}
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """One process as seen in the /proc pass."""
+
+    pid: int
+    ppid: int
+    comm: str
+    cmdline: tuple[str, ...]
+    uid: int
+    user: str
+    start: int  # clock ticks since boot
+    state: str  # one letter from /proc/PID/stat
+
+    @property
+    def identity(self) -> str:
+        return f"{self.pid}@{self.start}"
+
+    @property
+    def command(self) -> str:
+        """The full command line, or `[comm]` for kernel threads and processes without one."""
+        return " ".join(self.cmdline) if self.cmdline else f"[{self.comm}]"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "ppid": self.ppid,
+            "comm": escape(self.comm),
+            "cmdline": [escape(a) for a in self.cmdline],
+            "uid": self.uid,
+            "user": self.user,
+            "start": self.start,
+            "state": self.state,
+            "identity": self.identity,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IpcObject:
+    """One live IPC object. `fields` holds the kind-specific values (numbers stay numbers)."""
+
+    ref: str
+    kind: str
+    name: str | None
+    id: int | None
+    key: int | None
+    owner: str
+    uid: int | None
+    mode: int | None  # permission bits, e.g. 0o600
+    size: int | None
+    holders: tuple[Holder, ...]
+    stale: bool
+    stale_reason: str | None
+    identity: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    waiters: tuple[Waiter, ...] = ()
+
+    @property
+    def perms(self) -> str | None:
+        return None if self.mode is None else f"{self.mode & 0o7777:04o}"
+
+    @property
+    def label(self) -> str:
+        """What a person calls this object (raw: escape it to show): its name, else its key, else its ref."""
+        if self.name is not None:
+            return self.name
+        if self.key is not None:
+            return f"0x{self.key & 0xFFFFFFFF:08x}"
+        return self.ref
+
+    @property
+    def holder_pids(self) -> frozenset[int]:
+        return frozenset(h.pid for h in self.holders)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "ref": self.ref,
+            "kind": self.kind,
+            "name": None if self.name is None else escape(self.name),
+            "id": self.id,
+            "key": self.key,
+            "owner": escape(self.owner),
+            "uid": self.uid,
+            "perms": self.perms,
+            "mode": self.mode,
+            "size": self.size,
+            "holders": [h.to_json() for h in self.holders],
+            "waiters": [w.to_json() for w in self.waiters],
+            "stale": self.stale,
+            "stale_reason": self.stale_reason,
+            "identity": self.identity,
+        }
+        for k, v in self.fields.items():
+            data.setdefault(k, v)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ScanError:
+    """Something the scan could not see; the scan carries on without it."""
+
+    where: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"where": self.where, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one scan saw. Immutable; the TUI diffs two snapshots by `ref`."""
+
+    objects: tuple[IpcObject, ...]
+    processes: Mapping[int, Process]
+    errors: tuple[ScanError, ...] = ()
+    notes: tuple[str, ...] = ()  # host-level facts: "not root: ...", "/dev/mqueue is not mounted"
+    taken_at: float = 0.0  # time.time() when the scan started
+    duration: float = 0.0  # seconds the scan took
+    _by_ref: dict[str, IpcObject] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_pid: dict[int, list[IpcObject]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for obj in self.objects:
+            self._by_ref[obj.ref] = obj
+            for pid in obj.holder_pids:
+                self._by_pid.setdefault(pid, []).append(obj)
+
+    def get(self, ref: str) -> IpcObject | None:
+        return self._by_ref.get(ref)
+
+    def of_kind(self, kind: str) -> list[IpcObject]:
+        return [o for o in self.objects if o.kind == kind]
+
+    def held_by(self, pid: int) -> list[IpcObject]:
+        """Every object the process holds (fd or mapping)."""
+        return list(self._by_pid.get(pid, ()))
+
+    @property
+    def holder_processes(self) -> list[Process]:
+        """Processes that hold at least one IPC object, by pid."""
+        return [self.processes[pid] for pid in sorted(self._by_pid) if pid in self.processes]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "objects": [o.to_json() for o in self.objects],
+            "errors": [e.to_json() for e in self.errors],
+            "notes": list(self.notes),
+            "taken_at": self.taken_at,
+            "duration": self.duration,
+        }

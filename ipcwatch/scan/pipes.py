@@ -1,0 +1,188 @@
+"""Anonymous pipes and FIFOs: holders from the /proc pass, FIFO and socket files from a bounded directory walk.
+
+Bytes queued are read with FIONREAD on a reopened read end. The reopen goes through an O_PATH fd that is
+checked first, so a recycled fd number can never make us open a device; and only pipes that already have a
+reader are reopened, so we never release a writer blocked in open() or change what a writer sees.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat as stat_mod
+import struct
+import termios
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ipcwatch.scan.model import IpcObject, ScanError
+from ipcwatch.scan.procs import FileKey, Hold, HolderIndex, user_name
+from ipcwatch.text import escape
+
+MAX_WALK_ENTRIES = 200_000
+
+
+@dataclass
+class FoundFiles:
+    """FIFO and socket files met in the walk, by (dev, inode)."""
+
+    fifos: dict[FileKey, tuple[str, os.stat_result]] = field(default_factory=dict)
+    sockets: dict[FileKey, tuple[str, os.stat_result]] = field(default_factory=dict)
+
+
+def walk_special_files(roots: Iterable[str], depth: int, errors: list[ScanError]) -> FoundFiles:
+    """FIFO and socket files under `roots`, `depth` levels down, never following symlinks."""
+    found = FoundFiles()
+    seen_dirs: set[FileKey] = set()
+    budget = MAX_WALK_ENTRIES
+    stack = [(root, 0) for root in roots]
+    while stack and budget > 0:
+        path, level = stack.pop()
+        try:
+            st = os.stat(path)  # a root such as /var/run may be a link to /run: visit each directory once
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if level == 0:
+                errors.append(ScanError(path, exc.strerror or str(exc)))
+            continue
+        for entry in entries:
+            budget -= 1
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if level + 1 < depth:
+                        stack.append((entry.path, level + 1))
+                elif not entry.is_file(follow_symlinks=False) and not entry.is_symlink():
+                    est = entry.stat(follow_symlinks=False)  # d_type said FIFO, socket or device
+                    if stat_mod.S_ISFIFO(est.st_mode):
+                        found.fifos[(est.st_dev, est.st_ino)] = (entry.path, est)
+                    elif stat_mod.S_ISSOCK(est.st_mode):
+                        found.sockets[(est.st_dev, est.st_ino)] = (entry.path, est)
+            except OSError:
+                continue
+    if budget <= 0:
+        errors.append(ScanError(",".join(roots), f"walk stopped after {MAX_WALK_ENTRIES} entries"))
+    return found
+
+
+def pipe_fill(proc_root: str, holds: Iterable[Hold], inode: int) -> tuple[int | None, int | None]:
+    """(bytes queued, capacity) of a pipe or FIFO, through one of its existing read ends; (None, None) if none."""
+    for pid, fd, mode in holds:
+        if fd is None or "r" not in mode:
+            continue
+        try:
+            path_fd = os.open(f"{proc_root}/{pid}/fd/{fd}", os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(path_fd)
+            if not stat_mod.S_ISFIFO(st.st_mode) or st.st_ino != inode:
+                continue
+            read_fd = os.open(f"/proc/self/fd/{path_fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        finally:
+            os.close(path_fd)
+        try:
+            queued = struct.unpack("i", fcntl.ioctl(read_fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            capacity = fcntl.fcntl(read_fd, fcntl.F_GETPIPE_SZ)
+            return queued, capacity
+        except OSError:
+            continue
+        finally:
+            os.close(read_fd)
+    return None, None
+
+
+def _ends(holds: list[Hold]) -> tuple[int, int]:
+    readers = sum(1 for _, _, m in holds if "r" in m)
+    writers = sum(1 for _, _, m in holds if "w" in m)
+    return readers, writers
+
+
+def pipe_objects(index: HolderIndex, proc_root: str) -> list[IpcObject]:
+    out = []
+    for inode, holds in index.pipes.items():
+        holders = index.holders(holds)
+        if not holders:
+            continue
+        readers, writers = _ends(holds)
+        queued, capacity = pipe_fill(proc_root, holds, inode)
+        stale_reason = "pipe write end held but no reader" if writers and not readers else None
+        first = index.processes.get(holders[0].pid)
+        out.append(
+            IpcObject(
+                ref=f"pipe:{inode}",
+                kind="pipe",
+                name=None,
+                id=inode,
+                key=None,
+                owner=first.user if first else "?",
+                uid=first.uid if first else None,
+                mode=None,
+                size=queued,
+                holders=holders,
+                stale=stale_reason is not None,
+                stale_reason=stale_reason,
+                identity=f"pipe:{inode}",
+                fields={"readers": readers, "writers": writers, "queued": queued, "capacity": capacity},
+            )
+        )
+    return out
+
+
+def fifo_objects(index: HolderIndex, found: FoundFiles, proc_root: str) -> list[IpcObject]:
+    """FIFOs someone has open (anywhere) plus FIFO files in the walked directories."""
+    out = []
+    keys = {key for key in index.files if key in index.fifo_paths} | set(found.fifos)
+    for key in keys:
+        holds = index.files.get(key, [])
+        holders = index.holders(holds)
+        if key in found.fifos:
+            path, st = found.fifos[key]
+            deleted = False
+        else:
+            path, st, deleted = index.fifo_paths[key], None, key in index.fifo_deleted
+            try:
+                st = os.stat(path, follow_symlinks=False)
+                if (st.st_dev, st.st_ino) != key:
+                    st, deleted = None, True
+            except OSError:
+                st, deleted = None, True
+        readers, writers = _ends(holds)
+        queued, capacity = pipe_fill(proc_root, holds, key[1])
+        stale_reason = None
+        if not holders:
+            stale_reason = "FIFO with no opener"
+        elif writers and not readers:
+            stale_reason = "FIFO write end held but no reader"
+        out.append(
+            IpcObject(
+                ref=f"fifo:{escape(path)}" + (f" (deleted, inode {key[1]})" if deleted else ""),
+                kind="fifo",
+                name=path,
+                id=None,
+                key=None,
+                owner=user_name(st.st_uid) if st else "?",
+                uid=st.st_uid if st else None,
+                mode=stat_mod.S_IMODE(st.st_mode) if st else None,
+                size=queued,
+                holders=holders,
+                stale=stale_reason is not None,
+                stale_reason=stale_reason,
+                identity=f"file:{key[0]}:{key[1]}",
+                fields={
+                    "readers": readers,
+                    "writers": writers,
+                    "queued": queued,
+                    "capacity": capacity,
+                    "deleted": deleted,
+                    "inode": key[1],
+                },
+            )
+        )
+    return out

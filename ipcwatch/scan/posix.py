@@ -1,0 +1,184 @@
+"""POSIX shared memory and named semaphores (/dev/shm) and message queues (/dev/mqueue).
+
+Entries are listed with lstat and opened O_NOFOLLOW|O_NONBLOCK, checked to be regular files, and read with
+pread: never mmap (a truncate would SIGBUS us), never follow a planted symlink, never block on a FIFO.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import struct
+import time
+
+from ipcwatch import libc
+from ipcwatch.scan.model import IpcObject, ScanError
+from ipcwatch.scan.parsers import parse_mqueue_status
+from ipcwatch.scan.procs import HolderIndex, user_name
+from ipcwatch.text import ago, escape
+
+SAFE_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+SEM_T_SIZE = 32  # sizeof(sem_t) on 64-bit glibc
+NOTIFY_KINDS = {0: "signal", 1: "none", 2: "thread"}
+
+
+def file_identity(st: os.stat_result) -> str:
+    return f"file:{st.st_dev}:{st.st_ino}"
+
+
+def list_dir(path: str, errors: list[ScanError]) -> list[tuple[str, os.stat_result]]:
+    """Entries of a flat directory with their lstat, skipping ones that vanish."""
+    out = []
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        errors.append(ScanError(path, exc.strerror or str(exc)))
+        return []
+    for entry in entries:
+        try:
+            out.append((entry.name, entry.stat(follow_symlinks=False)))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            errors.append(ScanError(entry.path, exc.strerror or str(exc)))
+    return out
+
+
+def open_regular(path: str, expected: os.stat_result | None = None) -> int:
+    """Open a file for reading without following links or blocking; refuse anything but a regular file.
+
+    With `expected`, also refuse a file whose dev/inode differ (it was replaced since it was listed).
+    """
+    fd = os.open(path, SAFE_OPEN)
+    try:
+        st = os.fstat(fd)
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise OSError(f"{escape(path)} is not a regular file")
+        if expected is not None and (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
+            raise OSError(f"{escape(path)} was replaced since it was listed")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _base_fields(st: os.stat_result) -> dict[str, int]:
+    return {"gid": st.st_gid, "mtime": int(st.st_mtime), "ctime": int(st.st_ctime)}
+
+
+def read_sem_value(path: str, st: os.stat_result) -> tuple[int | None, int | None, str | None]:
+    """(value, waiters, problem) of a POSIX named semaphore, read with pread: a hostile `sem.*` file cannot hurt."""
+    if st.st_size < SEM_T_SIZE:
+        return None, None, f"not a valid semaphore: {st.st_size} bytes (a sem_t is {SEM_T_SIZE})"
+    try:
+        fd = open_regular(path, st)
+    except OSError as exc:
+        return None, None, exc.strerror or str(exc)
+    try:
+        data = os.pread(fd, 8, 0)
+    finally:
+        os.close(fd)
+    if len(data) < 8:
+        return None, None, "shrank while being read"
+    value, nwaiters = struct.unpack("=II", data)  # glibc: 64-bit word, value low half, waiters high half
+    return value & 0x7FFFFFFF, nwaiters, None
+
+
+def shm_dir_objects(shm_dir: str, index: HolderIndex, errors: list[ScanError]) -> list[IpcObject]:
+    """POSIX shared memory objects and named semaphores (regular files in /dev/shm)."""
+    out = []
+    now = time.time()
+    for name, st in list_dir(shm_dir, errors):
+        if not stat_mod.S_ISREG(st.st_mode):
+            continue  # FIFOs and sockets are found by the file walk; links and devices are not IPC objects
+        holders = index.holders(index.files.get((st.st_dev, st.st_ino), ()))
+        fields: dict[str, object] = _base_fields(st)
+        if name.startswith("sem."):
+            kind, shown = "posix-sem", name[4:]
+            value, nwaiters, problem = read_sem_value(os.path.join(shm_dir, name), st)
+            fields.update({"value": value, "waiters_count": nwaiters, "problem": problem})
+            stale_reason = None if holders else "no process has it mapped"
+        else:
+            kind, shown = "posix-shm", name
+            fields["allocated"] = st.st_blocks * 512
+            stale_reason = None
+            if not holders:
+                stale_reason = f"no process has it open or mapped; last written {ago(now - st.st_mtime)} ago"
+        out.append(
+            IpcObject(
+                ref=f"{kind}:{escape(shown)}",
+                kind=kind,
+                name=shown,
+                id=None,
+                key=None,
+                owner=user_name(st.st_uid),
+                uid=st.st_uid,
+                mode=stat_mod.S_IMODE(st.st_mode),
+                size=st.st_size,
+                holders=holders,
+                stale=stale_reason is not None,
+                stale_reason=stale_reason,
+                identity=file_identity(st),
+                fields=fields,
+            )
+        )
+    return out
+
+
+def _read_queue(path: str, st: os.stat_result) -> dict[str, object]:
+    fd = open_regular(path, st)
+    try:
+        status = parse_mqueue_status(os.pread(fd, 256, 0))
+        _, maxmsg, msgsize, curmsgs = libc.mq_getattr(fd)
+    finally:
+        os.close(fd)
+    notify_pid = status.get("notify_pid", 0)
+    return {
+        "qsize": status.get("qsize"),
+        "messages": curmsgs,
+        "max_messages": maxmsg,
+        "message_size": msgsize,
+        "notify": NOTIFY_KINDS.get(status.get("notify", 1), "?") if notify_pid else "none",
+        "notify_signal": status.get("signo") if notify_pid else None,
+        "notify_pid": notify_pid or None,
+    }
+
+
+def mqueue_objects(mqueue_dir: str, index: HolderIndex, errors: list[ScanError]) -> list[IpcObject]:
+    out = []
+    for name, st in list_dir(mqueue_dir, errors):
+        if not stat_mod.S_ISREG(st.st_mode):
+            continue
+        fields: dict[str, object] = _base_fields(st)
+        try:
+            fields.update(_read_queue(os.path.join(mqueue_dir, name), st))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            fields.update(dict.fromkeys(("qsize", "messages", "max_messages", "message_size"), None))
+            fields["problem"] = exc.strerror or str(exc)
+        holders = index.holders(index.files.get((st.st_dev, st.st_ino), ()))
+        stale_reason = None
+        if not holders and not fields.get("notify_pid"):
+            stale_reason = f"no process has it open; {fields.get('messages', '?')} message(s) queued"
+        out.append(
+            IpcObject(
+                ref=f"posix-mq:{escape(name)}",
+                kind="posix-mq",
+                name=name,
+                id=None,
+                key=None,
+                owner=user_name(st.st_uid),
+                uid=st.st_uid,
+                mode=stat_mod.S_IMODE(st.st_mode),
+                size=fields.get("qsize"),  # type: ignore[arg-type]
+                holders=holders,
+                stale=stale_reason is not None,
+                stale_reason=stale_reason,
+                identity=file_identity(st),
+                fields=fields,
+            )
+        )
+    return out

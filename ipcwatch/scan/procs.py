@@ -1,0 +1,258 @@
+"""One pass over /proc: every process, and every fd and shared mapping that can hold an IPC object.
+
+Each process is read through a directory fd on /proc/PID, so a pid recycled mid-read fails (ESRCH/ENOENT)
+instead of mixing two processes' data. Vanished processes, zombies and EACCES skip that entry, never the scan.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pwd
+import stat as stat_mod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ipcwatch.scan.model import Holder, Process, ScanError
+from ipcwatch.scan.parsers import parse_fdinfo_flags, parse_maps_line, parse_stat
+
+# (pid, fd or None for a mapping, mode)
+Hold = tuple[int, int | None, str]
+FileKey = tuple[int, int]  # (st_dev, st_ino)
+
+# Called for every process while its /proc/PID directory fd is open: (pid, dir_fd, process).
+ProcessVisitor = Callable[[int, int, Process], None]
+
+_GONE = (FileNotFoundError, ProcessLookupError)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+@functools.lru_cache(maxsize=4096)
+def user_name(uid: int) -> str:
+    """The login name for uid, or the number when the user database has none."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def read_at(dir_fd: int, name: str, limit: int = 1 << 20) -> bytes:
+    """Read a small /proc file relative to an open directory fd."""
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        chunks = []
+        total = 0
+        while total < limit:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class HolderIndex:
+    """Who holds what, keyed the way each kind identifies its objects."""
+
+    processes: dict[int, Process] = field(default_factory=dict)
+    pipes: dict[int, list[Hold]] = field(default_factory=dict)  # pipefs inode
+    sockets: dict[int, list[Hold]] = field(default_factory=dict)  # sockfs inode
+    files: dict[FileKey, list[Hold]] = field(default_factory=dict)  # FIFOs, /dev/shm and mqueue files
+    shm_segments: dict[int, list[Hold]] = field(default_factory=dict)  # SysV shmid (maps inode)
+    fifo_paths: dict[FileKey, str] = field(default_factory=dict)  # FIFO fds: the path readlink gave
+    fifo_deleted: set[FileKey] = field(default_factory=set)
+    errors: list[ScanError] = field(default_factory=list)
+    unreadable_fd_tables: int = 0
+
+    def holders(self, holds: Iterable[Hold]) -> tuple[Holder, ...]:
+        """Turn raw (pid, fd, mode) entries into Holders, dropping pids that vanished."""
+        out = []
+        for pid, fd, mode in holds:
+            proc = self.processes.get(pid)
+            if proc is not None:
+                out.append(Holder(pid, proc.comm, proc.user, fd, mode, proc.start))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class ProcPassConfig:
+    proc_root: str = "/proc"
+    file_devs: frozenset[int] = frozenset()  # st_dev of /dev/shm and the mqueue fs: fds there are holders
+    read_maps: bool = True  # only needed when shared memory or POSIX semaphores exist
+    visitors: Sequence[ProcessVisitor] = ()
+
+
+_MODES = ("r", "w", "rw", "rw")
+
+
+def _fd_mode(fdinfo_fd: int | None, name: str) -> str:
+    if fdinfo_fd is None:
+        return "?"
+    try:
+        flags = parse_fdinfo_flags(read_at(fdinfo_fd, name, 4096))
+    except OSError:
+        return "?"
+    return "?" if flags is None else _MODES[flags & 3]
+
+
+def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
+    fd_dir = os.open("fd", _DIR_FLAGS, dir_fd=dir_fd)
+    fdinfo_dir: int | None = None
+    try:
+        for name in os.listdir(fd_dir):
+            try:
+                link = os.readlink(name, dir_fd=fd_dir)
+            except OSError:
+                continue  # fd closed since listdir
+            if link.startswith("socket:["):
+                index.sockets.setdefault(int(link[8:-1]), []).append((pid, int(name), "rw"))
+                continue
+            is_pipe = link.startswith("pipe:[")
+            if not is_pipe and not link.startswith("/"):
+                continue  # anon_inode:, net:, ...
+            if not is_pipe:
+                try:
+                    st = os.stat(name, dir_fd=fd_dir)
+                except OSError:
+                    continue
+                is_fifo = stat_mod.S_ISFIFO(st.st_mode)
+                if not is_fifo and st.st_dev not in file_devs:
+                    continue
+            if fdinfo_dir is None:
+                try:
+                    fdinfo_dir = os.open("fdinfo", _DIR_FLAGS, dir_fd=dir_fd)
+                except OSError:
+                    fdinfo_dir = -1
+            mode = _fd_mode(fdinfo_dir if fdinfo_dir >= 0 else None, name)
+            hold = (pid, int(name), mode)
+            if is_pipe:
+                index.pipes.setdefault(int(link[6:-1]), []).append(hold)
+                continue
+            key = (st.st_dev, st.st_ino)
+            index.files.setdefault(key, []).append(hold)
+            if is_fifo:
+                deleted = st.st_nlink == 0
+                if deleted:
+                    index.fifo_deleted.add(key)
+                    if link.endswith(" (deleted)"):
+                        link = link[: -len(" (deleted)")]
+                index.fifo_paths.setdefault(key, link)
+    finally:
+        os.close(fd_dir)
+        if fdinfo_dir is not None and fdinfo_dir >= 0:
+            os.close(fdinfo_dir)
+
+
+def _scan_maps(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
+    data = read_at(dir_fd, "maps", 64 << 20)
+    if b"/SYSV" not in data and b"/dev/shm/" not in data:
+        return
+    seen: set[tuple[str, int, int]] = set()
+    for line in data.split(b"\n"):
+        if b"/SYSV" not in line and b"/dev/shm/" not in line:
+            continue
+        parsed = parse_maps_line(line)
+        if parsed is None:
+            continue
+        perms, dev, inode, path = parsed
+        if perms[3:4] != b"s":
+            continue  # a private copy-on-write mapping shares nothing
+        mode = ("r" if perms[0:1] == b"r" else "") + ("w" if perms[1:2] == b"w" else "")
+        if path.startswith(b"/SYSV"):
+            marker = ("sysv", inode, 0)
+            if marker not in seen:
+                seen.add(marker)
+                index.shm_segments.setdefault(inode, []).append((pid, None, mode or "-"))
+        elif dev in file_devs:
+            marker = ("file", dev, inode)
+            if marker not in seen:
+                seen.add(marker)
+                index.files.setdefault((dev, inode), []).append((pid, None, mode or "-"))
+
+
+def _read_process(pid: int, dir_fd: int) -> Process | None:
+    parsed = parse_stat(read_at(dir_fd, "stat", 8192))
+    if parsed is None:
+        return None
+    comm, state, ppid, start = parsed
+    uid = os.fstat(dir_fd).st_uid
+    try:
+        raw = read_at(dir_fd, "cmdline", 1 << 16)
+    except OSError:
+        raw = b""
+    cmdline = tuple(os.fsdecode(a) for a in raw.rstrip(b"\0").split(b"\0")) if raw else ()
+    return Process(pid, ppid, comm, cmdline, uid, user_name(uid), start, state)
+
+
+def scan_processes(config: ProcPassConfig) -> HolderIndex:
+    """Walk every /proc/PID once and index what each one holds."""
+    index = HolderIndex()
+    proc_fd = os.open(config.proc_root, _DIR_FLAGS)
+    try:
+        names = os.listdir(proc_fd)
+        for name in names:
+            if not name.isdigit():
+                continue
+            pid = int(name)
+            try:
+                dir_fd = os.open(name, _DIR_FLAGS, dir_fd=proc_fd)
+            except OSError:
+                continue
+            try:
+                proc = _read_process(pid, dir_fd)
+                if proc is None:
+                    index.errors.append(ScanError(f"{config.proc_root}/{pid}/stat", "could not be parsed"))
+                    continue
+                index.processes[pid] = proc
+                try:
+                    _scan_fds(pid, dir_fd, index, config.file_devs)
+                except PermissionError:
+                    index.unreadable_fd_tables += 1
+                if config.read_maps:
+                    try:
+                        _scan_maps(pid, dir_fd, index, config.file_devs)
+                    except PermissionError:
+                        pass  # counted with the fd tables: same cause, same remedy
+                for visit in config.visitors:
+                    visit(pid, dir_fd, proc)
+            except _GONE:
+                index.processes.pop(pid, None)
+            except OSError as exc:
+                index.errors.append(ScanError(f"{config.proc_root}/{pid}", exc.strerror or str(exc)))
+            finally:
+                os.close(dir_fd)
+    finally:
+        os.close(proc_fd)
+    if index.unreadable_fd_tables:
+        index.errors.append(
+            ScanError(
+                config.proc_root,
+                f"the fds and mappings of {index.unreadable_fd_tables} processes are not readable "
+                "(permission denied): their holds are not shown; run as root to see them",
+            )
+        )
+    return index
+
+
+@functools.cache
+def boot_time() -> float:
+    """Seconds since the epoch at boot (btime in /proc/stat)."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"btime "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def start_epoch(start_ticks: int) -> float:
+    """A process start time in clock ticks since boot, as seconds since the epoch."""
+    return boot_time() + start_ticks / CLOCK_TICKS

@@ -1,0 +1,187 @@
+"""SysV shared memory, message queues and semaphore sets, from /proc/sysvipc/* plus semctl/msgctl for detail."""
+
+from __future__ import annotations
+
+import os
+
+from ipcwatch import libc
+from ipcwatch.scan.model import IpcObject, ScanError
+from ipcwatch.scan.parsers import parse_table
+from ipcwatch.scan.procs import HolderIndex, user_name
+
+SHM_DEST = 0o1000
+SHM_LOCKED = 0o2000
+
+
+def read_table(sysvipc_dir: str, name: str, errors: list[ScanError]) -> list[dict[str, int]]:
+    path = os.path.join(sysvipc_dir, name)
+    try:
+        with open(path, "rb") as f:
+            return parse_table(f.read())
+    except OSError as exc:
+        errors.append(ScanError(path, exc.strerror or str(exc)))
+        return []
+
+
+def sysv_identity(kind: str, row: dict[str, int], id_field: str, *extra: str) -> str:
+    """id + key + creator uid/gid + ctime (+ immutable attributes): changes when an id is reused."""
+    parts = [kind, row[id_field], row["key"], row["cuid"], row["cgid"], row.get("ctime", 0)]
+    parts += [row.get(name, 0) for name in extra]
+    return ":".join(str(p) for p in parts)
+
+
+def _alive(pid: int, index: HolderIndex) -> bool:
+    return pid > 0 and pid in index.processes
+
+
+def shm_objects(rows: list[dict[str, int]], index: HolderIndex) -> list[IpcObject]:
+    out = []
+    for row in rows:
+        shmid = row["shmid"]
+        holders = index.holders(index.shm_segments.get(shmid, ()))
+        cpid, lpid, nattch = row.get("cpid", 0), row.get("lpid", 0), row.get("nattch", 0)
+        stale_reason = None
+        if nattch == 0 and not holders and cpid > 0 and not _alive(cpid, index) and not _alive(lpid, index):
+            stale_reason = f"no attachers; creator {cpid} is gone"
+            if lpid > 0 and lpid != cpid:
+                stale_reason += f", last user {lpid} too"
+        perms = row["perms"]
+        status = [s for bit, s in ((SHM_DEST, "dest"), (SHM_LOCKED, "locked")) if perms & bit]
+        out.append(
+            IpcObject(
+                ref=f"sysv-shm:{shmid}",
+                kind="sysv-shm",
+                name=None,
+                id=shmid,
+                key=row["key"],
+                owner=user_name(row["uid"]),
+                uid=row["uid"],
+                mode=perms & 0o777,
+                size=row.get("size"),
+                holders=holders,
+                stale=stale_reason is not None,
+                stale_reason=stale_reason,
+                identity=sysv_identity("sysv-shm", row, "shmid", "cpid", "size"),
+                fields={
+                    "nattch": nattch,
+                    "cpid": cpid,
+                    "lpid": lpid,
+                    "status": ",".join(status),
+                    "rss": row.get("rss"),
+                    "swap": row.get("swap"),
+                    "cuid": row["cuid"],
+                    "gid": row.get("gid"),
+                    "atime": row.get("atime", 0),
+                    "dtime": row.get("dtime", 0),
+                    "ctime": row.get("ctime", 0),
+                },
+            )
+        )
+    return out
+
+
+def msg_objects(rows: list[dict[str, int]], index: HolderIndex, errors: list[ScanError]) -> list[IpcObject]:
+    out = []
+    for row in rows:
+        msqid = row["msqid"]
+        try:
+            max_bytes: int | None = libc.msg_qbytes(msqid)
+        except OSError:
+            max_bytes = None
+        lspid, lrpid, qnum = row.get("lspid", 0), row.get("lrpid", 0), row.get("qnum", 0)
+        stale_reason = None
+        if (lspid or lrpid) and not _alive(lspid, index) and not _alive(lrpid, index):
+            sender = f"last sender {lspid} is gone" if lspid else "never sent to"
+            receiver = f"last receiver {lrpid} is gone" if lrpid else "never received from"
+            stale_reason = f"{sender}; {receiver}; {qnum} message(s) queued"
+        out.append(
+            IpcObject(
+                ref=f"sysv-msg:{msqid}",
+                kind="sysv-msg",
+                name=None,
+                id=msqid,
+                key=row["key"],
+                owner=user_name(row["uid"]),
+                uid=row["uid"],
+                mode=row["perms"] & 0o777,
+                size=row.get("cbytes"),
+                holders=(),
+                stale=stale_reason is not None,
+                stale_reason=stale_reason,
+                identity=sysv_identity("sysv-msg", row, "msqid"),
+                fields={
+                    "messages": qnum,
+                    "used_bytes": row.get("cbytes"),
+                    "max_bytes": max_bytes,
+                    "lspid": lspid,
+                    "lrpid": lrpid,
+                    "cuid": row["cuid"],
+                    "gid": row.get("gid"),
+                    "stime": row.get("stime", 0),
+                    "rtime": row.get("rtime", 0),
+                    "ctime": row.get("ctime", 0),
+                },
+            )
+        )
+    return out
+
+
+def read_semaphores(semid: int, nsems: int) -> list[dict[str, int | None]] | None:
+    """Per semaphore: value, ncnt, zcnt, pid of the last operation. None when not permitted."""
+    sems: list[dict[str, int | None]] = []
+    try:
+        for num in range(nsems):
+            sems.append(
+                {
+                    "num": num,
+                    "value": libc.semctl(semid, num, libc.GETVAL),
+                    "ncnt": libc.semctl(semid, num, libc.GETNCNT),
+                    "zcnt": libc.semctl(semid, num, libc.GETZCNT),
+                    "pid": libc.semctl(semid, num, libc.GETPID),
+                }
+            )
+    except OSError:
+        return None
+    return sems
+
+
+def sem_objects(rows: list[dict[str, int]], index: HolderIndex) -> list[IpcObject]:
+    out = []
+    for row in rows:
+        semid, nsems = row["semid"], row.get("nsems", 0)
+        sems = read_semaphores(semid, nsems)
+        stale_reason = None
+        if sems:
+            waiting = sum((s["ncnt"] or 0) + (s["zcnt"] or 0) for s in sems)
+            last = sorted({s["pid"] for s in sems if s["pid"]})
+            if not waiting and last and not any(_alive(p, index) for p in last):
+                who = ", ".join(str(p) for p in last)
+                stale_reason = f"no waiters; last operator {who} is gone"
+        out.append(
+            IpcObject(
+                ref=f"sysv-sem:{semid}",
+                kind="sysv-sem",
+                name=None,
+                id=semid,
+                key=row["key"],
+                owner=user_name(row["uid"]),
+                uid=row["uid"],
+                mode=row["perms"] & 0o777,
+                size=nsems,
+                holders=(),
+                stale=stale_reason is not None,
+                stale_reason=stale_reason,
+                identity=sysv_identity("sysv-sem", row, "semid", "nsems"),
+                fields={
+                    "nsems": nsems,
+                    "semaphores": sems,
+                    "ncnt": None if sems is None else sum(s["ncnt"] or 0 for s in sems),
+                    "zcnt": None if sems is None else sum(s["zcnt"] or 0 for s in sems),
+                    "cuid": row["cuid"],
+                    "gid": row.get("gid"),
+                    "otime": row.get("otime", 0),
+                    "ctime": row.get("ctime", 0),
+                },
+            )
+        )
+    return out
