@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import unicodedata
 
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+# Controls, format characters (bidi overrides), separators, surrogates, private use, unassigned; and spaces other
+# than U+0020 (a no-break space would make two different names look alike).
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs", "Cs", "Co", "Cn"})
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\"}
 
 
 def _escape_char(ch: str) -> str:
+    if ch == " ":
+        return ch
     named = _NAMED.get(ch)
     if named is not None:
         return named

@@ -165,6 +165,7 @@ def sysv_shm(cleanup: Cleanup) -> Callable[..., sysv_ipc.SharedMemory]:
     def make(size: int = 4096, key: int | None = None) -> sysv_ipc.SharedMemory:
         shm = sysv_ipc.SharedMemory(unique_key() if key is None else key, sysv_ipc.IPC_CREX, size=size, mode=0o600)
         cleanup.add(shm.remove)
+        shm.detach()  # sysv_ipc attaches on creation; tests attach explicitly where they need a holder
         return shm
 
     return make

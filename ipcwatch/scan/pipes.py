@@ -112,7 +112,9 @@ def pipe_objects(index: HolderIndex, proc_root: str) -> list[IpcObject]:
             continue
         readers, writers = _ends(holds)
         queued, capacity = pipe_fill(proc_root, holds, inode)
-        stale_reason = "pipe write end held but no reader" if writers and not readers else None
+        stale_reason = None
+        if writers and not readers and index.complete:
+            stale_reason = "pipe write end held but no reader"
         first = index.processes.get(holders[0].pid)
         out.append(
             IpcObject(
@@ -156,7 +158,9 @@ def fifo_objects(index: HolderIndex, found: FoundFiles, proc_root: str) -> list[
         readers, writers = _ends(holds)
         queued, capacity = pipe_fill(proc_root, holds, key[1])
         stale_reason = None
-        if not holders:
+        if not index.complete:
+            pass  # someone we cannot see may hold it
+        elif not holders:
             stale_reason = "FIFO with no opener"
         elif writers and not readers:
             stale_reason = "FIFO write end held but no reader"

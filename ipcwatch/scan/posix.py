@@ -99,12 +99,12 @@ def shm_dir_objects(shm_dir: str, index: HolderIndex, errors: list[ScanError]) -
             kind, shown = "posix-sem", name[4:]
             value, nwaiters, problem = read_sem_value(os.path.join(shm_dir, name), st)
             fields.update({"value": value, "waiters_count": nwaiters, "problem": problem})
-            stale_reason = None if holders else "no process has it mapped"
+            stale_reason = None if holders or not index.complete else "no process has it mapped"
         else:
             kind, shown = "posix-shm", name
             fields["allocated"] = st.st_blocks * 512
             stale_reason = None
-            if not holders:
+            if not holders and index.complete:
                 stale_reason = f"no process has it open or mapped; last written {ago(now - st.st_mtime)} ago"
         out.append(
             IpcObject(
@@ -161,7 +161,7 @@ def mqueue_objects(mqueue_dir: str, index: HolderIndex, errors: list[ScanError])
             fields["problem"] = exc.strerror or str(exc)
         holders = index.holders(index.files.get((st.st_dev, st.st_ino), ()))
         stale_reason = None
-        if not holders and not fields.get("notify_pid"):
+        if not holders and not fields.get("notify_pid") and index.complete:
             stale_reason = f"no process has it open; {fields.get('messages', '?')} message(s) queued"
         out.append(
             IpcObject(

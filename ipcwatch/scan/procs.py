@@ -67,6 +67,11 @@ class HolderIndex:
     errors: list[ScanError] = field(default_factory=list)
     unreadable_fd_tables: int = 0
 
+    @property
+    def complete(self) -> bool:
+        """True when every process's fds and mappings were read: only then can "nobody holds it" be said."""
+        return self.unreadable_fd_tables == 0
+
     def holders(self, holds: Iterable[Hold]) -> tuple[Holder, ...]:
         """Turn raw (pid, fd, mode) entries into Holders, dropping pids that vanished."""
         out = []

@@ -76,7 +76,8 @@ def parse_diag_message(payload: bytes) -> UnixSocket | None:
             break
         data = payload[off + _RTA.size : off + rta_len]
         if rta_type == UNIX_DIAG_NAME:
-            name = data
+            # a pathname is stored with its terminating NUL; an abstract name is exact bytes (starts with NUL)
+            name = data if data.startswith(b"\0") else data.split(b"\0", 1)[0]
         elif rta_type == UNIX_DIAG_VFS and len(data) >= 8:
             ino, dev = struct.unpack_from("=II", data)
             vfs = (_kernel_dev_to_st_dev(dev), ino)

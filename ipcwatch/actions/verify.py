@@ -1,0 +1,86 @@
+"""Re-scan an object just before acting and make sure it is still the one the user saw (same `identity`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import replace
+
+from ipcwatch.actions.outcome import Outcome, Status, failed, refused
+from ipcwatch.scan import KINDS, IpcObject, ScanConfig, scan
+from ipcwatch.text import human_size
+
+FILE_KINDS = ("fifo", "unix")
+
+
+def kind_of(ref: str) -> str | None:
+    kind, sep, _ = ref.partition(":")
+    return kind if sep and kind in KINDS else None
+
+
+def config_for(refs: Iterable[str], base: ScanConfig | None = None) -> ScanConfig:
+    """The narrowest scan that sees these refs: their kinds only, plus the directories of FIFO/socket paths."""
+    refs = list(refs)
+    base = base or ScanConfig()
+    kinds = {kind_of(r) for r in refs} - {None}
+    dirs = list(base.file_dirs)
+    for ref in refs:
+        kind, _, rest = ref.partition(":")
+        if kind in FILE_KINDS and rest.startswith("/"):
+            parent = os.path.dirname(rest)
+            if parent not in dirs:
+                dirs.append(parent)
+    return replace(base, kinds=frozenset(kinds) or frozenset(KINDS), file_dirs=tuple(dirs))
+
+
+def lookup(ref: str, config: ScanConfig | None = None) -> IpcObject | None | Outcome:
+    """The object behind `ref` now (None when it is gone); an Outcome when the scan itself failed."""
+    try:
+        return scan(config_for([ref], config)).get(ref)
+    except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
+        return failed(f"could not re-scan {ref}: {exc}")
+
+
+def recheck(ref: str, expected: str | None, config: ScanConfig | None = None) -> IpcObject | Outcome:
+    """The current object behind `ref` if its identity is still `expected` (any identity when None)."""
+    found = lookup(ref, config)
+    if isinstance(found, Outcome):
+        return found
+    if found is None:
+        return Outcome(Status.GONE, f"{ref}: already gone")
+    if expected is not None and found.identity != expected:
+        return refused(
+            f"{ref} was replaced by another object since it was shown "
+            f"(expected identity {expected}, found {found.identity}); nothing was changed"
+        )
+    return found
+
+
+def describe(obj: IpcObject) -> str:
+    """One line naming the object (raw: escape it to show)."""
+    parts = [f"owner {obj.owner}"]
+    if obj.key is not None:
+        parts.insert(0, f"key 0x{obj.key & 0xFFFFFFFF:08x}")
+    if obj.size is not None:
+        parts.append("size " + (str(obj.size) if obj.kind == "sysv-sem" else human_size(obj.size)))
+    if obj.stale_reason:
+        parts.append(obj.stale_reason)
+    return f"{obj.ref} ({', '.join(parts)})"
+
+
+def users(obj: IpcObject) -> list[str]:
+    """Who is using the object right now (raw lines): holders, attachments, waiters. Empty when unused."""
+    lines = [
+        f"pid {h.pid} ({h.comm}, user {h.user}) via {'a mapping' if h.fd is None else f'fd {h.fd}'}"
+        for h in obj.holders
+    ]
+    nattch = obj.fields.get("nattch") or 0
+    if nattch > len({h.pid for h in obj.holders}):
+        lines.append(f"{nattch} attachment(s) in total (some holders may be invisible)")
+    lines += [f"pid {w.pid} thread {w.tid} waiting ({w.op})" for w in obj.waiters]
+    sleepers = (obj.fields.get("ncnt") or 0) + (obj.fields.get("zcnt") or 0)
+    if sleepers and not obj.waiters:
+        lines.append(f"{sleepers} process(es) asleep on the semaphores")
+    if obj.fields.get("notify_pid"):
+        lines.append(f"pid {obj.fields['notify_pid']} registered for notification")
+    return lines

@@ -1,0 +1,142 @@
+"""`ipcwatch list`: tables and JSON over real objects, hostile names escaped, robust when not root or racing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from ipcwatch.scan import KINDS, scan
+from tests.conftest import scan_kinds, unique_name
+
+HOSTILE = ["[@click=app.quit]x", "\x1b]2;PWNED\x07", "shm[bold", "tab\there", "nl\nrow", "bidi\u202eevil", "\x9b2J"]
+
+
+def run_cli(*args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "ipcwatch", *args]
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+    root = os.path.dirname(os.path.dirname(__file__))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=root)
+
+
+def test_json_contract_types(sysv_shm, sysv_msg, posix_shm):
+    shm = sysv_shm(size=4096)
+    sysv_msg()
+    name, _ = posix_shm(size=100)
+    result = run_cli("list", "--json")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert set(data) >= {"objects", "errors"}
+    by_ref = {o["ref"]: o for o in data["objects"]}
+    for o in data["objects"]:
+        for field in ("ref", "kind", "name", "id", "key", "owner", "perms", "size", "holders", "stale",
+                      "stale_reason", "identity", "waiters"):
+            assert field in o, field
+        assert o["kind"] in KINDS
+    seg = by_ref[f"sysv-shm:{shm.id}"]
+    assert seg["id"] == shm.id and seg["key"] == shm.key and seg["size"] == 4096
+    assert isinstance(seg["nattch"], int) and seg["name"] is None and seg["perms"] == "0600"
+    assert by_ref[f"posix-shm:{name}"]["size"] == 100
+
+
+def test_kind_and_stale_filters(sysv_shm, posix_shm):
+    name, _ = posix_shm()  # nobody holds it: stale
+    result = run_cli("list", "--kind", "posix-shm", "--stale", "--json")
+    objects = json.loads(result.stdout)["objects"]
+    assert {o["kind"] for o in objects} == {"posix-shm"}
+    assert all(o["stale"] for o in objects)
+    assert f"posix-shm:{name}" in {o["ref"] for o in objects}
+
+
+def test_table_output_has_titles_and_objects(sysv_shm):
+    shm = sysv_shm(size=1 << 20)
+    result = run_cli("list", "--kind", "sysv-shm")
+    assert result.returncode == 0
+    assert "SysV shared memory (sysv-shm)" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if f"0x{shm.key:08x}" in line)
+    assert "1.0M" in line and "root" in line
+
+
+def test_unknown_kind_is_a_usage_error():
+    result = run_cli("list", "--kind", "bogus")
+    assert result.returncode == 2 and "unknown kind" in result.stderr
+
+
+@pytest.fixture
+def hostile_shm(cleanup):
+    names = []
+    for raw in HOSTILE:
+        name = unique_name() + raw
+        fd = os.open(os.path.join("/dev/shm", name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        cleanup.add(lambda n=name: os.unlink(os.path.join("/dev/shm", n)))
+        names.append(name)
+    return names
+
+
+def test_hostile_names_are_escaped_in_table_and_json(hostile_shm):
+    table = run_cli("list", "--kind", "posix-shm")
+    for bad in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert bad not in table.stdout
+    rows = [line for line in table.stdout.splitlines() if hostile_shm[0][:12] in line]
+    assert len(rows) == len(HOSTILE)  # the newline in a name did not split a row
+    assert any("nl\\nrow" in r for r in rows) and any("\\x1b]2;PWNED\\x07" in r for r in rows)
+    assert any("[@click=app.quit]x" in r for r in rows)  # shown literally
+
+    data = json.loads(run_cli("list", "--kind", "posix-shm", "--json").stdout)
+    shown = {o["name"] for o in data["objects"]}
+    assert hostile_shm[1].replace("\x1b", "\\x1b").replace("\x07", "\\x07") in shown
+    assert hostile_shm[4].replace("\n", "\\n") in shown
+    refs = {o["ref"] for o in data["objects"]}
+    assert "posix-shm:" + hostile_shm[6].replace("\x9b", "\\x9b") in refs
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_not_root_still_lists_and_says_what_is_hidden(sysv_sem):
+    sem = sysv_sem(initial=2)
+    result = run_cli("list", "--json", user="65534")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert any("not root" in n for n in data["notes"])
+    assert any("permission denied" in e["message"] for e in data["errors"])
+    obj = next(o for o in data["objects"] if o["ref"] == f"sysv-sem:{sem.id}")
+    assert obj["semaphores"] is None and obj["stale"] is False  # mode 0600: values unreadable, so never stale
+
+
+def test_scan_survives_processes_vanishing_mid_scan():
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            procs = [subprocess.Popen(["sleep", "0.01"]) for _ in range(10)]
+            for p in procs:
+                p.wait()
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for _ in range(15):
+            snap = scan()
+            refs = [o.ref for o in snap.objects]
+            assert len(refs) == len(set(refs))  # refs are unique
+    finally:
+        stop.set()
+        worker.join()
+
+
+def test_scan_with_a_recorded_sysvipc_tree(tmp_path):
+    from tests.test_parsers import RECORDED_SHM
+
+    (tmp_path / "shm").write_bytes(RECORDED_SHM)
+    (tmp_path / "msg").write_bytes(b"key msqid perms cbytes qnum lspid lrpid uid gid cuid cgid stime rtime ctime\n")
+    (tmp_path / "sem").write_bytes(b"key semid perms nsems uid gid cuid cgid otime ctime\n")
+    snap = scan_kinds("sysv-shm", "sysv-msg", "sysv-sem", sysvipc_dir=str(tmp_path))
+    assert [o.ref for o in snap.objects] == ["sysv-shm:12", "sysv-shm:13"]
+    dest = snap.get("sysv-shm:12")
+    assert dest.fields["status"] == "dest" and dest.perms == "0600"
