@@ -96,7 +96,7 @@ def _sysv_peek(obj: IpcObject, limit: int) -> Outcome:
             if exc.errno == errno.ENOMSG:
                 break
             if exc.errno == errno.ENOSYS or (exc.errno == errno.EINVAL and _still_there(obj)):
-                return failed(f"{obj.ref}: peek not supported by this kernel (MSG_COPY needs CONFIG_CHECKPOINT_RESTORE)")
+                return failed(f"{obj.ref}: peek not supported by this kernel (MSG_COPY needs checkpoint/restore)")
             return from_oserror(exc, f"peek {obj.ref}")
         messages.append(Message(len(messages), mtype, body))
     view = QueueView(obj.ref, obj.kind, tuple(messages), complete=len(messages) < limit)

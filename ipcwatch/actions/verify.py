@@ -84,3 +84,16 @@ def users(obj: IpcObject) -> list[str]:
     if obj.fields.get("notify_pid"):
         lines.append(f"pid {obj.fields['notify_pid']} registered for notification")
     return lines
+
+
+def resolve(ref: str, kinds: Iterable[str] = (), config: ScanConfig | None = None) -> IpcObject | Outcome:
+    """The object behind `ref` for a command that takes only `kinds` (any kind when empty), or why not."""
+    found = lookup(ref, config)
+    if isinstance(found, Outcome):
+        return found
+    if found is None:
+        return Outcome(Status.GONE, f"no such object: {ref} (see `ipcwatch list`)")
+    allowed = tuple(kinds)
+    if allowed and found.kind not in allowed:
+        return refused(f"{ref} is a {found.kind}; this takes {', '.join(allowed)}")
+    return found

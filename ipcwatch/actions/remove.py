@@ -1,0 +1,120 @@
+"""Remove IPC objects: SysV IPC_RMID by id, POSIX objects and stale FIFO/socket files by unlink through a dir fd.
+
+Just before acting, the object's kind is re-scanned and its `identity` compared with the one the user saw; a
+file entry is then lstat'ed relative to an open directory fd and unlinked only if its dev/inode/uid/type still
+match (a planted symlink or a swapped file is never followed nor removed). An object in use (holders, attached
+processes, waiters) is removed only with `force_in_use`, the caller's second confirmation naming who uses it.
+
+Residual race: between the lstat and the unlink the entry can be renamed over. In the sticky /dev/shm and /tmp
+only the entry's owner can do that, so the worst case removes an entry its own owner just put there.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+
+from ipcwatch import libc
+from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
+from ipcwatch.actions.verify import recheck, users
+from ipcwatch.scan import IpcObject, ScanConfig
+from ipcwatch.scan.posix import file_identity
+
+SYSV_KINDS = frozenset({"sysv-shm", "sysv-msg", "sysv-sem"})
+_FILE_TYPES = {
+    "posix-shm": stat_mod.S_ISREG,
+    "posix-sem": stat_mod.S_ISREG,
+    "posix-mq": stat_mod.S_ISREG,
+    "fifo": stat_mod.S_ISFIFO,
+    "unix": stat_mod.S_ISSOCK,
+}
+
+
+def not_removable(obj: IpcObject) -> str | None:
+    """Why this object cannot be removed at all (None when it can)."""
+    if obj.kind == "pipe":
+        return "a pipe has no name to remove; it goes away when its holders close it"
+    if obj.kind == "unix" and obj.id is not None:
+        return "a live socket cannot be removed; only an orphan socket file can"
+    if obj.kind == "fifo" and obj.fields.get("deleted"):
+        return "the FIFO file is already deleted; it goes away when its holders close it"
+    if obj.kind in ("fifo", "unix") and not (obj.name or "").startswith("/"):
+        return "no file path is known for it"
+    return None
+
+
+def entry_of(obj: IpcObject, config: ScanConfig) -> tuple[str, str]:
+    """(directory, entry name) of a file-backed object."""
+    name = obj.name or ""
+    if obj.kind == "posix-shm":
+        return config.shm_dir, name
+    if obj.kind == "posix-sem":
+        return config.shm_dir, "sem." + name
+    if obj.kind == "posix-mq":
+        return config.mqueue_dir, name
+    return os.path.dirname(name), os.path.basename(name)
+
+
+def unlink_checked(directory: str, entry: str, identity: str, uid: int | None, kind: str, what: str) -> Outcome:
+    """Unlink `entry` in `directory` via a directory fd, only if it is still the file with this dev/inode/uid/type."""
+    if not entry or "/" in entry or entry in (".", ".."):
+        return refused(f"{what}: {entry!r} is not a plain directory entry")
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        return from_oserror(exc, what)
+    try:
+        st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
+        if stat_mod.S_ISLNK(st.st_mode):
+            return refused(f"{what}: the entry is now a symbolic link; not followed, not removed")
+        if not _FILE_TYPES[kind](st.st_mode) or file_identity(st) != identity or (uid is not None and st.st_uid != uid):
+            return refused(f"{what}: the file was replaced since it was shown; nothing was removed")
+        os.unlink(entry, dir_fd=dir_fd)
+    except OSError as exc:
+        return from_oserror(exc, what)
+    finally:
+        os.close(dir_fd)
+    return done(f"removed {what}")
+
+
+def remove(
+    ref: str,
+    expected: str | None,
+    *,
+    force_in_use: bool = False,
+    read_only: bool = False,
+    config: ScanConfig | None = None,
+) -> Outcome:
+    """Remove the object behind `ref` if it is still the one with identity `expected`.
+
+    Refused when it is in use and `force_in_use` is not given; the outcome's data then lists who uses it.
+    """
+    if read_only:
+        return read_only_refusal(f"remove {ref}")
+    config = config or ScanConfig()
+    try:
+        found = recheck(ref, expected, config)
+        if isinstance(found, Outcome):
+            return found
+        reason = not_removable(found)
+        if reason:
+            return refused(f"{ref}: {reason}")
+        in_use = users(found)
+        if in_use and not force_in_use:
+            return Outcome(
+                Status.REFUSED,
+                f"refused: {ref} is in use ({'; '.join(in_use)}); removing it needs a second confirmation "
+                "(--force-in-use)",
+                in_use,
+            )
+        if found.kind in SYSV_KINDS:
+            try:
+                libc.ipc_rmid(found.kind, found.id if found.id is not None else -1)
+            except OSError as exc:
+                return from_oserror(exc, f"remove {ref}")
+            attached = found.kind == "sysv-shm" and in_use
+            return done(f"removed {ref}" + (" (freed when the last process detaches)" if attached else ""))
+        directory, entry = entry_of(found, config)
+        return unlink_checked(directory, entry, found.identity, found.uid, found.kind, ref)
+    except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
+        return failed(f"remove {ref}: {exc}")

@@ -1,0 +1,144 @@
+"""Send a signal to exactly the process the user saw: pidfd_open, re-check the start time, pidfd_send_signal.
+
+A pid recycled before pidfd_open shows a different start time (refused); one recycled after it leaves our pidfd
+pointing at the dead original, so the signal fails with ESRCH instead of reaching the newcomer.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from dataclasses import dataclass
+
+from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
+from ipcwatch.scan.parsers import parse_stat
+from ipcwatch.scan.procs import read_at, user_name
+
+
+@dataclass(frozen=True)
+class SignalChoice:
+    name: str
+    number: int
+    meaning: str
+
+
+SIGNALS: tuple[SignalChoice, ...] = (
+    SignalChoice("TERM", signal.SIGTERM, "ask it to terminate (it may clean up; the default)"),
+    SignalChoice("KILL", signal.SIGKILL, "kill it at once (no clean-up, cannot be caught)"),
+    SignalChoice("HUP", signal.SIGHUP, "hang-up: daemons often reload their configuration"),
+    SignalChoice("INT", signal.SIGINT, "interrupt, like Ctrl-C"),
+    SignalChoice("QUIT", signal.SIGQUIT, "quit and dump core, like Ctrl-\\"),
+    SignalChoice("STOP", signal.SIGSTOP, "freeze it (cannot be caught; CONT resumes it)"),
+    SignalChoice("CONT", signal.SIGCONT, "resume a stopped process"),
+    SignalChoice("USR1", signal.SIGUSR1, "user-defined signal 1 (meaning depends on the program)"),
+    SignalChoice("USR2", signal.SIGUSR2, "user-defined signal 2 (meaning depends on the program)"),
+)
+DEFAULT_SIGNAL = "TERM"
+
+
+def signal_named(name: str) -> SignalChoice | None:
+    """TERM, SIGTERM, term or 15 -> the offered signal; None for anything else."""
+    wanted = name.strip().upper().removeprefix("SIG")
+    for choice in SIGNALS:
+        if wanted in (choice.name, str(int(choice.number))):
+            return choice
+    return None
+
+
+def start_time(pid: int, proc_root: str = "/proc") -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks since boot), None when the process is gone or unreadable."""
+    try:
+        with open(f"{proc_root}/{pid}/stat", "rb") as f:
+            parsed = parse_stat(f.read(8192))
+    except OSError:
+        return None
+    return None if parsed is None else parsed[3]
+
+
+def parse_expect(expect: str) -> tuple[int, int] | None:
+    """`PID@START` -> (pid, start); None when malformed."""
+    pid, sep, start = expect.partition("@")
+    if not sep or not pid.isdigit() or not start.isdigit():
+        return None
+    return int(pid), int(start)
+
+
+def send_signal(
+    pid: int, name: str = DEFAULT_SIGNAL, *, expect: str | None = None, read_only: bool = False
+) -> Outcome:
+    """Send signal `name` to `pid`, only if its start time still matches `expect` (`PID@START`, when given)."""
+    choice = signal_named(name)
+    what = f"send SIG{choice.name if choice else name} to pid {pid}"
+    if read_only:
+        return read_only_refusal(what)
+    if choice is None:
+        return refused(f"unknown signal {name!r}; offered: {', '.join(s.name for s in SIGNALS)}")
+    if pid <= 0:
+        return refused(f"pid {pid} is not a single process (pid must be > 0)")
+    expected_start = None
+    if expect is not None:
+        parsed = parse_expect(expect)
+        if parsed is None or parsed[0] != pid:
+            return refused(f"--expect must be {pid}@START (the pid and its start time), not {expect!r}")
+        expected_start = parsed[1]
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError as exc:
+        return from_oserror(exc, what)
+    try:
+        started = start_time(pid)
+        if started is None:
+            return Outcome(Status.GONE, f"{what}: already gone")
+        if expected_start is not None and started != expected_start:
+            return refused(
+                f"pid {pid} is now a different process (started at tick {started}, expected {expected_start}); "
+                "it was not signalled"
+            )
+        signal.pidfd_send_signal(pidfd, choice.number)
+    except OSError as exc:
+        return from_oserror(exc, what, gone_errnos=frozenset({errno.ESRCH}))
+    except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
+        return failed(f"{what}: {exc}")
+    finally:
+        os.close(pidfd)
+    return done(f"sent SIG{choice.name} to pid {pid} (started at tick {started})", f"{pid}@{started}")
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """What a confirmation shows about a process (raw strings: escape them to show)."""
+
+    pid: int
+    start: int
+    user: str
+    command: str
+
+    @property
+    def identity(self) -> str:
+        return f"{self.pid}@{self.start}"
+
+
+def process_info(pid: int, proc_root: str = "/proc") -> ProcessInfo | None:
+    """The process now behind `pid`, read through one /proc/PID directory fd; None when gone or pid <= 0."""
+    if pid <= 0:
+        return None
+    try:
+        dir_fd = os.open(f"{proc_root}/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        parsed = parse_stat(read_at(dir_fd, "stat", 8192))
+        if parsed is None:
+            return None
+        uid = os.fstat(dir_fd).st_uid
+        try:
+            raw = read_at(dir_fd, "cmdline", 1 << 16)
+        except OSError:
+            raw = b""
+    except OSError:
+        return None
+    finally:
+        os.close(dir_fd)
+    args = [os.fsdecode(a) for a in raw.rstrip(b"\0").split(b"\0")] if raw else []
+    return ProcessInfo(pid, parsed[3], user_name(uid), " ".join(args) if args else f"[{parsed[0]}]")
