@@ -14,7 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import posix_ipc
@@ -114,15 +114,17 @@ def spawn(cleanup: Cleanup) -> Callable[..., Child]:
     """Start `python -c CODE` in a child; wait until it prints READY; kill and reap it at teardown.
 
     The code can print values before READY (they come back in `Child.lines`) and should then block, e.g. on
-    `sys.stdin.read()` (the child's stdin is a pipe the fixture holds open).
+    `sys.stdin.read()` (the child's stdin is a pipe the fixture holds open). `pass_fds` are inherited under the
+    same numbers.
     """
 
-    def start(code: str, timeout: float = 20.0) -> Child:
+    def start(code: str, timeout: float = 20.0, pass_fds: Iterable[int] = ()) -> Child:
         proc = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(code)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            pass_fds=tuple(pass_fds),
         )
         child = Child(proc, [])
         cleanup.add(child.stop)

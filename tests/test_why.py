@@ -28,29 +28,9 @@ pytestmark = needs_root  # reading other processes' syscall files and memory nee
 
 
 @pytest.fixture
-def spawn_fds(cleanup: Cleanup) -> Callable[..., Child]:
-    """Like conftest's `spawn`, but the child inherits `fds` (pipe ends, sockets) under the same numbers."""
-
-    def start(code: str, fds: Iterable[int] = ()) -> Child:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            pass_fds=tuple(fds),
-        )
-        child = Child(proc, [])
-        cleanup.add(child.stop)
-        assert proc.stdout is not None
-        while True:
-            line = proc.stdout.readline()
-            if line.strip() == "READY":
-                return child
-            if not line:
-                raise AssertionError(f"child exited with {proc.wait()} before READY; printed {child.lines!r}")
-            child.lines.append(line.rstrip("\n"))
-
-    return start
+def spawn_fds(spawn: Callable[..., Child]) -> Callable[..., Child]:
+    """`spawn` with the inherited fds as a second positional argument."""
+    return lambda code, fds=(): spawn(code, pass_fds=fds)
 
 
 class Pipe:
