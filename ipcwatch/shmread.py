@@ -1,0 +1,335 @@
+"""Safe readers of shared-memory bytes: one small "byte source" API for the hexdump CLI and the dashboard's view.
+
+    source = open_source(obj)       # obj: a sysv-shm, posix-shm or posix-sem IpcObject from a scan
+    try:
+        status = source.status()    # Status(size, gone): re-checked on every call
+        data = source.read(offset, length)   # shorter than asked (down to b"") when the object shrank
+    finally:
+        source.close()              # or `with open_source(obj) as source:`
+
+`BytesSource(data, title)` serves an in-memory buffer (a peeked message) through the same API.
+Attributes: `title` (what is shown, already escaped) and `note` (None, or an escaped side effect of reading that
+the user must be told: "attached SHM_RDONLY: nattch/atime changed"). `read` raises `SourceGone` when the object no
+longer exists and `SourceError` for other failures; both carry a message that is safe to print.
+
+How each kind is read, and why:
+- POSIX objects (/dev/shm files): one fd opened O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC, checked to be the regular
+  file the scan saw (dev/inode), read with `os.pread`. Never mmap: a truncate would SIGBUS us; pread just returns
+  short, and pread of a sparse hole allocates nothing. An unlinked object stays readable through the fd (gone=True).
+- SysV segments: through `/proc/PID/map_files/<range>` of a process that has it attached (no side effect on the
+  segment; needs CAP_SYS_ADMIN), else by attaching SHM_RDONLY for each read and detaching at once, which changes
+  nattch/atime/dtime/lpid (said in `note`). Every read first re-checks the segment's identity (id, key, creator,
+  ctime, size) in /proc/sysvipc/shm, so a removed segment, or a new one that reused its id, is never read.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+import sysv_ipc
+
+from ipcwatch.scan.model import IpcObject
+from ipcwatch.scan.parsers import parse_maps_line, parse_stat, parse_table
+from ipcwatch.scan.posix import file_identity, open_regular
+from ipcwatch.scan.procs import read_at
+from ipcwatch.scan.sysv import sysv_identity
+from ipcwatch.text import escape
+
+READABLE_KINDS = ("sysv-shm", "posix-shm", "posix-sem")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+class SourceError(Exception):
+    """A read failed; the message is escaped and safe to print."""
+
+
+class SourceGone(SourceError):
+    """The object no longer exists (removed, or its id now names another object)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The object's size now (None when unknown) and whether it is gone (removed or unlinked)."""
+
+    size: int | None
+    gone: bool
+
+
+class ByteSource:
+    """The bytes of one object, read on demand. Subclasses implement `status`, `read` and `close`."""
+
+    title: str = ""
+    note: str | None = None
+
+    def status(self) -> Status:
+        raise NotImplementedError
+
+    def size(self) -> int | None:
+        return self.status().size
+
+    def read(self, offset: int, length: int) -> bytes:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the source holds; safe to call twice."""
+
+    def __enter__(self) -> ByteSource:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _check_range(offset: int, length: int) -> None:
+    if offset < 0 or length < 0:
+        raise ValueError("offset and length must not be negative")
+
+
+class BytesSource(ByteSource):
+    """An in-memory buffer (a peeked message, a recorded segment) behind the byte-source API."""
+
+    def __init__(self, data: bytes, title: str, note: str | None = None) -> None:
+        self._data = bytes(data)
+        self.title = title
+        self.note = note
+
+    def status(self) -> Status:
+        return Status(len(self._data), False)
+
+    def read(self, offset: int, length: int) -> bytes:
+        _check_range(offset, length)
+        return self._data[offset : offset + length]
+
+
+def _os_message(exc: OSError) -> str:
+    return escape(exc.strerror or str(exc))
+
+
+class FileSource(ByteSource):
+    """A /dev/shm file read with pread through one fd that was checked to be the object the scan saw."""
+
+    def __init__(self, path: str, title: str, identity: str | None = None) -> None:
+        self.title = title
+        self._lock = threading.Lock()  # a close never lands in the middle of another thread's pread
+        try:
+            self._fd: int | None = open_regular(path)
+        except FileNotFoundError as exc:
+            raise SourceGone(f"{title} no longer exists") from exc
+        except OSError as exc:
+            raise SourceError(f"cannot open {title}: {_os_message(exc)}") from exc
+        if identity is not None and file_identity(os.fstat(self._fd)) != identity:
+            self.close()
+            raise SourceGone(f"{title} was replaced by another object since it was listed")
+
+    def _fileno(self) -> int:
+        if self._fd is None:
+            raise SourceError(f"{self.title} is closed")
+        return self._fd
+
+    def status(self) -> Status:
+        st = os.fstat(self._fileno())
+        return Status(st.st_size, st.st_nlink == 0)
+
+    def read(self, offset: int, length: int) -> bytes:
+        _check_range(offset, length)
+        with self._lock:
+            try:
+                return os.pread(self._fileno(), length, offset)
+            except OSError as exc:
+                raise SourceError(f"reading {self.title}: {_os_message(exc)}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def _map_range(maps: bytes, shmid: int, key: int) -> str | None:
+    """The `start-end` of a shared /SYSV mapping of segment `shmid` (maps shows the id as the inode)."""
+    tag = b"/SYSV%08x" % (key & 0xFFFFFFFF)
+    for line in maps.split(b"\n"):
+        if b"/SYSV" not in line:
+            continue
+        parsed = parse_maps_line(line)
+        if parsed is None:
+            continue
+        perms, _, inode, path = parsed
+        if inode == shmid and perms[3:4] == b"s" and path.split(b" ", 1)[0] == tag:
+            return line.split(None, 1)[0].decode("ascii", "replace")
+    return None
+
+
+class SysvSource(ByteSource):
+    """A SysV segment, read through a holder's map_files entry when possible, else attached SHM_RDONLY per read."""
+
+    def __init__(self, obj: IpcObject, *, proc_root: str = "/proc", sysvipc_dir: str = "/proc/sysvipc") -> None:
+        if obj.id is None:
+            raise SourceError(f"{obj.ref} has no id")
+        self.title = obj.ref
+        self._shmid = obj.id
+        self._key = obj.key or 0
+        self._identity = obj.identity
+        self._table = os.path.join(sysvipc_dir, "shm")
+        self._lock = threading.Lock()  # a close never lands in the middle of another thread's pread
+        self._fd: int | None = None
+        if self.status().gone:
+            raise SourceGone(f"{self.title} no longer exists")
+        for holder in obj.holders:
+            if holder.fd is None:
+                self._fd = self._open_mapping(proc_root, holder.pid, holder.start)
+                if self._fd is not None:
+                    return
+        self.note = "attached SHM_RDONLY for each read: the segment's nattch, atime and dtime changed"
+
+    def _open_mapping(self, proc_root: str, pid: int, start: int) -> int | None:
+        """An fd on the segment through /proc/PID/map_files, when the process still maps it and we may open it."""
+        try:
+            dir_fd = os.open(os.path.join(proc_root, str(pid)), _DIR_FLAGS)
+        except OSError:
+            return None
+        try:
+            stat = parse_stat(read_at(dir_fd, "stat", 8192))
+            if stat is None or stat[3] != start:
+                return None  # the pid now names another process
+            span = _map_range(read_at(dir_fd, "maps", 64 << 20), self._shmid, self._key)
+            if span is None:
+                return None
+            fd = os.open(f"map_files/{span}", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError:
+            return None  # gone, unmapped, or no CAP_SYS_ADMIN
+        finally:
+            os.close(dir_fd)
+        if os.fstat(fd).st_ino != self._shmid:
+            os.close(fd)
+            return None
+        return fd
+
+    def _row(self) -> dict[str, int] | None:
+        try:
+            with open(self._table, "rb") as f:
+                rows = parse_table(f.read())
+        except OSError as exc:
+            raise SourceError(f"reading {escape(self._table)}: {_os_message(exc)}") from exc
+        for row in rows:
+            if row.get("shmid") == self._shmid:
+                same = sysv_identity("sysv-shm", row, "shmid", "cpid", "size") == self._identity
+                return row if same else None
+        return None
+
+    def status(self) -> Status:
+        row = self._row()
+        return Status(None, True) if row is None else Status(row.get("size"), False)
+
+    def read(self, offset: int, length: int) -> bytes:
+        _check_range(offset, length)
+        with self._lock:
+            row = self._row()
+            if row is None:
+                self._close_fd()  # do not keep a removed segment's memory alive through our fd
+                raise SourceGone(f"{self.title} was removed")
+            length = max(0, min(length, row.get("size", 0) - offset))
+            if length == 0:
+                return b""
+            if self._fd is None:
+                return self._read_attached(offset, length)
+            try:
+                return os.pread(self._fd, length, offset)
+            except OSError as exc:
+                raise SourceError(f"reading {self.title}: {_os_message(exc)}") from exc
+
+    def _read_attached(self, offset: int, length: int) -> bytes:
+        try:
+            memory = sysv_ipc.attach(self._shmid, flags=sysv_ipc.SHM_RDONLY)
+        except (sysv_ipc.ExistentialError, ValueError) as exc:
+            raise SourceGone(f"{self.title} was removed") from exc
+        except sysv_ipc.PermissionsError as exc:
+            raise SourceError(f"cannot attach {self.title}: permission denied") from exc
+        except sysv_ipc.Error as exc:
+            raise SourceError(f"cannot attach {self.title}: {escape(str(exc))}") from exc
+        try:
+            if self._row() is None:  # the id was reused between the check and the attach
+                raise SourceGone(f"{self.title} was removed")
+            return memory.read(length, offset)
+        finally:
+            memory.detach()
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_fd()
+
+
+def open_source(
+    obj: IpcObject, *, shm_dir: str = "/dev/shm", proc_root: str = "/proc", sysvipc_dir: str = "/proc/sysvipc"
+) -> ByteSource:
+    """A byte source for a shared-memory object of the scan; raises SourceError (SourceGone) when it cannot."""
+    if obj.kind == "sysv-shm":
+        return SysvSource(obj, proc_root=proc_root, sysvipc_dir=sysvipc_dir)
+    if obj.kind in ("posix-shm", "posix-sem") and obj.name and "/" not in obj.name:
+        filename = obj.name if obj.kind == "posix-shm" else f"sem.{obj.name}"
+        return FileSource(os.path.join(shm_dir, filename), obj.ref, obj.identity)
+    raise SourceError(f"{obj.ref} is a {obj.kind}; bytes can be read from {', '.join(READABLE_KINDS)}")
+
+
+SEARCH_WINDOW = 1 << 20
+
+
+def search(
+    source: ByteSource,
+    pattern: bytes,
+    start: int,
+    *,
+    backward: bool = False,
+    cancelled: Callable[[], bool] = lambda: False,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    window: int = SEARCH_WINDOW,
+) -> int | None:
+    """The offset of the first match at or after `start` (backward: the last one starting at or before it).
+
+    Reads `window` bytes at a time (overlapping by len(pattern) - 1), so memory stays constant; calls
+    `progress(bytes_searched, bytes_to_search)` after each window and stops (returning None) once `cancelled()`.
+    """
+    size = source.size()
+    if not pattern or size is None:
+        return None
+    window = max(window, len(pattern))
+    overlap = len(pattern) - 1
+    total = start + len(pattern) if backward else size - start
+    done = 0
+    if not backward:
+        position = start
+        while position < size and not cancelled():
+            data = source.read(position, window + overlap)
+            found = data.find(pattern)
+            if found >= 0:
+                return position + found
+            if len(data) < len(pattern):
+                return None
+            position += window
+            done = min(total, done + window)
+            progress(done, total)
+        return None
+    end = min(start + len(pattern), size)  # exclusive end of the bytes a match may occupy
+    while end >= len(pattern) and not cancelled():
+        position = max(0, end - window - overlap)
+        data = source.read(position, end - position)
+        found = data.rfind(pattern)
+        if found >= 0:
+            return position + found
+        if position == 0:
+            return None
+        end = position + overlap
+        done = min(total, done + window)
+        progress(done, total)
+    return None

@@ -1,0 +1,134 @@
+"""Byte sources over real objects: POSIX files by pread, SysV segments by mapping or read-only attach; search."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ipcwatch.scan.parsers import parse_table
+from ipcwatch.shmread import BytesSource, FileSource, SourceError, SourceGone, Status, open_source, search
+from tests.conftest import needs_root, scan_kinds
+
+
+def shm_row(shmid: int) -> dict[str, int]:
+    with open("/proc/sysvipc/shm", "rb") as f:
+        return next(row for row in parse_table(f.read()) if row["shmid"] == shmid)
+
+
+def scanned(kind: str, ref: str):
+    obj = scan_kinds(kind).get(ref)
+    assert obj is not None, ref
+    return obj
+
+
+def test_posix_source_reads_restats_and_sees_truncate_and_unlink(posix_shm) -> None:
+    name, _ = posix_shm(size=8192, data=b"hello posix")
+    with open_source(scanned("posix-shm", f"posix-shm:{name}")) as source:
+        assert source.note is None
+        assert source.status() == Status(8192, False)
+        assert source.read(0, 11) == b"hello posix"
+        assert source.read(8190, 100) == bytes(2)  # short at the end
+        os.truncate(f"/dev/shm/{name}", 5)
+        assert source.size() == 5
+        assert source.read(0, 100) == b"hello"
+        os.unlink(f"/dev/shm/{name}")
+        os.close(os.open(f"/dev/shm/{name}", os.O_CREAT | os.O_RDWR, 0o600))  # the teardown unlinks it
+        assert source.status() == Status(5, True)  # unlinked, still readable through our fd
+        assert source.read(0, 5) == b"hello"
+
+
+def test_posix_object_replaced_since_the_scan_is_refused(posix_shm) -> None:
+    name, _ = posix_shm(size=4096)
+    obj = scanned("posix-shm", f"posix-shm:{name}")
+    os.unlink(f"/dev/shm/{name}")
+    os.close(os.open(f"/dev/shm/{name}", os.O_CREAT | os.O_RDWR, 0o600))
+    with pytest.raises(SourceGone, match="replaced"):
+        open_source(obj)
+
+
+def test_symlink_and_fifo_are_never_opened(tmp_path) -> None:
+    target = tmp_path / "secret"
+    target.write_bytes(b"secret")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    with pytest.raises(SourceError):
+        FileSource(str(link), "link")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(SourceError, match="not a regular file"):
+        FileSource(str(fifo), "fifo")  # and it did not block
+
+
+@needs_root
+def test_sysv_read_through_holder_mapping_leaves_no_trace(sysv_shm, spawn) -> None:
+    seg = sysv_shm(size=10000)
+    child = spawn(
+        f"import sys, sysv_ipc; m = sysv_ipc.attach({seg.id}); m.write(b'mapped bytes', 4000); "
+        "print('READY', flush=True); sys.stdin.read()"
+    )
+    before = shm_row(seg.id)
+    with open_source(scanned("sysv-shm", f"sysv-shm:{seg.id}")) as source:
+        assert source.note is None
+        assert source.read(4000, 12) == b"mapped bytes"
+        assert source.read(9990, 100) == b" " * 10  # sysv_ipc fills new segments with spaces
+        assert source.status() == Status(10000, False)
+    after = shm_row(seg.id)
+    assert (after["nattch"], after["atime"], after["lpid"]) == (before["nattch"], before["atime"], child.pid)
+
+
+def test_sysv_read_by_attaching_read_only_then_removed(sysv_shm) -> None:
+    seg = sysv_shm(size=4096)
+    seg.attach()
+    seg.write(b"attached", 10)
+    seg.detach()
+    source = open_source(scanned("sysv-shm", f"sysv-shm:{seg.id}"))
+    try:
+        assert source.note is not None and "nattch" in source.note
+        assert source.read(10, 8) == b"attached"
+        assert shm_row(seg.id)["nattch"] == 0
+        seg.remove()
+        assert source.status() == Status(None, True)
+        with pytest.raises(SourceGone):
+            source.read(0, 16)
+    finally:
+        source.close()
+
+
+def test_other_kinds_are_refused(sysv_msg) -> None:
+    queue = sysv_msg()
+    with pytest.raises(SourceError, match="sysv-shm"):
+        open_source(scanned("sysv-msg", f"sysv-msg:{queue.id}"))
+
+
+def test_bytes_source() -> None:
+    source = BytesSource(b"0123456789", "message 1")
+    assert source.status() == Status(10, False)
+    assert source.read(8, 10) == b"89"
+    with pytest.raises(ValueError):
+        source.read(-1, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=300),
+    pattern=st.binary(min_size=1, max_size=5),
+    start=st.integers(0, 320),
+    window=st.integers(1, 40),
+)
+def test_search_agrees_with_find_and_rfind(data: bytes, pattern: bytes, start: int, window: int) -> None:
+    source = BytesSource(data, "x")
+    forward = search(source, pattern, start, window=window)
+    assert (-1 if forward is None else forward) == data.find(pattern, start)
+    backward = search(source, pattern, start, backward=True, window=window)
+    assert (-1 if backward is None else backward) == data.rfind(pattern, 0, start + len(pattern))
+
+
+def test_search_reports_progress_and_stops_when_cancelled() -> None:
+    source = BytesSource(bytes(1000) + b"needle", "x")
+    seen: list[tuple[int, int]] = []
+    assert search(source, b"needle", 0, window=100, progress=lambda d, t: seen.append((d, t))) == 1000
+    assert seen[0] == (100, 1006) and len(seen) >= 9
+    assert search(source, b"needle", 0, window=100, cancelled=lambda: True) is None
