@@ -1,0 +1,137 @@
+"""The benchmark load generator: tiny loads are created, held, seen by the scan, and fully cleaned up."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from ipcwatch.scan import ScanConfig, scan
+from tests.conftest import needs_mqueue, needs_root, wait_until
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("loadgen", BENCHMARKS / "loadgen.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["loadgen"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+loadgen = _load_module()
+pytestmark = [needs_root, needs_mqueue]
+
+POSIX_DIRS = {"posix-shm": "/dev/shm", "posix-mq": "/dev/mqueue", "posix-sem": "/dev/shm"}
+
+
+def _posix_path(prefix: str, kind: str, i: int) -> str:
+    name = loadgen.plan_name(prefix, kind, i)
+    return os.path.join(POSIX_DIRS[kind], ("sem." if kind == "posix-sem" else "") + name)
+
+
+def _sysv_ids(table: str) -> set[int]:
+    with open(f"/proc/sysvipc/{table}") as f:
+        return {int(line.split()[1]) for line in f.readlines()[1:] if line.strip()}
+
+
+def _leftovers(prefix: str, counts: dict[str, int], sysv_ids: dict[str, list[int]], run_dir: str) -> list[str]:
+    left = [p for kind in POSIX_DIRS for i in range(counts[kind]) if os.path.exists(p := _posix_path(prefix, kind, i))]
+    for kind, table in (("sysv-shm", "shm"), ("sysv-msg", "msg"), ("sysv-sem", "sem")):
+        left += [f"{kind}:{i}" for i in set(sysv_ids.get(kind, ())) & _sysv_ids(table)]
+    if os.path.exists(run_dir):
+        left.append(run_dir)
+    return left
+
+
+def _live_runs() -> list[int]:
+    try:
+        return json.loads((loadgen._state_dir() / "state.json").read_text())["runs"]
+    except (OSError, ValueError):
+        return []
+
+
+def test_load_is_held_seen_and_removed() -> None:
+    queues_max = Path("/proc/sys/fs/mqueue/queues_max")
+    before = queues_max.read_text()
+    counts = dict.fromkeys(loadgen.KINDS, 4) | {"posix-mq": int(before) + 8}  # forces a raise of queues_max
+    with loadgen.Load(processes=3, counts=counts) as load:
+        prefix, run_dir, sysv_ids = load.prefix, load.run_dir, {k: list(v) for k, v in load.sysv_ids.items()}
+        pids = set(load.pids)
+        assert len(pids) == 3 and all(os.path.exists(f"/proc/{pid}") for pid in pids)
+        assert int(queues_max.read_text()) > int(before)
+        assert load.leader in _live_runs()
+        assert all(os.path.exists(_posix_path(prefix, k, i)) for k in POSIX_DIRS for i in range(counts[k]))
+        snap = scan(ScanConfig(file_dirs=(run_dir,)))
+        for kind in ("sysv-shm", "posix-shm", "posix-mq", "posix-sem", "fifo", "pipe", "unix"):
+            held = [o for o in snap.of_kind(kind) if o.holder_pids & pids]
+            assert len(held) >= counts[kind], (kind, len(held))
+        mapped = [h for o in snap.of_kind("posix-shm") for h in o.holders if h.pid in pids and h.fd is None]
+        assert mapped, "odd-numbered POSIX shm objects are held by mapping only"
+        sysv = {o.id for o in snap.of_kind("sysv-msg") + snap.of_kind("sysv-sem")}
+        assert set(sysv_ids["sysv-msg"] + sysv_ids["sysv-sem"]) <= sysv
+    wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids))
+    assert _leftovers(prefix, counts, sysv_ids, run_dir) == []
+    assert load.leader not in _live_runs()
+    if not _live_runs():  # another engineer's live load would keep the raised value until it finishes
+        assert queues_max.read_text() == before
+
+
+def test_a_holder_failure_cleans_up_everything() -> None:
+    counts = dict.fromkeys(loadgen.KINDS, 3)
+    load = loadgen.Load(processes=2, counts=counts)
+    taken = _posix_path(load.prefix, "posix-shm", 1)  # the holder that creates it with O_EXCL fails
+    Path(taken).touch()
+    try:
+        with pytest.raises(loadgen.LoadError, match="holder failed"):
+            load.start()
+    finally:
+        Path(taken).unlink(missing_ok=True)
+    assert load.pids == []
+    assert _leftovers(load.prefix, counts, load.sysv_ids, load.run_dir) == []
+    assert load.leader not in _live_runs()
+
+
+def test_budget_error_names_the_limit() -> None:
+    with pytest.raises(loadgen.LoadError, match="RLIMIT_MSGQUEUE"):
+        loadgen.Load(per_kind=0, processes=1, counts={"posix-mq": 10**7}).start()
+
+
+def test_sweep_removes_a_killed_runs_leftovers() -> None:
+    counts = dict.fromkeys(loadgen.KINDS, 0) | {"sysv-shm": 2, "posix-shm": 2, "posix-mq": 1, "posix-sem": 1, "fifo": 1}
+    code = f"""
+        import json, sys
+        sys.path.insert(0, {str(BENCHMARKS)!r})
+        from loadgen import Load
+        load = Load(processes=2, counts={counts!r})
+        load.start()
+        print(json.dumps([load.prefix, load.run_dir, load.sysv_ids]), flush=True)
+        sys.stdin.read()
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        prefix, run_dir, sysv_ids = json.loads(proc.stdout.readline())
+        assert len(_leftovers(prefix, counts, sysv_ids, run_dir)) == 2 + 2 + 1 + 1 + 1
+    finally:
+        proc.send_signal(signal.SIGKILL)  # no finally, no atexit: leftovers stay
+        proc.wait(timeout=10)
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.stdout.close()  # type: ignore[union-attr]
+    assert _leftovers(prefix, counts, sysv_ids, run_dir)
+    removed = loadgen.sweep()
+    assert removed["posix"] >= 4 and removed["sysv"] >= 2 and removed["dirs"] >= 1
+    # a removed segment stays listed until its last attacher (a holder being killed) is gone
+    wait_until(lambda: _leftovers(prefix, counts, sysv_ids, run_dir) == [])
