@@ -51,10 +51,6 @@ def test_maps_line():
     assert parsers.parse_maps_line(line) == (b"rw-s", os.makedev(0, 1), 32769, b"/SYSV00000000 (deleted)")
 
 
-def test_fdinfo_flags_octal():
-    assert parsers.parse_fdinfo_flags(b"pos:\t0\nflags:\t02000001\nmnt_id:\t15\n") == 0o2000001
-
-
 def test_proc_net_unix_rows_and_abstract():
     rows = parsers.parse_proc_net_unix(RECORDED_UNIX)
     assert [(r["inode"], r["path"]) for r in rows] == [(23456, b"/run/a.sock"), (1585, b""), (23457, b"@abstract")]
@@ -89,7 +85,6 @@ def test_sock_diag_message_attributes():
 @given(st.binary(max_size=600))
 def test_parsers_never_raise_on_garbage(data):
     parsers.parse_stat(data)
-    parsers.parse_fdinfo_flags(data)
     parsers.parse_maps_line(data)
     parsers.parse_table(data)
     parsers.parse_mqueue_status(data)

@@ -12,8 +12,9 @@ import signal
 from dataclasses import dataclass
 
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
+from ipcwatch.scan.model import Process
 from ipcwatch.scan.parsers import parse_stat
-from ipcwatch.scan.procs import read_at, user_name
+from ipcwatch.scan.procs import process_at
 
 
 @dataclass(frozen=True)
@@ -105,40 +106,6 @@ def send_signal(
     return done(f"sent SIG{choice.name} to pid {pid} (started at tick {started})", f"{pid}@{started}")
 
 
-@dataclass(frozen=True)
-class ProcessInfo:
-    """What a confirmation shows about a process (raw strings: escape them to show)."""
-
-    pid: int
-    start: int
-    user: str
-    command: str
-
-    @property
-    def identity(self) -> str:
-        return f"{self.pid}@{self.start}"
-
-
-def process_info(pid: int, proc_root: str = "/proc") -> ProcessInfo | None:
-    """The process now behind `pid`, read through one /proc/PID directory fd; None when gone or pid <= 0."""
-    if pid <= 0:
-        return None
-    try:
-        dir_fd = os.open(f"{proc_root}/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        parsed = parse_stat(read_at(dir_fd, "stat", 8192))
-        if parsed is None:
-            return None
-        uid = os.fstat(dir_fd).st_uid
-        try:
-            raw = read_at(dir_fd, "cmdline", 1 << 16)
-        except OSError:
-            raw = b""
-    except OSError:
-        return None
-    finally:
-        os.close(dir_fd)
-    args = [os.fsdecode(a) for a in raw.rstrip(b"\0").split(b"\0")] if raw else []
-    return ProcessInfo(pid, parsed[3], user_name(uid), " ".join(args) if args else f"[{parsed[0]}]")
+def process_info(pid: int, proc_root: str = "/proc") -> Process | None:
+    """The process now behind `pid` (what a confirmation shows); None when gone or pid <= 0."""
+    return process_at(pid, proc_root)

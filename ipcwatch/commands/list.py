@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
         data = snapshot.to_json()
         if args.stale:
             data["objects"] = [o for o in data["objects"] if o["stale"]]
-        json.dump(data, sys.stdout, indent=None, separators=(",", ":"))
-        sys.stdout.write("\n")
+        # dumps, not dump: dump streams through the pure-Python encoder, one write() per token
+        sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
         return 0
     print_tables(snapshot, kinds, args.stale)
     for note in snapshot.notes:

@@ -67,7 +67,7 @@ def run_peek(args: argparse.Namespace) -> int:
             "messages": [m.to_json() | {"text": escape(m.body)} for m in view.messages],
             "attributes": view.attributes,
         }
-        json.dump(data, sys.stdout, separators=(",", ":"))
+        sys.stdout.write(json.dumps(data, separators=(",", ":")))
         sys.stdout.write("\n")
         return 0
     say(escape(outcome.message))

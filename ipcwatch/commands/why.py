@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     snapshot = scan()
     report = describe(snapshot, args.pid)
     if args.json:
-        json.dump(report.to_json(), sys.stdout, indent=None, separators=(",", ":"))
+        sys.stdout.write(json.dumps(report.to_json(), separators=(",", ":")))
         sys.stdout.write("\n")
         return EXIT_OK if report.process is not None else EXIT_FAILED
     if report.process is None:

@@ -35,14 +35,6 @@ def parse_stat(data: bytes) -> tuple[str, str, int, int] | None:
     return comm, rest[0].decode("ascii", "replace"), ppid, start
 
 
-def parse_fdinfo_flags(data: bytes) -> int | None:
-    """The `flags:` field (octal) of /proc/PID/fdinfo/N."""
-    for line in data.split(b"\n"):
-        if line.startswith(b"flags:"):
-            return _int(line[6:].strip(), 8)
-    return None
-
-
 def parse_maps_line(line: bytes) -> tuple[bytes, int, int, bytes] | None:
     """One /proc/PID/maps line -> (perms, st_dev, inode, path)."""
     parts = line.split(None, 5)

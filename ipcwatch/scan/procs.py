@@ -6,15 +6,19 @@ instead of mixing two processes' data. Vanished processes, zombies and EACCES sk
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import functools
 import os
 import pwd
 import stat as stat_mod
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ipcwatch.scan.model import Holder, Process, ScanError
-from ipcwatch.scan.parsers import parse_fdinfo_flags, parse_maps_line, parse_stat
+from ipcwatch.scan.parsers import parse_maps_line, parse_stat
 
 # (pid, fd or None for a mapping, mode)
 Hold = tuple[int, int | None, str]
@@ -49,6 +53,15 @@ def read_at(dir_fd: int, name: str, limit: int = 1 << 20) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
         return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_once(dir_fd: int, name: str, size: int) -> bytes:
+    """One read() of a /proc file the kernel produces in a single call (stat, cmdline): no extra read for EOF."""
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        return os.read(fd, size)
     finally:
         os.close(fd)
 
@@ -90,22 +103,21 @@ class ProcPassConfig:
     visitors: Sequence[ProcessVisitor] = ()
 
 
-_MODES = ("r", "w", "rw", "rw")
+# /proc/PID/fd/N links carry the open mode in their own permission bits: S_IRUSR for read, S_IWUSR for write.
+_LINK_MODES = {0o400: "r", 0o200: "w", 0o600: "rw"}
 
 
-def _fd_mode(fdinfo_fd: int | None, name: str) -> str:
-    if fdinfo_fd is None:
-        return "?"
+def _fd_mode(fd_dir: int, name: str) -> str:
+    """The fd's open mode from one lstat of its /proc link (no fdinfo open/read/close)."""
     try:
-        flags = parse_fdinfo_flags(read_at(fdinfo_fd, name, 4096))
+        mode = os.stat(name, dir_fd=fd_dir, follow_symlinks=False).st_mode
     except OSError:
         return "?"
-    return "?" if flags is None else _MODES[flags & 3]
+    return _LINK_MODES.get(mode & 0o600, "?")
 
 
 def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
     fd_dir = os.open("fd", _DIR_FLAGS, dir_fd=dir_fd)
-    fdinfo_dir: int | None = None
     try:
         for name in os.listdir(fd_dir):
             try:
@@ -126,12 +138,7 @@ def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[in
                 is_fifo = stat_mod.S_ISFIFO(st.st_mode)
                 if not is_fifo and st.st_dev not in file_devs:
                     continue
-            if fdinfo_dir is None:
-                try:
-                    fdinfo_dir = os.open("fdinfo", _DIR_FLAGS, dir_fd=dir_fd)
-                except OSError:
-                    fdinfo_dir = -1
-            mode = _fd_mode(fdinfo_dir if fdinfo_dir >= 0 else None, name)
+            mode = _fd_mode(fd_dir, name)
             hold = (pid, int(name), mode)
             if is_pipe:
                 index.pipes.setdefault(int(link[6:-1]), []).append(hold)
@@ -147,15 +154,46 @@ def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[in
                 index.fifo_paths.setdefault(key, link)
     finally:
         os.close(fd_dir)
-        if fdinfo_dir is not None and fdinfo_dir >= 0:
-            os.close(fdinfo_dir)
 
 
-def _scan_maps(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
-    data = read_at(dir_fd, "maps", 64 << 20)
+# PROCMAP_QUERY (Linux 6.11+): ask the kernel for the next shared, file-backed mapping at or after an address,
+# instead of reading and parsing the whole maps text. struct procmap_query is 104 bytes.
+_PROCMAP_QUERY = (3 << 30) | (104 << 16) | (ord("f") << 8) | 17
+_QUERY = struct.Struct("=9Q4I2Q")
+_VMA_READ, _VMA_WRITE, _VMA_SHARED, _NEXT_VMA, _FILE_BACKED = 0x1, 0x2, 0x8, 0x10, 0x20
+_procmap_query_works = True
+
+SharedMap = tuple[str, int, int, bytes]  # (mode, st_dev, inode, path)
+
+
+def _query_shared_maps(maps_fd: int) -> list[SharedMap]:
+    """Shared file-backed mappings through PROCMAP_QUERY. Raises OSError(ENOTTY) on kernels without it."""
+    out = []
+    query = bytearray(_QUERY.size)
+    name_buf = ctypes.create_string_buffer(4096)  # per call: scans may run in several threads at once
+    addr = 0
+    while True:
+        _QUERY.pack_into(
+            query, 0, _QUERY.size, _NEXT_VMA | _VMA_SHARED | _FILE_BACKED, addr, 0, 0, 0, 0, 0, 0, 0, 0,
+            len(name_buf), 0, ctypes.addressof(name_buf), 0,
+        )
+        try:
+            fcntl.ioctl(maps_fd, _PROCMAP_QUERY, query)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:  # no mapping after addr
+                return out
+            raise
+        _, _, _, _, end, flags, _, _, inode, major, minor, name_size, _, _, _ = _QUERY.unpack(query)
+        mode = ("r" if flags & _VMA_READ else "") + ("w" if flags & _VMA_WRITE else "")
+        out.append((mode or "-", os.makedev(major, minor), inode, name_buf.raw[: max(name_size - 1, 0)]))
+        addr = end
+
+
+def _parse_shared_maps(data: bytes) -> list[SharedMap]:
+    """Shared SysV and /dev/shm mappings from the maps text (kernels before 6.11)."""
+    out: list[SharedMap] = []
     if b"/SYSV" not in data and b"/dev/shm/" not in data:
-        return
-    seen: set[tuple[str, int, int]] = set()
+        return out
     for line in data.split(b"\n"):
         if b"/SYSV" not in line and b"/dev/shm/" not in line:
             continue
@@ -166,30 +204,69 @@ def _scan_maps(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[i
         if perms[3:4] != b"s":
             continue  # a private copy-on-write mapping shares nothing
         mode = ("r" if perms[0:1] == b"r" else "") + ("w" if perms[1:2] == b"w" else "")
+        out.append((mode or "-", dev, inode, path))
+    return out
+
+
+def _shared_maps(dir_fd: int) -> list[SharedMap]:
+    global _procmap_query_works
+    if _procmap_query_works:
+        fd = os.open("maps", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            return _query_shared_maps(fd)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTTY, errno.EINVAL):
+                raise
+            _procmap_query_works = False
+        finally:
+            os.close(fd)
+    return _parse_shared_maps(read_at(dir_fd, "maps", 64 << 20))
+
+
+def _scan_maps(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
+    seen: set[tuple[str, int, int]] = set()
+    for mode, dev, inode, path in _shared_maps(dir_fd):
         if path.startswith(b"/SYSV"):
             marker = ("sysv", inode, 0)
             if marker not in seen:
                 seen.add(marker)
-                index.shm_segments.setdefault(inode, []).append((pid, None, mode or "-"))
+                index.shm_segments.setdefault(inode, []).append((pid, None, mode))
         elif dev in file_devs:
             marker = ("file", dev, inode)
             if marker not in seen:
                 seen.add(marker)
-                index.files.setdefault((dev, inode), []).append((pid, None, mode or "-"))
+                index.files.setdefault((dev, inode), []).append((pid, None, mode))
 
 
-def _read_process(pid: int, dir_fd: int) -> Process | None:
-    parsed = parse_stat(read_at(dir_fd, "stat", 8192))
+def read_process(pid: int, dir_fd: int) -> Process | None:
+    """The process behind an open /proc/PID directory fd; None when its stat cannot be parsed."""
+    parsed = parse_stat(read_once(dir_fd, "stat", 8192))
     if parsed is None:
         return None
     comm, state, ppid, start = parsed
     uid = os.fstat(dir_fd).st_uid
     try:
-        raw = read_at(dir_fd, "cmdline", 1 << 16)
+        raw = read_once(dir_fd, "cmdline", 1 << 16)
     except OSError:
         raw = b""
     cmdline = tuple(os.fsdecode(a) for a in raw.rstrip(b"\0").split(b"\0")) if raw else ()
     return Process(pid, ppid, comm, cmdline, uid, user_name(uid), start, state)
+
+
+def process_at(pid: int, proc_root: str = "/proc") -> Process | None:
+    """The process now behind `pid`, read through one directory fd; None when gone, unreadable or pid <= 0."""
+    if pid <= 0:
+        return None
+    try:
+        dir_fd = os.open(f"{proc_root}/{pid}", _DIR_FLAGS)
+    except OSError:
+        return None
+    try:
+        return read_process(pid, dir_fd)
+    except OSError:
+        return None
+    finally:
+        os.close(dir_fd)
 
 
 def scan_processes(config: ProcPassConfig) -> HolderIndex:
@@ -207,7 +284,7 @@ def scan_processes(config: ProcPassConfig) -> HolderIndex:
             except OSError:
                 continue
             try:
-                proc = _read_process(pid, dir_fd)
+                proc = read_process(pid, dir_fd)
                 if proc is None:
                     index.errors.append(ScanError(f"{config.proc_root}/{pid}/stat", "could not be parsed"))
                     continue

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,22 +11,10 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ipcwatch.actions.signals import DEFAULT_SIGNAL, SIGNALS
+from ipcwatch.scan.model import Process
 from ipcwatch.tui.screens.confirm import safe_text
 
 READ_ONLY_REASON = "read-only mode: signals cannot be sent (restart without --read-only)"
-
-
-class ProcessLike(Protocol):
-    """`ipcwatch.scan.Process` or `ipcwatch.actions.signals.ProcessInfo`."""
-
-    pid: int
-    user: str
-
-    @property
-    def command(self) -> str: ...
-
-    @property
-    def identity(self) -> str: ...
 
 
 class SignalScreen(ModalScreen[str | None]):
@@ -47,7 +33,7 @@ class SignalScreen(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, process: ProcessLike, *, read_only: bool = False, default: str = DEFAULT_SIGNAL) -> None:
+    def __init__(self, process: Process, *, read_only: bool = False, default: str = DEFAULT_SIGNAL) -> None:
         super().__init__()
         self.process = process
         self.read_only = read_only
