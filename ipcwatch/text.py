@@ -7,6 +7,7 @@ doubled, so `escape(a) == escape(b)` only when `a == b`.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 # Controls, format characters (bidi overrides), separators, surrogates, private use, unassigned; and spaces other
@@ -33,6 +34,7 @@ def _escape_char(ch: str) -> str:
     return f"\\U{cp:08x}"
 
 
+@functools.lru_cache(maxsize=8192)  # comm, user and path strings repeat across thousands of holders
 def escape(value: str | bytes | None) -> str:
     """Return `value` safe to show on a terminal: controls, format characters and bad UTF-8 as escapes."""
     if value is None:

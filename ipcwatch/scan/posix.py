@@ -64,8 +64,11 @@ def open_regular(path: str, expected: os.stat_result | None = None) -> int:
     return fd
 
 
-def _base_fields(st: os.stat_result) -> dict[str, int]:
-    return {"gid": st.st_gid, "mtime": int(st.st_mtime), "ctime": int(st.st_ctime)}
+def _base_fields(st: os.stat_result, *, with_ctime: bool = True) -> dict[str, int]:
+    fields = {"gid": st.st_gid, "mtime": int(st.st_mtime)}
+    if with_ctime:
+        fields["ctime"] = int(st.st_ctime)
+    return fields
 
 
 def read_sem_value(path: str, st: os.stat_result) -> tuple[int | None, int | None, str | None]:
@@ -151,7 +154,8 @@ def mqueue_objects(mqueue_dir: str, index: HolderIndex, errors: list[ScanError])
     for name, st in list_dir(mqueue_dir, errors):
         if not stat_mod.S_ISREG(st.st_mode):
             continue
-        fields: dict[str, object] = _base_fields(st)
+        # reading a queue's status sets its ctime (and atime), so ctime would only say when we last looked
+        fields: dict[str, object] = _base_fields(st, with_ctime=False)
         try:
             fields.update(_read_queue(os.path.join(mqueue_dir, name), st))
         except FileNotFoundError:
