@@ -98,10 +98,41 @@ def scan(config: ScanConfig | None = None) -> Snapshot:
             gc.enable()
 
 
+@dataclass
+class _ObjectReads:
+    """What each kind reads from its objects themselves, before holders are known (phase one)."""
+
+    tables: dict[str, list[sysv.Row]] = field(default_factory=dict)
+    shm_entries: list[posix.Entry] = field(default_factory=list)
+    mq_entries: list[posix.Entry] = field(default_factory=list)
+    found: pipes.FoundFiles = field(default_factory=pipes.FoundFiles)
+    sockets: list[unix.UnixSocket] = field(default_factory=list)
+    socket_source: str = ""
+    errors: list[ScanError] = field(default_factory=list)
+
+
+def _read_objects(config: ScanConfig, mq_on: bool) -> _ObjectReads:
+    kinds = config.kinds
+    reads = _ObjectReads()
+    errors = reads.errors
+    for kind, name in (("sysv-shm", "shm"), ("sysv-msg", "msg"), ("sysv-sem", "sem")):
+        if kind in kinds:
+            reads.tables[kind] = sysv.read_table(config.sysvipc_dir, name, errors)
+            sysv.read_details(kind, reads.tables[kind])
+    if kinds & {"posix-shm", "posix-sem"}:
+        reads.shm_entries = posix.read_shm_dir(config.shm_dir, errors)
+    if mq_on:
+        reads.mq_entries = posix.read_mqueue_dir(config.mqueue_dir, errors)
+    if kinds & {"fifo", "unix"}:
+        reads.found = pipes.walk_special_files(config.file_dirs, config.file_depth, errors)
+    if "unix" in kinds:
+        reads.sockets, reads.socket_source = unix.list_sockets(config.proc_root, errors)
+    return reads
+
+
 def _scan(config: ScanConfig | None) -> Snapshot:
     config = config or ScanConfig()
     started, clock = time.time(), time.monotonic()
-    errors: list[ScanError] = []
     notes: list[str] = []
     kinds = config.kinds
 
@@ -110,51 +141,45 @@ def _scan(config: ScanConfig | None) -> Snapshot:
             "not root: holders in other users' processes, SysV semaphore values and other users' POSIX queue "
             "details are hidden"
         )
-    tables = {
-        kind: sysv.read_table(config.sysvipc_dir, name, errors) if kind in kinds else []
-        for kind, name in (("sysv-shm", "shm"), ("sysv-msg", "msg"), ("sysv-sem", "sem"))
-    }
     mq_on = "posix-mq" in kinds and _fs_type(config.mqueue_dir) == "mqueue"
     if "posix-mq" in kinds and not mq_on:
         notes.append(f"{config.mqueue_dir} is not mounted: POSIX message queues cannot be listed")
     file_devs = frozenset(
         d for d in (_dev_of(config.shm_dir), _dev_of(config.mqueue_dir) if mq_on else None) if d is not None
     )
-    need_walk = kinds & {"fifo", "unix"}
-    found = pipes.walk_special_files(config.file_dirs, config.file_depth, errors) if need_walk else pipes.FoundFiles()
-    sockets, source = unix.list_sockets(config.proc_root, errors) if "unix" in kinds else ([], "")
-    if source == "/proc/net/unix":
-        notes.append("unix sockets read from /proc/net/unix (sock_diag unavailable): no peers or queues")
-
     attach, visit = _waiter_finder() if config.waiters else (None, None)
-    visitors = list(config.extra_visitors) + ([visit] if visit else [])
+
+    # Phase one: what each object says of itself, then the single /proc pass for holders. (Overlapping the two
+    # in a thread was measured slower: both are Python-bound between system calls and contend for the GIL.)
+    reads = _read_objects(config, mq_on)
     index = scan_processes(
         ProcPassConfig(
             proc_root=config.proc_root,
             file_devs=file_devs,
             read_maps=bool(kinds & {"sysv-shm", "posix-shm", "posix-sem"}),
-            visitors=visitors,
+            visitors=list(config.extra_visitors) + ([visit] if visit else []),
         )
     )
-    errors.extend(index.errors)
+    errors = reads.errors + index.errors
+    if reads.socket_source == "/proc/net/unix":
+        notes.append("unix sockets read from /proc/net/unix (sock_diag unavailable): no peers or queues")
 
+    # Phase two: join holders to objects and give verdicts.
     objects: list[IpcObject] = []
     if "sysv-shm" in kinds:
-        objects += sysv.shm_objects(tables["sysv-shm"], index)
+        objects += sysv.shm_objects(reads.tables["sysv-shm"], index)
     if "sysv-msg" in kinds:
-        objects += sysv.msg_objects(tables["sysv-msg"], index, errors)
+        objects += sysv.msg_objects(reads.tables["sysv-msg"], index)
     if "sysv-sem" in kinds:
-        objects += sysv.sem_objects(tables["sysv-sem"], index)
-    if kinds & {"posix-shm", "posix-sem"}:
-        objects += [o for o in posix.shm_dir_objects(config.shm_dir, index, errors) if o.kind in kinds]
-    if mq_on:
-        objects += posix.mqueue_objects(config.mqueue_dir, index, errors)
+        objects += sysv.sem_objects(reads.tables["sysv-sem"], index)
+    objects += [o for o in posix.shm_dir_objects(reads.shm_entries, index) if o.kind in kinds]
+    objects += posix.mqueue_objects(reads.mq_entries, index)
     if "fifo" in kinds:
-        objects += pipes.fifo_objects(index, found, config.proc_root)
+        objects += pipes.fifo_objects(index, reads.found, config.proc_root)
     if "pipe" in kinds:
         objects += pipes.pipe_objects(index, config.proc_root)
     if "unix" in kinds:
-        objects += unix.unix_objects(sockets, index, found)
+        objects += unix.unix_objects(reads.sockets, index, reads.found)
 
     if attach is not None:
         waiting = attach(objects, index)

@@ -89,23 +89,36 @@ def read_sem_value(path: str, st: os.stat_result) -> tuple[int | None, int | Non
     return value & 0x7FFFFFFF, nwaiters, None
 
 
-def shm_dir_objects(shm_dir: str, index: HolderIndex, errors: list[ScanError]) -> list[IpcObject]:
-    """POSIX shared memory objects and named semaphores (regular files in /dev/shm)."""
-    out = []
-    now = time.time()
+Entry = tuple[str, os.stat_result, dict[str, object]]  # (name, lstat, fields read from the object itself)
+
+
+def read_shm_dir(shm_dir: str, errors: list[ScanError]) -> list[Entry]:
+    """Regular files in /dev/shm with their own fields (a semaphore's value); needs no holder index."""
+    out: list[Entry] = []
     for name, st in list_dir(shm_dir, errors):
         if not stat_mod.S_ISREG(st.st_mode):
             continue  # FIFOs and sockets are found by the file walk; links and devices are not IPC objects
-        holders = index.holders(index.files.get((st.st_dev, st.st_ino), ()))
         fields: dict[str, object] = _base_fields(st)
         if name.startswith("sem."):
-            kind, shown = "posix-sem", name[4:]
             value, nwaiters, problem = read_sem_value(os.path.join(shm_dir, name), st)
             fields.update({"value": value, "waiters_count": nwaiters, "problem": problem})
+        else:
+            fields["allocated"] = st.st_blocks * 512
+        out.append((name, st, fields))
+    return out
+
+
+def shm_dir_objects(entries: list[Entry], index: HolderIndex) -> list[IpcObject]:
+    """POSIX shared memory objects and named semaphores, with their holders."""
+    out = []
+    now = time.time()
+    for name, st, fields in entries:
+        holders = index.holders(index.files.get((st.st_dev, st.st_ino), ()))
+        if name.startswith("sem."):
+            kind, shown = "posix-sem", name[4:]
             stale_reason = None if holders or not index.complete else "no process has it mapped"
         else:
             kind, shown = "posix-shm", name
-            fields["allocated"] = st.st_blocks * 512
             stale_reason = None
             if not holders and index.complete:
                 stale_reason = f"no process has it open or mapped; last written {ago(now - st.st_mtime)} ago"
@@ -149,8 +162,9 @@ def _read_queue(path: str, st: os.stat_result) -> dict[str, object]:
     }
 
 
-def mqueue_objects(mqueue_dir: str, index: HolderIndex, errors: list[ScanError]) -> list[IpcObject]:
-    out = []
+def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError]) -> list[Entry]:
+    """Queues in /dev/mqueue with their attributes and notify registrant; needs no holder index."""
+    out: list[Entry] = []
     for name, st in list_dir(mqueue_dir, errors):
         if not stat_mod.S_ISREG(st.st_mode):
             continue
@@ -163,6 +177,13 @@ def mqueue_objects(mqueue_dir: str, index: HolderIndex, errors: list[ScanError])
         except OSError as exc:
             fields.update(dict.fromkeys(("qsize", "messages", "max_messages", "message_size"), None))
             fields["problem"] = exc.strerror or str(exc)
+        out.append((name, st, fields))
+    return out
+
+
+def mqueue_objects(entries: list[Entry], index: HolderIndex) -> list[IpcObject]:
+    out = []
+    for name, st, fields in entries:
         holders = index.holders(index.files.get((st.st_dev, st.st_ino), ()))
         stale_reason = None
         if not holders and not fields.get("notify_pid") and index.complete:

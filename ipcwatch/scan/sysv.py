@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ipcwatch import libc
 from ipcwatch.scan.model import IpcObject, ScanError
 from ipcwatch.scan.parsers import parse_table
 from ipcwatch.scan.procs import HolderIndex, user_name
 
+Row = dict[str, Any]  # one /proc/sysvipc row by column name, plus details read with msgctl/semctl
+
 SHM_DEST = 0o1000
 SHM_LOCKED = 0o2000
 
 
-def read_table(sysvipc_dir: str, name: str, errors: list[ScanError]) -> list[dict[str, int]]:
+def read_table(sysvipc_dir: str, name: str, errors: list[ScanError]) -> list[Row]:
     path = os.path.join(sysvipc_dir, name)
     try:
         with open(path, "rb") as f:
@@ -23,7 +26,19 @@ def read_table(sysvipc_dir: str, name: str, errors: list[ScanError]) -> list[dic
         return []
 
 
-def sysv_identity(kind: str, row: dict[str, int], id_field: str, *extra: str) -> str:
+def read_details(kind: str, rows: list[Row]) -> None:
+    """Add what /proc/sysvipc lacks (a queue's byte limit, each semaphore's values); needs no holder index."""
+    for row in rows:
+        if kind == "sysv-msg":
+            try:
+                row["max_bytes"] = libc.msg_qbytes(row["msqid"])
+            except OSError:
+                row["max_bytes"] = None
+        elif kind == "sysv-sem":
+            row["semaphores"] = read_semaphores(row["semid"], row.get("nsems", 0))
+
+
+def sysv_identity(kind: str, row: Row, id_field: str, *extra: str) -> str:
     """id + key + creator uid/gid + ctime (+ immutable attributes): changes when an id is reused."""
     parts = [kind, row[id_field], row["key"], row["cuid"], row["cgid"], row.get("ctime", 0)]
     parts += [row.get(name, 0) for name in extra]
@@ -34,7 +49,7 @@ def _alive(pid: int, index: HolderIndex) -> bool:
     return pid > 0 and pid in index.processes
 
 
-def shm_objects(rows: list[dict[str, int]], index: HolderIndex) -> list[IpcObject]:
+def shm_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
     out = []
     for row in rows:
         shmid = row["shmid"]
@@ -80,14 +95,10 @@ def shm_objects(rows: list[dict[str, int]], index: HolderIndex) -> list[IpcObjec
     return out
 
 
-def msg_objects(rows: list[dict[str, int]], index: HolderIndex, errors: list[ScanError]) -> list[IpcObject]:
+def msg_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
     out = []
     for row in rows:
         msqid = row["msqid"]
-        try:
-            max_bytes: int | None = libc.msg_qbytes(msqid)
-        except OSError:
-            max_bytes = None
         lspid, lrpid, qnum = row.get("lspid", 0), row.get("lrpid", 0), row.get("qnum", 0)
         stale_reason = None
         if (lspid or lrpid) and not _alive(lspid, index) and not _alive(lrpid, index):
@@ -112,7 +123,7 @@ def msg_objects(rows: list[dict[str, int]], index: HolderIndex, errors: list[Sca
                 fields={
                     "messages": qnum,
                     "used_bytes": row.get("cbytes"),
-                    "max_bytes": max_bytes,
+                    "max_bytes": row.get("max_bytes"),
                     "lspid": lspid,
                     "lrpid": lrpid,
                     "cuid": row["cuid"],
@@ -145,11 +156,11 @@ def read_semaphores(semid: int, nsems: int) -> list[dict[str, int | None]] | Non
     return sems
 
 
-def sem_objects(rows: list[dict[str, int]], index: HolderIndex) -> list[IpcObject]:
+def sem_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
     out = []
     for row in rows:
         semid, nsems = row["semid"], row.get("nsems", 0)
-        sems = read_semaphores(semid, nsems)
+        sems = row.get("semaphores")
         stale_reason = None
         if sems:
             waiting = sum((s["ncnt"] or 0) + (s["zcnt"] or 0) for s in sems)
