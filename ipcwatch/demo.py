@@ -1,0 +1,427 @@
+"""A live demo workload: producers and consumers over every IPC kind plus a few stale leftovers, all removed on stop.
+
+The parent creates every object (so it knows each ref and can remove it) and starts one child process per role
+with `python -m ipcwatch.demo ROLE ARG...`. Children run in their own session (Ctrl-C reaches only the parent),
+die with the parent (PR_SET_PDEATHSIG) and are killed and reaped by `Demo.stop`, which then removes every object
+and the private directory (made with mkdtemp, never a predictable path). Names start with `ipcwatch-demo-`; SysV
+keys are 0x1dc0XXXX.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import mmap
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import posix_ipc
+import sysv_ipc
+
+PREFIX = "ipcwatch-demo-"
+KEY_BASE = 0x1DC00000
+READY_TIMEOUT = 20.0
+TICK = 0.5
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Made:
+    """One object the demo made: its ref (as `ipcwatch list` shows it) and what it is for."""
+
+    ref: str
+    what: str
+
+
+@dataclass
+class Demo:
+    """Start with `start()` (or `with Demo() as demo:`); `stop()` is idempotent and removes everything."""
+
+    directory: str = ""
+    made: list[Made] = field(default_factory=list)
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _removers: list[Callable[[], object]] = field(default_factory=list)
+
+    @property
+    def tag(self) -> str:
+        return f"{PREFIX}{os.getpid()}-"
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {role: proc.pid for role, proc in self.children.items()}
+
+    def __enter__(self) -> Demo:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Create every object and start every child; on any failure, undo all of it and re-raise."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Kill and reap the children, then remove every object and the private directory."""
+        for proc in self.children.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        for proc in self.children.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            if proc.stdout is not None and not proc.stdout.closed:
+                proc.stdout.close()
+        self.children.clear()
+        while self._removers:
+            with contextlib.suppress(Exception):
+                self._removers.pop()()
+        if self.directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = ""
+
+    # --- creation ---------------------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self.directory = tempfile.mkdtemp(prefix=PREFIX)
+        starting: list[tuple[str, list[str], tuple[int, ...]]] = []
+
+        shm = _sysv_create(sysv_ipc.SharedMemory, size=65536)
+        shm.detach()
+        sem = _sysv_create(sysv_ipc.Semaphore, initial_value=0)
+        self._removers += [shm.remove, sem.remove]
+        self._note(f"sysv-shm:{shm.id}", f"SysV shm (key 0x{shm.key:08x}): written by sysv-writer, read by sysv-reader")
+        self._note(f"sysv-sem:{sem.id}", f"SysV semaphore (key 0x{sem.key:08x}): posted by the writer, awaited")
+        starting += [
+            ("sysv-writer", [str(shm.key), str(sem.key)], ()),
+            ("sysv-reader", [str(shm.key), str(sem.key)], ()),
+        ]
+
+        msq = _sysv_create(sysv_ipc.MessageQueue)
+        self._removers.append(msq.remove)
+        self._note(f"sysv-msg:{msq.id}", f"SysV message queue (key 0x{msq.key:08x}): msg-producer -> msg-consumer")
+        starting += [("msg-producer", [str(msq.key)], ()), ("msg-consumer", [str(msq.key)], ())]
+
+        pshm = self._posix(posix_ipc.SharedMemory, posix_ipc.unlink_shared_memory, "shm", size=65536)
+        pshm.close_fd()
+        self._note(f"posix-shm:{self.tag}shm", "POSIX shm: written by pshm-writer, mapped by pshm-reader")
+        starting += [("pshm-writer", [f"/{self.tag}shm"], ()), ("pshm-reader", [f"/{self.tag}shm"], ())]
+
+        pmq = self._posix(posix_ipc.MessageQueue, posix_ipc.unlink_message_queue, "mq", max_messages=8)
+        pmq.close()
+        self._note(f"posix-mq:{self.tag}mq", "POSIX message queue: mq-producer -> mq-consumer")
+        starting += [("mq-producer", [f"/{self.tag}mq"], ()), ("mq-consumer", [f"/{self.tag}mq"], ())]
+
+        psem = self._posix(posix_ipc.Semaphore, posix_ipc.unlink_semaphore, "sem", initial_value=0)
+        psem.close()
+        self._note(f"posix-sem:{self.tag}sem", "POSIX named semaphore: psem-poster -> psem-waiter")
+        starting += [("psem-poster", [f"/{self.tag}sem"], ()), ("psem-waiter", [f"/{self.tag}sem"], ())]
+
+        fifo = os.path.join(self.directory, f"{PREFIX}fifo")
+        os.mkfifo(fifo, 0o600)
+        self._note(f"fifo:{fifo}", "FIFO: fifo-writer -> fifo-reader")
+        starting += [("fifo-writer", [fifo], ()), ("fifo-reader", [fifo], ())]
+
+        read_end, write_end = os.pipe()
+        self._note(f"pipe:{os.fstat(read_end).st_ino}", "anonymous pipe: pipe-writer -> pipe-reader")
+        starting += [("pipe-writer", [str(write_end)], (write_end,)), ("pipe-reader", [str(read_end)], (read_end,))]
+
+        sock_path = os.path.join(self.directory, f"{PREFIX}server.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(sock_path)
+        listener.listen(4)
+        self._note(f"unix:{os.fstat(listener.fileno()).st_ino}", f"unix socket {sock_path}: unix-server <- unix-client")
+        starting += [("unix-server", [str(listener.fileno())], (listener.fileno(),)), ("unix-client", [sock_path], ())]
+
+        try:
+            for role, args, fds in starting:
+                self._spawn(role, args, fds)
+        finally:
+            for fd in (read_end, write_end):
+                os.close(fd)
+            listener.close()
+        for role in list(self.children):
+            self._wait_ready(role)
+        self._make_leftovers()
+
+    def _make_leftovers(self) -> None:
+        self._spawn("sysv-orphan", [str(_free_key())], ())
+        lines = self._wait_ready("sysv-orphan")
+        orphan_id = int(lines[0])
+        self._removers.append(lambda: sysv_ipc.remove_shared_memory(orphan_id))
+        self.children.pop("sysv-orphan").wait(timeout=10)
+        self._note(f"sysv-shm:{orphan_id}", "stale: SysV shm whose creator exited")
+
+        stale = self._posix(posix_ipc.SharedMemory, posix_ipc.unlink_shared_memory, "stale-shm", size=4096)
+        stale.close_fd()
+        self._note(f"posix-shm:{self.tag}stale-shm", "stale: POSIX shm nobody holds")
+
+        fifo = os.path.join(self.directory, f"{PREFIX}stale.fifo")
+        os.mkfifo(fifo, 0o600)
+        self._note(f"fifo:{fifo}", "stale: FIFO nobody opens")
+
+        path = os.path.join(self.directory, f"{PREFIX}stale.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as orphan:
+            orphan.bind(path)
+        self._note(f"unix:{path}", "stale: socket file with no listener")
+
+    def _note(self, ref: str, what: str) -> None:
+        self.made.append(Made(ref, what))
+
+    def _posix(self, make: Callable[..., Any], unlink: Callable[[str], None], suffix: str, **kw: object) -> Any:
+        name = f"/{self.tag}{suffix}"
+        obj = make(name, posix_ipc.O_CREX, mode=0o600, **kw)
+        self._removers.append(lambda: unlink(name))
+        return obj
+
+    def _spawn(self, role: str, args: list[str], fds: tuple[int, ...]) -> None:
+        self.children[role] = subprocess.Popen(
+            [sys.executable, "-m", "ipcwatch.demo", role, str(os.getpid()), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            pass_fds=fds,
+            start_new_session=True,
+        )
+
+    def _wait_ready(self, role: str) -> list[str]:
+        """Lines the child printed before READY; raise if it exits or takes too long."""
+        proc = self.children[role]
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline().decode(errors="replace").strip()
+            if line == "READY":
+                proc.stdout.close()
+                return lines
+            if not line and proc.poll() is not None:
+                raise RuntimeError(f"demo child {role} exited with {proc.returncode} before it was ready")
+            lines.append(line)
+        raise RuntimeError(f"demo child {role} was not ready after {READY_TIMEOUT:.0f} s")
+
+
+def _free_key() -> int:
+    """A 0x1dc0XXXX key that no SysV object uses right now."""
+    while True:
+        key = KEY_BASE | secrets.randbelow(0x10000)
+        for table in ("shm", "msg", "sem"):
+            with open(f"/proc/sysvipc/{table}") as f:
+                if any(line.split()[:1] == [str(key)] for line in f.readlines()[1:]):
+                    break
+        else:
+            return key
+
+
+def _sysv_create(make: Callable[..., Any], **kw: object) -> Any:
+    """Create a SysV object with a fresh demo key, retrying if another process took the key meanwhile."""
+    for _ in range(20):
+        with contextlib.suppress(sysv_ipc.ExistentialError):
+            return make(_free_key(), sysv_ipc.IPC_CREX, mode=0o600, **kw)
+    raise RuntimeError("no free SysV key in the demo range 0x1dc0XXXX")
+
+
+# --- child roles ---------------------------------------------------------------------------------------------
+
+
+def _ready() -> None:
+    """Tell the parent we are set up, then let go of the stdout pipe (it would show up as one more pipe)."""
+    print("READY", flush=True)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _every_tick(step: Callable[[int], object]) -> None:
+    n = 0
+    while True:
+        step(n)
+        n += 1
+        time.sleep(TICK)
+
+
+def _sysv_writer(shm_key: str, sem_key: str) -> None:
+    shm = sysv_ipc.SharedMemory(int(shm_key))
+    sem = sysv_ipc.Semaphore(int(sem_key))
+    _ready()
+
+    def step(n: int) -> None:
+        shm.write(f"tick {n}\n".encode())
+        if sem.value < 5:
+            sem.release()
+
+    _every_tick(step)
+
+
+def _sysv_reader(shm_key: str, sem_key: str) -> None:
+    shm = sysv_ipc.SharedMemory(int(shm_key))
+    sem = sysv_ipc.Semaphore(int(sem_key))
+    _ready()
+    while True:
+        with contextlib.suppress(sysv_ipc.BusyError):
+            sem.acquire(2)
+            shm.read(16)
+            time.sleep(TICK * 3)  # slower than the writer: the semaphore value climbs, then holds
+
+
+def _msg_producer(key: str) -> None:
+    queue = sysv_ipc.MessageQueue(int(key))
+    _ready()
+    _every_tick(lambda n: queue.send(f"message {n}".encode(), block=False) if queue.current_messages < 4 else None)
+
+
+def _msg_consumer(key: str) -> None:
+    queue = sysv_ipc.MessageQueue(int(key))
+    _ready()
+    while True:
+        queue.receive()  # blocks in msgrcv: a waiter
+        time.sleep(TICK * 3)
+
+
+def _pshm_writer(name: str) -> None:
+    shm = posix_ipc.SharedMemory(name)  # keeps its fd open
+    _ready()
+    _every_tick(lambda n: os.pwrite(shm.fd, f"tick {n}\n".encode(), 0))
+
+
+def _pshm_reader(name: str) -> None:
+    shm = posix_ipc.SharedMemory(name)
+    mapped = mmap.mmap(shm.fd, shm.size, prot=mmap.PROT_READ)
+    shm.close_fd()  # held through the mapping only
+    _ready()
+    _every_tick(lambda n: mapped[:16])
+
+
+def _mq_producer(name: str) -> None:
+    queue = posix_ipc.MessageQueue(name)
+    _ready()
+    _every_tick(lambda n: queue.send(f"message {n}".encode()) if queue.current_messages < 4 else None)
+
+
+def _mq_consumer(name: str) -> None:
+    queue = posix_ipc.MessageQueue(name)
+    _ready()
+    while True:
+        with contextlib.suppress(posix_ipc.BusyError):
+            queue.receive(2)
+            time.sleep(TICK * 3)
+
+
+def _psem_poster(name: str) -> None:
+    sem = posix_ipc.Semaphore(name)
+    _ready()
+    _every_tick(lambda n: sem.release() if sem.value < 3 else None)
+
+
+def _psem_waiter(name: str) -> None:
+    sem = posix_ipc.Semaphore(name)
+    _ready()
+    while True:
+        with contextlib.suppress(posix_ipc.BusyError):
+            sem.acquire(2)
+            time.sleep(TICK * 3)
+
+
+def _fifo_writer(path: str) -> None:
+    fd = os.open(path, os.O_WRONLY)  # blocks until fifo-reader has it open (the reader never blocks)
+    _ready()
+    _every_tick(lambda n: os.write(fd, f"line {n}\n".encode()))
+
+
+def _fifo_reader(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    _ready()
+    _every_tick(lambda n: _drain(fd))
+
+
+def _drain(fd: int) -> None:
+    with contextlib.suppress(BlockingIOError):
+        os.read(fd, 4096)
+
+
+def _pipe_writer(fd: str) -> None:
+    _ready()
+    _every_tick(lambda n: os.write(int(fd), f"line {n}\n".encode()))
+
+
+def _pipe_reader(fd: str) -> None:
+    _ready()
+    while os.read(int(fd), 4096):
+        time.sleep(TICK * 3)
+
+
+def _unix_server(fd: str) -> None:
+    listener = socket.socket(fileno=int(fd))
+    _ready()
+    while True:
+        conn, _ = listener.accept()
+        with conn:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+
+
+def _unix_client(path: str) -> None:
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(path)
+    _ready()
+    _every_tick(lambda n: (client.sendall(f"ping {n}\n".encode()), client.recv(4096)))
+
+
+def _sysv_orphan(key: str) -> None:
+    shm = sysv_ipc.SharedMemory(int(key), sysv_ipc.IPC_CREX, mode=0o600, size=4096)
+    shm.write(b"left behind by a process that exited\n")
+    shm.detach()
+    print(shm.id, flush=True)
+    _ready()
+
+
+ROLES: dict[str, Callable[..., None]] = {
+    "sysv-writer": _sysv_writer,
+    "sysv-reader": _sysv_reader,
+    "msg-producer": _msg_producer,
+    "msg-consumer": _msg_consumer,
+    "pshm-writer": _pshm_writer,
+    "pshm-reader": _pshm_reader,
+    "mq-producer": _mq_producer,
+    "mq-consumer": _mq_consumer,
+    "psem-poster": _psem_poster,
+    "psem-waiter": _psem_waiter,
+    "fifo-writer": _fifo_writer,
+    "fifo-reader": _fifo_reader,
+    "pipe-writer": _pipe_writer,
+    "pipe-reader": _pipe_reader,
+    "unix-server": _unix_server,
+    "unix-client": _unix_client,
+    "sysv-orphan": _sysv_orphan,
+}
+
+
+def child_main(argv: list[str]) -> int:
+    """Run one role; die with the parent (pid in argv[1]) even if it is SIGKILLed."""
+    role, parent, args = argv[0], int(argv[1]), argv[2:]
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        return 1
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ROLES[role](*args)
+    except (BrokenPipeError, ConnectionError):
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(child_main(sys.argv[1:]))

@@ -1,0 +1,201 @@
+"""The dashboard App: polls the scanner in a thread worker and hands each result to the dashboard screen.
+
+Polls never overlap: a scan runs in a thread worker; when its result has been applied, `set_timer` schedules
+the next one. Polling waits while another screen (a modal) is on top. The scanner and the clock are parameters,
+so tests drive the App with a recorded snapshot and a fixed time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from ipcwatch.scan import IpcObject, Snapshot, scan
+from ipcwatch.shmread import SourceError, open_source
+from ipcwatch.text import escape
+from ipcwatch.tui.commands import DashboardCommands
+from ipcwatch.tui.screens.dashboard import DashboardScreen
+from ipcwatch.tui.screens.help import HelpScreen
+from ipcwatch.tui.screens.hexview import HexViewScreen
+from ipcwatch.tui.widgets.keyed_table import KeyedTable
+from ipcwatch.tui.widgets.rows import Rows, build_rows
+from ipcwatch.tui.widgets.status import RefreshState
+
+INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+MIN_INTERVAL = 0.2
+NEW_SECONDS = 3.0  # how long an object that appeared stays highlighted
+NEW_MAX = 100
+
+
+class IpcwatchApp(App[int]):
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses (tests) live elsewhere
+    TITLE = "ipcwatch"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("space", "toggle_pause", "Pause", id="app.pause"),
+        Binding("plus,equals_sign", "faster", "Faster refresh", show=False, id="app.faster"),
+        Binding("minus", "slower", "Slower refresh", show=False, id="app.slower"),
+        Binding("r", "refresh_now", "Refresh now", show=False, id="app.refresh"),
+    ]
+
+    def __init__(
+        self,
+        scanner: Callable[[], Snapshot] = scan,
+        *,
+        read_only: bool = False,
+        interval: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.scanner = scanner
+        self.read_only = read_only
+        self.interval = max(MIN_INTERVAL, interval)
+        self.clock = clock
+        self.paused = False
+        self.scanning = False
+        self.dashboard = DashboardScreen(open_object=self.open_object)
+        self._timer: Timer | None = None
+        self._identities: dict[str, str] | None = None
+        self._first_seen: dict[str, float] = {}
+
+    def get_default_screen(self) -> DashboardScreen:
+        return self.dashboard
+
+    def on_ready(self) -> None:
+        self.set_interval(1.0, self.show_status)
+        self.start_scan()
+
+    # --- polling ---------------------------------------------------------------------------------------------
+
+    def start_scan(self) -> None:
+        """Scan now unless a scan is already running (scans never overlap)."""
+        if self.scanning:
+            return
+        self._stop_timer()
+        self.scanning = True
+        self.show_status()
+        self._scan()
+
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
+    def _scan(self) -> Rows:
+        return build_rows(self.scanner())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "scan" or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            return
+        self.scanning = False
+        if event.state == WorkerState.SUCCESS and isinstance(worker.result, Rows):
+            self.apply(worker.result)
+        elif event.state == WorkerState.ERROR:
+            self.notify(f"scan failed: {escape(str(worker.error))}", severity="error", markup=False)
+        self.show_status()
+        self._schedule()
+
+    def apply(self, rows: Rows) -> None:
+        """Show a scan: objects new since the previous scan (or replaced under the same ref) are highlighted."""
+        now = self.clock()
+        current = {o.ref: o.identity for o in rows.snapshot.objects}
+        if self._identities is not None:
+            previous = self._identities
+            new = [ref for ref, identity in current.items() if previous.get(ref) != identity]
+            if len(new) <= max(NEW_MAX, len(current) // 4):  # a whole new host is not news: no green flood
+                self._first_seen.update(dict.fromkeys(new, now))
+        self._identities = current
+        self._first_seen = {r: t for r, t in self._first_seen.items() if r in current and now - t < NEW_SECONDS}
+        self.dashboard.apply_rows(rows, frozenset(self._first_seen))
+
+    def _schedule(self) -> None:
+        self._stop_timer()
+        if not self.paused:
+            self._timer = self.set_timer(self.interval, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self.screen is not self.dashboard:  # a modal or another screen is open: wait for it
+            self._schedule()
+            return
+        self.start_scan()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def show_status(self) -> None:
+        state = RefreshState(self.interval, self.paused, self.scanning, self.read_only, self.clock())
+        self.dashboard.show_status(state)
+
+    # --- actions ---------------------------------------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        """Pause or resume the refresh."""
+        self.paused = not self.paused
+        if self.paused:
+            self._stop_timer()
+        else:
+            self.start_scan()
+        self.show_status()
+
+    def _set_interval(self, interval: float) -> None:
+        self.interval = interval
+        if self._timer is not None:
+            self._schedule()
+        self.show_status()
+
+    def action_faster(self) -> None:
+        """Refresh more often."""
+        self._set_interval(max((i for i in INTERVALS if i < self.interval), default=INTERVALS[0]))
+
+    def action_slower(self) -> None:
+        """Refresh less often."""
+        self._set_interval(min((i for i in INTERVALS if i > self.interval), default=INTERVALS[-1]))
+
+    def action_refresh_now(self) -> None:
+        self.start_scan()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.all_bindings()))
+
+    def all_bindings(self) -> list[Binding]:
+        """Every binding of ours, for the help screen and the command palette."""
+        from ipcwatch.tui.widgets.filter_bar import FilterBar  # noqa: PLC0415 - avoid a cycle at import
+
+        return [
+            b
+            for group in (self.BINDINGS, DashboardScreen.BINDINGS, KeyedTable.BINDINGS, FilterBar.BINDINGS)
+            for b in group
+            if isinstance(b, Binding)
+        ]
+
+    def open_object(self, obj: IpcObject) -> None:
+        """Enter on a shared memory object: its hex view (opened off the UI thread)."""
+        if obj.kind in ("sysv-shm", "posix-shm"):
+            self._open_hexview(obj)
+
+    @work(thread=True, group="open", exit_on_error=False)
+    def _open_hexview(self, obj: IpcObject) -> None:
+        try:
+            source = open_source(obj)
+        except (OSError, SourceError) as exc:
+            self.call_from_thread(
+                self.notify, f"cannot open {escape(obj.ref)}: {escape(str(exc))}", severity="error", markup=False
+            )
+            return
+        self.call_from_thread(self.push_screen, HexViewScreen(source))
+
+
+def run(read_only: bool, interval: float) -> int:
+    """Open the dashboard on this host; returns the exit code."""
+    app = IpcwatchApp(scan, read_only=read_only, interval=interval)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,68 @@
+"""The `?` screen: every key, generated from the bindings themselves so it never goes out of date."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+# Keys handled by widgets rather than bindings of our own.
+EXTRA_KEYS: tuple[tuple[str, str], ...] = (
+    ("↑ ↓ PgUp PgDn Home End", "move in a table (mouse wheel scrolls, click selects)"),
+    ("click a column header", "sort by that column (again: reverse)"),
+    ("enter", "on shared memory: open the hex view; on a process: go to the objects it holds"),
+    ("tab / shift+tab", "move between the view list, the table and the detail pane"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("ctrl+q", "quit"),
+)
+
+
+def _key_names(binding: Binding) -> str:
+    names = {
+        "slash": "/",
+        "question_mark": "?",
+        "plus": "+",
+        "minus": "-",
+        "space": "space",
+        "right_square_bracket": "]",
+        "left_square_bracket": "[",
+        "backspace": "backspace",
+    }
+    return " ".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
+
+
+def help_text(bindings: Iterable[Binding]) -> Text:
+    rows = [(_key_names(b), b.description) for b in bindings] + list(EXTRA_KEYS)
+    width = max(len(k) for k, _ in rows) + 2
+    text = Text()
+    text.append("ipcwatch keys\n\n", style="bold")
+    for key, what in rows:
+        text.append(f"{key:<{width}}", style="bold #79c0ff")
+        text.append(what + "\n")
+    text.append("\nFilter: plain text matches any column (case-insensitive); start with re: for a regex.\n")
+    text.append("Rows: green = appeared just now, struck out = gone since the last refresh, amber = stale.\n")
+    text.append("Escape, q or ? closes.", style="dim")
+    return text
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90%; max-width: 100; height: 90%; border: round $primary;
+                                  background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, bindings: Iterable[Binding]) -> None:
+        super().__init__()
+        self.bindings = list(bindings)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(help_text(self.bindings), markup=False)

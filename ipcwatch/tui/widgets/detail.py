@@ -1,0 +1,141 @@
+"""The detail pane: every field of the selected object (holders, waiters, semaphore values) or process.
+
+Everything shown is built as `rich.text.Text` from `escape`d strings; the Static never parses markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ipcwatch.scan import IpcObject, Process, Snapshot
+from ipcwatch.text import escape, human_size
+from ipcwatch.views import key_text
+
+LABEL_WIDTH = 14
+HEAD_STYLE = "bold underline"
+STALE_STYLE = "bold #f0b429"
+NESTED_FIELDS = ("semaphores", "peer_holders")
+
+
+def _line(text: Text, label: str, value: object, style: str = "") -> None:
+    text.append(f"  {label:<{LABEL_WIDTH}}", style="bold")
+    text.append(escape("?" if value is None else str(value)), style=style)
+    text.append("\n")
+
+
+def _table(text: Text, title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A small aligned table under a heading; every cell escaped."""
+    cells = [[escape("-" if v is None else str(v)) for v in row] for row in rows]
+    text.append(f"\n{title}\n", style=HEAD_STYLE)
+    if not cells:
+        text.append("  none\n", style="dim")
+        return
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    for row, style in ((list(columns), "bold"), *((r, "") for r in cells)):
+        text.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n", style=style)
+
+
+def _field_value(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return {None: "?", True: "yes", False: "no"}[value]
+    return str(value)
+
+
+def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
+    """Who holds and waits first (what a person looks for), then every field."""
+    text = Text(no_wrap=False)
+    text.append(escape(obj.ref), style="bold")
+    text.append(f"  ({obj.kind}, owner {escape(obj.owner)})\n")
+    if obj.stale:
+        _line(text, "STALE", obj.stale_reason, STALE_STYLE)
+    _table(
+        text,
+        f"Holders ({len(obj.holders)})",
+        ("PID", "COMM", "USER", "FD", "MODE"),
+        ((h.pid, h.comm, h.user, h.via, h.mode) for h in obj.holders),
+    )
+    if obj.kind in ("sysv-msg", "sysv-sem") and not obj.holders:
+        text.append("  (the kernel does not record who holds SysV queues and semaphores)\n", style="dim")
+    _table(
+        text,
+        f"Waiters ({len(obj.waiters)})",
+        ("PID", "TID", "COMM", "OP"),
+        ((w.pid, w.tid, _comm(snapshot, w.pid), w.op) for w in obj.waiters),
+    )
+    sems = obj.fields.get("semaphores")
+    if obj.kind == "sysv-sem":
+        if sems is None:
+            text.append("\nSemaphores\n", style=HEAD_STYLE)
+            text.append("  values not readable (needs root or read permission)\n", style="dim")
+        else:
+            rows = [(s.get("num"), s.get("value"), s.get("ncnt"), s.get("zcnt"), s.get("pid")) for s in sems]
+            _table(text, f"Semaphores ({len(rows)})", ("NUM", "VALUE", "NCNT", "ZCNT", "LAST-PID"), rows)
+    peers: list[Mapping[str, Any]] | None = obj.fields.get("peer_holders")
+    if peers:
+        rows = [(p.get("pid"), p.get("comm"), p.get("user"), p.get("fd"), p.get("mode")) for p in peers]
+        _table(text, f"Peer holders ({len(rows)})", ("PID", "COMM", "USER", "FD", "MODE"), rows)
+    text.append("\nFields\n", style=HEAD_STYLE)
+    if obj.name is not None:
+        _line(text, "name", obj.name)
+    if obj.id is not None:
+        _line(text, "id", obj.id)
+    if obj.key is not None:
+        _line(text, "key", key_text(obj))
+    _line(text, "owner", f"{obj.owner} (uid {'?' if obj.uid is None else obj.uid})")
+    if obj.perms is not None:
+        _line(text, "perms", obj.perms)
+    if obj.size is not None and obj.kind != "sysv-sem":  # a semaphore set's "size" is its nsems
+        _line(text, "size", f"{obj.size} ({human_size(obj.size)})")
+    _line(text, "identity", obj.identity)
+    for name in sorted(obj.fields):
+        if name not in NESTED_FIELDS:
+            _line(text, name, _field_value(obj.fields[name]))
+    return text
+
+
+def _comm(snapshot: Snapshot, pid: int) -> str:
+    proc = snapshot.processes.get(pid)
+    return proc.comm if proc else "?"
+
+
+def process_text(proc: Process, snapshot: Snapshot) -> Text:
+    held = snapshot.held_by(proc.pid)
+    text = Text(no_wrap=False)
+    text.append(f"process {proc.pid}", style="bold")
+    text.append(f"  {escape(proc.comm)}\n")
+    _line(text, "user", f"{proc.user} (uid {proc.uid})")
+    _line(text, "ppid", proc.ppid)
+    _line(text, "state", proc.state)
+    _line(text, "started", f"{proc.start} ticks after boot")
+    _line(text, "command", proc.command)
+    _table(
+        text,
+        f"Holds ({len(held)})",
+        ("REF", "FD", "MODE"),
+        ((o.ref, h.via, h.mode) for o in held for h in o.holders if h.pid == proc.pid),
+    )
+    return text
+
+
+class DetailPane(VerticalScroll):
+    """Scrollable details of whatever is selected."""
+
+    DEFAULT_CSS = """
+    DetailPane { border-top: solid $primary-darken-2; padding: 0 1; }
+    DetailPane > Static { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(markup=False, id="detail-body")
+
+    def show(self, content: Text) -> None:
+        self.query_one("#detail-body", Static).update(content)
+
+    def show_message(self, message: str) -> None:
+        self.show(Text(escape(message), style="dim"))

@@ -1,0 +1,71 @@
+"""Make the README screenshots from a real scenario: start `ipcwatch demo`, drive the dashboard, save SVGs.
+
+Run: .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]   (default: screenshots/)
+
+The scan is real; only its result is narrowed to the demo's objects (and what the demo's processes hold), so
+the pictures do not show whatever else runs on the machine that makes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ipcwatch.demo import Demo  # noqa: E402
+from ipcwatch.scan import ScanConfig, Snapshot, scan  # noqa: E402
+from ipcwatch.tui.app import IpcwatchApp  # noqa: E402
+from ipcwatch.tui.widgets.filter_bar import FilterBar  # noqa: E402
+
+SIZE = (120, 36)
+
+
+def demo_scanner(demo: Demo):  # type: ignore[no-untyped-def]
+    refs = {m.ref for m in demo.made}
+    pids = set(demo.pids.values())
+
+    def scanner() -> Snapshot:
+        snap = scan(ScanConfig(file_dirs=(demo.directory,)))
+        objects = tuple(o for o in snap.objects if o.ref in refs or o.holder_pids & pids)
+        processes = {pid: p for pid, p in snap.processes.items() if pid in pids}
+        return replace(snap, objects=objects, processes=processes)
+
+    return scanner
+
+
+async def shoot(out: Path, demo: Demo) -> None:
+    app = IpcwatchApp(demo_scanner(demo), interval=2.0)
+    async with app.run_test(size=SIZE) as pilot:
+        while app.dashboard.rows is None:
+            await pilot.pause(0.05)
+        app.dashboard.query_one(FilterBar).cursor_blink = False
+        await pilot.pause(0.5)
+        app.save_screenshot("main.svg", str(out))
+        await pilot.press("3")
+        await pilot.pause(0.3)
+        app.save_screenshot("detail.svg", str(out))
+        await pilot.press("4")
+        app.dashboard.table("posix-shm").select_key(f"posix-shm:{demo.tag}shm")
+        await pilot.press("p")
+        await pilot.pause(0.3)
+        app.save_screenshot("process.svg", str(out))
+        await pilot.press("0", "slash", *"stale", "enter")
+        await pilot.pause(0.3)
+        app.save_screenshot("filter.svg", str(out))
+
+
+def main() -> int:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    with Demo() as demo:
+        asyncio.run(shoot(out, demo))
+    for name in ("main", "detail", "process", "filter"):
+        print(out / f"{name}.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,295 @@
+"""Dashboard tests driven with Pilot over real IPC objects (and a recorded snapshot for the host-independent ones)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import posix_ipc
+import pytest
+from rich.text import Text
+from textual.widgets import Static
+
+from ipcwatch.scan import ScanConfig, Snapshot, scan
+from ipcwatch.text import escape
+from ipcwatch.tui.app import IpcwatchApp
+from ipcwatch.tui.screens.help import HelpScreen
+from ipcwatch.tui.screens.hexview import HexViewScreen
+from ipcwatch.tui.widgets.filter_bar import FilterBar
+from ipcwatch.tui.widgets.keyed_table import GONE_STYLE, NEW_STYLE, KeyedTable
+from ipcwatch.tui.widgets.rows import PROCESSES
+
+from .conftest import RUN_TAG, Child, Cleanup, unique_name
+from .tui_fixtures import fixed_clock, recorded_objects, recorded_snapshot, sequence_scanner
+
+SIZE = (120, 40)
+
+
+def posix_scanner() -> Snapshot:
+    return scan(ScanConfig(kinds=frozenset({"posix-shm"}), waiters=False))
+
+
+class SentinelApp(IpcwatchApp):
+    """The dashboard plus an action a hostile name might try to run."""
+
+    sentinel_ran = False
+
+    def action_sentinel(self) -> None:
+        self.sentinel_ran = True
+
+
+async def settle(app: IpcwatchApp, pilot) -> None:  # type: ignore[no-untyped-def]
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def refresh(app: IpcwatchApp, pilot) -> None:  # type: ignore[no-untyped-def]
+    app.action_refresh_now()
+    await settle(app, pilot)
+
+
+def detail_text(app: IpcwatchApp) -> str:
+    content = app.dashboard.query_one("#detail-body", Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+def cells(table: KeyedTable, key: str) -> list[str]:
+    return [cell.plain for cell in table.get_row(key)]
+
+
+def make_shm(cleanup: Cleanup, name: str, size: int = 4096) -> str:
+    shm = posix_ipc.SharedMemory("/" + name, posix_ipc.O_CREX, mode=0o600, size=size)
+    cleanup.add(lambda: posix_ipc.unlink_shared_memory("/" + name))
+    shm.close_fd()
+    return f"posix-shm:{escape(name)}"
+
+
+HOLD_SHM = """
+    import posix_ipc, sys
+    shm = posix_ipc.SharedMemory("/{name}")
+    print("READY", flush=True)
+    sys.stdin.read()
+"""
+
+
+async def test_object_appears_in_its_view_with_its_holder(cleanup: Cleanup, spawn: Callable[..., Child]) -> None:
+    name = unique_name()
+    ref = make_shm(cleanup, name)
+    child = spawn(HOLD_SHM.format(name=name))
+    app = IpcwatchApp(posix_scanner, interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        table = app.dashboard.table("posix-shm")
+        assert app.dashboard.view_id == "posix-shm"
+        assert table.select_key(ref)
+        await pilot.pause()
+        row = cells(table, ref)
+        assert row[0] == name
+        assert row[5].startswith(f"{child.pid} ")
+        assert "Holders (1)" in detail_text(app)
+        assert str(child.pid) in detail_text(app)
+        await pilot.press("p")  # jump to the holder process ...
+        await pilot.pause()
+        assert app.dashboard.view_id == PROCESSES
+        assert app.dashboard.table(PROCESSES).selected_key == str(child.pid)
+        assert ref in app.dashboard.held_table.rows
+        await pilot.press("b")  # ... and back
+        await pilot.pause()
+        assert app.dashboard.view_id == "posix-shm"
+        assert table.selected_key == ref
+
+
+async def test_filter_narrows_the_view(cleanup: Cleanup) -> None:
+    wanted, other = unique_name("wanted"), unique_name("other")
+    wanted_ref, other_ref = make_shm(cleanup, wanted), make_shm(cleanup, other)
+    app = IpcwatchApp(posix_scanner, interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.dashboard.table("all")
+        assert {wanted_ref, other_ref} <= set(table.rows)
+        await pilot.press("slash", *wanted, "enter")
+        await pilot.pause()
+        assert wanted_ref in table.rows and other_ref not in table.rows
+        await pilot.press("slash", "ctrl+u", *f"re:{RUN_TAG}.*other$", "enter")
+        await pilot.pause()
+        assert other_ref in table.rows and wanted_ref not in table.rows
+        await pilot.press("slash", "escape")
+        await pilot.pause()
+        assert {wanted_ref, other_ref} <= set(table.rows)
+
+
+async def test_bad_regex_keeps_the_previous_filter(cleanup: Cleanup) -> None:
+    ref = make_shm(cleanup, unique_name())
+    app = IpcwatchApp(posix_scanner, interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"re:(", "enter")
+        await pilot.pause()
+        assert app.dashboard.query_one(FilterBar).has_class("-bad")
+        assert ref in app.dashboard.table("all").rows
+
+
+async def test_selection_survives_a_refresh_and_a_vanished_object_goes(cleanup: Cleanup) -> None:
+    first, second = unique_name("a"), unique_name("b")
+    first_ref, second_ref = make_shm(cleanup, first), make_shm(cleanup, second)
+    app = IpcwatchApp(posix_scanner, interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.dashboard.table("all")
+        await pilot.press("slash", *RUN_TAG, "enter")
+        assert table.select_key(second_ref)
+        await pilot.pause()
+        third_ref = make_shm(cleanup, unique_name("0"))  # sorts before the others: rows shift
+        table.sort_by(1)
+        await refresh(app, pilot)
+        assert third_ref in table.rows
+        assert table.selected_key == second_ref
+        assert table.get_row(third_ref)[0].style == NEW_STYLE
+
+        posix_ipc.unlink_shared_memory("/" + first)
+        await refresh(app, pilot)
+        assert table.get_row(first_ref)[0].style == GONE_STYLE  # shown struck out for one refresh
+        assert table.selected_key == second_ref
+        await refresh(app, pilot)
+        assert first_ref not in table.rows
+        assert table.selected_key == second_ref
+
+        posix_ipc.unlink_shared_memory("/" + second)  # the selected object vanishes: no crash, selection moves
+        await refresh(app, pilot)
+        await refresh(app, pilot)
+        assert second_ref not in table.rows
+        assert "has gone away" in detail_text(app) or third_ref in detail_text(app)
+
+
+async def test_hostile_names_render_literally_and_clicks_run_nothing(cleanup: Cleanup) -> None:
+    markup = f"{RUN_TAG}[@click=app.sentinel]x[b]"  # a POSIX name cannot hold "/", so no closing tag
+    title = f"{RUN_TAG}t\x1b]2;PWNED\x07"
+    markup_ref, title_ref = make_shm(cleanup, markup), make_shm(cleanup, title)
+    app = SentinelApp(posix_scanner, interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *RUN_TAG, "enter")
+        await pilot.pause()
+        table = app.dashboard.table("all")
+        assert set(table.rows) == {markup_ref, title_ref}
+        assert cells(table, markup_ref)[1] == escape(markup_ref)
+        assert cells(table, title_ref)[1] == escape(title_ref)
+        for key in (markup_ref, title_ref):
+            row = table.get_row_index(key)
+            await pilot.click(KeyedTable, offset=(12, 1 + row))  # the REF cell
+            await pilot.pause()
+        assert table.selected_key in {markup_ref, title_ref}
+        assert not app.sentinel_ran
+        assert app.is_running
+        assert markup in detail_text(app) or "\\x1b" in detail_text(app)
+        screen = app.export_screenshot()
+        assert "\x1b" not in screen and "\x07" not in screen
+        assert "PWNED" in screen
+
+
+async def test_poll_waits_while_a_modal_is_open() -> None:
+    calls = []
+
+    def counting() -> Snapshot:
+        calls.append(1)
+        return recorded_snapshot()
+
+    app = IpcwatchApp(counting, interval=0.2, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        before = len(calls)
+        await pilot.pause(0.8)
+        assert len(calls) == before
+        await pilot.press("escape")
+        await pilot.pause(0.6)
+        await settle(app, pilot)
+        assert len(calls) > before
+
+
+async def test_pause_and_rate_keys() -> None:
+    app = IpcwatchApp(recorded_snapshot, interval=2.0, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("space")
+        assert app.paused
+        await pilot.press("plus")
+        assert app.interval == 1.0
+        await pilot.press("minus", "minus")
+        assert app.interval == 5.0
+        header = app.dashboard.query_one("#status", Static).content
+        assert "PAUSED" in str(header) and "every 5 s" in str(header)
+        await pilot.press("space")
+        assert not app.paused
+
+
+async def test_tiny_terminal_every_view_and_jump() -> None:
+    objects = recorded_objects()
+    app = IpcwatchApp(sequence_scanner(recorded_snapshot(), recorded_snapshot(objects[:3])), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for key in "0123456789":
+            await pilot.press(key, "down", "p", "o", "b")
+        await pilot.press("s", "S", "d", "d", "left_square_bracket", "right_square_bracket", "e", "escape")
+        await refresh(app, pilot)  # most objects vanish under the cursor
+        await refresh(app, pilot)
+        for key in "0123456789":
+            await pilot.press(key, "p")
+        assert app.is_running
+
+
+async def test_holder_that_exited_and_empty_or_failing_scans() -> None:
+    gone = recorded_objects()[0]  # holders 101 and 102
+    snapshot = recorded_snapshot([gone])
+    orphaned = Snapshot(snapshot.objects, {}, notes=snapshot.notes, taken_at=snapshot.taken_at)
+    app = IpcwatchApp(lambda: orphaned, interval=60, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1", "p")
+        await pilot.pause()
+        assert "has exited" in " ".join(str(n.message) for n in app._notifications)
+        await pilot.press("5")
+        await pilot.pause()
+        notice = str(app.dashboard.query_one("#notice", Static).content)
+        assert "No posix message queues" in notice and "/dev/mqueue is not mounted" in notice
+
+    def broken() -> Snapshot:
+        raise OSError("proc is gone [b]")
+
+    app = IpcwatchApp(broken, interval=60, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert app.is_running
+        assert any("proc is gone [b]" in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.parametrize("view", ["sysv-sem", "unix"])
+async def test_detail_pane_shows_every_field(view: str) -> None:
+    app = IpcwatchApp(recorded_snapshot, interval=60, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.dashboard.show_view(view)
+        await pilot.pause()
+        text = detail_text(app)
+        if view == "sysv-sem":
+            assert "Semaphores (2)" in text and "LAST-PID" in text and "Waiters (2)" in text
+        else:
+            assert "Holders (1)" in text and "send_queue" in text
+
+
+async def test_enter_on_shared_memory_opens_the_hex_view(cleanup: Cleanup) -> None:
+    name = unique_name()
+    ref = make_shm(cleanup, name)
+    app = IpcwatchApp(posix_scanner, interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        assert app.dashboard.table("posix-shm").select_key(ref)
+        await pilot.press("enter")
+        for _ in range(100):
+            if isinstance(app.screen, HexViewScreen):
+                break
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, HexViewScreen)

@@ -1,0 +1,229 @@
+"""Recorded snapshots for the dashboard tests: a hand-built host with every kind, and a synthetic large one.
+
+They never touch the host, so snapshot tests (and the benchmark) give the same screen everywhere. The hostile
+names are the ones HOSTILE.md describes: markup that would run an action, and a terminal title escape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ipcwatch.scan import KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
+from ipcwatch.text import escape
+
+TAKEN_AT = 1_700_000_000.0
+FIXED_NOW = TAKEN_AT + 1.0
+HOSTILE_MARKUP = "[@click=app.quit]x[/]"
+HOSTILE_TITLE = "t\x1b]2;PWNED\x07"
+
+
+def fixed_clock() -> float:
+    return FIXED_NOW
+
+
+def _proc(pid: int, comm: str, *cmd: str, user: str = "root", uid: int = 0) -> Process:
+    return Process(pid, 1, comm, tuple(cmd), uid, user, 1000 + pid, "S")
+
+
+PROCESSES = {
+    p.pid: p
+    for p in (
+        _proc(101, "postgres", "postgres", "-D", "/var/lib/pg", user="postgres", uid=999),
+        _proc(102, "postgres", "postgres: writer", user="postgres", uid=999),
+        _proc(201, "nginx", "nginx", "-g", "daemon off;", user="www-data", uid=33),
+        _proc(301, "evil\x1b]2;x\x07", "evil", "[@click=app.quit]", user="mallory", uid=1001),
+        _proc(401, "sshd", "sshd: admin"),
+    )
+}
+
+
+def _holder(pid: int, fd: int | None, mode: str = "rw") -> Holder:
+    proc = PROCESSES[pid]
+    return Holder(pid, proc.comm, proc.user, fd, mode, proc.start)
+
+
+def _obj(kind: str, ref_tail: str, **kw: object) -> IpcObject:
+    base: dict[str, object] = {
+        "name": None,
+        "id": None,
+        "key": None,
+        "owner": "root",
+        "uid": 0,
+        "mode": 0o600,
+        "size": 4096,
+        "holders": (),
+        "stale": False,
+        "stale_reason": None,
+        "identity": f"{kind}:{ref_tail}",
+        "fields": {},
+    }
+    base.update(kw)
+    return IpcObject(ref=f"{kind}:{ref_tail}", kind=kind, **base)  # type: ignore[arg-type]
+
+
+def recorded_objects() -> list[IpcObject]:
+    sems = [{"num": i, "value": v, "ncnt": n, "zcnt": 0, "pid": 101} for i, (v, n) in enumerate([(1, 0), (0, 2)])]
+    return [
+        _obj(
+            "sysv-shm",
+            "3",
+            id=3,
+            key=0x0052E2C1,
+            owner="postgres",
+            uid=999,
+            size=56 * 1024 * 1024,
+            holders=(_holder(101, None), _holder(102, None)),
+            fields={"nattch": 2, "cpid": 101, "lpid": 102, "status": "", "cuid": 999},
+        ),
+        _obj(
+            "sysv-shm",
+            "7",
+            id=7,
+            key=0x1DC0BEEF,
+            size=4096,
+            stale=True,
+            stale_reason="no attachers; creator 555 is gone",
+            fields={"nattch": 0, "cpid": 555, "lpid": 555, "status": "", "cuid": 0},
+        ),
+        _obj(
+            "sysv-msg",
+            "2",
+            id=2,
+            key=0x00001234,
+            size=128,
+            fields={"messages": 3, "used_bytes": 128, "max_bytes": 16384, "lspid": 201, "lrpid": 201},
+            waiters=(Waiter(201, 202, "msgrcv"),),
+        ),
+        _obj(
+            "sysv-sem",
+            "5",
+            id=5,
+            key=0x0052E2C2,
+            owner="postgres",
+            uid=999,
+            size=2,
+            fields={"nsems": 2, "semaphores": sems, "ncnt": 2, "zcnt": 0},
+            waiters=(Waiter(102, 102, "semop"), Waiter(101, 105, "semop")),
+        ),
+        _obj(
+            "posix-shm",
+            escape(HOSTILE_MARKUP),
+            name=HOSTILE_MARKUP,
+            holders=(_holder(301, 5),),
+            fields={"allocated": 4096},
+        ),
+        _obj(
+            "posix-shm",
+            escape(HOSTILE_TITLE),
+            name=HOSTILE_TITLE,
+            stale=True,
+            stale_reason="no process has it open or mapped; last written 3d ago",
+            fields={"allocated": 0},
+        ),
+        _obj(
+            "posix-mq",
+            "jobs",
+            name="jobs",
+            size=64,
+            holders=(_holder(201, 9, "w"),),
+            fields={"messages": 1, "max_messages": 10, "message_size": 8192, "qsize": 64, "notify": "none"},
+        ),
+        _obj(
+            "posix-sem",
+            "lock",
+            name="lock",
+            size=32,
+            holders=(_holder(101, None), _holder(201, None)),
+            fields={"value": 1, "waiters_count": 0},
+        ),
+        _obj(
+            "fifo",
+            "/run/app/ctl",
+            name="/run/app/ctl",
+            size=0,
+            holders=(_holder(401, 4, "r"),),
+            fields={"readers": 1, "writers": 0, "queued": 0, "capacity": 65536},
+        ),
+        _obj(
+            "pipe",
+            "9001",
+            id=9001,
+            size=12,
+            mode=None,
+            holders=(_holder(201, 1, "w"), _holder(401, 0, "r")),
+            fields={"readers": 1, "writers": 1, "queued": 12, "capacity": 65536},
+        ),
+        _obj(
+            "unix",
+            "7001",
+            id=7001,
+            name="/run/app.sock",
+            mode=None,
+            size=0,
+            holders=(_holder(401, 3),),
+            fields={"type": "stream", "state": "listen", "peer": None, "recv_queue": 0, "send_queue": 128},
+        ),
+        _obj(
+            "unix",
+            "/tmp/old.sock",
+            name="/tmp/old.sock",
+            size=None,
+            stale=True,
+            stale_reason="socket file with no listener",
+            fields={"type": None, "state": "file only"},
+        ),
+    ]
+
+
+def recorded_snapshot(objects: list[IpcObject] | None = None) -> Snapshot:
+    return Snapshot(
+        objects=tuple(recorded_objects() if objects is None else objects),
+        processes=PROCESSES,
+        errors=(ScanError("/proc/4242/fd", "Permission denied"),),
+        notes=("/dev/mqueue is not mounted: POSIX message queues cannot be listed",),
+        taken_at=TAKEN_AT,
+        duration=0.042,
+    )
+
+
+def sequence_scanner(*snapshots: Snapshot) -> Callable[[], Snapshot]:
+    """A scanner that returns each snapshot in turn, then repeats the last one."""
+    queue = list(snapshots)
+
+    def scanner() -> Snapshot:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return scanner
+
+
+def synthetic_snapshot(objects: int = 10_000, processes: int = 1_000, salt: int = 0) -> Snapshot:
+    """A large host: `objects` spread over every kind, each held by one of `processes` processes.
+
+    `salt` changes a few sizes and replaces a few objects, as between two real scans.
+    """
+    procs = {pid: _proc(pid, f"worker{pid}", f"/usr/bin/worker --id {pid}") for pid in range(1000, 1000 + processes)}
+    out = []
+    for n in range(objects):
+        kind = KINDS[n % len(KINDS)]
+        pid = 1000 + n % processes
+        index = n + (objects if salt and n % 97 == 0 else 0)  # ~1% replaced each salted scan
+        holder = Holder(pid, procs[pid].comm, "root", 3 + n % 50, "rw", procs[pid].start)
+        out.append(
+            IpcObject(
+                ref=f"{kind}:{index}",
+                kind=kind,
+                name=f"obj-{index}",
+                id=index,
+                key=index,
+                owner="root",
+                uid=0,
+                mode=0o600,
+                size=4096 + (salt if n % 50 == 0 else 0),
+                holders=(holder,),
+                stale=n % 31 == 0,
+                stale_reason="synthetic" if n % 31 == 0 else None,
+                identity=f"{kind}:{index}",
+                fields={"nattch": 1, "messages": n % 7, "readers": 1, "writers": 1},
+            )
+        )
+    return Snapshot(tuple(out), procs, taken_at=TAKEN_AT, duration=0.5)
