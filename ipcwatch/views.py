@@ -71,7 +71,7 @@ def sem_values(obj: IpcObject) -> str:
     return shown + (",…" if len(sems) > 8 else "")
 
 
-REF = text("REF", lambda o: o.ref)
+REF = Column("REF", lambda o: o.ref, lambda o: o.ref)  # refs are built from escaped names already
 KEY = Column("KEY", key_text, lambda o: _sortable(o.key))
 ID = number("ID", lambda o: o.id)
 NAME = text("NAME", lambda o: o.name)

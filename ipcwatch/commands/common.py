@@ -7,7 +7,9 @@ import os
 import sys
 from collections.abc import Iterable
 
-from ipcwatch.scan import KINDS, IpcObject, ScanConfig, Snapshot, scan
+from ipcwatch.actions.outcome import Outcome
+from ipcwatch.actions.verify import resolve
+from ipcwatch.scan import IpcObject
 from ipcwatch.text import escape
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -23,11 +25,6 @@ def fail(message: str, code: int = EXIT_FAILED) -> int:
     return code
 
 
-def kind_of_ref(ref: str) -> str | None:
-    kind, sep, _ = ref.partition(":")
-    return kind if sep and kind in KINDS else None
-
-
 def normalise_ref(ref: str) -> str:
     """Accept `/dev/shm/NAME` and `/dev/mqueue/NAME` paths as refs too."""
     for prefix, kind in (("/dev/shm/sem.", "posix-sem"), ("/dev/shm/", "posix-shm"), ("/dev/mqueue/", "posix-mq")):
@@ -36,25 +33,10 @@ def normalise_ref(ref: str) -> str:
     return ref
 
 
-def find(ref: str, snapshot: Snapshot | None = None) -> tuple[IpcObject | None, Snapshot]:
-    """The object behind `ref` in a fresh scan of just its kind (or in `snapshot` when given)."""
-    ref = normalise_ref(ref)
-    if snapshot is None:
-        kind = kind_of_ref(ref)
-        config = ScanConfig(kinds=frozenset({kind}) if kind else frozenset(KINDS))
-        snapshot = scan(config)
-    return snapshot.get(ref), snapshot
-
-
-def require_object(ref: str, kinds: Iterable[str] | None = None) -> IpcObject | str:
-    """The object, or an error message naming what is wrong (no such object, wrong kind)."""
-    obj, _ = find(ref)
-    if obj is None:
-        return f"no such object: {escape(ref)} (see `ipcwatch list`)"
-    allowed = tuple(kinds or ())
-    if allowed and obj.kind not in allowed:
-        return f"{escape(ref)} is a {obj.kind}; this command takes {', '.join(allowed)}"
-    return obj
+def require_object(ref: str, kinds: Iterable[str] = ()) -> IpcObject | str:
+    """The object behind `ref` (a path works too), or an escaped message saying what is wrong."""
+    found = resolve(normalise_ref(ref), kinds)
+    return escape(found.message) if isinstance(found, Outcome) else found
 
 
 def refuse_if_read_only(args: argparse.Namespace, what: str) -> int | None:
