@@ -12,7 +12,7 @@ import struct
 import time
 
 from ipcwatch import libc
-from ipcwatch.scan.model import IpcObject, ScanError
+from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.parsers import parse_mqueue_status
 from ipcwatch.scan.procs import HolderIndex, user_name
 from ipcwatch.text import ago, escape
@@ -24,6 +24,35 @@ NOTIFY_KINDS = {0: "signal", 1: "none", 2: "thread"}
 
 def file_identity(st: os.stat_result) -> str:
     return f"file:{st.st_dev}:{st.st_ino}"
+
+
+def file_object(
+    kind: str,
+    name: str,
+    st: os.stat_result,
+    *,
+    size: int | None,
+    holders: tuple[Holder, ...],
+    stale_reason: str | None,
+    fields: dict[str, object],
+) -> IpcObject:
+    """An object that is a file (/dev/shm, /dev/mqueue, a socket file): owner, mode and identity from its lstat."""
+    return IpcObject(
+        ref=f"{kind}:{escape(name)}",
+        kind=kind,
+        name=name,
+        id=None,
+        key=None,
+        owner=user_name(st.st_uid),
+        uid=st.st_uid,
+        mode=stat_mod.S_IMODE(st.st_mode),
+        size=size,
+        holders=holders,
+        stale=stale_reason is not None,
+        stale_reason=stale_reason,
+        identity=file_identity(st),
+        fields=fields,
+    )
 
 
 def list_dir(path: str, errors: list[ScanError]) -> list[tuple[str, os.stat_result]]:
@@ -123,21 +152,8 @@ def shm_dir_objects(entries: list[Entry], index: HolderIndex) -> list[IpcObject]
             if not holders and index.complete:
                 stale_reason = f"no process has it open or mapped; last written {ago(now - st.st_mtime)} ago"
         out.append(
-            IpcObject(
-                ref=f"{kind}:{escape(shown)}",
-                kind=kind,
-                name=shown,
-                id=None,
-                key=None,
-                owner=user_name(st.st_uid),
-                uid=st.st_uid,
-                mode=stat_mod.S_IMODE(st.st_mode),
-                size=st.st_size,
-                holders=holders,
-                stale=stale_reason is not None,
-                stale_reason=stale_reason,
-                identity=file_identity(st),
-                fields=fields,
+            file_object(
+                kind, shown, st, size=st.st_size, holders=holders, stale_reason=stale_reason, fields=fields
             )
         )
     return out
@@ -188,21 +204,15 @@ def mqueue_objects(entries: list[Entry], index: HolderIndex) -> list[IpcObject]:
         stale_reason = None
         if not holders and not fields.get("notify_pid") and index.complete:
             stale_reason = f"no process has it open; {fields.get('messages', '?')} message(s) queued"
+        size = fields.get("qsize")
         out.append(
-            IpcObject(
-                ref=f"posix-mq:{escape(name)}",
-                kind="posix-mq",
-                name=name,
-                id=None,
-                key=None,
-                owner=user_name(st.st_uid),
-                uid=st.st_uid,
-                mode=stat_mod.S_IMODE(st.st_mode),
-                size=fields.get("qsize"),  # type: ignore[arg-type]
+            file_object(
+                "posix-mq",
+                name,
+                st,
+                size=size if isinstance(size, int) else None,
                 holders=holders,
-                stale=stale_reason is not None,
                 stale_reason=stale_reason,
-                identity=file_identity(st),
                 fields=fields,
             )
         )

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from ipcwatch import libc
-from ipcwatch.scan.model import IpcObject, ScanError
+from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.parsers import parse_table
 from ipcwatch.scan.procs import HolderIndex, user_name
 
@@ -45,6 +45,37 @@ def sysv_identity(kind: str, row: Row, id_field: str, *extra: str) -> str:
     return ":".join(str(p) for p in parts)
 
 
+def sysv_object(
+    kind: str,
+    row: Row,
+    id_field: str,
+    *,
+    size: int | None,
+    stale_reason: str | None,
+    fields: dict[str, Any],
+    holders: tuple[Holder, ...] = (),
+    identity_extra: tuple[str, ...] = (),
+) -> IpcObject:
+    """One SysV object from its /proc/sysvipc row; owner, mode and identity are read the same way for each kind."""
+    ident = row[id_field]
+    return IpcObject(
+        ref=f"{kind}:{ident}",
+        kind=kind,
+        name=None,
+        id=ident,
+        key=row["key"],
+        owner=user_name(row["uid"]),
+        uid=row["uid"],
+        mode=row["perms"] & 0o777,
+        size=size,
+        holders=holders,
+        stale=stale_reason is not None,
+        stale_reason=stale_reason,
+        identity=sysv_identity(kind, row, id_field, *identity_extra),
+        fields={**fields, "cuid": row["cuid"], "gid": row.get("gid"), "ctime": row.get("ctime", 0)},
+    )
+
+
 def _alive(pid: int, index: HolderIndex) -> bool:
     return pid > 0 and pid in index.processes
 
@@ -52,8 +83,7 @@ def _alive(pid: int, index: HolderIndex) -> bool:
 def shm_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
     out = []
     for row in rows:
-        shmid = row["shmid"]
-        holders = index.holders(index.shm_segments.get(shmid, ()))
+        holders = index.holders(index.shm_segments.get(row["shmid"], ()))
         cpid, lpid, nattch = row.get("cpid", 0), row.get("lpid", 0), row.get("nattch", 0)
         stale_reason = None
         if nattch == 0 and not holders and cpid > 0 and not _alive(cpid, index) and not _alive(lpid, index):
@@ -63,20 +93,14 @@ def shm_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
         perms = row["perms"]
         status = [s for bit, s in ((SHM_DEST, "dest"), (SHM_LOCKED, "locked")) if perms & bit]
         out.append(
-            IpcObject(
-                ref=f"sysv-shm:{shmid}",
-                kind="sysv-shm",
-                name=None,
-                id=shmid,
-                key=row["key"],
-                owner=user_name(row["uid"]),
-                uid=row["uid"],
-                mode=perms & 0o777,
+            sysv_object(
+                "sysv-shm",
+                row,
+                "shmid",
                 size=row.get("size"),
-                holders=holders,
-                stale=stale_reason is not None,
                 stale_reason=stale_reason,
-                identity=sysv_identity("sysv-shm", row, "shmid", "cpid", "size"),
+                holders=holders,
+                identity_extra=("cpid", "size"),
                 fields={
                     "nattch": nattch,
                     "cpid": cpid,
@@ -84,11 +108,8 @@ def shm_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
                     "status": ",".join(status),
                     "rss": row.get("rss"),
                     "swap": row.get("swap"),
-                    "cuid": row["cuid"],
-                    "gid": row.get("gid"),
                     "atime": row.get("atime", 0),
                     "dtime": row.get("dtime", 0),
-                    "ctime": row.get("ctime", 0),
                 },
             )
         )
@@ -98,7 +119,6 @@ def shm_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
 def msg_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
     out = []
     for row in rows:
-        msqid = row["msqid"]
         lspid, lrpid, qnum = row.get("lspid", 0), row.get("lrpid", 0), row.get("qnum", 0)
         stale_reason = None
         if (lspid or lrpid) and not _alive(lspid, index) and not _alive(lrpid, index):
@@ -106,31 +126,20 @@ def msg_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
             receiver = f"last receiver {lrpid} is gone" if lrpid else "never received from"
             stale_reason = f"{sender}; {receiver}; {qnum} message(s) queued"
         out.append(
-            IpcObject(
-                ref=f"sysv-msg:{msqid}",
-                kind="sysv-msg",
-                name=None,
-                id=msqid,
-                key=row["key"],
-                owner=user_name(row["uid"]),
-                uid=row["uid"],
-                mode=row["perms"] & 0o777,
+            sysv_object(
+                "sysv-msg",
+                row,
+                "msqid",
                 size=row.get("cbytes"),
-                holders=(),
-                stale=stale_reason is not None,
                 stale_reason=stale_reason,
-                identity=sysv_identity("sysv-msg", row, "msqid"),
                 fields={
                     "messages": qnum,
                     "used_bytes": row.get("cbytes"),
                     "max_bytes": row.get("max_bytes"),
                     "lspid": lspid,
                     "lrpid": lrpid,
-                    "cuid": row["cuid"],
-                    "gid": row.get("gid"),
                     "stime": row.get("stime", 0),
                     "rtime": row.get("rtime", 0),
-                    "ctime": row.get("ctime", 0),
                 },
             )
         )
@@ -159,7 +168,7 @@ def read_semaphores(semid: int, nsems: int) -> list[dict[str, int | None]] | Non
 def sem_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
     out = []
     for row in rows:
-        semid, nsems = row["semid"], row.get("nsems", 0)
+        nsems = row.get("nsems", 0)
         sems = row.get("semaphores")
         stale_reason = None
         if sems:
@@ -169,29 +178,19 @@ def sem_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
                 who = ", ".join(str(p) for p in last)
                 stale_reason = f"no waiters; last operator {who} is gone"
         out.append(
-            IpcObject(
-                ref=f"sysv-sem:{semid}",
-                kind="sysv-sem",
-                name=None,
-                id=semid,
-                key=row["key"],
-                owner=user_name(row["uid"]),
-                uid=row["uid"],
-                mode=row["perms"] & 0o777,
+            sysv_object(
+                "sysv-sem",
+                row,
+                "semid",
                 size=nsems,
-                holders=(),
-                stale=stale_reason is not None,
                 stale_reason=stale_reason,
-                identity=sysv_identity("sysv-sem", row, "semid", "nsems"),
+                identity_extra=("nsems",),
                 fields={
                     "nsems": nsems,
                     "semaphores": sems,
                     "ncnt": None if sems is None else sum(s["ncnt"] or 0 for s in sems),
                     "zcnt": None if sems is None else sum(s["zcnt"] or 0 for s in sems),
-                    "cuid": row["cuid"],
-                    "gid": row.get("gid"),
                     "otime": row.get("otime", 0),
-                    "ctime": row.get("ctime", 0),
                 },
             )
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ipcwatch.scan.model import IpcObject, ScanError
 from ipcwatch.scan.parsers import parse_proc_net_unix
 from ipcwatch.scan.pipes import FoundFiles
+from ipcwatch.scan.posix import file_object
 from ipcwatch.scan.procs import HolderIndex, user_name
 from ipcwatch.text import escape
 
@@ -193,20 +194,13 @@ def unix_objects(sockets: list[UnixSocket], index: HolderIndex, found: FoundFile
         if key in bound_files:
             continue
         out.append(
-            IpcObject(
-                ref=f"unix:{escape(path)}",
-                kind="unix",
-                name=path,
-                id=None,
-                key=None,
-                owner=user_name(st.st_uid),
-                uid=st.st_uid,
-                mode=st.st_mode & 0o7777,
+            file_object(
+                "unix",
+                path,
+                st,
                 size=None,
                 holders=(),
-                stale=True,
                 stale_reason="socket file with no listener",
-                identity=f"file:{st.st_dev}:{st.st_ino}",
                 fields={"type": None, "state": "file only", "path": escape(path), "peer": None},
             )
         )
