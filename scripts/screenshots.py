@@ -3,13 +3,15 @@
 Run: .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]   (default: screenshots/)
 
 The scan is real; only its result is narrowed to the demo's objects (and what the demo's processes hold), so
-the pictures do not show whatever else runs on the machine that makes them.
+the pictures do not show whatever else runs on the machine that makes them. For the Blocked view the script
+kills the demo's SysV message producer: its consumer drains the queue and then waits for a sender that is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from ipcwatch.tui.app import IpcwatchApp  # noqa: E402
 from ipcwatch.tui.widgets.filter_bar import FilterBar  # noqa: E402
 
 SIZE = (120, 36)
+SHOTS = ("main", "detail", "process", "filter", "confirm", "blocked")
+BLOCK_TIMEOUT = 20.0
 
 
 def demo_scanner(demo: Demo):  # type: ignore[no-untyped-def]
@@ -55,6 +59,32 @@ async def shoot(out: Path, demo: Demo) -> None:
         await pilot.press("0", "slash", *"stale", "enter")
         await pilot.pause(0.3)
         app.save_screenshot("filter.svg", str(out))
+        app.dashboard.table("all").select_key(f"posix-shm:{demo.tag}stale-shm")
+        await pilot.press("x")
+        await pilot.pause(0.5)
+        app.save_screenshot("confirm.svg", str(out))
+        await pilot.press("escape", "slash", "escape")
+        await show_blocked(app, pilot, demo)
+        app.save_screenshot("blocked.svg", str(out))
+
+
+async def show_blocked(app: IpcwatchApp, pilot, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    """Stop the SysV message producer; rescan until its consumer shows as blocked with a dead partner."""
+    producer = demo.children["msg-producer"]
+    producer.kill()
+    producer.wait(timeout=10)
+    consumer = demo.pids["msg-consumer"]
+    await pilot.press("w")
+    deadline = time.monotonic() + BLOCK_TIMEOUT
+    while time.monotonic() < deadline:
+        app.action_refresh_now()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        rows = app.dashboard.rows
+        if rows is not None and any(b.pid == consumer and b.causes for b in rows.blocked.values()):
+            break
+    app.dashboard.table("blocked").select_key(f"{consumer}/{consumer}")
+    await pilot.pause(0.3)
 
 
 def main() -> int:
@@ -62,7 +92,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     with Demo() as demo:
         asyncio.run(shoot(out, demo))
-    for name in ("main", "detail", "process", "filter"):
+    for name in SHOTS:
         print(out / f"{name}.svg")
     return 0
 

@@ -86,3 +86,22 @@ class TestHelp:
             await pilot.press("question_mark")
 
         assert snap_compare(make_app(), run_before=run_before, terminal_size=(100, 40))
+
+
+class TestBlocked:
+    def test_blocked_view(self, snap_compare) -> None:  # type: ignore[no-untyped-def]
+        async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+            await scanned(pilot)
+            await pilot.press("w")
+
+        assert snap_compare(make_app(), run_before=run_before, terminal_size=(120, 40))
+
+
+class TestActions:
+    def test_remove_confirmation(self, snap_compare) -> None:  # type: ignore[no-untyped-def]
+        async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+            await scanned(pilot)
+            await pilot.press("1", "down", "x")  # the stale segment sysv-shm:7
+            await pilot.pause()
+
+        assert snap_compare(make_app(), run_before=run_before, terminal_size=(120, 40))

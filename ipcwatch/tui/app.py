@@ -17,13 +17,12 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from ipcwatch.scan import IpcObject, Snapshot, scan
-from ipcwatch.shmread import SourceError, open_source
+from ipcwatch.scan import Snapshot, scan
 from ipcwatch.text import escape
 from ipcwatch.tui.commands import DashboardCommands
+from ipcwatch.tui.flows import Flows
 from ipcwatch.tui.screens.dashboard import DashboardScreen
 from ipcwatch.tui.screens.help import HelpScreen
-from ipcwatch.tui.screens.hexview import HexViewScreen
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
 from ipcwatch.tui.widgets.rows import Rows, build_rows
 from ipcwatch.tui.widgets.status import RefreshState
@@ -62,7 +61,8 @@ class IpcwatchApp(App[int]):
         self.clock = clock
         self.paused = False
         self.scanning = False
-        self.dashboard = DashboardScreen(open_object=self.open_object)
+        self.flows = Flows(self, read_only=read_only, changed=self.start_scan)
+        self.dashboard = DashboardScreen(self.flows)
         self._timer: Timer | None = None
         self._identities: dict[str, str] | None = None
         self._first_seen: dict[str, float] = {}
@@ -176,22 +176,6 @@ class IpcwatchApp(App[int]):
             for b in group
             if isinstance(b, Binding)
         ]
-
-    def open_object(self, obj: IpcObject) -> None:
-        """Enter on a shared memory object: its hex view (opened off the UI thread)."""
-        if obj.kind in ("sysv-shm", "posix-shm"):
-            self._open_hexview(obj)
-
-    @work(thread=True, group="open", exit_on_error=False)
-    def _open_hexview(self, obj: IpcObject) -> None:
-        try:
-            source = open_source(obj)
-        except (OSError, SourceError) as exc:
-            self.call_from_thread(
-                self.notify, f"cannot open {escape(obj.ref)}: {escape(str(exc))}", severity="error", markup=False
-            )
-            return
-        self.call_from_thread(self.push_screen, HexViewScreen(source))
 
 
 def run(read_only: bool, interval: float) -> int:

@@ -1,4 +1,7 @@
-"""The command palette (ctrl+p): every dashboard action by name, and "sort by" for the current table's columns."""
+"""The command palette (ctrl+p): every dashboard action by name, and "sort by" for the current table's columns.
+
+Actions that do not apply to the current selection (the screen's `check_action`) are left out.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from textual.actions import parse
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
@@ -25,6 +29,9 @@ class DashboardCommands(Provider):
                 target = dashboard.table(dashboard.view_id) if binding.id.startswith("table.") else dashboard
                 if binding.id.startswith("filter."):
                     continue  # the dashboard's own clear-filter binding covers it
+            name, params = parse(binding.action)[1:]
+            if not target.check_action(name, params):
+                continue
             out.append((binding.description, f"key: {binding.key}", partial(app.run_action, binding.action, target)))
         table = dashboard.table(dashboard.view_id)
         for index, head in enumerate(table.heads):

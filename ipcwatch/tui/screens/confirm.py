@@ -1,6 +1,7 @@
 """The confirmation every mutating action goes through, and the helper that runs actions off the UI thread.
 
-Everything shown is escaped and reaches widgets as `rich.text.Text`, never as markup.
+Everything shown is escaped and reaches widgets as `rich.text.Text`, never as markup. A `Text` handed in is
+taken as escaped already (it carries a ref, which the scan escaped): never escaped twice.
 """
 
 from __future__ import annotations
@@ -17,14 +18,27 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 from textual.worker import Worker
 
+from ipcwatch.actions.verify import describe
+from ipcwatch.scan import IpcObject
 from ipcwatch.text import escape
 
 T = TypeVar("T")
+Line = str | Text  # a raw str (escaped here) or a Text that is safe already
 
 
-def safe_text(*lines: str) -> Text:
-    """Raw lines (names, messages, cmdlines) as one escaped Text."""
-    return Text("\n".join(escape(line) for line in lines))
+def safe_text(*lines: Line) -> Text:
+    """Raw lines (names, messages, cmdlines) as one escaped Text; `Text` lines are kept as they are."""
+    return Text("\n").join(line if isinstance(line, Text) else Text(escape(line)) for line in lines)
+
+
+def with_ref(before: str, ref: str, after: str = "") -> Text:
+    """`before` + a ref (escaped by the scan already) + `after`, the raw parts escaped."""
+    return Text.assemble(escape(before), ref, escape(after))
+
+
+def described(obj: IpcObject) -> Text:
+    """`verify.describe` (the object in one line) without escaping its ref a second time."""
+    return with_ref("", obj.ref, describe(obj).removeprefix(obj.ref))
 
 
 def run_in_thread(node: DOMNode, call: Callable[[], T], then: Callable[[T], None], group: str = "action") -> Worker[T]:
@@ -62,8 +76,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def __init__(
         self,
-        action: str,
-        details: Sequence[str] = (),
+        action: Line,
+        details: Sequence[Line] = (),
         *,
         in_use: Sequence[str] = (),
         confirm_label: str = "Confirm",

@@ -1,13 +1,14 @@
-"""The dashboard screen: the view list, one table per view (filled lazily), the process view and the detail pane.
+"""The dashboard screen: the view list, one table per view (filled lazily), the process and blocked-thread views,
+the detail pane, and the keys that act on the selection.
 
 It is handed prepared `Rows` by the App after every scan and shows them: only the visible view's table is
-diffed; a hidden table catches up when it is shown. Jumps (object -> holder process -> object, and back) keep
-a small history.
+diffed; a hidden table catches up when it is shown. Jumps (object -> holder process -> object, blocked thread
+-> object or process, and back) keep a small history. Actions resolve the selection here and hand it to
+`Flows`, which asks, confirms and acts off the UI thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -18,14 +19,19 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 
-from ipcwatch.scan import IpcObject, Snapshot
+from ipcwatch.scan import IpcObject, Process, Snapshot
+from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.text import escape
+from ipcwatch.tui.flows import QUEUE_KINDS, SEM_KINDS, Flows
 from ipcwatch.tui.messages import FilterChanged, ViewChosen
-from ipcwatch.tui.widgets.detail import DetailPane, object_text, process_text
+from ipcwatch.tui.screens.confirm import with_ref
+from ipcwatch.tui.widgets.detail import DetailPane, blocked_text, object_text, process_text
 from ipcwatch.tui.widgets.filter_bar import FilterBar
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
 from ipcwatch.tui.widgets.rows import (
     ALL,
+    BLOCKED,
+    BLOCKED_COLUMNS,
     PROCESS_COLUMNS,
     PROCESSES,
     VIEW_IDS,
@@ -46,6 +52,7 @@ PROC_TABLE = "proc-table"
 NOTE_TOPICS = {"posix-mq": ("mqueue",), "unix": ("unix",)}  # notes shown only in these views (by substring)
 ALWAYS_NOTES = ("not root",)
 HISTORY_LIMIT = 50
+JUMP_VIEWS = (PROCESSES, BLOCKED)  # views whose rows are not objects: `o` jumps from them to the object
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,12 @@ class DashboardScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.clear_filter"),
         Binding("p", "holder", "Holder process", id="dashboard.holder"),
         Binding("o", "object", "Object", id="dashboard.object"),
+        Binding("x,delete", "remove", "Remove", id="dashboard.remove"),
+        Binding("k", "signal", "Signal", id="dashboard.signal"),
+        Binding("m", "messages", "Messages", id="dashboard.messages"),
+        Binding("v", "semaphore", "Semaphore", id="dashboard.semaphore"),
+        Binding("a", "blocked_actions", "Actions", id="dashboard.blocked_actions"),
+        Binding("C", "clean", "Clean up stale", id="dashboard.clean"),
         Binding("b,backspace", "back", "Back", id="dashboard.back"),
         Binding("right_square_bracket", "next_view", "Next view", show=False, id="dashboard.next_view"),
         Binding("left_square_bracket", "previous_view", "Previous view", show=False, id="dashboard.previous_view"),
@@ -78,7 +91,7 @@ class DashboardScreen(Screen[None]):
         *_view_bindings(),
     ]
 
-    def __init__(self, open_object: Callable[[IpcObject], None] | None = None) -> None:
+    def __init__(self, flows: Flows) -> None:
         super().__init__(id="dashboard")
         self.rows: Rows | None = None
         self.fresh: frozenset[str] = frozenset()
@@ -88,7 +101,7 @@ class DashboardScreen(Screen[None]):
         self._generation = 0
         self._history: list[Place] = []
         self._holder_cycle: tuple[str, int] | None = None
-        self._open_object = open_object
+        self.flows = flows
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -98,8 +111,9 @@ class DashboardScreen(Screen[None]):
                 yield Static(markup=False, id="notice")
                 with ContentSwitcher(initial=f"view-{ALL}", id="switcher"):
                     for view in VIEWS:
-                        if view.id != PROCESSES:
+                        if view.id not in JUMP_VIEWS:
                             yield KeyedTable(heads(object_columns(view.id)), id=f"view-{view.id}")
+                    yield KeyedTable(BLOCKED_COLUMNS, id=f"view-{BLOCKED}")
                     with Vertical(id=f"view-{PROCESSES}"):
                         yield KeyedTable(PROCESS_COLUMNS, id=PROC_TABLE)
                         yield Static(markup=False, id="held-title")
@@ -128,15 +142,38 @@ class DashboardScreen(Screen[None]):
 
     def selected_object(self) -> IpcObject | None:
         """The object under the cursor in the current view (the held-objects table in the process view)."""
-        if self.snapshot is None:
+        if self.snapshot is None or self.view_id == BLOCKED:
             return None
         table = self.held_table if self.view_id == PROCESSES else self.table(self.view_id)
         key = table.selected_key
         return None if key is None else self.snapshot.get(key)
 
+    def target_object(self) -> IpcObject | None:
+        """The object an action applies to: the selected one, in the process view only when its table has focus."""
+        if self.view_id == PROCESSES and self.focused is not self.held_table:
+            return None
+        return self.selected_object()
+
+    def selected_blocked(self) -> BlockedThread | None:
+        if self.rows is None or self.view_id != BLOCKED:
+            return None
+        key = self.table(BLOCKED).selected_key
+        return None if key is None else self.rows.blocked.get(key)
+
     def selected_pid(self) -> int | None:
+        """The process under the cursor: in the process view, or the blocked thread's in the blocked view."""
+        if self.view_id == BLOCKED:
+            blocked = self.selected_blocked()
+            return None if blocked is None else blocked.pid
         key = self.table(PROCESSES).selected_key if self.view_id == PROCESSES else None
         return None if key is None else int(key)
+
+    def target_process(self) -> Process | None:
+        """The process an action applies to (not when the held-objects table has focus)."""
+        if self.snapshot is None or (self.view_id == PROCESSES and self.focused is self.held_table):
+            return None
+        pid = self.selected_pid()
+        return None if pid is None else self.snapshot.processes.get(pid)
 
     # --- refresh ---------------------------------------------------------------------------------------------
 
@@ -146,11 +183,13 @@ class DashboardScreen(Screen[None]):
         self._generation += 1
         counts = {v: (len(r), sum(1 for x in r if x.stale)) for v, r in rows.objects.items()}
         counts[PROCESSES] = (len(rows.processes), 0)
+        counts[BLOCKED] = (len(rows.blocked), rows.flagged)
         self.query_one(ViewList).set_counts(counts)
         self._refresh_view()
 
     def show_status(self, state: RefreshState) -> None:
-        self.query_one(StatusHeader).show(self.snapshot, state)
+        blocked = (0, 0) if self.rows is None else (len(self.rows.blocked), self.rows.flagged)
+        self.query_one(StatusHeader).show(self.snapshot, state, blocked)
 
     def _filter(self, view_id: str) -> RowFilter | None:
         try:
@@ -165,8 +204,8 @@ class DashboardScreen(Screen[None]):
         if force or self._applied.get(view_id) != stamp:
             self._applied[view_id] = stamp
             keep = self._filter(view_id)
-            if view_id == PROCESSES:
-                rows = self.rows.processes
+            if view_id in JUMP_VIEWS:
+                rows = self.rows.processes if view_id == PROCESSES else self.rows.blocked_rows
                 alive = {r.key for r in rows}
             else:
                 rows = self.rows.objects[view_id]
@@ -210,9 +249,19 @@ class DashboardScreen(Screen[None]):
         notice.display = bool(lines)
 
     def _show_detail(self) -> None:
+        self.refresh_bindings()  # what applies depends on the selection
         pane = self.query_one(DetailPane)
         snapshot = self.snapshot
-        if snapshot is None:
+        if snapshot is None or self.rows is None:
+            return
+        if self.view_id == BLOCKED:
+            blocked = self.selected_blocked()
+            if blocked is not None:
+                pane.show(blocked_text(blocked, snapshot))
+            elif self.rows.blocked:
+                pane.show_message("Nothing selected.")
+            else:
+                pane.show_message("No thread is blocked on IPC right now.")
             return
         focused_held = self.view_id == PROCESSES and self.focused is self.held_table
         if self.view_id == PROCESSES and not focused_held:
@@ -221,7 +270,7 @@ class DashboardScreen(Screen[None]):
             if proc is None:
                 pane.show_message("No process selected." if pid is None else f"Process {pid} is gone.")
             else:
-                pane.show(process_text(proc, snapshot))
+                pane.show(process_text(proc, snapshot, self.rows.blocked.values()))
             return
         table = self.held_table if focused_held else self.table(self.view_id)
         key = table.selected_key
@@ -248,9 +297,12 @@ class DashboardScreen(Screen[None]):
         if event.data_table.id == PROC_TABLE:
             self.held_table.focus()
             return
+        if self.view_id == BLOCKED:
+            self.action_blocked_actions()
+            return
         obj = self.selected_object()
-        if obj is not None and self._open_object is not None:
-            self._open_object(obj)
+        if obj is not None:
+            self.flows.open(obj)
 
     def on_descendant_focus(self) -> None:
         self._show_detail()
@@ -339,7 +391,14 @@ class DashboardScreen(Screen[None]):
         return False
 
     def action_holder(self) -> None:
-        """Go to a process holding the selected object (again: the next holder)."""
+        """Go to a process holding the selected object (again: the next holder), or the blocked thread's."""
+        if self.view_id == BLOCKED:
+            pid = self.selected_pid()
+            if pid is not None:
+                self._remember()
+                if not self._reveal(PROCESSES, str(pid)):
+                    self.notify(f"Process {pid} has exited.", markup=False, severity="warning")
+            return
         obj = self.selected_object() if self.view_id != PROCESSES or self.focused is self.held_table else None
         if obj is None:
             if self.view_id != PROCESSES:
@@ -362,13 +421,25 @@ class DashboardScreen(Screen[None]):
             self.notify(f"Holder {turn + 1} of {len(pids)}: press p again for the next.", markup=False)
 
     def action_object(self) -> None:
-        """From the process view, go to the selected held object in its own view."""
-        obj = self.selected_object() if self.view_id == PROCESSES else None
-        if obj is None:
-            return
+        """From the process view, go to the selected held object in its own view; from the blocked view, to the
+        object the thread waits on."""
+        if self.view_id == BLOCKED:
+            blocked = self.selected_blocked()
+            if blocked is None:
+                return
+            if blocked.ref is None:
+                self.notify(f"{escape(blocked.label)} is not in this scan.", markup=False, severity="warning")
+                return
+            ref = blocked.ref
+            kind = ref.partition(":")[0]
+        else:
+            obj = self.selected_object() if self.view_id == PROCESSES else None
+            if obj is None:
+                return
+            ref, kind = obj.ref, obj.kind
         self._remember()
-        if not self._reveal(obj.kind, obj.ref):
-            self.notify(f"{escape(obj.ref)} has gone away.", markup=False, severity="warning")
+        if kind not in VIEW_IDS or not self._reveal(kind, ref):
+            self.notify(with_ref("", ref, " has gone away.").plain, markup=False, severity="warning")
 
     def action_back(self) -> None:
         if not self._history:
@@ -378,9 +449,57 @@ class DashboardScreen(Screen[None]):
         if place.key is not None:
             self.table(place.view_id).select_key(place.key)
 
+    # --- acting on the selection ---------------------------------------------------------------------------------
+
+    def action_remove(self) -> None:
+        """Remove the selected object (asks first; twice when it is in use)."""
+        obj = self.target_object()
+        if obj is not None:
+            self.flows.remove(obj)
+
+    def action_signal(self) -> None:
+        """Send a signal to the selected process, blocked thread's process, or a holder of the selected object."""
+        proc = self.target_process()
+        obj = self.target_object()
+        if proc is not None:
+            self.flows.signal(proc)
+        elif obj is not None and self.snapshot is not None:
+            self.flows.signal_holder(obj, self.snapshot)
+
+    def action_messages(self) -> None:
+        """Open the selected message queue: its messages (peeked, not removed), send, receive."""
+        obj = self.target_object()
+        if obj is not None and obj.kind in QUEUE_KINDS:
+            self.flows.queue(obj)
+
+    def action_semaphore(self) -> None:
+        """Open the selected semaphore: values, post, wait, set."""
+        obj = self.target_object()
+        if obj is not None and obj.kind in SEM_KINDS:
+            self.flows.semaphore(obj)
+
+    def action_blocked_actions(self) -> None:
+        """What can be done about the selected blocked thread: signal it, post its semaphore, open its queue."""
+        blocked = self.selected_blocked()
+        if blocked is not None and self.snapshot is not None:
+            self.flows.blocked_menu(blocked, self.snapshot)
+
+    def action_clean(self) -> None:
+        """Review every stale object and remove the checked ones."""
+        self.flows.clean()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("remove", "messages", "semaphore"):
+            obj = self.target_object()
+            kinds = {"messages": QUEUE_KINDS, "semaphore": SEM_KINDS}.get(action)
+            return obj is not None and (kinds is None or obj.kind in kinds)
+        if action == "signal":
+            obj = self.target_object()
+            return self.target_process() is not None or (obj is not None and bool(obj.holders)) or None
+        if action == "blocked_actions":
+            return self.view_id == BLOCKED and (self.selected_blocked() is not None or None)
         if action == "object":
-            return self.view_id == PROCESSES
+            return self.view_id in JUMP_VIEWS
         if action == "back":
             return bool(self._history) or None
         if action == "clear_filter":

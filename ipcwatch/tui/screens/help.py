@@ -15,7 +15,8 @@ from textual.widgets import Static
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("↑ ↓ PgUp PgDn Home End", "move in a table (mouse wheel scrolls, click selects)"),
     ("click a column header", "sort by that column (again: reverse)"),
-    ("enter", "on shared memory: open the hex view; on a process: go to the objects it holds"),
+    ("enter", "shared memory: hex view; queue: messages; semaphore: values; process: objects it holds"),
+    ("enter (blocked view)", "what can be done about the thread (like a)"),
     ("tab / shift+tab", "move between the view list, the table and the detail pane"),
     ("ctrl+p", "command palette: every action by name"),
     ("ctrl+q", "quit"),
@@ -45,7 +46,9 @@ def help_text(bindings: Iterable[Binding]) -> Text:
         text.append(f"{key:<{width}}", style="bold #79c0ff")
         text.append(what + "\n")
     text.append("\nFilter: plain text matches any column (case-insensitive); start with re: for a regex.\n")
-    text.append("Rows: green = appeared just now, struck out = gone since the last refresh, amber = stale.\n")
+    text.append("Rows: green = appeared just now, struck out = gone since the last refresh, amber = stale,\n")
+    text.append("red = blocked with a flagged cause (dead partner, wait cycle).\n")
+    text.append("Every removal and signal asks first and re-checks the object or process just before acting.\n")
     text.append("Escape, q or ? closes.", style="dim")
     return text
 

@@ -17,10 +17,10 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Static
 
 from ipcwatch.actions import queues
 from ipcwatch.actions.outcome import Outcome
-from ipcwatch.actions.verify import describe, lookup
+from ipcwatch.actions.verify import lookup
 from ipcwatch.scan import IpcObject
 from ipcwatch.text import escape
-from ipcwatch.tui.screens.confirm import ConfirmScreen, run_in_thread, safe_text
+from ipcwatch.tui.screens.confirm import ConfirmScreen, described, run_in_thread, safe_text, with_ref
 
 READ_ONLY_REASON = "read-only mode: send and receive are disabled (restart without --read-only)"
 OpenBytes = Callable[[bytes, str], None]
@@ -63,7 +63,7 @@ class QueueScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(safe_text(describe(self.obj)), id="queue-title", markup=False)
+            yield Static(described(self.obj), id="queue-title", markup=False)
             yield Static("", id="queue-status", markup=False)
             if self.sysv:
                 yield DataTable(id="queue-messages", cursor_type="row", zebra_stripes=True)
@@ -201,8 +201,8 @@ class QueueScreen(ModalScreen[None]):
         which = "the first message (any type)" if self.sysv else "the highest-priority message"
         self.app.push_screen(
             ConfirmScreen(
-                f"Receive {which} from {self.obj.ref}: it is REMOVED from the queue.",
-                [describe(self.obj)],
+                with_ref(f"Receive {which} from ", self.obj.ref, ": it is REMOVED from the queue."),
+                [described(self.obj)],
                 confirm_label="Receive (removes it)",
             ),
             self.receive_confirmed,

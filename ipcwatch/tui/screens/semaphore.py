@@ -17,9 +17,9 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from ipcwatch.actions import semaphores
 from ipcwatch.actions.outcome import Outcome, Status
-from ipcwatch.actions.verify import describe, lookup
+from ipcwatch.actions.verify import lookup
 from ipcwatch.scan import IpcObject
-from ipcwatch.tui.screens.confirm import ConfirmScreen, run_in_thread, safe_text
+from ipcwatch.tui.screens.confirm import ConfirmScreen, described, run_in_thread, safe_text, with_ref
 
 READ_ONLY_REASON = "read-only mode: post, wait and set are disabled (restart without --read-only)"
 COLUMNS = ("num", "value", "ncnt", "zcnt", "pid", "waiters")
@@ -63,7 +63,7 @@ class SemaphoreScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(safe_text(describe(self.obj)), id="sem-title", markup=False)
+            yield Static(described(self.obj), id="sem-title", markup=False)
             yield DataTable(id="sem-values", cursor_type="row", zebra_stripes=True)
             with Horizontal():
                 yield Input(value="1", placeholder="count / value", type="integer", id="sem-count")
@@ -180,8 +180,11 @@ class SemaphoreScreen(ModalScreen[None]):
 
         self.app.push_screen(
             ConfirmScreen(
-                f"Set semaphore {num} of {obj.ref} to {value}.",
-                [describe(obj), "This overrides what the programs using the set expect and clears their undo entries."],
+                with_ref(f"Set semaphore {num} of ", obj.ref, f" to {value}."),
+                [
+                    described(obj),
+                    "This overrides what the programs using the set expect and clears their undo entries.",
+                ],
                 confirm_label="Set value",
             ),
             confirmed,

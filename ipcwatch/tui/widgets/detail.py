@@ -1,6 +1,8 @@
-"""The detail pane: every field of the selected object (holders, waiters, semaphore values) or process.
+"""The detail pane: every field of the selected object (holders, waiters, semaphore values), process or
+blocked thread.
 
-Everything shown is built as `rich.text.Text` from `escape`d strings; the Static never parses markup.
+Everything shown is built as `rich.text.Text` from `escape`d strings; the Static never parses markup. Refs are
+escaped by the scan already and are shown as they are (`Escaped`), never escaped twice.
 """
 
 from __future__ import annotations
@@ -14,24 +16,39 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ipcwatch.scan import IpcObject, Process, Snapshot
+from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.text import escape, human_size
+from ipcwatch.tui.widgets.rows import waiting_for
 from ipcwatch.views import key_text
 
 LABEL_WIDTH = 14
 HEAD_STYLE = "bold underline"
 STALE_STYLE = "bold #f0b429"
+ALERT_STYLE = "bold #ff7b72"
 NESTED_FIELDS = ("semaphores", "peer_holders")
+
+
+class Escaped(str):
+    """A string that is escaped already (a ref): shown as it is."""
+
+    __slots__ = ()
+
+
+def _shown(value: object, none: str) -> str:
+    if isinstance(value, Escaped):
+        return value
+    return escape(none if value is None else str(value))
 
 
 def _line(text: Text, label: str, value: object, style: str = "") -> None:
     text.append(f"  {label:<{LABEL_WIDTH}}", style="bold")
-    text.append(escape("?" if value is None else str(value)), style=style)
+    text.append(_shown(value, "?"), style=style)
     text.append("\n")
 
 
 def _table(text: Text, title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """A small aligned table under a heading; every cell escaped."""
-    cells = [[escape("-" if v is None else str(v)) for v in row] for row in rows]
+    """A small aligned table under a heading; every cell escaped (but an `Escaped` one)."""
+    cells = [[_shown(v, "-") for v in row] for row in rows]
     text.append(f"\n{title}\n", style=HEAD_STYLE)
     if not cells:
         text.append("  none\n", style="dim")
@@ -50,7 +67,7 @@ def _field_value(value: Any) -> str:
 def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
     """Who holds and waits first (what a person looks for), then every field."""
     text = Text(no_wrap=False)
-    text.append(escape(obj.ref), style="bold")
+    text.append(obj.ref, style="bold")
     text.append(f"  ({obj.kind}, owner {escape(obj.owner)})\n")
     if obj.stale:
         _line(text, "STALE", obj.stale_reason, STALE_STYLE)
@@ -104,7 +121,8 @@ def _comm(snapshot: Snapshot, pid: int) -> str:
     return proc.comm if proc else "?"
 
 
-def process_text(proc: Process, snapshot: Snapshot) -> Text:
+def process_text(proc: Process, snapshot: Snapshot, blocked: Iterable[BlockedThread] = ()) -> Text:
+    """The process, what it holds, and its threads blocked on IPC (`blocked`: the scan's, any process)."""
     held = snapshot.held_by(proc.pid)
     text = Text(no_wrap=False)
     text.append(f"process {proc.pid}", style="bold")
@@ -118,8 +136,47 @@ def process_text(proc: Process, snapshot: Snapshot) -> Text:
         text,
         f"Holds ({len(held)})",
         ("REF", "FD", "MODE"),
-        ((o.ref, h.via, h.mode) for o in held for h in o.holders if h.pid == proc.pid),
+        ((Escaped(o.ref), h.via, h.mode) for o in held for h in o.holders if h.pid == proc.pid),
     )
+    mine = [b for b in blocked if b.pid == proc.pid]
+    _table(
+        text,
+        f"Blocked threads ({len(mine)})",
+        ("TID", "OP", "OBJECT", "CAUSE"),
+        ((b.tid, b.op, Escaped(b.ref) if b.ref else b.label, "; ".join(b.causes) or None) for b in mine),
+    )
+    return text
+
+
+def blocked_text(b: BlockedThread, snapshot: Snapshot) -> Text:
+    """Everything about one blocked thread: what it waits on, since when, who could wake it, why not, hints."""
+    text = Text(no_wrap=False)
+    text.append(f"thread {b.tid} of process {b.pid}", style="bold")
+    text.append(f"  {escape(b.comm)}\n")
+    for cause in b.causes:
+        _line(text, "CAUSE", cause, ALERT_STYLE)
+    _line(text, "waiting", f"{waiting_for(b, snapshot.taken_at)} (as of the scan)")
+    _line(text, "state", {"S": "S (interruptible sleep)", "D": "D (uninterruptible sleep)"}.get(b.state, b.state))
+    _line(text, "syscall", b.syscall)
+    _line(text, "operation", b.op)
+    _line(text, "wchan", b.wchan)
+    _line(text, "object", Escaped(b.ref) if b.ref else f"{b.label} (not in this scan)")
+    if b.ref is not None and b.label != b.ref:
+        _line(text, "called", b.label)
+    for ref in b.refs[1:]:
+        _line(text, "also on", Escaped(ref))
+    wakers = ((w.pid, w.comm, w.why) for w in b.wakers)
+    _table(text, f"Who could wake it ({len(b.wakers)})", ("PID", "COMM", "WHY"), wakers)
+    if b.hints:
+        text.append("\nHints\n", style=HEAD_STYLE)
+        for hint in b.hints:
+            text.append(f"  {escape(hint)}\n")
+    proc = snapshot.processes.get(b.pid)
+    if proc is not None:
+        text.append("\nProcess\n", style=HEAD_STYLE)
+        _line(text, "user", f"{proc.user} (uid {proc.uid})")
+        _line(text, "command", proc.command)
+    text.append("\no: go to the object   p: go to the process   a: actions", style="dim")
     return text
 
 

@@ -22,10 +22,17 @@ from ipcwatch.tui.widgets.rows import ColumnHead, Row
 
 NEW_STYLE = "bold #e8ffe8 on #1e6b34"
 STALE_STYLE = "#f0b429"
+ALERT_STYLE = "bold #ff7b72"
 GONE_STYLE = "dim strike"
 REBUILD_FRACTION = 4  # changing more than 1/4 of the rows: clear and refill
 REBUILD_MIN = 200
 BULK_REMOVE_MIN = 8  # fewer removals than this go through the public remove_row
+
+
+def _style(row: Row, fresh: Collection[str]) -> str:
+    if row.key in fresh:
+        return NEW_STYLE
+    return ALERT_STYLE if row.alert else STALE_STYLE if row.stale else ""
 
 
 class Cell(Text):
@@ -94,7 +101,7 @@ class KeyedTable(DataTable[Cell]):
         """Show exactly `rows` (plus vanished ones, once, struck out). `alive`: keys still in the snapshot
         (a row filtered out is removed, not shown as vanished); `fresh`: keys to highlight as new."""
         selected = self.selected_key
-        styled = [(row, NEW_STYLE if row.key in fresh else STALE_STYLE if row.stale else "") for row in rows]
+        styled = [(row, _style(row, fresh)) for row in rows]
         wanted = {row.key for row in rows}
         remove = [k for k in self._shown if k not in wanted and (k in self._gone or k in alive)]
         vanish = [k for k in self._shown if k not in wanted and k not in self._gone and k not in alive]

@@ -1,4 +1,5 @@
-"""What each dashboard view shows: the views, one row of escaped cells per object or process, and the filter.
+"""What each dashboard view shows: the views, one row of escaped cells per object, process or blocked thread,
+and the filter.
 
 Pure data (no widgets), so a scan thread can build rows and tests can check them without an App.
 """
@@ -11,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, Process, Snapshot
-from ipcwatch.text import escape
+from ipcwatch.scan.waits import BlockedThread, blocked_threads
+from ipcwatch.text import ago, escape
 from ipcwatch.views import ALL_COLUMNS, COLUMNS, Column
 
 ALL = "all"
 PROCESSES = "processes"
+BLOCKED = "blocked"
 REGEX_PREFIX = "re:"
 
 
@@ -31,7 +34,8 @@ class ViewSpec:
 VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec(ALL, "All objects", "0"),
     *(ViewSpec(kind, KIND_TITLES[kind], str(n)) for n, kind in enumerate(KINDS, start=1)),
-    ViewSpec(PROCESSES, "Processes holding IPC objects", "p"),
+    ViewSpec(PROCESSES, "Processes using IPC objects", "p"),
+    ViewSpec(BLOCKED, "Threads blocked on IPC", "w"),
 )
 VIEW_IDS: tuple[str, ...] = tuple(v.id for v in VIEWS)
 
@@ -61,6 +65,19 @@ PROCESS_COLUMNS: tuple[ColumnHead, ...] = (
 )
 
 
+BLOCKED_COLUMNS: tuple[ColumnHead, ...] = (
+    ColumnHead("PID", True),
+    ColumnHead("TID", True),
+    ColumnHead("COMM", False),
+    ColumnHead("WAITING", True),
+    ColumnHead("OBJECT", False),
+    ColumnHead("CAUSE", False),
+    ColumnHead("OP", False),
+    ColumnHead("WAKERS", False),
+)
+CLIP = 40  # long operations and cause lists are cut in the table; the detail pane has them whole
+
+
 def heads(columns: Sequence[Column]) -> tuple[ColumnHead, ...]:
     return tuple(ColumnHead(c.title, c.numeric) for c in columns)
 
@@ -73,6 +90,7 @@ class Row:
     cells: tuple[str, ...]
     sort: tuple[Any, ...]
     stale: bool = False
+    alert: bool = False  # a blocked thread with a flagged cause (dead partner, wait cycle)
 
 
 def object_row(obj: IpcObject, columns: Sequence[Column]) -> Row:
@@ -85,6 +103,47 @@ def process_row(proc: Process, held: int) -> Row:
     return Row(str(proc.pid), cells, sort)
 
 
+def blocked_key(b: BlockedThread) -> str:
+    return f"{b.pid}/{b.tid}"
+
+
+def waiting_for(b: BlockedThread, now: float) -> str:
+    """How long it has been waiting as of `now` (escape-safe), `unknown` when the scan could not tell."""
+    return "unknown" if b.waiting_since is None else ago(now - b.waiting_since)
+
+
+def wakers_text(b: BlockedThread) -> str:
+    """`1234 producer, 99 writer` (escaped), `none known` when nobody could be named."""
+    return ", ".join(f"{w.pid} {escape(w.comm)}" for w in b.wakers) or "none known"
+
+
+def object_cell(b: BlockedThread) -> str:
+    """The ref it waits on (refs are escaped by the scan already), else the escaped label; `(+N)` more."""
+    shown = b.ref if b.ref is not None else escape(b.label)
+    return shown + (f" (+{len(b.refs) - 1})" if len(b.refs) > 1 else "")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= CLIP else text[: CLIP - 1] + "…"
+
+
+def blocked_row(b: BlockedThread, now: float) -> Row:
+    since = -1.0 if b.waiting_since is None else now - b.waiting_since
+    op = b.op if b.syscall == "?" or b.op.startswith(b.syscall) else f"{b.syscall}: {b.op}"
+    cells = (
+        str(b.pid),
+        str(b.tid),
+        escape(b.comm),
+        waiting_for(b, now),
+        object_cell(b),
+        _clip(escape("; ".join(b.causes))),
+        _clip(escape(op)),
+        _clip(wakers_text(b)),
+    )
+    sort = (b.pid, b.tid, b.comm, since, b.ref or b.label, b.causes, b.op, len(b.wakers))
+    return Row(blocked_key(b), cells, sort, alert=bool(b.causes))
+
+
 @dataclass(frozen=True)
 class Rows:
     """Every row of every view for one snapshot, built in the scan thread so the UI thread only diffs."""
@@ -93,19 +152,33 @@ class Rows:
     objects: dict[str, list[Row]]  # view id -> rows, for ALL and each kind
     all_by_ref: dict[str, Row]  # the ALL row of each object (the held-objects table reuses them)
     processes: list[Row]
+    blocked: dict[str, BlockedThread]  # blocked-row key -> the blocked thread
+    blocked_rows: list[Row]
 
     @property
     def refs(self) -> Collection[str]:
         return self.all_by_ref.keys()
 
+    @property
+    def flagged(self) -> int:
+        """How many blocked threads have a flagged cause."""
+        return sum(1 for b in self.blocked.values() if b.causes)
+
 
 def build_rows(snapshot: Snapshot) -> Rows:
+    """Every view's rows, and the blocked-thread analysis (it must run in the thread that scanned)."""
     all_rows = [object_row(o, ALL_COLUMNS) for o in snapshot.objects]
     objects: dict[str, list[Row]] = {ALL: all_rows}
     for kind in KINDS:
         objects[kind] = [object_row(o, COLUMNS[kind]) for o in snapshot.of_kind(kind)]
-    processes = [process_row(p, len(snapshot.held_by(p.pid))) for p in snapshot.holder_processes]
-    return Rows(snapshot, objects, {r.key: r for r in all_rows}, processes)
+    blocked = {blocked_key(b): b for b in blocked_threads(snapshot)}
+    users = {p.pid: p for p in snapshot.holder_processes}
+    for b in blocked.values():  # a waiter holds nothing the kernel records (SysV semaphores): list it anyway
+        if b.pid not in users and b.pid in snapshot.processes:
+            users[b.pid] = snapshot.processes[b.pid]
+    processes = [process_row(p, len(snapshot.held_by(p.pid))) for p in users.values()]
+    blocked_rows = [blocked_row(b, snapshot.taken_at) for b in blocked.values()]
+    return Rows(snapshot, objects, {r.key: r for r in all_rows}, processes, blocked, blocked_rows)
 
 
 RowFilter = Callable[[Row], bool]

@@ -1,4 +1,4 @@
-"""The status header: live counts (objects, stale, blocked waiters, holder processes) and the refresh state."""
+"""The status header: live counts (objects, stale, blocked threads, holder processes) and the refresh state."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ class RefreshState:
     now: float  # from the App's clock
 
 
-def status_text(snapshot: Snapshot | None, state: RefreshState) -> Text:
+def status_text(snapshot: Snapshot | None, state: RefreshState, blocked: tuple[int, int] = (0, 0)) -> Text:
+    """`blocked`: (threads blocked on IPC, how many of them have a flagged cause)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(" ipcwatch ", style="bold reverse")
     if state.read_only:
@@ -33,12 +34,14 @@ def status_text(snapshot: Snapshot | None, state: RefreshState) -> Text:
     else:
         objects = len(snapshot.objects)
         stale = sum(1 for o in snapshot.objects if o.stale)
-        waiters = sum(len(o.waiters) for o in snapshot.objects)
+        stuck, flagged = blocked
         text.append(f"{objects} objects")
         text.append("  ·  ")
         text.append(f"{stale} stale", style="bold #f0b429" if stale else "")
         text.append("  ·  ")
-        text.append(f"{waiters} waiters", style="bold #ff7b72" if waiters else "")
+        text.append(f"{stuck} blocked", style="bold #ff7b72" if flagged else "bold" if stuck else "")
+        if flagged:
+            text.append(f" ({flagged} dead partner/cycle: press w)", style="bold #ff7b72")
         text.append(f"  ·  {len(snapshot.holder_processes)} holder procs")
     text.append("\n ")
     if state.paused:
@@ -67,8 +70,8 @@ class StatusHeader(Static):
     def __init__(self) -> None:
         super().__init__(markup=False, id="status")
 
-    def show(self, snapshot: Snapshot | None, state: RefreshState) -> None:
-        self.update(status_text(snapshot, state))
+    def show(self, snapshot: Snapshot | None, state: RefreshState, blocked: tuple[int, int] = (0, 0)) -> None:
+        self.update(status_text(snapshot, state, blocked))
 
 
 def notice_text(lines: list[str]) -> Text:
