@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml setup.py ipcwatch/native/_hexdump.c
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	$(PY) setup.py -q build_ext --inplace
+	$(PY) -m compileall -q ipcwatch  # bytecode up front: start-up stays fast even where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
 run: $(STAMP) mqueue
