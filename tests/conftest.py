@@ -224,6 +224,17 @@ def posix_sem(cleanup: Cleanup) -> Callable[..., tuple[str, posix_ipc.Semaphore]
 
 
 @pytest.fixture
+def empty_sem_file(cleanup: Cleanup) -> str:
+    """The sem trap (HOSTILE 6): a 0-byte, world-writable `/dev/shm/sem.NAME`; returns NAME."""
+    name = unique_name()
+    path = f"/dev/shm/sem.{name}"
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    os.close(fd)
+    cleanup.add(lambda: os.unlink(path))
+    return name
+
+
+@pytest.fixture
 def posix_mq(cleanup: Cleanup) -> Callable[..., tuple[str, posix_ipc.MessageQueue]]:
     if not mqueue_mounted():
         pytest.skip("/dev/mqueue is not mounted")

@@ -10,7 +10,7 @@ import posix_ipc
 from ipcwatch.actions import semaphores
 from ipcwatch.actions.outcome import Outcome, Status
 from ipcwatch.actions.verify import lookup
-from tests.conftest import scan_kinds, unique_name
+from tests.conftest import scan_kinds
 
 
 def obj_of(ref: str):
@@ -88,18 +88,14 @@ def test_posix_post_wait_and_timeout(posix_sem):
     assert sem.value == 0
 
 
-def test_hostile_zero_byte_sem_file_never_crashes(cleanup):
-    name = unique_name()
-    path = f"/dev/shm/sem.{name}"
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-    os.close(fd)
-    cleanup.add(lambda: os.unlink(path))
+def test_hostile_zero_byte_sem_file_never_crashes(empty_sem_file):
+    name = empty_sem_file
     obj = scan_kinds("posix-sem").get(f"posix-sem:{name}")
     assert obj is not None and obj.fields["problem"]
     for outcome in (semaphores.post(obj), semaphores.wait(obj, timeout=0.2), semaphores.values(obj)):
         assert outcome.status in (Status.REFUSED, Status.FAILED)
         assert "valid semaphore" in outcome.message
-    assert os.path.getsize(path) == 0
+    assert os.path.getsize(f"/dev/shm/sem.{name}") == 0
 
 
 def test_replaced_posix_sem_is_refused(posix_sem):
