@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
+
+from ipcwatch.tui.screens.text_page import TextPage
 
 # Keys handled by widgets rather than bindings of our own.
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
@@ -53,19 +51,8 @@ def help_text(bindings: Iterable[Binding]) -> Text:
     return text
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(TextPage):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
 
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90%; max-width: 100; height: 90%; border: round $primary;
-                                  background: $surface; padding: 0 1; }
-    """
-
     def __init__(self, bindings: Iterable[Binding]) -> None:
-        super().__init__()
-        self.bindings = list(bindings)
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(help_text(self.bindings), markup=False)
+        super().__init__(help_text(list(bindings)))

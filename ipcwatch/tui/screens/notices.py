@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
 
 from ipcwatch.scan import Snapshot
 from ipcwatch.text import escape
+from ipcwatch.tui.screens.text_page import TextPage
 
 
 def notices_text(snapshot: Snapshot) -> Text:
@@ -28,19 +25,8 @@ def notices_text(snapshot: Snapshot) -> Text:
     return text
 
 
-class NoticesScreen(ModalScreen[None]):
+class NoticesScreen(TextPage):
     BINDINGS = [Binding("escape,q,e", "dismiss", "Close", id="notices.close")]
 
-    DEFAULT_CSS = """
-    NoticesScreen { align: center middle; }
-    NoticesScreen > VerticalScroll { width: 90%; max-width: 110; height: 80%; border: round $primary;
-                                     background: $surface; padding: 0 1; }
-    """
-
     def __init__(self, snapshot: Snapshot) -> None:
-        super().__init__()
-        self.snapshot = snapshot
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(notices_text(self.snapshot), markup=False)
+        super().__init__(notices_text(snapshot))
