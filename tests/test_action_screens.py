@@ -174,8 +174,11 @@ async def test_semaphore_wait_times_out_while_the_ui_keeps_answering(sysv_sem):
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         screen = app.screen
+        await press(pilot, "#wait")  # a wait takes tokens for good: it asks first
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
         started = time.monotonic()
-        await press(pilot, "#wait")
+        await press(pilot, "#confirm")
         await pilot.pause()
         assert screen.busy and "waiting up to 4 s" in shown(app, "#sem-result")
         count = screen.query_one("#sem-count", Input)

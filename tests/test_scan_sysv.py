@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import sysv_ipc
 
+from ipcwatch.scan.sysv import same_except_ctime
 from tests.conftest import scan_kinds, wait_until
 
 
@@ -122,3 +125,14 @@ def test_identity_changes_when_an_id_is_reused_with_other_attributes(sysv_shm):
     second = sysv_shm(size=8192)
     after = scan_kinds("sysv-shm").get(f"sysv-shm:{second.id}")
     assert after is not None and after.identity != before.identity
+
+
+def test_identity_may_change_only_in_ctime_after_setval(sysv_sem):
+    sem = sysv_sem(initial=0)
+    before = scan_kinds("sysv-sem").get(f"sysv-sem:{sem.id}").identity
+    time.sleep(1.05)  # ctime has a resolution of one second
+    sem.value = 5  # SETVAL
+    after = scan_kinds("sysv-sem").get(f"sysv-sem:{sem.id}").identity
+    assert after != before and same_except_ctime(before, after)
+    other = sysv_sem(initial=0)
+    assert not same_except_ctime(before, scan_kinds("sysv-sem").get(f"sysv-sem:{other.id}").identity)

@@ -60,7 +60,7 @@ def unlink_checked(directory: str, entry: str, identity: str, uid: int | None, k
     if not entry or "/" in entry or entry in (".", ".."):
         return refused(f"{what}: {entry!r} is not a plain directory entry")
     try:
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         return from_oserror(exc, what)
     try:

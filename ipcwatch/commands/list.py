@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         kinds = _kinds(args.kind)
     except argparse.ArgumentTypeError as exc:
-        print(f"ipcwatch: {exc}", file=sys.stderr)
+        print(f"ipcwatch: {escape(str(exc))}", file=sys.stderr)
         return 2
     snapshot = scan(ScanConfig(kinds=kinds))
     if args.json:

@@ -38,11 +38,20 @@ def read_details(kind: str, rows: list[Row]) -> None:
             row["semaphores"] = read_semaphores(row["semid"], row.get("nsems", 0))
 
 
+_CTIME_PART = 5  # position of ctime in the identity below
+
+
 def sysv_identity(kind: str, row: Row, id_field: str, *extra: str) -> str:
     """id + key + creator uid/gid + ctime (+ immutable attributes): changes when an id is reused."""
     parts = [kind, row[id_field], row["key"], row["cuid"], row["cgid"], row.get("ctime", 0)]
     parts += [row.get(name, 0) for name in extra]
     return ":".join(str(p) for p in parts)
+
+
+def same_except_ctime(before: str, after: str) -> bool:
+    """True when two identities differ at most in ctime: SETVAL/SETALL change a set's ctime, nothing else."""
+    a, b = before.split(":"), after.split(":")
+    return len(a) == len(b) and all(x == y for i, (x, y) in enumerate(zip(a, b, strict=True)) if i != _CTIME_PART)
 
 
 def sysv_object(

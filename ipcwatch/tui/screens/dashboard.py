@@ -318,7 +318,7 @@ class DashboardScreen(Screen[None]):
             compile_filter(event.text)
         except ValueError as exc:
             bar.mark_bad(True)
-            bar.tooltip = str(exc)
+            bar.tooltip = Text(escape(str(exc)))  # the error quotes the pattern: never parse it as markup
             return
         bar.mark_bad(False)
         self.filters[self.view_id] = event.text.strip()

@@ -26,6 +26,8 @@ READ_ONLY_REASON = "read-only mode: send and receive are disabled (restart witho
 OpenBytes = Callable[[bytes, str], None]
 
 
+SHOWN_MESSAGES = 1000
+
 class QueueScreen(ModalScreen[None]):
     """Dismisses with None. `open_bytes(body, title)` opens one message's bytes (default: the hex viewer)."""
 
@@ -114,7 +116,7 @@ class QueueScreen(ModalScreen[None]):
             table = self.query_one(DataTable)
             table.clear()
             self.messages = {}
-            for message in view.messages:
+            for message in view.messages[:SHOWN_MESSAGES]:
                 key = str(message.index)
                 self.messages[key] = message
                 table.add_row(
@@ -125,6 +127,10 @@ class QueueScreen(ModalScreen[None]):
                     Text(queues.hex_preview(message.body, 16)),
                     key=key,
                 )
+            hidden = len(view.messages) - SHOWN_MESSAGES
+            if hidden > 0:  # rows are added on the UI thread: a queue of tiny messages must not freeze it
+                more = f" (the first {SHOWN_MESSAGES} are listed; {hidden} more; `ipcwatch peek` lists all)"
+                self.query_one("#queue-status", Static).update(safe_text(outcome.message + more))
         else:
             lines = [
                 f"{label}: {'?' if view.attributes.get(key) is None else view.attributes[key]}"

@@ -7,6 +7,7 @@ timeout. Setting a value is confirmed first. No SEM_UNDO (see ipcwatch.actions.s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,6 +20,7 @@ from ipcwatch.actions import semaphores
 from ipcwatch.actions.outcome import Outcome, Status
 from ipcwatch.actions.verify import lookup
 from ipcwatch.scan import IpcObject
+from ipcwatch.scan.sysv import same_except_ctime
 from ipcwatch.tui.screens.confirm import ConfirmScreen, described, run_in_thread, safe_text, with_ref
 
 READ_ONLY_REASON = "read-only mode: post, wait and set are disabled (restart without --read-only)"
@@ -118,8 +120,10 @@ class SemaphoreScreen(ModalScreen[None]):
             self.show_result(Outcome(Status.REFUSED, READ_ONLY_REASON))
         elif self.busy:
             self.query_one("#sem-result", Static).update(Text("another operation is still running"))
-        elif event.button.id in ("post", "wait"):
-            self.operate(event.button.id)
+        elif event.button.id == "post":
+            self.operate("post")
+        elif event.button.id == "wait":
+            self.ask_wait()
         elif event.button.id == "set":
             self.ask_set()
 
@@ -152,10 +156,37 @@ class SemaphoreScreen(ModalScreen[None]):
 
         def finished(outcome: Outcome) -> None:
             self.busy = False
+            if isinstance(outcome.data, IpcObject):  # the same set under its new identity (after a set value)
+                self.obj = outcome.data
             self.show_result(outcome)
             self.action_refresh()
 
         run_in_thread(self, call, finished, group="operate")
+
+    def ask_wait(self) -> None:
+        """A wait takes tokens from the programs using the semaphore (and keeps them: no SEM_UNDO): ask first."""
+        parsed = self.numbers()
+        if parsed is None:
+            return
+        count, timeout = parsed
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.operate("wait")
+            else:
+                self.query_one("#sem-result", Static).update(Text("cancelled: nothing was taken"))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                with_ref(f"Take {count} from semaphore {self.selected_num} of ", self.obj.ref, "?"),
+                [
+                    described(self.obj),
+                    f"Waits up to {timeout:g} s; what is taken is not given back when ipcwatch exits.",
+                ],
+                confirm_label="Wait",
+            ),
+            confirmed,
+        )
 
     def ask_set(self) -> None:
         parsed = self.numbers()
@@ -172,8 +203,8 @@ class SemaphoreScreen(ModalScreen[None]):
                 outcome = self.set_value(obj, value, num=num, read_only=self.read_only)
                 if outcome.ok:  # SETVAL changes the set's ctime, hence its identity: adopt the new one
                     found = self.find(obj.ref)
-                    if isinstance(found, IpcObject) and found.id == obj.id and found.key == obj.key:
-                        self.obj = found
+                    if isinstance(found, IpcObject) and same_except_ctime(obj.identity, found.identity):
+                        return replace(outcome, data=found)
                 return outcome
 
             self.start(call)
