@@ -2,7 +2,7 @@
 
     source = open_source(obj)       # obj: a sysv-shm, posix-shm or posix-sem IpcObject from a scan
     try:
-        status = source.status()    # Status(size, gone): re-checked on every call
+        status = source.status()    # Status(size, gone): re-checked on every call (do it once per poll)
         data = source.read(offset, length)   # shorter than asked (down to b"") when the object shrank
     finally:
         source.close()              # or `with open_source(obj) as source:`
@@ -10,7 +10,8 @@
 `BytesSource(data, title)` serves an in-memory buffer (a peeked message) through the same API.
 Attributes: `title` (what is shown, already escaped) and `note` (None, or an escaped side effect of reading that
 the user must be told: "attached SHM_RDONLY: nattch/atime changed"). `read` raises `SourceGone` when the object no
-longer exists and `SourceError` for other failures; both carry a message that is safe to print.
+longer exists and `SourceError` for other failures; both carry a message that is safe to print. Sources are
+thread-safe, and `read`/`status` may block on /proc or shmat: call them from a worker, never a UI thread.
 
 How each kind is read, and why:
 - POSIX objects (/dev/shm files): one fd opened O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC, checked to be the regular
@@ -18,14 +19,17 @@ How each kind is read, and why:
   short, and pread of a sparse hole allocates nothing. An unlinked object stays readable through the fd (gone=True).
 - SysV segments: through `/proc/PID/map_files/<range>` of a process that has it attached (no side effect on the
   segment; needs CAP_SYS_ADMIN), else by attaching SHM_RDONLY for each read and detaching at once, which changes
-  nattch/atime/dtime/lpid (said in `note`). Every read first re-checks the segment's identity (id, key, creator,
-  ctime, size) in /proc/sysvipc/shm, so a removed segment, or a new one that reused its id, is never read.
+  nattch/atime/dtime/lpid (said in `note`; `open_source(obj, allow_attach=False)` refuses that with
+  `AttachRefused`, for --read-only). The segment's identity (id, key, creator, ctime, size) is re-checked in
+  /proc/sysvipc/shm by every `status()` and by a read when the last check is older than IDENTITY_TTL, and once
+  more after each attach, so a removed segment, or a new one that reused its id, is never read once detected.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -40,6 +44,7 @@ from ipcwatch.scan.sysv import sysv_identity
 from ipcwatch.text import escape
 
 READABLE_KINDS = ("sysv-shm", "posix-shm", "posix-sem")
+IDENTITY_TTL = 0.5  # seconds a SysV identity check is trusted by reads (status() always re-checks)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
@@ -49,6 +54,10 @@ class SourceError(Exception):
 
 class SourceGone(SourceError):
     """The object no longer exists (removed, or its id now names another object)."""
+
+
+class AttachRefused(SourceError):
+    """Reading would attach a SysV segment (a change to it), and the caller forbade that (--read-only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +178,15 @@ def _map_range(maps: bytes, shmid: int, key: int) -> str | None:
 class SysvSource(ByteSource):
     """A SysV segment, read through a holder's map_files entry when possible, else attached SHM_RDONLY per read."""
 
-    def __init__(self, obj: IpcObject, *, proc_root: str = "/proc", sysvipc_dir: str = "/proc/sysvipc") -> None:
+    def __init__(
+        self,
+        obj: IpcObject,
+        *,
+        proc_root: str = "/proc",
+        sysvipc_dir: str = "/proc/sysvipc",
+        allow_attach: bool = True,
+        identity_ttl: float = IDENTITY_TTL,
+    ) -> None:
         if obj.id is None:
             raise SourceError(f"{obj.ref} has no id")
         self.title = obj.ref
@@ -179,13 +196,22 @@ class SysvSource(ByteSource):
         self._table = os.path.join(sysvipc_dir, "shm")
         self._lock = threading.Lock()  # a close never lands in the middle of another thread's pread
         self._fd: int | None = None
+        self._identity_ttl = identity_ttl
+        self._checked: tuple[float, dict[str, int]] | None = None  # (monotonic time, row) of the last good check
+        self._gone = False  # sticky: once seen removed or replaced, never read again
+        self._closed = False  # a late read from a worker must not attach a closed source
         if self.status().gone:
             raise SourceGone(f"{self.title} no longer exists")
-        for holder in obj.holders:
-            if holder.fd is None:
-                self._fd = self._open_mapping(proc_root, holder.pid, holder.start)
-                if self._fd is not None:
-                    return
+        mapped = [holder for holder in obj.holders if holder.fd is None]
+        for holder in mapped:
+            self._fd = self._open_mapping(proc_root, holder.pid, holder.start)
+            if self._fd is not None:
+                return
+        if not allow_attach:
+            why = "no holder's mapping could be opened (that needs root)" if mapped else "no process has it attached"
+            raise AttachRefused(
+                f"{self.title}: {why}; reading it would attach it (nattch/atime change), which --read-only forbids"
+            )
         self.note = "attached SHM_RDONLY for each read: the segment's nattch, atime and dtime changed"
 
     def _open_mapping(self, proc_root: str, pid: int, start: int) -> int | None:
@@ -223,16 +249,38 @@ class SysvSource(ByteSource):
                 return row if same else None
         return None
 
-    def status(self) -> Status:
+    def _checked_row(self, *, fresh: bool) -> dict[str, int] | None:
+        """The segment's row when it is still the same segment, re-read from /proc when `fresh` or when the last
+        check is older than the TTL; None once it was seen gone (for good). The caller holds the lock."""
+        if self._gone:
+            return None
+        now = time.monotonic()
+        if not fresh and self._checked is not None and now - self._checked[0] < self._identity_ttl:
+            return self._checked[1]
         row = self._row()
+        if row is None:
+            self._mark_gone()
+            return None
+        self._checked = (now, row)
+        return row
+
+    def _mark_gone(self) -> None:
+        self._gone = True
+        self._checked = None
+        self._close_fd()  # do not keep a removed segment's memory alive through our fd
+
+    def status(self) -> Status:
+        with self._lock:
+            row = self._checked_row(fresh=True)
         return Status(None, True) if row is None else Status(row.get("size"), False)
 
     def read(self, offset: int, length: int) -> bytes:
         _check_range(offset, length)
         with self._lock:
-            row = self._row()
+            if self._closed:
+                raise SourceError(f"{self.title} is closed")
+            row = self._checked_row(fresh=False)
             if row is None:
-                self._close_fd()  # do not keep a removed segment's memory alive through our fd
                 raise SourceGone(f"{self.title} was removed")
             length = max(0, min(length, row.get("size", 0) - offset))
             if length == 0:
@@ -248,13 +296,14 @@ class SysvSource(ByteSource):
         try:
             memory = sysv_ipc.attach(self._shmid, flags=sysv_ipc.SHM_RDONLY)
         except (sysv_ipc.ExistentialError, ValueError) as exc:
+            self._mark_gone()
             raise SourceGone(f"{self.title} was removed") from exc
         except sysv_ipc.PermissionsError as exc:
             raise SourceError(f"cannot attach {self.title}: permission denied") from exc
         except sysv_ipc.Error as exc:
             raise SourceError(f"cannot attach {self.title}: {escape(str(exc))}") from exc
         try:
-            if self._row() is None:  # the id was reused between the check and the attach
+            if self._checked_row(fresh=True) is None:  # the id was reused between the check and the attach
                 raise SourceGone(f"{self.title} was removed")
             return memory.read(length, offset)
         finally:
@@ -267,15 +316,23 @@ class SysvSource(ByteSource):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._close_fd()
 
 
 def open_source(
-    obj: IpcObject, *, shm_dir: str = "/dev/shm", proc_root: str = "/proc", sysvipc_dir: str = "/proc/sysvipc"
+    obj: IpcObject,
+    *,
+    allow_attach: bool = True,
+    shm_dir: str = "/dev/shm",
+    proc_root: str = "/proc",
+    sysvipc_dir: str = "/proc/sysvipc",
 ) -> ByteSource:
-    """A byte source for a shared-memory object of the scan; raises SourceError (SourceGone) when it cannot."""
+    """A byte source for a shared-memory object of the scan; raises SourceError (SourceGone) when it cannot.
+
+    `allow_attach=False` (--read-only) raises AttachRefused rather than attach a SysV segment nobody maps."""
     if obj.kind == "sysv-shm":
-        return SysvSource(obj, proc_root=proc_root, sysvipc_dir=sysvipc_dir)
+        return SysvSource(obj, proc_root=proc_root, sysvipc_dir=sysvipc_dir, allow_attach=allow_attach)
     if obj.kind in ("posix-shm", "posix-sem") and obj.name and "/" not in obj.name:
         filename = obj.name if obj.kind == "posix-shm" else f"sem.{obj.name}"
         return FileSource(os.path.join(shm_dir, filename), obj.ref, obj.identity)

@@ -50,8 +50,8 @@ def shm_row(shmid: int) -> dict[str, int]:
         return next(row for row in parse_table(f.read()) if row["shmid"] == shmid)
 
 
-def run_cli(capsysbinary: pytest.CaptureFixture[bytes], *argv: str) -> tuple[int, bytes, str]:
-    code = main(["hexdump", *argv])
+def run_cli(capsysbinary: pytest.CaptureFixture[bytes], *argv: str, read_only: bool = False) -> tuple[int, bytes, str]:
+    code = main([*(["--read-only"] if read_only else []), "hexdump", *argv])
     captured = capsysbinary.readouterr()
     return code, captured.out, captured.err.decode()
 
@@ -103,6 +103,26 @@ def test_sysv_without_holder_attaches_read_only_and_says_so(sysv_shm, capsysbina
     assert out == hexdump(expected[32:332], 32)
     assert b"\x1b" not in out and b"\x07" not in out
     assert shm_row(seg.id)["nattch"] == 0  # detached at once
+
+
+def test_read_only_refuses_to_attach_a_segment_nobody_maps(sysv_shm, capsysbinary) -> None:
+    seg = sysv_shm(size=4096)
+    before = shm_row(seg.id)
+    code, out, err = run_cli(capsysbinary, f"sysv-shm:{seg.id}", read_only=True)
+    assert (code, out) == (3, b"")
+    assert "no process has it attached" in err and "--read-only forbids" in err
+    after = shm_row(seg.id)
+    assert (after["nattch"], after["atime"], after["lpid"]) == (before["nattch"], before["atime"], before["lpid"])
+
+
+@needs_root
+def test_read_only_reads_through_a_holders_mapping(sysv_shm, spawn, capsysbinary) -> None:
+    seg = sysv_shm(size=3000)
+    fill(seg, sample_bytes(3000))
+    spawn(f"import sys, sysv_ipc; m = sysv_ipc.attach({seg.id}); print('READY', flush=True); sys.stdin.read()")
+    code, out, err = run_cli(capsysbinary, f"sysv-shm:{seg.id}", read_only=True)
+    assert (code, err) == (0, "")
+    assert out == hexdump(sample_bytes(3000))
 
 
 def test_object_that_shrinks_mid_read_fails_cleanly(posix_shm, capsysbinary, monkeypatch) -> None:

@@ -9,7 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipcwatch.scan.parsers import parse_table
-from ipcwatch.shmread import BytesSource, FileSource, SourceError, SourceGone, Status, open_source, search
+from ipcwatch.shmread import (
+    AttachRefused,
+    BytesSource,
+    FileSource,
+    SourceError,
+    SourceGone,
+    Status,
+    SysvSource,
+    open_source,
+    search,
+)
 from tests.conftest import needs_root, scan_kinds
 
 
@@ -95,6 +105,75 @@ def test_sysv_read_by_attaching_read_only_then_removed(sysv_shm) -> None:
             source.read(0, 16)
     finally:
         source.close()
+
+
+def test_no_attach_refuses_a_segment_nobody_maps_and_leaves_it_untouched(sysv_shm) -> None:
+    seg = sysv_shm(size=4096)
+    obj = scanned("sysv-shm", f"sysv-shm:{seg.id}")
+    before = shm_row(seg.id)
+    with pytest.raises(AttachRefused, match="no process has it attached.*--read-only forbids"):
+        open_source(obj, allow_attach=False)
+    after = shm_row(seg.id)
+    assert (after["nattch"], after["atime"], after["lpid"]) == (before["nattch"], before["atime"], before["lpid"])
+
+
+@needs_root
+def test_no_attach_still_reads_through_a_holders_mapping(sysv_shm, spawn) -> None:
+    seg = sysv_shm(size=4096)
+    spawn(f"import sys, sysv_ipc; m = sysv_ipc.attach({seg.id}); m.write(b'held', 8); print('READY', flush=True); "
+          "sys.stdin.read()")
+    with open_source(scanned("sysv-shm", f"sysv-shm:{seg.id}"), allow_attach=False) as source:
+        assert source.note is None
+        assert source.read(8, 4) == b"held"
+
+
+@needs_root
+def test_identity_is_checked_once_per_ttl_and_a_removal_is_never_read_after_detection(
+    sysv_shm, spawn, monkeypatch
+) -> None:
+    seg = sysv_shm(size=8192)
+    spawn(f"import sys, sysv_ipc; m = sysv_ipc.attach({seg.id}); m.write(b'held', 0); print('READY', flush=True); "
+          "sys.stdin.read()")
+    source = SysvSource(scanned("sysv-shm", f"sysv-shm:{seg.id}"), identity_ttl=60)
+    checks: list[int] = []
+    real_row = source._row
+    monkeypatch.setattr(source, "_row", lambda: checks.append(1) or real_row())
+    try:
+        assert all(source.read(0, 4) == b"held" for _ in range(50))
+        assert checks == []  # the check made when it was opened still holds
+        assert source.status() == Status(8192, False)
+        assert len(checks) == 1  # a status (a poll) always re-checks
+        seg.remove()  # the holder keeps it alive under key IPC_PRIVATE: no longer the segment we opened
+        assert source.status() == Status(None, True)
+        with pytest.raises(SourceGone):
+            source.read(0, 4)
+        assert len(checks) == 2 and source._fd is None  # detected for good, its memory no longer held
+    finally:
+        source.close()
+
+
+def test_an_expired_check_is_made_again_by_a_read(sysv_shm, monkeypatch) -> None:
+    seg = sysv_shm(size=4096)
+    source = SysvSource(scanned("sysv-shm", f"sysv-shm:{seg.id}"), identity_ttl=0)
+    checks: list[int] = []
+    real_row = source._row
+    monkeypatch.setattr(source, "_row", lambda: checks.append(1) or real_row())
+    try:
+        source.read(0, 4)
+        assert len(checks) == 2  # the expired check, then the one after attaching
+        seg.remove()
+        with pytest.raises(SourceGone):
+            source.read(0, 4)
+    finally:
+        source.close()
+
+
+def test_a_closed_segment_source_never_attaches_again(sysv_shm) -> None:
+    seg = sysv_shm(size=4096)
+    source = open_source(scanned("sysv-shm", f"sysv-shm:{seg.id}"))
+    source.close()
+    with pytest.raises(SourceError, match="closed"):
+        source.read(0, 4)
 
 
 def test_other_kinds_are_refused(sysv_msg) -> None:

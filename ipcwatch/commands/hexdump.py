@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from ipcwatch.commands.common import fail, require_object, say
+from ipcwatch.commands.common import EXIT_REFUSED, fail, require_object, say
 
 READ_WINDOW = 1 << 20  # bytes per pread: memory stays constant whatever the object's size
 
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Print the bytes of a SysV or POSIX shared-memory object exactly as `hexdump -C` would, "
         "streaming in constant memory. POSIX objects are read with pread (never mapped); SysV segments through "
         "a holder's /proc/PID/map_files entry, else attached read-only (which changes nattch/atime: said on "
-        "stderr).",
+        "stderr; refused with exit code 3 under --read-only).",
     )
     p.add_argument("ref", metavar="REF", help="sysv-shm:ID, posix-shm:NAME, posix-sem:NAME or a /dev/shm/NAME path")
     p.add_argument("-s", "--skip", type=parse_size, default=0, metavar="OFFSET", help="skip OFFSET bytes first")
@@ -61,13 +61,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ipcwatch.native import HexdumpStream  # noqa: PLC0415 - only this command needs the helper
-    from ipcwatch.shmread import READABLE_KINDS, SourceError, open_source  # noqa: PLC0415
+    from ipcwatch.shmread import READABLE_KINDS, AttachRefused, SourceError, open_source  # noqa: PLC0415
 
     obj = require_object(args.ref, READABLE_KINDS)
     if isinstance(obj, str):
         return fail(obj)
     try:
-        source = open_source(obj)
+        source = open_source(obj, allow_attach=not getattr(args, "read_only", False))
+    except AttachRefused as exc:
+        return fail(f"refused: {exc}", EXIT_REFUSED)
     except SourceError as exc:
         return fail(str(exc))
     out = sys.stdout.buffer

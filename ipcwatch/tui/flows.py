@@ -21,7 +21,8 @@ from ipcwatch.actions.outcome import Outcome, Status
 from ipcwatch.actions.verify import users
 from ipcwatch.scan import IpcObject, Process, ScanConfig, Snapshot
 from ipcwatch.scan.waits import BlockedThread
-from ipcwatch.shmread import SourceError, open_source
+from ipcwatch.shmread import AttachRefused, ByteSource, SourceError, open_source
+from ipcwatch.shmread import Status as ShmStatus
 from ipcwatch.text import escape
 from ipcwatch.tui.screens.choose import ChoiceScreen
 from ipcwatch.tui.screens.clean import CleanScreen
@@ -106,20 +107,29 @@ class Flows:
             self.semaphore(obj)
 
     def hexview(self, obj: IpcObject) -> None:
-        """The hex view of a shared memory object (opened off the UI thread)."""
+        """The hex view of a shared memory object, opened and first stat'ed off the UI thread. Under read-only
+        mode a SysV segment nobody maps is refused: reading it would attach it."""
+        allow_attach = not self.read_only
 
-        def call() -> object:
+        def call() -> tuple[ByteSource, ShmStatus] | Exception:
+            source: ByteSource | None = None
             try:
-                return open_source(obj)
+                source = open_source(obj, allow_attach=allow_attach)
+                return source, source.status()
             except (OSError, SourceError) as exc:
+                if source is not None:
+                    source.close()
                 return exc
 
-        def opened(source: object) -> None:
-            if isinstance(source, Exception):
-                message = with_ref("cannot open ", obj.ref, f": {source}").plain
+        def opened(result: tuple[ByteSource, ShmStatus] | Exception) -> None:
+            if isinstance(result, AttachRefused):
+                self.app.notify(f"refused: {result}", severity="warning", markup=False)
+            elif isinstance(result, Exception):
+                message = with_ref("cannot open ", obj.ref, f": {result}").plain
                 self.app.notify(message, severity="error", markup=False)
             else:
-                self.app.push_screen(HexViewScreen(source))  # type: ignore[arg-type]
+                source, status = result
+                self.app.push_screen(HexViewScreen(source, status=status))
 
         run_in_thread(self.app, call, opened, group="open")
 

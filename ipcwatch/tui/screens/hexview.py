@@ -79,7 +79,10 @@ class Search:
 
 
 class HexViewScreen(Screen[None]):
-    """The bytes of `source` (the screen closes it when it is dismissed)."""
+    """The bytes of `source` (the screen closes it when it is dismissed).
+
+    `status` is the source's status read by whoever opened it, off the UI thread; without it the screen asks a
+    worker for it after mount (the UI thread never reads the source)."""
 
     BINDINGS = [
         Binding("g", "goto", "Go to", id="hexview.goto"),
@@ -113,23 +116,18 @@ class HexViewScreen(Screen[None]):
             super().__init__()
             self.worker, self.search, self.offset, self.error = worker, search, offset, error
 
-    def __init__(self, source: ByteSource, *, refresh_interval: float = 1.0) -> None:
+    def __init__(self, source: ByteSource, *, status: Status | None = None, refresh_interval: float = 1.0) -> None:
         super().__init__()
         self.source = source
         self.refresh_interval = refresh_interval
         self.live = False
-        self.opened_size: int | None = None
-        self.status = Status(None, False)
+        self.status_known = status is not None
+        self.status = status or Status(None, False)
+        self.opened_size: int | None = self.status.size
         self.last_search: Search | None = None
         self._search_worker: Worker[None] | None = None
-        self._status_text = ""
 
     def compose(self) -> ComposeResult:
-        try:
-            self.status = self.source.status()
-        except SourceError as exc:
-            self.status, self._status_text = Status(None, True), str(exc)
-        self.opened_size = self.status.size
         yield Static(id="hex-header", markup=False)
         yield HexView(self.source, self.status.size or 0, id="hex-view")
         yield Static(id="hex-status", markup=False)
@@ -142,8 +140,11 @@ class HexViewScreen(Screen[None]):
     def on_mount(self) -> None:
         self.view.focus()
         self._show_header()
-        self._show_status(self._status_text or f"{SEARCH_HELP} after /; {GOTO_HELP} after g")
-        self.set_timer(self.refresh_interval, self._poll)
+        self._show_status(f"{SEARCH_HELP} after /; {GOTO_HELP} after g")
+        if self.status_known:
+            self.set_timer(self.refresh_interval, self._poll)
+        else:
+            self._poll()  # its answer schedules the next poll
 
     async def on_unmount(self) -> None:
         if self._search_worker is not None:
@@ -155,6 +156,8 @@ class HexViewScreen(Screen[None]):
     def state_text(self) -> str:
         """`live`, `shrank from A to B bytes`, `grew ...`, `vanished` or `unlinked`: what happened to the object."""
         size, opened = self.status.size, self.opened_size
+        if not self.status_known:
+            return "reading its status…"
         if size is None:
             return "vanished"
         words = []
@@ -195,12 +198,16 @@ class HexViewScreen(Screen[None]):
         self.post_message(self.Polled(status, pages, None))
 
     def on_hex_view_screen_polled(self, message: Polled) -> None:
+        first = not self.status_known
+        self.status_known = True
         if message.error is not None:
             self.status = Status(None, True)
             self._show_status(message.error)
         else:
             assert message.status is not None
             self.status = message.status
+            if first:
+                self.opened_size = message.status.size
             size = message.status.size
             if size is not None and size != self.view.total:
                 self.view.set_total(size)
