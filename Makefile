@@ -7,7 +7,7 @@ ARGS   ?=
 
 .PHONY: run test lint bench screenshots demo clean mqueue
 
-$(STAMP): pyproject.toml setup.py ipcwatch/native/_hexdump.c
+$(STAMP): pyproject.toml setup.py ipcwatch/native/_hexdump.c ipcwatch/native/_procfd.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

@@ -1,4 +1,4 @@
-"""Build the optional C hexdump helper; fall back to pure Python when it cannot be built.
+"""Build the optional C helpers (hexdump, /proc fd walk); fall back to pure Python when they cannot be built.
 
 Set IPCWATCH_REQUIRE_C=1 (CI does) to make a failed build an error instead of a fallback.
 """
@@ -16,7 +16,7 @@ class OptionalBuildExt(build_ext):
         except Exception:
             if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
                 raise
-            print("WARNING: the C hexdump helper was not built; using the pure-Python twin")
+            print("WARNING: the C helpers were not built; using the pure-Python twins")
 
     def build_extension(self, ext):
         try:
@@ -33,7 +33,12 @@ setup(
             "ipcwatch.native._hexdump",
             sources=["ipcwatch/native/_hexdump.c"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
-        )
+        ),
+        Extension(
+            "ipcwatch.native._procfd",
+            sources=["ipcwatch/native/_procfd.c"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
+        ),
     ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -7,14 +7,12 @@ reader are reopened, so we never release a writer blocked in open() or change wh
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat as stat_mod
-import struct
-import termios
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ipcwatch.native.procfd import pipe_fill_one
 from ipcwatch.scan.model import IpcObject, ScanError
 from ipcwatch.scan.procs import FileKey, Hold, HolderIndex, user_name
 from ipcwatch.text import escape
@@ -72,29 +70,10 @@ def walk_special_files(roots: Iterable[str], depth: int, errors: list[ScanError]
 def pipe_fill(proc_root: str, holds: Iterable[Hold], inode: int) -> tuple[int | None, int | None]:
     """(bytes queued, capacity) of a pipe or FIFO, through one of its existing read ends; (None, None) if none."""
     for pid, fd, mode in holds:
-        if fd is None or "r" not in mode:
-            continue
-        try:
-            path_fd = os.open(f"{proc_root}/{pid}/fd/{fd}", os.O_PATH | os.O_CLOEXEC)
-        except OSError:
-            continue
-        try:
-            st = os.fstat(path_fd)
-            if not stat_mod.S_ISFIFO(st.st_mode) or st.st_ino != inode:
-                continue
-            read_fd = os.open(f"/proc/self/fd/{path_fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            continue
-        finally:
-            os.close(path_fd)
-        try:
-            queued = struct.unpack("i", fcntl.ioctl(read_fd, termios.FIONREAD, b"\0\0\0\0"))[0]
-            capacity = fcntl.fcntl(read_fd, fcntl.F_GETPIPE_SZ)
-            return queued, capacity
-        except OSError:
-            continue
-        finally:
-            os.close(read_fd)
+        if fd is not None and "r" in mode:
+            fill = pipe_fill_one(proc_root, pid, fd, inode)
+            if fill is not None:
+                return fill
     return None, None
 
 

@@ -12,11 +12,11 @@ import fcntl
 import functools
 import os
 import pwd
-import stat as stat_mod
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ipcwatch.native.procfd import fd_table
 from ipcwatch.scan.model import Holder, Process, ScanError
 from ipcwatch.scan.parsers import parse_maps_line, parse_stat
 
@@ -103,53 +103,31 @@ class ProcPassConfig:
     visitors: Sequence[ProcessVisitor] = ()
 
 
-# /proc/PID/fd/N links carry the open mode in their own permission bits: S_IRUSR for read, S_IWUSR for write.
-_LINK_MODES = {0o400: "r", 0o200: "w", 0o600: "rw"}
-
-
-def _fd_mode(fd_dir: int, name: str) -> str:
-    """The fd's open mode from one lstat of its /proc link (no fdinfo open/read/close)."""
-    try:
-        mode = os.stat(name, dir_fd=fd_dir, follow_symlinks=False).st_mode
-    except OSError:
-        return "?"
-    return _LINK_MODES.get(mode & 0o600, "?")
-
-
 def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
-    # The hottest loop of a scan (every fd of every process): locals instead of attribute lookups.
-    readlink, stat, fd_mode = os.readlink, os.stat, _fd_mode
-    sockets, pipes, files = index.sockets, index.pipes, index.files
+    # The hottest loop of a scan (every fd of every process): the walk itself is native.fd_table.
     fd_dir = os.open("fd", _DIR_FLAGS, dir_fd=dir_fd)
     try:
-        for name in os.listdir(fd_dir):
-            try:
-                link = readlink(name, dir_fd=fd_dir)
-            except OSError:
-                continue  # fd closed since listdir
-            head = link[:6]
-            if head == "socket":
-                sockets.setdefault(int(link[8:-1]), []).append((pid, int(name), "rw"))
-            elif head == "pipe:[":
-                pipes.setdefault(int(link[6:-1]), []).append((pid, int(name), fd_mode(fd_dir, name)))
-            elif link[:1] == "/":
-                try:
-                    st = stat(name, dir_fd=fd_dir)
-                except OSError:
-                    continue
-                is_fifo = stat_mod.S_ISFIFO(st.st_mode)
-                if is_fifo or st.st_dev in file_devs:
-                    key = (st.st_dev, st.st_ino)
-                    files.setdefault(key, []).append((pid, int(name), fd_mode(fd_dir, name)))
-                    if is_fifo:
-                        _note_fifo(index, key, link, st)
+        entries = fd_table(fd_dir, file_devs)
     finally:
         os.close(fd_dir)
+    sockets, pipes, files = index.sockets, index.pipes, index.files
+    for entry in entries:
+        kind = entry[0]
+        if kind == "s":
+            sockets.setdefault(entry[2], []).append((pid, entry[1], "rw"))
+        elif kind == "p":
+            pipes.setdefault(entry[2], []).append((pid, entry[1], entry[3]))
+        else:
+            _, fd, dev, ino, mode, is_fifo, nlink, link = entry
+            key = (dev, ino)
+            files.setdefault(key, []).append((pid, fd, mode))
+            if is_fifo:
+                _note_fifo(index, key, link, nlink)
 
 
-def _note_fifo(index: HolderIndex, key: FileKey, link: str, st: os.stat_result) -> None:
+def _note_fifo(index: HolderIndex, key: FileKey, link: str, nlink: int) -> None:
     """Remember a FIFO's path; st_nlink 0 (not the readlink text) says whether it was deleted."""
-    if st.st_nlink == 0:
+    if nlink == 0:
         index.fifo_deleted.add(key)
         link = link.removesuffix(" (deleted)")
     index.fifo_paths.setdefault(key, link)

@@ -1,0 +1,386 @@
+/* The fd table of one process and the fill of one pipe read end, with the GIL released around the system calls.
+ *
+ * fd_table(fd_dir_fd, file_devs) -> list[tuple]
+ *     One entry per fd of an open /proc/PID/fd directory that can hold an IPC object, in directory order:
+ *         ("s", fd, inode)                                          a socket
+ *         ("p", fd, inode, mode)                                    an anonymous pipe end
+ *         ("f", fd, st_dev, st_ino, mode, is_fifo, st_nlink, link)  a FIFO, or a file whose st_dev is in file_devs
+ *     mode ("r", "w", "rw" or "?") comes from the permission bits of the fd's own /proc link; link is the readlink
+ *     text decoded like os.fsdecode. An fd that vanishes or cannot be read is skipped; an error reading the
+ *     directory itself raises OSError. The directory is read from its start with getdents64 (the caller's fd
+ *     offset is rewound before and after), so no descriptor is opened or left behind.
+ * pipe_fill_one(proc_root, pid, fd, inode) -> (queued, capacity) | None
+ *     Bytes queued (FIONREAD) and capacity (F_GETPIPE_SZ) of the pipe behind PROC_ROOT/PID/fd/FD. The fd is
+ *     first opened with O_PATH and must be a FIFO with st_ino == inode; only then is it reopened for reading
+ *     (non-blocking) through /proc/self/fd, so a recycled fd number can never make us open a device.
+ */
+#define _GNU_SOURCE
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define DENTS_SIZE (16 * 1024)
+#define BATCH 512                       /* entries converted to Python objects per GIL re-acquisition */
+#define LINK_CAP (PATH_MAX + 1)         /* one more than any link can be, to detect truncation */
+#define ARENA_SIZE (32 * 1024)          /* link texts of "f" entries in one batch */
+
+struct dirent64_raw {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+#define NAME_OFFSET offsetof(struct dirent64_raw, d_name)
+
+typedef struct {
+    char kind;                          /* 's', 'p' or 'f' */
+    unsigned char mode;                 /* index into mode_names */
+    char is_fifo;
+    int fd;
+    unsigned long long a;               /* s, p: inode; f: st_dev */
+    unsigned long long b;               /* f: st_ino */
+    unsigned long long nlink;
+    size_t link_off;
+    size_t link_len;
+} Entry;
+
+typedef struct {
+    int dir_fd;
+    const unsigned long long *devs;
+    Py_ssize_t n_devs;
+    char *dents;
+    long dents_len;
+    long dents_pos;
+    int eof;
+    Entry *entries;
+    size_t n_entries;
+    char *arena;
+    size_t arena_used;
+} Walk;
+
+static PyObject *kind_s, *kind_p, *kind_f;
+static PyObject *mode_names[4];         /* "?", "r", "w", "rw" */
+
+/* The fd number a /proc/PID/fd entry name spells, or -1 for ".", ".." and anything else. */
+static int parse_fd_name(const char *name)
+{
+    long long value = 0;
+    if (*name == '\0')
+        return -1;
+    for (const char *p = name; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        value = value * 10 + (*p - '0');
+        if (value > INT_MAX)
+            return -1;
+    }
+    return (int)value;
+}
+
+/* N from "<prefix>N]" of length len; 0 when the text is not exactly that. */
+static int parse_bracketed(const char *text, size_t len, const char *prefix, unsigned long long *out)
+{
+    size_t plen = strlen(prefix);
+    if (len < plen + 2 || memcmp(text, prefix, plen) != 0 || text[len - 1] != ']')
+        return 0;
+    unsigned long long value = 0;
+    for (size_t i = plen; i < len - 1; i++) {
+        unsigned digit = (unsigned char)text[i] - '0';
+        if (digit > 9 || value > (ULLONG_MAX - digit) / 10)
+            return 0;
+        value = value * 10 + digit;
+    }
+    *out = value;
+    return 1;
+}
+
+static unsigned char link_mode(int dir_fd, const char *name)
+{
+    struct stat st;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return 0;
+    switch (st.st_mode & 0600) {
+    case 0400: return 1;
+    case 0200: return 2;
+    case 0600: return 3;
+    default: return 0;
+    }
+}
+
+static int dev_wanted(const Walk *w, unsigned long long dev)
+{
+    for (Py_ssize_t i = 0; i < w->n_devs; i++)
+        if (w->devs[i] == dev)
+            return 1;
+    return 0;
+}
+
+/* Classify one directory entry into the batch (or not). Called without the GIL. */
+static void classify(Walk *w, const char *name)
+{
+    int fd = parse_fd_name(name);
+    if (fd < 0)
+        return;
+    char *link = w->arena + w->arena_used;
+    ssize_t n = readlinkat(w->dir_fd, name, link, LINK_CAP);
+    if (n <= 0 || n >= LINK_CAP)
+        return;                         /* gone, not a link, or truncated */
+    Entry *e = &w->entries[w->n_entries];
+    e->fd = fd;
+    if (link[0] == 's') {
+        if (!parse_bracketed(link, (size_t)n, "socket:[", &e->a))
+            return;
+        e->kind = 's';
+    } else if (link[0] == 'p') {
+        if (!parse_bracketed(link, (size_t)n, "pipe:[", &e->a))
+            return;
+        e->kind = 'p';
+        e->mode = link_mode(w->dir_fd, name);
+    } else if (link[0] == '/') {
+        struct stat st;
+        if (fstatat(w->dir_fd, name, &st, 0) != 0)
+            return;
+        int is_fifo = S_ISFIFO(st.st_mode);
+        if (!is_fifo && !dev_wanted(w, (unsigned long long)st.st_dev))
+            return;
+        e->kind = 'f';
+        e->a = (unsigned long long)st.st_dev;
+        e->b = (unsigned long long)st.st_ino;
+        e->is_fifo = (char)is_fifo;
+        e->nlink = (unsigned long long)st.st_nlink;
+        e->mode = link_mode(w->dir_fd, name);
+        e->link_off = w->arena_used;
+        e->link_len = (size_t)n;
+        w->arena_used += (size_t)n;
+    } else {
+        return;
+    }
+    w->n_entries++;
+}
+
+/* Fill the batch until it or the arena is full or the directory ends. Called without the GIL; 0 or an errno. */
+static int fill_batch(Walk *w)
+{
+    while (w->n_entries < BATCH && w->arena_used + LINK_CAP <= ARENA_SIZE) {
+        if (w->dents_pos >= w->dents_len) {
+            if (w->eof)
+                break;
+            long got = syscall(SYS_getdents64, w->dir_fd, w->dents, DENTS_SIZE);
+            if (got < 0)
+                return errno;
+            if (got == 0) {
+                w->eof = 1;
+                break;
+            }
+            w->dents_len = got;
+            w->dents_pos = 0;
+            continue;
+        }
+        /* A malformed record (never from a sane kernel) ends the walk: never loop or read past the buffer. */
+        if (w->dents_len - w->dents_pos <= (long)NAME_OFFSET)
+            return EIO;
+        struct dirent64_raw *d = (struct dirent64_raw *)(w->dents + w->dents_pos);
+        if (d->d_reclen <= NAME_OFFSET || d->d_reclen > w->dents_len - w->dents_pos
+            || memchr(d->d_name, '\0', d->d_reclen - NAME_OFFSET) == NULL)
+            return EIO;
+        w->dents_pos += d->d_reclen;
+        classify(w, d->d_name);
+    }
+    return 0;
+}
+
+static PyObject *entry_tuple(const Walk *w, const Entry *e)
+{
+    if (e->kind == 's')
+        return Py_BuildValue("(OiK)", kind_s, e->fd, e->a);
+    if (e->kind == 'p')
+        return Py_BuildValue("(OiKO)", kind_p, e->fd, e->a, mode_names[e->mode]);
+    PyObject *link = PyUnicode_DecodeFSDefaultAndSize(w->arena + e->link_off, (Py_ssize_t)e->link_len);
+    if (link == NULL)
+        return NULL;
+    return Py_BuildValue("(OiKKOOKN)", kind_f, e->fd, e->a, e->b, mode_names[e->mode],
+                         e->is_fifo ? Py_True : Py_False, e->nlink, link);
+}
+
+/* file_devs as a C array (PyMem); values that are not dev_t numbers can never match and are left out. */
+static int collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count)
+{
+    PyObject *seq = PySequence_Fast(file_devs, "file_devs must be an iterable of ints");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    unsigned long long *devs = PyMem_New(unsigned long long, n > 0 ? n : 1);
+    if (devs == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyLong_Check(item)) {
+            PyMem_Free(devs);
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_TypeError, "file_devs must hold ints");
+            return -1;
+        }
+        unsigned long long dev = PyLong_AsUnsignedLongLong(item);
+        if (dev == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            continue;
+        }
+        devs[kept++] = dev;
+    }
+    Py_DECREF(seq);
+    *out = devs;
+    *count = kept;
+    return 0;
+}
+
+static PyObject *fd_table(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int dir_fd;
+    PyObject *file_devs;
+    if (!PyArg_ParseTuple(args, "iO:fd_table", &dir_fd, &file_devs))
+        return NULL;
+    Walk w = {.dir_fd = dir_fd};
+    unsigned long long *devs = NULL;
+    if (collect_devs(file_devs, &devs, &w.n_devs) < 0)
+        return NULL;
+    w.devs = devs;
+    PyObject *result = PyList_New(0);
+    w.dents = PyMem_RawMalloc(DENTS_SIZE);
+    w.entries = PyMem_RawMalloc(sizeof(Entry) * BATCH);
+    w.arena = PyMem_RawMalloc(ARENA_SIZE);
+    if (result == NULL || w.dents == NULL || w.entries == NULL || w.arena == NULL) {
+        if (result != NULL)
+            PyErr_NoMemory();
+        Py_CLEAR(result);
+        goto done;
+    }
+    for (int first = 1;; first = 0) {
+        int err;
+        Py_BEGIN_ALLOW_THREADS
+        if (first)
+            (void)lseek(dir_fd, 0, SEEK_SET);   /* fails on a non-directory, which getdents64 then reports */
+        err = fill_batch(&w);
+        Py_END_ALLOW_THREADS
+        if (err != 0) {
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+            Py_CLEAR(result);
+            break;
+        }
+        for (size_t i = 0; i < w.n_entries; i++) {
+            PyObject *item = entry_tuple(&w, &w.entries[i]);
+            if (item == NULL || PyList_Append(result, item) < 0) {
+                Py_XDECREF(item);
+                Py_CLEAR(result);
+                goto done;
+            }
+            Py_DECREF(item);
+        }
+        w.n_entries = 0;
+        w.arena_used = 0;
+        if (w.eof && w.dents_pos >= w.dents_len)
+            break;
+    }
+done:
+    (void)lseek(dir_fd, 0, SEEK_SET);           /* leave the caller's fd as it came: one cheap non-blocking call */
+    PyMem_RawFree(w.dents);
+    PyMem_RawFree(w.entries);
+    PyMem_RawFree(w.arena);
+    PyMem_Free(devs);
+    return result;
+}
+
+/* One attempt; 0 with *queued and *capacity set, or -1. Called without the GIL. */
+static int fill_one(const char *path, unsigned long long inode, int *queued, int *capacity)
+{
+    int path_fd = open(path, O_PATH | O_CLOEXEC);
+    if (path_fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(path_fd, &st) != 0 || !S_ISFIFO(st.st_mode) || (unsigned long long)st.st_ino != inode) {
+        close(path_fd);
+        return -1;
+    }
+    char self_path[64];
+    snprintf(self_path, sizeof self_path, "/proc/self/fd/%d", path_fd);
+    int read_fd = open(self_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    close(path_fd);
+    if (read_fd < 0)
+        return -1;
+    int ok = ioctl(read_fd, FIONREAD, queued) == 0 && (*capacity = fcntl(read_fd, F_GETPIPE_SZ)) >= 0;
+    close(read_fd);
+    return ok ? 0 : -1;
+}
+
+static PyObject *pipe_fill_one(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *root_bytes;
+    long long pid, fd;
+    PyObject *inode_obj;
+    if (!PyArg_ParseTuple(args, "O&LLO!:pipe_fill_one", PyUnicode_FSConverter, &root_bytes, &pid, &fd,
+                          &PyLong_Type, &inode_obj))
+        return NULL;
+    unsigned long long inode = PyLong_AsUnsignedLongLong(inode_obj);
+    if (inode == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        Py_DECREF(root_bytes);
+        Py_RETURN_NONE;                 /* no pipe has that inode */
+    }
+    char path[LINK_CAP];
+    int len = snprintf(path, sizeof path, "%s/%lld/fd/%lld", PyBytes_AS_STRING(root_bytes), pid, fd);
+    Py_DECREF(root_bytes);
+    if (len < 0 || len >= (int)sizeof path)
+        Py_RETURN_NONE;
+    int queued = 0, capacity = 0, rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = fill_one(path, inode, &queued, &capacity);
+    Py_END_ALLOW_THREADS
+    if (rc != 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(ii)", queued, capacity);
+}
+
+static PyMethodDef methods[] = {
+    {"fd_table", fd_table, METH_VARARGS, "The IPC-capable fds of an open /proc/PID/fd directory."},
+    {"pipe_fill_one", pipe_fill_one, METH_VARARGS, "(queued, capacity) through one pipe read end, or None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_procfd", "The /proc fd-table walk and pipe fill (the compiled helper).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__procfd(void)
+{
+    static const char *names[4] = {"?", "r", "w", "rw"};
+    if (kind_s == NULL) {
+        kind_s = PyUnicode_InternFromString("s");
+        kind_p = PyUnicode_InternFromString("p");
+        kind_f = PyUnicode_InternFromString("f");
+        for (int i = 0; i < 4; i++)
+            mode_names[i] = PyUnicode_InternFromString(names[i]);
+        if (kind_s == NULL || kind_p == NULL || kind_f == NULL || mode_names[0] == NULL || mode_names[1] == NULL
+            || mode_names[2] == NULL || mode_names[3] == NULL)
+            return NULL;
+    }
+    return PyModule_Create(&module);
+}

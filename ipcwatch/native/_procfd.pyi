@@ -1,0 +1,6 @@
+"""Type stubs for the compiled /proc fd-table helper (see _procfd.c for the contract)."""
+
+from collections.abc import Collection
+
+def fd_table(fd_dir_fd: int, file_devs: Collection[int], /) -> list[tuple]: ...
+def pipe_fill_one(proc_root: str, pid: int, fd: int, inode: int, /) -> tuple[int, int] | None: ...

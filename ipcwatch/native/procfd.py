@@ -1,0 +1,116 @@
+"""The /proc fd-table walk and pipe fill: the compiled helper `_procfd` when it was built, else this pure-Python twin.
+
+`IMPLEMENTATION` says which one is in use ("c" or "python"); both return the same values (see _procfd.c):
+
+    fd_table(fd_dir_fd, file_devs)              # [("s", fd, inode) | ("p", fd, inode, mode)
+                                                #  | ("f", fd, dev, ino, mode, is_fifo, nlink, link), ...]
+    pipe_fill_one(proc_root, pid, fd, inode)    # (queued, capacity) through that read end, or None
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat as stat_mod
+import struct
+import termios
+from collections.abc import Collection
+
+FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
+
+# /proc/PID/fd/N links carry the open mode in their own permission bits: S_IRUSR for read, S_IWUSR for write.
+_LINK_MODES = {0o400: "r", 0o200: "w", 0o600: "rw"}
+_MAX_FD = 2**31 - 1
+_MAX_INODE = 2**64 - 1
+
+
+def _link_mode(fd_dir: int, name: str) -> str:
+    try:
+        mode = os.stat(name, dir_fd=fd_dir, follow_symlinks=False).st_mode
+    except OSError:
+        return "?"
+    return _LINK_MODES.get(mode & 0o600, "?")
+
+
+def _bracketed(link: str, prefix: str) -> int | None:
+    """N from "<prefix>N]", or None when the text is not exactly that."""
+    if not link.startswith(prefix) or not link.endswith("]"):
+        return None
+    digits = link[len(prefix) : -1]
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    value = int(digits)
+    return value if value <= _MAX_INODE else None
+
+
+def py_fd_table(fd_dir: int, file_devs: Collection[int]) -> list[FdEntry]:
+    """The pure-Python twin of `_procfd.fd_table`."""
+    if fd_dir < 0:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))  # os.listdir would list the working directory
+    out: list[FdEntry] = []
+    for name in os.listdir(fd_dir):
+        if not (name.isascii() and name.isdigit()) or int(name) > _MAX_FD:
+            continue
+        try:
+            link = os.readlink(name, dir_fd=fd_dir)
+        except OSError:
+            continue  # fd closed since listdir
+        if link[:1] == "s":
+            inode = _bracketed(link, "socket:[")
+            if inode is not None:
+                out.append(("s", int(name), inode))
+        elif link[:1] == "p":
+            inode = _bracketed(link, "pipe:[")
+            if inode is not None:
+                out.append(("p", int(name), inode, _link_mode(fd_dir, name)))
+        elif link[:1] == "/":
+            try:
+                st = os.stat(name, dir_fd=fd_dir)
+            except OSError:
+                continue
+            is_fifo = stat_mod.S_ISFIFO(st.st_mode)
+            if is_fifo or st.st_dev in file_devs:
+                mode = _link_mode(fd_dir, name)
+                out.append(("f", int(name), st.st_dev, st.st_ino, mode, is_fifo, st.st_nlink, link))
+    return out
+
+
+def py_pipe_fill_one(proc_root: str, pid: int, fd: int, inode: int) -> tuple[int, int] | None:
+    """The pure-Python twin of `_procfd.pipe_fill_one`."""
+    try:
+        path_fd = os.open(f"{proc_root}/{pid}/fd/{fd}", os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(path_fd)
+        if not stat_mod.S_ISFIFO(st.st_mode) or st.st_ino != inode:
+            return None  # checked before any real open: a recycled fd number never opens a device
+        read_fd = os.open(f"/proc/self/fd/{path_fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    finally:
+        os.close(path_fd)
+    try:
+        queued = struct.unpack("i", fcntl.ioctl(read_fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        return queued, fcntl.fcntl(read_fd, fcntl.F_GETPIPE_SZ)
+    except OSError:
+        return None
+    finally:
+        os.close(read_fd)
+
+
+try:
+    from ipcwatch.native import _procfd
+
+    fd_table = _procfd.fd_table
+    pipe_fill_one = _procfd.pipe_fill_one
+    IMPLEMENTATION = "c"
+except ImportError:
+    if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
+        raise
+    fd_table = py_fd_table
+    pipe_fill_one = py_pipe_fill_one
+    IMPLEMENTATION = "python"
+
+__all__ = ["IMPLEMENTATION", "FdEntry", "fd_table", "pipe_fill_one", "py_fd_table", "py_pipe_fill_one"]
