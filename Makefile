@@ -9,8 +9,10 @@ ARGS   ?=
 
 $(STAMP): pyproject.toml setup.py ipcwatch/native/_hexdump.c ipcwatch/native/_procfd.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --upgrade pip "setuptools>=77"
+	# compat: a plain path entry instead of an import hook (10 ms less at every start); fall back if it is gone
+	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat \
+		|| $(PY) -m pip install -q -e '.[test]'
 	$(PY) setup.py -q build_ext --inplace
 	$(PY) -m compileall -q ipcwatch  # bytecode up front: start-up stays fast even where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)

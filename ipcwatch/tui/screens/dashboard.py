@@ -181,6 +181,8 @@ class DashboardScreen(Screen[None]):
         """A new scan: update counts, then the visible view only."""
         self.rows, self.fresh = rows, fresh
         self._generation += 1
+        if not self._widgets_present():
+            return
         counts = {v: (len(r), sum(1 for x in r if x.stale)) for v, r in rows.objects.items()}
         counts[PROCESSES] = (len(rows.processes), 0)
         counts[BLOCKED] = (len(rows.blocked), rows.flagged)
@@ -188,8 +190,14 @@ class DashboardScreen(Screen[None]):
         self._refresh_view()
 
     def show_status(self, state: RefreshState) -> None:
+        if not self._widgets_present():
+            return
         blocked = (0, 0) if self.rows is None else (len(self.rows.blocked), self.rows.flagged)
         self.query_one(StatusHeader).show(self.snapshot, state, blocked)
+
+    def _widgets_present(self) -> bool:
+        """False before compose and while the app shuts down: a late scan result or timer tick is then dropped."""
+        return bool(self.query(StatusHeader)) and bool(self.query(ViewList))
 
     def _filter(self, view_id: str) -> RowFilter | None:
         try:
