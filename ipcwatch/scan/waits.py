@@ -717,32 +717,47 @@ def _analyse_sem(obj: IpcObject, pid: int, target: Target, snap: Snapshot, a: _A
     for num in nums:
         if num >= len(sems):
             continue
-        last = sems[num].get("pid") or 0
-        value = sems[num].get("value")
-        a.hints.append(f"sem {num} value is {value}")
-        if not last:
-            a.hints.append(f"nobody has operated on sem {num} yet")
-        elif last == pid:
-            a.hints.append(f"the last operation on sem {num} was this process's own")
-        elif last in snap.processes:
-            a.wakers.append(Waker(last, snap.processes[last].comm, f"last operated on sem {num}"))
-        else:
-            a.dead.append(f"dead partner: the last process to operate on sem {num} (pid {last}) has exited")
+        a.hints.append(f"sem {num} value is {sems[num].get('value')}")
+        _last_actor(
+            a,
+            snap,
+            pid,
+            sems[num].get("pid") or 0,
+            never=f"nobody has operated on sem {num} yet",
+            itself=f"the last operation on sem {num} was this process's own",
+            wakes=f"last operated on sem {num}",
+            dead=f"the last process to operate on sem {num}",
+        )
 
 
 def _analyse_msg(obj: IpcObject, pid: int, target: Target, snap: Snapshot, a: _Analysis) -> None:
     sending = target.role == DATA
     key, who, verb = ("lspid", "sender", "sent to") if sending else ("lrpid", "receiver", "received from")
-    last = obj.fields.get(key) or 0
     a.hints.append(f"{obj.fields.get('messages', '?')} message(s) queued")
+    _last_actor(
+        a,
+        snap,
+        pid,
+        obj.fields.get(key) or 0,
+        never=f"nothing has been {verb} this queue yet",
+        itself=f"the last {who} was this process itself",
+        wakes=f"last {verb} this queue",
+        dead=f"the queue's last {who}",
+    )
+
+
+def _last_actor(
+    a: _Analysis, snap: Snapshot, pid: int, last: int, *, never: str, itself: str, wakes: str, dead: str
+) -> None:
+    """What the last process to act on a SysV object says: nobody yet, the waiter itself, a waker, or a dead partner."""
     if not last:
-        a.hints.append(f"nothing has been {verb} this queue yet")
+        a.hints.append(never)
     elif last == pid:
-        a.hints.append(f"the last {who} was this process itself")
+        a.hints.append(itself)
     elif last in snap.processes:
-        a.wakers.append(Waker(last, snap.processes[last].comm, f"last {verb} this queue"))
+        a.wakers.append(Waker(last, snap.processes[last].comm, wakes))
     else:
-        a.dead.append(f"dead partner: the queue's last {who} (pid {last}) has exited")
+        a.dead.append(f"dead partner: {dead} (pid {last}) has exited")
 
 
 def _analyse_unix(obj: IpcObject, pid: int, target: Target, snap: Snapshot, lone: bool, a: _Analysis) -> None:
