@@ -21,7 +21,9 @@ import posix_ipc
 import pytest
 import sysv_ipc
 
-from ipcwatch.scan import ScanConfig, Snapshot, scan
+from ipcwatch.actions.verify import lookup
+from ipcwatch.scan import IpcObject, ScanConfig, Snapshot, scan
+from ipcwatch.scan.parsers import parse_table
 
 RUN_TAG = f"ipcwt{os.getpid()}x{secrets.token_hex(3)}"
 _issued_keys: set[int] = set()
@@ -157,6 +159,19 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
 
 def scan_kinds(*kinds: str, **config: object) -> Snapshot:
     return scan(ScanConfig(kinds=frozenset(kinds), **config))  # type: ignore[arg-type]
+
+
+def obj_of(ref: str) -> IpcObject:
+    """The live object behind `ref` (a fresh, narrow scan); fails the test if it is not there."""
+    found = lookup(ref)
+    assert isinstance(found, IpcObject), found
+    return found
+
+
+def shm_row(shmid: int) -> dict[str, int]:
+    """A segment's row in /proc/sysvipc/shm (opening it with sysv_ipc would attach it)."""
+    with open("/proc/sysvipc/shm", "rb") as f:
+        return next(row for row in parse_table(f.read()) if row["shmid"] == shmid)
 
 
 # --- real objects ---------------------------------------------------------------------------------------------

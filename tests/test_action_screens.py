@@ -15,14 +15,12 @@ from textual.widgets import Button, DataTable, Input, OptionList, SelectionList,
 
 from ipcwatch.actions import clean as cleaning
 from ipcwatch.actions import signals
-from ipcwatch.actions.verify import lookup
-from ipcwatch.scan import IpcObject
 from ipcwatch.tui.screens.clean import CleanScreen
 from ipcwatch.tui.screens.confirm import ConfirmScreen
 from ipcwatch.tui.screens.queue import QueueScreen
 from ipcwatch.tui.screens.semaphore import SemaphoreScreen
 from ipcwatch.tui.screens.signal import SignalScreen
-from tests.conftest import scan_kinds
+from tests.conftest import obj_of, scan_kinds
 
 HOSTILE = "[@click=app.quit]x[/]\x1b]2;PWNED\x07"
 UNSET = object()
@@ -42,11 +40,6 @@ class Host(App[None]):
     def finished(self, result: Any) -> None:
         self.result = result
 
-
-def obj_of(ref: str) -> IpcObject:
-    found = lookup(ref)
-    assert isinstance(found, IpcObject), found
-    return found
 
 
 async def settle(pilot) -> None:

@@ -8,8 +8,8 @@ import posix_ipc
 import pytest
 
 from ipcwatch.actions import queues
-from ipcwatch.actions.outcome import Outcome, Status
-from ipcwatch.actions.verify import lookup
+from ipcwatch.actions.outcome import Status
+from tests.conftest import obj_of
 
 
 def sysv_row(msqid: int) -> tuple[int, int]:
@@ -22,11 +22,6 @@ def sysv_row(msqid: int) -> tuple[int, int]:
             return int(values["cbytes"]), int(values["qnum"])
     raise AssertionError(f"queue {msqid} not listed")
 
-
-def obj_of(ref: str):
-    found = lookup(ref)
-    assert found is not None and not isinstance(found, Outcome), found
-    return found
 
 
 BODIES = [(5, b"hello"), (1, b""), (9, bytes(range(256)) * 4), (2, b"\x1b]52;c;evil\x07[/]")]

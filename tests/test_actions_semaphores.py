@@ -8,15 +8,8 @@ import time
 import posix_ipc
 
 from ipcwatch.actions import semaphores
-from ipcwatch.actions.outcome import Outcome, Status
-from ipcwatch.actions.verify import lookup
-from tests.conftest import scan_kinds
-
-
-def obj_of(ref: str):
-    found = lookup(ref)
-    assert found is not None and not isinstance(found, Outcome), found
-    return found
+from ipcwatch.actions.outcome import Status
+from tests.conftest import obj_of, scan_kinds
 
 
 def test_sysv_post_wait_set(sysv_sem):

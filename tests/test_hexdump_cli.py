@@ -14,8 +14,7 @@ from ipcwatch import shmread
 from ipcwatch.cli import main
 from ipcwatch.commands.hexdump import parse_size
 from ipcwatch.native import hexdump
-from ipcwatch.scan.parsers import parse_table
-from tests.conftest import needs_root, wait_until
+from tests.conftest import needs_root, shm_row, wait_until
 
 needs_hexdump = pytest.mark.skipif(shutil.which("hexdump") is None, reason="util-linux hexdump is not installed")
 
@@ -43,11 +42,6 @@ def fill(seg: sysv_ipc.SharedMemory, data: bytes, offset: int = 0) -> bytes:
     finally:
         seg.detach()
 
-
-def shm_row(shmid: int) -> dict[str, int]:
-    """The segment's row in /proc/sysvipc/shm (opening it with sysv_ipc would attach it)."""
-    with open("/proc/sysvipc/shm", "rb") as f:
-        return next(row for row in parse_table(f.read()) if row["shmid"] == shmid)
 
 
 def run_cli(capsysbinary: pytest.CaptureFixture[bytes], *argv: str, read_only: bool = False) -> tuple[int, bytes, str]:

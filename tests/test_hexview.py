@@ -13,12 +13,12 @@ from textual.app import App
 
 from ipcwatch.native import hexdump
 from ipcwatch.scan import IpcObject, sysv
-from ipcwatch.scan.parsers import parse_table
 from ipcwatch.scan.procs import HolderIndex
 from ipcwatch.shmread import ByteSource, FileSource, Status, open_source
 from ipcwatch.tui.flows import Flows
 from ipcwatch.tui.screens.hexview import HexViewScreen, parse_pattern
 from ipcwatch.tui.widgets.hexview import LOADING, HexView
+from tests.conftest import shm_row
 
 
 class Host(App[None]):
@@ -72,10 +72,6 @@ def sysv_object(shmid: int) -> IpcObject:
 def sysv_source(shmid: int) -> ByteSource:
     return open_source(sysv_object(shmid))
 
-
-def shm_row(shmid: int) -> dict[str, int]:
-    with open("/proc/sysvipc/shm", "rb") as f:
-        return next(row for row in parse_table(f.read()) if row["shmid"] == shmid)
 
 
 class Recorded(ByteSource):

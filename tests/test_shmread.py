@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ipcwatch.scan.parsers import parse_table
 from ipcwatch.shmread import (
     AttachRefused,
     BytesSource,
@@ -20,23 +19,12 @@ from ipcwatch.shmread import (
     open_source,
     search,
 )
-from tests.conftest import needs_root, scan_kinds
-
-
-def shm_row(shmid: int) -> dict[str, int]:
-    with open("/proc/sysvipc/shm", "rb") as f:
-        return next(row for row in parse_table(f.read()) if row["shmid"] == shmid)
-
-
-def scanned(kind: str, ref: str):
-    obj = scan_kinds(kind).get(ref)
-    assert obj is not None, ref
-    return obj
+from tests.conftest import needs_root, obj_of, shm_row
 
 
 def test_posix_source_reads_restats_and_sees_truncate_and_unlink(posix_shm) -> None:
     name, _ = posix_shm(size=8192, data=b"hello posix")
-    with open_source(scanned("posix-shm", f"posix-shm:{name}")) as source:
+    with open_source(obj_of(f"posix-shm:{name}")) as source:
         assert source.note is None
         assert source.status() == Status(8192, False)
         assert source.read(0, 11) == b"hello posix"
@@ -52,7 +40,7 @@ def test_posix_source_reads_restats_and_sees_truncate_and_unlink(posix_shm) -> N
 
 def test_posix_object_replaced_since_the_scan_is_refused(posix_shm) -> None:
     name, _ = posix_shm(size=4096)
-    obj = scanned("posix-shm", f"posix-shm:{name}")
+    obj = obj_of(f"posix-shm:{name}")
     os.unlink(f"/dev/shm/{name}")
     os.close(os.open(f"/dev/shm/{name}", os.O_CREAT | os.O_RDWR, 0o600))
     with pytest.raises(SourceGone, match="replaced"):
@@ -80,7 +68,7 @@ def test_sysv_read_through_holder_mapping_leaves_no_trace(sysv_shm, spawn) -> No
         "print('READY', flush=True); sys.stdin.read()"
     )
     before = shm_row(seg.id)
-    with open_source(scanned("sysv-shm", f"sysv-shm:{seg.id}")) as source:
+    with open_source(obj_of(f"sysv-shm:{seg.id}")) as source:
         assert source.note is None
         assert source.read(4000, 12) == b"mapped bytes"
         assert source.read(9990, 100) == b" " * 10  # sysv_ipc fills new segments with spaces
@@ -94,7 +82,7 @@ def test_sysv_read_by_attaching_read_only_then_removed(sysv_shm) -> None:
     seg.attach()
     seg.write(b"attached", 10)
     seg.detach()
-    source = open_source(scanned("sysv-shm", f"sysv-shm:{seg.id}"))
+    source = open_source(obj_of(f"sysv-shm:{seg.id}"))
     try:
         assert source.note is not None and "nattch" in source.note
         assert source.read(10, 8) == b"attached"
@@ -109,7 +97,7 @@ def test_sysv_read_by_attaching_read_only_then_removed(sysv_shm) -> None:
 
 def test_no_attach_refuses_a_segment_nobody_maps_and_leaves_it_untouched(sysv_shm) -> None:
     seg = sysv_shm(size=4096)
-    obj = scanned("sysv-shm", f"sysv-shm:{seg.id}")
+    obj = obj_of(f"sysv-shm:{seg.id}")
     before = shm_row(seg.id)
     with pytest.raises(AttachRefused, match="no process has it attached.*--read-only forbids"):
         open_source(obj, allow_attach=False)
@@ -122,7 +110,7 @@ def test_no_attach_still_reads_through_a_holders_mapping(sysv_shm, spawn) -> Non
     seg = sysv_shm(size=4096)
     spawn(f"import sys, sysv_ipc; m = sysv_ipc.attach({seg.id}); m.write(b'held', 8); print('READY', flush=True); "
           "sys.stdin.read()")
-    with open_source(scanned("sysv-shm", f"sysv-shm:{seg.id}"), allow_attach=False) as source:
+    with open_source(obj_of(f"sysv-shm:{seg.id}"), allow_attach=False) as source:
         assert source.note is None
         assert source.read(8, 4) == b"held"
 
@@ -134,7 +122,7 @@ def test_identity_is_checked_once_per_ttl_and_a_removal_is_never_read_after_dete
     seg = sysv_shm(size=8192)
     spawn(f"import sys, sysv_ipc; m = sysv_ipc.attach({seg.id}); m.write(b'held', 0); print('READY', flush=True); "
           "sys.stdin.read()")
-    source = SysvSource(scanned("sysv-shm", f"sysv-shm:{seg.id}"), identity_ttl=60)
+    source = SysvSource(obj_of(f"sysv-shm:{seg.id}"), identity_ttl=60)
     checks: list[int] = []
     real_row = source._row
     monkeypatch.setattr(source, "_row", lambda: checks.append(1) or real_row())
@@ -154,7 +142,7 @@ def test_identity_is_checked_once_per_ttl_and_a_removal_is_never_read_after_dete
 
 def test_an_expired_check_is_made_again_by_a_read(sysv_shm, monkeypatch) -> None:
     seg = sysv_shm(size=4096)
-    source = SysvSource(scanned("sysv-shm", f"sysv-shm:{seg.id}"), identity_ttl=0)
+    source = SysvSource(obj_of(f"sysv-shm:{seg.id}"), identity_ttl=0)
     checks: list[int] = []
     real_row = source._row
     monkeypatch.setattr(source, "_row", lambda: checks.append(1) or real_row())
@@ -170,7 +158,7 @@ def test_an_expired_check_is_made_again_by_a_read(sysv_shm, monkeypatch) -> None
 
 def test_a_closed_segment_source_never_attaches_again(sysv_shm) -> None:
     seg = sysv_shm(size=4096)
-    source = open_source(scanned("sysv-shm", f"sysv-shm:{seg.id}"))
+    source = open_source(obj_of(f"sysv-shm:{seg.id}"))
     source.close()
     with pytest.raises(SourceError, match="closed"):
         source.read(0, 4)
@@ -179,7 +167,7 @@ def test_a_closed_segment_source_never_attaches_again(sysv_shm) -> None:
 def test_other_kinds_are_refused(sysv_msg) -> None:
     queue = sysv_msg()
     with pytest.raises(SourceError, match="sysv-shm"):
-        open_source(scanned("sysv-msg", f"sysv-msg:{queue.id}"))
+        open_source(obj_of(f"sysv-msg:{queue.id}"))
 
 
 def test_bytes_source() -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.scan.model import Process
-from ipcwatch.scan.parsers import parse_stat
 from ipcwatch.scan.procs import process_at
 
 
@@ -49,12 +48,8 @@ def signal_named(name: str) -> SignalChoice | None:
 
 def start_time(pid: int, proc_root: str = "/proc") -> int | None:
     """Field 22 of /proc/PID/stat (clock ticks since boot), None when the process is gone or unreadable."""
-    try:
-        with open(f"{proc_root}/{pid}/stat", "rb") as f:
-            parsed = parse_stat(f.read(8192))
-    except OSError:
-        return None
-    return None if parsed is None else parsed[3]
+    process = process_at(pid, proc_root)
+    return None if process is None else process.start
 
 
 def parse_expect(expect: str) -> tuple[int, int] | None:
