@@ -1,0 +1,32 @@
+"""Why is it stuck: the IPC object each thread asleep in the kernel waits on, who could wake it, and why not.
+
+`WaitFinder.visit` runs inside the scan's one /proc pass. For every thread it reads `task/TID/stat` (only
+sleeping threads go on) and `task/TID/syscall` through the process directory fd, so a recycled pid cannot
+mix two processes' data; only calls that can wait on IPC are decoded further (their wchan, the argument
+memory they point at in /proc/PID/mem, their fds). `attach` maps the waits to the scan's objects.
+`explain`, `blocked_threads` and `describe` turn a snapshot into `BlockedThread`s: the operation, who could
+wake the thread, and the likely cause (a dead partner, a wait cycle). Every string they hold is raw: escape
+it to show it.
+
+Modules: records (the data), thread (reading one thread), decoders (one per system call), finder (the /proc
+pass), analysis (who could end one wait), explain (the reports).
+"""
+
+from __future__ import annotations
+
+from ipcwatch.scan.waits.explain import blocked_threads, describe, explain
+from ipcwatch.scan.waits.finder import WaitFinder
+from ipcwatch.scan.waits.records import BlockedThread, ProcessSample, ProcessWaits, Target, ThreadSample, Waker
+
+__all__ = [
+    "BlockedThread",
+    "ProcessSample",
+    "ProcessWaits",
+    "Target",
+    "ThreadSample",
+    "WaitFinder",
+    "Waker",
+    "blocked_threads",
+    "describe",
+    "explain",
+]

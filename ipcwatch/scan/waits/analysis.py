@@ -1,0 +1,175 @@
+"""Who could end one wait: wakers, dead partners and hints for each kind of object."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ipcwatch.scan.model import Holder, IpcObject, Snapshot
+from ipcwatch.scan.waits.records import CLIENT, DATA, LISTENER, READER, SPACE, WRITER, Target, Waker
+
+# --- explaining ---------------------------------------------------------------------------------------------
+
+
+def _who(holders: Iterable[Holder], pid: int, want: str) -> tuple[list[Holder], bool]:
+    """(other processes' holders with `want` in their mode, whether `pid` itself holds it so)."""
+    others, itself = [], False
+    for h in holders:
+        if want and want not in h.mode and h.mode != "?":
+            continue
+        if h.pid == pid:
+            itself = True
+        else:
+            others.append(h)
+    return others, itself
+
+
+def fd_wakers(holders: list[Holder], why: str) -> list[Waker]:
+    fds: dict[int, list[str]] = {}
+    comms: dict[int, str] = {}
+    for h in holders:
+        fds.setdefault(h.pid, []).append(h.via)
+        comms[h.pid] = h.comm
+    return [
+        Waker(pid, comms[pid], f"{why} ({'fd ' if vias[0] != 'mapped' else ''}{', '.join(vias)})")
+        for pid, vias in fds.items()
+    ]
+
+
+@dataclass
+class Analysis:
+    wakers: list[Waker] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+
+def _nobody_else(what: str, itself: bool, lone: bool, a: Analysis) -> None:
+    """No other process holds `what`: a dead partner, unless another thread of this very process could act."""
+    if itself and not lone:
+        a.hints.append(f"only this process holds {what}: another of its threads would have to act")
+    elif itself:
+        a.dead.append(f"dead partner: no other process holds {what}; only this process does, and it is waiting")
+    else:
+        a.dead.append(f"dead partner: no process holds {what}")
+
+
+_END_OF = {DATA: ("w", "the write end"), SPACE: ("r", "the read end"), WRITER: ("w", ""), READER: ("r", "")}
+
+
+def _analyse_file(obj: IpcObject, pid: int, target: Target, lone: bool, a: Analysis) -> None:
+    """Pipes, FIFOs, POSIX queues and semaphores: the other processes holding the right end are the wakers."""
+    if obj.kind == "posix-sem":
+        others, _ = _who(obj.holders, pid, "")
+        a.wakers += fd_wakers(others, "has the semaphore open")
+        if not others:
+            a.dead.append("dead partner: no other process has the semaphore open")
+        return
+    want, end = _END_OF.get(target.role, ("", "it"))
+    others, itself = _who(obj.holders, pid, want)
+    direction = "writing" if want == "w" else "reading"
+    if obj.kind == "posix-mq":
+        a.wakers += fd_wakers(others, f"has the queue open for {direction}")
+        if not others:
+            a.dead.append(f"dead partner: no other process has the queue open for {direction}")
+        return
+    if target.role in (WRITER, READER):
+        a.wakers += fd_wakers(others, f"has the FIFO open for {direction}")
+        if not others:
+            a.dead.append(f"dead partner: no process has the FIFO open for {direction}")
+        return
+    a.wakers += fd_wakers(others, f"holds {end}")
+    if not others:
+        _nobody_else(end, itself, lone, a)
+    fill = obj.fields.get("queued"), obj.fields.get("capacity")
+    if fill[0] is not None and fill[1]:
+        a.hints.append(f"{fill[0]} of {fill[1]} bytes queued")
+
+
+def _analyse_sem(obj: IpcObject, pid: int, target: Target, snap: Snapshot, a: Analysis) -> None:
+    sems = obj.fields.get("semaphores")
+    if not sems:
+        a.hints.append("the semaphore values are not readable: run as root to see the last operators")
+        return
+    nums = target.sem_nums or tuple(range(len(sems)))
+    for num in nums:
+        if num >= len(sems):
+            continue
+        a.hints.append(f"sem {num} value is {sems[num].get('value')}")
+        _last_actor(
+            a,
+            snap,
+            pid,
+            sems[num].get("pid") or 0,
+            never=f"nobody has operated on sem {num} yet",
+            itself=f"the last operation on sem {num} was this process's own",
+            wakes=f"last operated on sem {num}",
+            dead=f"the last process to operate on sem {num}",
+        )
+
+
+def _analyse_msg(obj: IpcObject, pid: int, target: Target, snap: Snapshot, a: Analysis) -> None:
+    sending = target.role == DATA
+    key, who, verb = ("lspid", "sender", "sent to") if sending else ("lrpid", "receiver", "received from")
+    a.hints.append(f"{obj.fields.get('messages', '?')} message(s) queued")
+    _last_actor(
+        a,
+        snap,
+        pid,
+        obj.fields.get(key) or 0,
+        never=f"nothing has been {verb} this queue yet",
+        itself=f"the last {who} was this process itself",
+        wakes=f"last {verb} this queue",
+        dead=f"the queue's last {who}",
+    )
+
+
+def _last_actor(
+    a: Analysis, snap: Snapshot, pid: int, last: int, *, never: str, itself: str, wakes: str, dead: str
+) -> None:
+    """What the last process to act on a SysV object says: nobody yet, the waiter itself, a waker, or a dead partner."""
+    if not last:
+        a.hints.append(never)
+    elif last == pid:
+        a.hints.append(itself)
+    elif last in snap.processes:
+        a.wakers.append(Waker(last, snap.processes[last].comm, wakes))
+    else:
+        a.dead.append(f"dead partner: {dead} (pid {last}) has exited")
+
+
+def _analyse_unix(obj: IpcObject, pid: int, target: Target, snap: Snapshot, lone: bool, a: Analysis) -> None:
+    if target.role == CLIENT or obj.fields.get("state") == "listen":
+        where = f" to {obj.name}" if obj.name else ""
+        a.hints.append(f"any process that connects{where} would wake it")
+        return
+    peer = obj.fields.get("peer")
+    peer_obj = snap.get(f"unix:{peer}") if peer else None
+    if peer_obj is None:
+        a.hints.append("its peer socket is not known")
+        return
+    others, itself = _who(peer_obj.holders, pid, "")
+    why = "holds the listening socket" if target.role == LISTENER else f"holds the other end ({peer_obj.ref})"
+    a.wakers += fd_wakers(others, why)
+    if not others:
+        _nobody_else(f"the other end ({peer_obj.ref})", itself, lone, a)
+
+
+def analyse(snap: Snapshot, pid: int, target: Target, ref: str | None, lone: bool) -> Analysis:
+    """Who could end this wait (`lone`: the waiting process has no other thread that could)."""
+    a = Analysis()
+    obj = snap.get(ref) if ref else None
+    if obj is None:
+        if target.role in (WRITER, READER):
+            direction = "writing" if target.role == WRITER else "reading"
+            a.dead.append(f"dead partner: no process has the FIFO open for {direction}")
+        else:
+            a.hints.append("the object is not in this scan")
+    elif obj.kind == "sysv-sem":
+        _analyse_sem(obj, pid, target, snap, a)
+    elif obj.kind == "sysv-msg":
+        _analyse_msg(obj, pid, target, snap, a)
+    elif obj.kind == "unix":
+        _analyse_unix(obj, pid, target, snap, lone, a)
+    else:
+        _analyse_file(obj, pid, target, lone, a)
+    return a

@@ -1,0 +1,157 @@
+"""The finder: samples every thread in the scan's /proc pass, then maps the waits to the scan's objects."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from dataclasses import replace
+
+from ipcwatch.scan import syscalls as sc
+from ipcwatch.scan.model import IpcObject, Process, Snapshot, Waiter
+from ipcwatch.scan.procs import HolderIndex
+from ipcwatch.scan.waits.decoders import DECODERS, may_wait_on_ipc
+from ipcwatch.scan.waits.records import (
+    ALWAYS_IPC,
+    CLIENT,
+    DIR_FLAGS,
+    KERNEL_THREAD_PARENT,
+    ProcessSample,
+    Target,
+    ThreadSample,
+)
+from ipcwatch.scan.waits.thread import ThreadReader, read_small, scheduler_now, waiting_since
+
+# --- the finder ---------------------------------------------------------------------------------------------
+
+
+RECENT: deque[WaitFinder] = deque(maxlen=4)  # the last few scans' samples, for explain(snapshot)
+RECENT_LOCK = threading.Lock()
+
+
+class WaitFinder:
+    """One scan's blocked-thread analysis: `visit` in the /proc pass, then `attach` to the objects."""
+
+    def __init__(self, machine: str | None = None) -> None:
+        self.table = sc.table_for(machine)
+        self.problem = None if self.table is not None else f"unknown architecture {os.uname().machine}"
+        self.samples: dict[int, ProcessSample] = {}
+        # (pid, tid) -> (thread, [(target, ref or None)]) for threads whose targets are IPC objects
+        self.resolved: dict[tuple[int, int], tuple[ThreadSample, tuple[tuple[Target, str | None], ...]]] = {}
+        self._self_pid = os.getpid()
+        self._clock_read: tuple[float, float] | None | bool = False
+
+    def _clock(self) -> tuple[float, float] | None:
+        if self._clock_read is False:
+            self._clock_read = scheduler_now()
+        return self._clock_read  # type: ignore[return-value]
+
+    def visit(self, pid: int, dir_fd: int, proc: Process) -> None:
+        """Sample every thread of one process (called while its /proc/PID directory fd is open)."""
+        if self.table is None or pid == self._self_pid:
+            return
+        if proc.ppid == KERNEL_THREAD_PARENT or pid == KERNEL_THREAD_PARENT:
+            return
+        sample = ProcessSample(proc)
+        try:
+            if os.stat("task", dir_fd=dir_fd).st_nlink <= 3:  # 2 + one per thread: skip listing a lone thread
+                if proc.state in ("Z", "X"):
+                    return  # exited; a zombie leader with live threads is sampled thread by thread below
+                sample.threads.append(self._thread(dir_fd, "", pid, proc.state))
+            else:
+                task_fd = os.open("task", DIR_FLAGS, dir_fd=dir_fd)
+                try:
+                    tids = [int(name) for name in os.listdir(task_fd) if name.isdigit()]
+                finally:
+                    os.close(task_fd)
+                for tid in tids:
+                    try:
+                        state = proc.state if tid == pid else None  # /proc/PID/stat is the main thread's
+                        sample.threads.append(self._thread(dir_fd, f"task/{tid}/", tid, state))
+                    except PermissionError:
+                        raise
+                    except OSError:
+                        continue  # the thread exited while we read it
+        except PermissionError:
+            sample.problem = f"could not read syscall file of {pid} (permission denied)"
+        except OSError:
+            return  # the process exited
+        self.samples[pid] = sample
+
+    def _thread(self, dir_fd: int, prefix: str, tid: int, state: str | None) -> ThreadSample:
+        """One thread; `state` is known for the main thread (the process's stat), else read only when it matters.
+
+        The syscall file answers `running` for a running thread, so a sleeping thread costs one read unless it
+        sleeps in a call that can wait on IPC.
+        """
+        if state is not None and state not in ("S", "D"):
+            return ThreadSample(tid, state, None)
+        raw = read_small(dir_fd, f"{prefix}syscall", 512)  # PermissionError: no access
+        if raw.startswith(b"running"):
+            return ThreadSample(tid, "R", None)
+        head = raw.split(b" ", 1)[0]
+        name = sc.syscall_name(self.table, int(head)) if head.isdigit() else None
+        decode = DECODERS.get(name) if name is not None else None
+        call = sc.parse_syscall(raw) if decode is not None or head == b"-1" else None
+        if call is None or (name is not None and not may_wait_on_ipc(name, call.args)):
+            return ThreadSample(tid, state or "?", name)  # most sleepers: a private futex, a nanosleep, ...
+        if state is None:
+            state = sc.parse_thread_state(read_small(dir_fd, f"{prefix}stat", 1024)) or "?"
+        if name is None:  # asleep outside a system call (a page fault, a stop): wchan says where
+            return ThreadSample(tid, state, None, wchan=ThreadReader(dir_fd, prefix, state, "", ()).wchan())
+        if decode is None or state not in ("S", "D"):
+            return ThreadSample(tid, state, name)
+        thread = ThreadReader(dir_fd, prefix, state, name, call.args)
+        try:
+            targets, note = decode(thread)
+        except (FileNotFoundError, ProcessLookupError):
+            raise
+        except (OSError, ValueError, OverflowError) as exc:
+            targets, note = (), f"its wait could not be decoded: {getattr(exc, 'strerror', None) or exc}"
+        finally:
+            thread.close()
+        if not targets:
+            return ThreadSample(tid, state, name, note=note)
+        since = waiting_since(dir_fd, prefix, self._clock())
+        return ThreadSample(tid, state, name, thread.wchan(), targets, note, since)
+
+    def attach(self, objects: list[IpcObject], index: HolderIndex) -> dict[str, list[Waiter]]:
+        """Map the sampled waits to objects: {ref: waiters}. Remembers the samples for `explain`."""
+        by_ref = {o.ref: o for o in objects}
+        by_identity = {o.identity: o for o in objects if o.identity.startswith("file:")}
+        out: dict[str, list[Waiter]] = {}
+        for pid, sample in self.samples.items():
+            for thread in sample.threads:
+                if not thread.targets:
+                    continue
+                resolved: list[tuple[Target, str | None]] = []
+                for target in thread.targets:
+                    obj = by_ref.get(target.match) or by_identity.get(target.match)
+                    if obj is None and target.kind not in ALWAYS_IPC:
+                        continue  # e.g. a TCP socket: not IPC
+                    if obj is not None and obj.kind == "unix" and obj.fields.get("state") == "listen":
+                        target = replace(target, role=CLIENT, op=target.op.replace("nothing received", "no client"))
+                    ref = obj.ref if obj is not None else None
+                    if any(r == ref and ref is not None for _, r in resolved):
+                        continue
+                    resolved.append((target, ref))
+                    if ref is not None:
+                        out.setdefault(ref, []).append(Waiter(pid, thread.tid, target.op))
+                self.resolved[(pid, thread.tid)] = (thread, tuple(resolved))
+        with RECENT_LOCK:
+            RECENT.append(self)
+        return out
+
+    def covers(self, snapshot: Snapshot) -> bool:
+        """True when these samples come from the scan that made `snapshot` (the very same Process objects)."""
+        for pid, sample in self.samples.items():
+            proc = snapshot.processes.get(pid)
+            if proc is not None:
+                return proc is sample.proc
+        return False
+
+
+def finder_for(snapshot: Snapshot) -> WaitFinder | None:
+    with RECENT_LOCK:
+        recent = list(RECENT)
+    return next((f for f in reversed(recent) if f.covers(snapshot)), None)

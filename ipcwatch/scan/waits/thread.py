@@ -1,0 +1,120 @@
+"""Reading one thread through its process directory fd: wchan, argument memory, fds, when it last ran."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import time
+from dataclasses import dataclass
+
+from ipcwatch.scan import syscalls as sc
+from ipcwatch.scan.waits.records import MAX_PATH, PAGE_SIZE
+
+# --- reading one thread ---------------------------------------------------------------------------------------
+
+
+def read_small(dir_fd: int, name: str, limit: int = 4096) -> bytes:
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    kind: str  # pipe, socket, fifo or file
+    match: str
+    inode: int
+    label: str | None
+
+
+class ThreadReader:
+    """One thread being decoded: names under `prefix` (its task/TID/ dir, or "" for a one-thread process)
+    relative to the process dir fd, its arguments, and a lazily opened /proc/PID/mem."""
+
+    def __init__(self, dir_fd: int, prefix: str, state: str, syscall: str, args: tuple[int, ...]):
+        self.dir_fd, self.prefix, self.state = dir_fd, prefix, state
+        self.syscall, self.args = syscall, args
+        self._mem: int | None = None
+        self._wchan: str | None | bool = False
+
+    def close(self) -> None:
+        if self._mem is not None:
+            os.close(self._mem)
+
+    def wchan(self) -> str | None:
+        if self._wchan is False:
+            try:
+                text = read_small(self.dir_fd, f"{self.prefix}wchan", 256).decode("ascii", "replace").strip()
+            except OSError:
+                text = ""
+            self._wchan = text if text and text != "0" else None
+        return self._wchan  # type: ignore[return-value]
+
+    def mem(self, address: int, size: int) -> bytes:
+        if not 0 < address < 1 << 63 or size <= 0:
+            return b""
+        if self._mem is None:
+            self._mem = os.open("mem", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dir_fd)
+        return os.pread(self._mem, size, address)
+
+    def cstring(self, address: int) -> bytes:
+        """A NUL-terminated string, read page by page (the next page may not be mapped)."""
+        out = b""
+        while len(out) < MAX_PATH:
+            where = address + len(out)
+            chunk = self.mem(where, min(MAX_PATH - len(out), PAGE_SIZE - where % PAGE_SIZE))
+            if not chunk:
+                break
+            end = chunk.find(b"\0")
+            if end >= 0:
+                return out + chunk[:end]
+            out += chunk
+        return out
+
+    def file(self, fd: int) -> FileRef | str:
+        """What fd refers to, or a note saying why it is not an IPC object."""
+        name = f"fd/{fd}"
+        try:
+            link = os.readlink(name, dir_fd=self.dir_fd) if fd >= 0 else ""
+        except OSError:
+            link = ""
+        if not link:
+            return f"fd {fd} is not open"
+        for prefix, kind, ref in (("pipe:[", "pipe", "pipe"), ("socket:[", "socket", "unix")):
+            if link.startswith(prefix) and link.endswith("]") and link[len(prefix) : -1].isdigit():
+                inode = int(link[len(prefix) : -1])
+                return FileRef(kind, f"{ref}:{inode}", inode, None)
+        if link.startswith("/") and self.state == "S":
+            # The open file itself (stat never opens it). Waits on FIFOs and queues are interruptible (S); a
+            # thread in D may sit on a hung network filesystem, where even a stat could hang: never stat those.
+            st = os.stat(name, dir_fd=self.dir_fd)
+            kind = "fifo" if stat_mod.S_ISFIFO(st.st_mode) else "file" if stat_mod.S_ISREG(st.st_mode) else ""
+            if kind:
+                return FileRef(kind, f"file:{st.st_dev}:{st.st_ino}", st.st_ino, link)
+        return f"fd {fd} is {link}"
+
+
+def scheduler_now() -> tuple[float, float] | None:
+    """(our thread's `se.exec_start` in ms, the wall clock) read together: the scheduler clock's offset."""
+    try:
+        with open("/proc/thread-self/sched", "rb") as f:
+            ours = sc.parse_exec_start(f.read())
+    except OSError:
+        return None
+    return None if ours is None else (ours, time.time())
+
+
+def waiting_since(dir_fd: int, prefix: str, clock: tuple[float, float] | None) -> float | None:
+    """When the thread last ran (epoch seconds): its `se.exec_start` placed on the wall clock through ours."""
+    if clock is None:
+        return None
+    try:
+        theirs = sc.parse_exec_start(read_small(dir_fd, f"{prefix}sched", 1 << 16))
+    except OSError:
+        return None
+    if theirs is None:
+        return None
+    ours, wall = clock
+    return wall - max(0.0, ours - theirs) / 1000.0
