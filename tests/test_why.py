@@ -22,7 +22,7 @@ import sysv_ipc
 from ipcwatch.cli import main
 from ipcwatch.scan import ScanConfig, Snapshot, scan
 from ipcwatch.scan.waits import BlockedThread, blocked_threads, describe, explain
-from tests.conftest import Child, Cleanup, needs_root, wait_until
+from tests.conftest import Child, Cleanup, needs_root, obj_of, wait_until
 
 pytestmark = needs_root  # reading other processes' syscall files and memory needs ptrace rights
 
@@ -315,6 +315,30 @@ def test_reading_a_pipe_only_the_reader_can_write_is_a_dead_partner(spawn) -> No
     assert b.causes == (
         "dead partner: no other process holds the write end; only this process does, and it is waiting",
     )
+
+
+def test_a_write_end_in_flight_in_a_unix_socket_is_not_a_dead_partner(spawn_fds, pipe, cleanup) -> None:
+    """The only write end sits in a unix socket's queue (sent with SCM_RIGHTS, never received, the sender's copy
+    closed): no process holds it, yet the reader is blocked, which proves it is open. Not a dead partner."""
+    a, b = socket.socketpair()
+    cleanup.add(a.close)
+    cleanup.add(b.close)
+    socket.send_fds(a, [b"w"], [pipe.w])
+    waiter = spawn_fds(f"import os; print('READY', flush=True); os.read({pipe.r}, 1)", [pipe.r])
+    pipe.close()
+    ref = f"pipe:{pipe.inode}"
+    blocked = blocked_on(waiter.pid, {"pipe", "unix"}, ref)
+    assert blocked.op == "read (pipe empty)" and blocked.wakers == () and blocked.causes == ()
+    assert any(
+        h.startswith("no visible process holds the write end, yet the wait proves it is open")
+        and "in flight in a unix socket's queue" in h
+        for h in blocked.hints
+    ), blocked.hints
+    assert [h.mode for h in obj_of(ref).holders] == ["r"]
+    _, fds, _, _ = socket.recv_fds(b, 1, 1)  # the write end arrives: write through it and the reader goes on
+    cleanup.add(lambda: [os.close(fd) for fd in fds])
+    os.write(fds[0], b"x")
+    assert_released(waiter)
 
 
 def test_two_process_wait_cycle(spawn_fds, pipe, sysv_sem) -> None:

@@ -41,16 +41,35 @@ class Analysis:
     wakers: list[Waker] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    unreadable: int = 0  # processes whose fds could not be read: "nobody holds it" cannot be said then
+
+    def nobody(self, cause: str) -> None:
+        """A dead partner, when every fd table was read; else only what is visible, as a hint."""
+        if self.unreadable:
+            self.hints.append(
+                f"{cause.removeprefix('dead partner: ')} among the visible processes; "
+                f"{self.unreadable} processes' fds could not be read"
+            )
+        else:
+            self.dead.append(cause)
 
 
 def _nobody_else(what: str, itself: bool, lone: bool, a: Analysis) -> None:
-    """No other process holds `what`: a dead partner, unless another thread of this very process could act."""
+    """No other process holds `what`: a dead partner, unless another thread of this very process could act.
+
+    Used only for a wait that proves the other end exists (a read on a pipe with no writer returns at once): when
+    no visible process holds it, it is held where the scan cannot see, never "dead".
+    """
     if itself and not lone:
         a.hints.append(f"only this process holds {what}: another of its threads would have to act")
     elif itself:
-        a.dead.append(f"dead partner: no other process holds {what}; only this process does, and it is waiting")
+        a.nobody(f"dead partner: no other process holds {what}; only this process does, and it is waiting")
     else:
-        a.dead.append(f"dead partner: no process holds {what}")
+        unread = f"{a.unreadable} processes' fds could not be read; " if a.unreadable else ""
+        a.hints.append(
+            f"no visible process holds {what}, yet the wait proves it is open: {unread}it may be in flight in a unix "
+            "socket's queue (sent with SCM_RIGHTS, not yet received) or held in another PID namespace"
+        )
 
 
 _END_OF = {DATA: ("w", "the write end"), SPACE: ("r", "the read end"), WRITER: ("w", ""), READER: ("r", "")}
@@ -62,7 +81,7 @@ def _analyse_file(obj: IpcObject, pid: int, target: Target, lone: bool, a: Analy
         others, _ = _who(obj.holders, pid, "")
         a.wakers += fd_wakers(others, "has the semaphore open")
         if not others:
-            a.dead.append("dead partner: no other process has the semaphore open")
+            a.nobody("dead partner: no other process has the semaphore open")
         return
     want, end = _END_OF.get(target.role, ("", "it"))
     others, itself = _who(obj.holders, pid, want)
@@ -70,12 +89,12 @@ def _analyse_file(obj: IpcObject, pid: int, target: Target, lone: bool, a: Analy
     if obj.kind == "posix-mq":
         a.wakers += fd_wakers(others, f"has the queue open for {direction}")
         if not others:
-            a.dead.append(f"dead partner: no other process has the queue open for {direction}")
+            a.nobody(f"dead partner: no other process has the queue open for {direction}")
         return
     if target.role in (WRITER, READER):
         a.wakers += fd_wakers(others, f"has the FIFO open for {direction}")
         if not others:
-            a.dead.append(f"dead partner: no process has the FIFO open for {direction}")
+            a.nobody(f"dead partner: no process has the FIFO open for {direction}")
         return
     a.wakers += fd_wakers(others, f"holds {end}")
     if not others:
@@ -154,14 +173,15 @@ def _analyse_unix(obj: IpcObject, pid: int, target: Target, snap: Snapshot, lone
         _nobody_else(f"the other end ({peer_obj.ref})", itself, lone, a)
 
 
-def analyse(snap: Snapshot, pid: int, target: Target, ref: str | None, lone: bool) -> Analysis:
-    """Who could end this wait (`lone`: the waiting process has no other thread that could)."""
-    a = Analysis()
+def analyse(snap: Snapshot, pid: int, target: Target, ref: str | None, lone: bool, unreadable: int = 0) -> Analysis:
+    """Who could end this wait (`lone`: the waiting process has no other thread that could; `unreadable`: how
+    many processes' fds the scan could not read)."""
+    a = Analysis(unreadable=unreadable)
     obj = snap.get(ref) if ref else None
     if obj is None:
         if target.role in (WRITER, READER):
             direction = "writing" if target.role == WRITER else "reading"
-            a.dead.append(f"dead partner: no process has the FIFO open for {direction}")
+            a.nobody(f"dead partner: no process has the FIFO open for {direction}")
         else:
             a.hints.append("the object is not in this scan")
     elif obj.kind == "sysv-sem":

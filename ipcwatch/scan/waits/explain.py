@@ -50,7 +50,7 @@ def _from_finder(snap: Snapshot, finder: WaitFinder) -> list[BlockedThread]:
         if not resolved or pid not in snap.processes:
             continue
         lone = len(finder.samples[pid].threads) == 1
-        analyses = [analyse(snap, pid, target, ref, lone) for target, ref in resolved]
+        analyses = [analyse(snap, pid, target, ref, lone, finder.unreadable) for target, ref in resolved]
         rows.append((pid, thread, resolved, analyses))
     running = {pid for pid, s in finder.samples.items() if any(t.state == "R" for t in s.threads)}
     stuck = {pid for pid, _, _, _ in rows} - running

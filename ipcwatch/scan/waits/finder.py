@@ -38,6 +38,7 @@ class WaitFinder:
         self.samples: dict[int, ProcessSample] = {}
         # (pid, tid) -> (thread, [(target, ref or None)]) for threads whose targets are IPC objects
         self.resolved: dict[tuple[int, int], tuple[ThreadSample, tuple[tuple[Target, str | None], ...]]] = {}
+        self.unreadable = 0  # processes whose fds the scan could not read (set by attach)
         self._self_pid = os.getpid()
         self._clock_read: tuple[float, float] | None | bool = False
 
@@ -117,6 +118,7 @@ class WaitFinder:
 
     def attach(self, objects: list[IpcObject], index: HolderIndex) -> dict[str, list[Waiter]]:
         """Map the sampled waits to objects: {ref: waiters}. Remembers the samples for `explain`."""
+        self.unreadable = index.unreadable_fd_tables
         by_ref = {o.ref: o for o in objects}
         by_identity = {o.identity: o for o in objects if o.identity.startswith("file:")}
         out: dict[str, list[Waiter]] = {}
