@@ -71,6 +71,27 @@ def sem_values(obj: IpcObject) -> str:
     return shown + (",…" if len(sems) > 8 else "")
 
 
+def _listening(obj: IpcObject) -> bool:
+    return obj.fields.get("backlog") is not None
+
+
+def _received(obj: IpcObject) -> Any:
+    """Bytes waiting to be read, or for a listener the connections waiting for accept()."""
+    return obj.fields.get("pending_connections" if _listening(obj) else "recv_queue")
+
+
+def recv_queue_cell(obj: IpcObject) -> str:
+    """`12K` for a data socket; `0 of 244 pending` for a listener (its queue holds connections, not bytes)."""
+    if _listening(obj):
+        return f"{_num(_received(obj))} of {obj.fields['backlog']} pending"
+    return human_size(_received(obj))
+
+
+def send_queue_cell(obj: IpcObject) -> str:
+    """Bytes sent and not yet read by the peer; nothing for a listener (its backlog is in RECV-Q)."""
+    return "-" if _listening(obj) else human_size(obj.fields.get("send_queue"))
+
+
 REF = Column("REF", lambda o: o.ref, lambda o: o.ref)  # refs are built from escaped names already
 KEY = Column("KEY", key_text, lambda o: _sortable(o.key))
 ID = number("ID", lambda o: o.id)
@@ -112,7 +133,8 @@ COLUMNS: dict[str, Sequence[Column]] = {
     ),
     "unix": (
         number("INODE", lambda o: o.id), text("TYPE", _f("type")), text("STATE", _f("state")), NAME,
-        number("PEER", _f("peer")), size("RECV-Q", _f("recv_queue")), size("SEND-Q", _f("send_queue")),
+        number("PEER", _f("peer")), Column("RECV-Q", recv_queue_cell, lambda o: _sortable(_received(o)), numeric=True),
+        Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.fields.get("send_queue")), numeric=True),
         HOLDERS, STALE,
     ),
 }

@@ -29,7 +29,8 @@ UNIX_DIAG_NAME, UNIX_DIAG_VFS, UNIX_DIAG_PEER, UNIX_DIAG_ICONS = 0, 1, 2, 3
 UNIX_DIAG_RQLEN, UNIX_DIAG_SHUTDOWN, UNIX_DIAG_UID = 4, 6, 7
 
 TYPES = {1: "stream", 2: "dgram", 5: "seqpacket"}
-STATES = {1: "connected", 2: "connecting", 7: "unconnected", 10: "listen", 3: "connected"}
+LISTEN = 10
+STATES = {1: "connected", 2: "connecting", 7: "unconnected", LISTEN: "listen", 3: "connected"}
 
 _NLMSGHDR = struct.Struct("=IHHII")
 _UNIX_DIAG_MSG = struct.Struct("=BBBBIQ")
@@ -44,7 +45,7 @@ class UnixSocket:
     name: bytes  # exact bound address; b"" when unbound; abstract names start with NUL
     vfs: tuple[int, int] | None  # (st_dev, st_ino) of the socket file
     peer: int | None
-    queued_connections: tuple[int, ...]  # listeners: inodes of accepted-but-not-yet-accepted sockets
+    queued_connections: tuple[int, ...]  # listeners: inodes of the clients connected but not yet accepted
     recv_queue: int | None
     send_queue: int | None
     uid: int | None
@@ -132,7 +133,7 @@ def from_proc_net_unix(path: str) -> list[UnixSocket]:
         raw = row["path"]
         assert isinstance(raw, bytes)
         name = b"\0" + raw[1:] if raw.startswith(b"@") else raw
-        state = {1: 10 if int(row["flags"]) & 0x10000 else 7, 3: 1}.get(int(row["state"]), 7)
+        state = {1: LISTEN if int(row["flags"]) & 0x10000 else 7, 3: 1}.get(int(row["state"]), 7)
         out.append(UnixSocket(int(row["inode"]), int(row["type"]), state, name, None, None, (), None, None, None, None))
     return out
 
@@ -150,10 +151,26 @@ def list_sockets(proc_root: str, errors: list[ScanError]) -> tuple[list[UnixSock
         return [], "none"
 
 
+def _listener_fields(s: UnixSocket, index: HolderIndex) -> dict[str, object]:
+    """For a listener the kernel's queue lengths count connections: pending (accept() not yet called) of backlog.
+
+    `waiting_clients` are the connecting sockets (UNIX_DIAG_ICONS) with the processes that hold them.
+    """
+    if s.state != LISTEN or s.recv_queue is None:  # not a listener, or /proc/net/unix: counts unknown
+        return {"pending_connections": None, "backlog": None, "waiting_clients": None}
+    clients = [
+        {"inode": inode, "holders": [h.to_json() for h in index.holders(index.sockets.get(inode, ()))]}
+        for inode in s.queued_connections
+        if inode  # 0: the client closed its end before being accepted
+    ]
+    return {"pending_connections": s.recv_queue, "backlog": s.send_queue, "waiting_clients": clients}
+
+
 def unix_objects(sockets: list[UnixSocket], index: HolderIndex, found: FoundFiles) -> list[IpcObject]:
     out = []
     bound_files = set()
     for s in sockets:
+        listening = s.state == LISTEN
         holders = index.holders(index.sockets.get(s.inode, ()))
         peer_holders = index.holders(index.sockets.get(s.peer, ())) if s.peer else ()
         if s.vfs is not None:
@@ -172,7 +189,7 @@ def unix_objects(sockets: list[UnixSocket], index: HolderIndex, found: FoundFile
                 owner=user_name(owner_uid) if owner_uid is not None else "?",
                 uid=owner_uid,
                 mode=None,
-                size=s.recv_queue,
+                size=None if listening else s.recv_queue,  # a listener's queue holds connections, not bytes
                 holders=holders,
                 stale=False,
                 stale_reason=None,
@@ -184,9 +201,9 @@ def unix_objects(sockets: list[UnixSocket], index: HolderIndex, found: FoundFile
                     "abstract": s.name.startswith(b"\0"),
                     "peer": s.peer,
                     "peer_holders": [h.to_json() for h in peer_holders],
-                    "pending_connections": len(s.queued_connections) if s.state == 10 else None,
-                    "recv_queue": s.recv_queue,
-                    "send_queue": s.send_queue,
+                    "recv_queue": None if listening else s.recv_queue,
+                    "send_queue": None if listening else s.send_queue,
+                    **_listener_fields(s, index),
                 },
             )
         )
