@@ -7,20 +7,26 @@ session finaliser sweeps anything with the prefix that a crashed test left behin
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import secrets
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import posix_ipc
 import pytest
 import sysv_ipc
+from packaging.requirements import Requirement
 
+import ipcwatch
 from ipcwatch.actions.verify import lookup
 from ipcwatch.scan import IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.parsers import parse_table
@@ -284,6 +290,91 @@ def make_fifo(fifo_dir: str, cleanup: Cleanup) -> Callable[[str], str]:
         return path
 
     return make
+
+
+# --- the CLI as another user -----------------------------------------------------------------------------------
+
+NOBODY = 65534
+AS_NOBODY = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
+
+
+@dataclass(frozen=True)
+class NonRootCli:
+    """Runs `python -m ipcwatch` as uid/gid 65534 from a world-readable copy of the package and its dependencies.
+
+    The clone (and its venv) may sit under a directory that user cannot traverse (root's 0700 home, `mktemp -d`).
+    """
+
+    python: str
+    env: dict[str, str]
+    home: str
+
+    def argv(self, *args: str) -> list[str]:
+        return [*AS_NOBODY, self.python, "-m", "ipcwatch", *args]
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(*args), capture_output=True, text=True, timeout=timeout, cwd=self.home, env=self.env,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def _runtime_distributions(name: str = "ipcwatch") -> dict[str, importlib.metadata.Distribution]:
+    """Every installed distribution `name` needs at run time (no extras), by normalised name; `name` excluded."""
+    found: dict[str, importlib.metadata.Distribution] = {}
+    todo = [name]
+    while todo:
+        for line in importlib.metadata.requires(todo.pop()) or ():
+            req = Requirement(line)
+            key = req.name.lower().replace("_", "-")
+            if key in found or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+                continue
+            try:
+                found[key] = importlib.metadata.distribution(req.name)
+            except importlib.metadata.PackageNotFoundError:
+                continue  # optional at run time (an extra's import is guarded) or not installed here
+            todo.append(req.name)
+    return found
+
+
+def _copy_readable(home: Path) -> None:
+    """Copy the package (with its built extensions) and its runtime dependencies into `home`, readable by all."""
+    shutil.copytree(Path(ipcwatch.__file__).parent, home / "ipcwatch", ignore=shutil.ignore_patterns("__pycache__"))
+    for dist in _runtime_distributions().values():
+        for file in dist.files or ():
+            if file.parts[0] == ".." or "__pycache__" in file.parts:
+                continue  # scripts outside site-packages; bytecode is rebuilt in memory
+            dest = home / file
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(dist.locate_file(file), dest)
+    for path in (home, *home.rglob("*")):  # whatever the umask was
+        path.chmod(0o755 if path.is_dir() or path.suffix == ".so" else 0o644)
+
+
+@pytest.fixture(scope="session")
+def nonroot_cli() -> Iterator[NonRootCli]:
+    """The CLI as uid 65534 (see NonRootCli); skips unless root with setpriv and a Python that user can run."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv")
+    home = Path(tempfile.mkdtemp(prefix="ipcwatch-nonroot-", dir="/tmp"))  # /tmp: traversable by everyone
+    try:
+        _copy_readable(home)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        env.update(PYTHONPATH=str(home), PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1", HOME=str(home))
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
+        # the venv's base first (the extensions were built for it), then the system's Python of the same version
+        candidates = dict.fromkeys(p for p in (getattr(sys, "_base_executable", None), system) if p)
+        probe = "import ipcwatch.commands.list, posix_ipc, sysv_ipc, psutil"
+        for python in candidates:
+            check = subprocess.run([*AS_NOBODY, python, "-c", probe], capture_output=True, timeout=60, cwd=home,
+                                   env=env)
+            if check.returncode == 0:
+                yield NonRootCli(python, env, str(home))
+                return
+        pytest.skip(f"no Python of this version that uid {NOBODY} can run: tried {list(candidates)}")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _sweep_leftovers() -> None:
