@@ -6,6 +6,8 @@ import ctypes
 import errno
 import fcntl
 import os
+import select
+import signal
 import socket
 import stat
 import subprocess
@@ -58,6 +60,16 @@ class Holder:
     node_ino: int
 
 
+def signalfd(mask: int) -> int:
+    """A new signalfd for the signals in the kernel mask `mask` (Python has no wrapper for it)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    sigset = (ctypes.c_ulong * 16)(mask)
+    fd = libc.signalfd(-1, ctypes.byref(sigset), os.O_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "signalfd")
+    return fd
+
+
 def _keep(cleanup: Cleanup, fd: int) -> int:
     cleanup.add(lambda: os.close(fd))
     return fd
@@ -82,6 +94,10 @@ def holder(spawn, make_fifo, posix_shm, cleanup: Cleanup, tmp_path) -> Holder:
     shm_name, _ = posix_shm()
     shm_fd = _keep(cleanup, os.open(f"/dev/shm/{shm_name}", os.O_RDWR | os.O_NOFOLLOW))
     plain = _keep(cleanup, os.open(tmp_path / "plain", os.O_RDWR | os.O_CREAT, 0o600))
+    efd = _keep(cleanup, os.eventfd(0))
+    sfd = _keep(cleanup, signalfd(1 << (signal.SIGUSR1 - 1)))
+    epoll = select.epoll()  # anon_inode:[eventpoll]: not an object of ours
+    cleanup.add(epoll.close)
     node_path = str(tmp_path / "null-node")
     os.mknod(node_path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers, on a private inode
     fds = {
@@ -94,6 +110,9 @@ def holder(spawn, make_fifo, posix_shm, cleanup: Cleanup, tmp_path) -> Holder:
         "gone_w": gone_w,
         "shm": shm_fd,
         "plain": plain,
+        "efd": efd,
+        "sfd": sfd,
+        "epoll": epoll.fileno(),
     }
     code = CHILD.format(w=w, fifo_w=fifo_w, pipe_bytes=PIPE_BYTES, fifo_bytes=FIFO_BYTES, node=node_path)
     child = spawn(code, pass_fds=fds.values())
@@ -158,6 +177,9 @@ def test_classification_and_modes(holder: Holder, fd_dir: int) -> None:
         if holder.plain_key[0] != shm_dev:
             assert fds["plain"] not in table  # a regular file elsewhere holds no IPC object
         assert holder.devnull not in table and holder.node not in table
+        assert table[fds["efd"]] == ("a", fds["efd"], "eventfd")
+        assert table[fds["sfd"]] == ("a", fds["sfd"], "signalfd")
+        assert fds["epoll"] not in table
         # Only file_devs decides for non-FIFO files: without /dev/shm the shm fd is gone, the FIFOs stay.
         bare = {entry[1] for entry in fd_table(fd_dir, ())}
         assert fds["shm"] not in bare and {fds["fifo_r"], fds["fifo_w"]} <= bare

@@ -5,6 +5,7 @@
  *         ("s", fd, inode)                                          a socket
  *         ("p", fd, inode, mode)                                    an anonymous pipe end
  *         ("f", fd, st_dev, st_ino, mode, is_fifo, st_nlink, link)  a FIFO, or a file whose st_dev is in file_devs
+ *         ("a", fd, "eventfd" | "signalfd")                        an anon_inode:[eventfd] or anon_inode:[signalfd]
  *     mode ("r", "w", "rw" or "?") comes from the permission bits of the fd's own /proc link; link is the readlink
  *     text decoded like os.fsdecode. An fd that vanishes or cannot be read is skipped; an error reading the
  *     directory itself raises OSError. The directory is read from its start with getdents64 (the caller's fd
@@ -45,11 +46,11 @@ struct dirent64_raw {
 #define NAME_OFFSET offsetof(struct dirent64_raw, d_name)
 
 typedef struct {
-    char kind;                          /* 's', 'p' or 'f' */
+    char kind;                          /* 's', 'p', 'f' or 'a' */
     unsigned char mode;                 /* index into mode_names */
     char is_fifo;
     int fd;
-    unsigned long long a;               /* s, p: inode; f: st_dev */
+    unsigned long long a;               /* s, p: inode; f: st_dev; a: index into anon_names */
     unsigned long long b;               /* f: st_ino */
     unsigned long long nlink;
     size_t link_off;
@@ -70,8 +71,10 @@ typedef struct {
     size_t arena_used;
 } Walk;
 
-static PyObject *kind_s, *kind_p, *kind_f;
+static PyObject *kind_s, *kind_p, *kind_f, *kind_a;
 static PyObject *mode_names[4];         /* "?", "r", "w", "rw" */
+static const char *anon_links[2] = {"anon_inode:[eventfd]", "anon_inode:[signalfd]"};
+static PyObject *anon_names[2];         /* "eventfd", "signalfd" */
 
 /* The fd number a /proc/PID/fd entry name spells, or -1 for ".", ".." and anything else. */
 static int parse_fd_name(const char *name)
@@ -164,6 +167,15 @@ static void classify(Walk *w, const char *name)
         e->link_off = w->arena_used;
         e->link_len = (size_t)n;
         w->arena_used += (size_t)n;
+    } else if (link[0] == 'a') {
+        e->kind = 0;
+        for (unsigned long long i = 0; i < 2; i++)
+            if ((size_t)n == strlen(anon_links[i]) && memcmp(link, anon_links[i], (size_t)n) == 0) {
+                e->kind = 'a';
+                e->a = i;
+            }
+        if (e->kind != 'a')
+            return;
     } else {
         return;
     }
@@ -207,6 +219,8 @@ static PyObject *entry_tuple(const Walk *w, const Entry *e)
         return Py_BuildValue("(OiK)", kind_s, e->fd, e->a);
     if (e->kind == 'p')
         return Py_BuildValue("(OiKO)", kind_p, e->fd, e->a, mode_names[e->mode]);
+    if (e->kind == 'a')
+        return Py_BuildValue("(OiO)", kind_a, e->fd, anon_names[e->a]);
     PyObject *link = PyUnicode_DecodeFSDefaultAndSize(w->arena + e->link_off, (Py_ssize_t)e->link_len);
     if (link == NULL)
         return NULL;
@@ -376,9 +390,13 @@ PyMODINIT_FUNC PyInit__procfd(void)
         kind_s = PyUnicode_InternFromString("s");
         kind_p = PyUnicode_InternFromString("p");
         kind_f = PyUnicode_InternFromString("f");
+        kind_a = PyUnicode_InternFromString("a");
+        anon_names[0] = PyUnicode_InternFromString("eventfd");
+        anon_names[1] = PyUnicode_InternFromString("signalfd");
         for (int i = 0; i < 4; i++)
             mode_names[i] = PyUnicode_InternFromString(names[i]);
-        if (kind_s == NULL || kind_p == NULL || kind_f == NULL || mode_names[0] == NULL || mode_names[1] == NULL
+        if (kind_s == NULL || kind_p == NULL || kind_f == NULL || kind_a == NULL || anon_names[0] == NULL
+            || anon_names[1] == NULL || mode_names[0] == NULL || mode_names[1] == NULL
             || mode_names[2] == NULL || mode_names[3] == NULL)
             return NULL;
     }

@@ -3,7 +3,8 @@
 `IMPLEMENTATION` says which one is in use ("c" or "python"); both return the same values (see _procfd.c):
 
     fd_table(fd_dir_fd, file_devs)              # [("s", fd, inode) | ("p", fd, inode, mode)
-                                                #  | ("f", fd, dev, ino, mode, is_fifo, nlink, link), ...]
+                                                #  | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
+                                                #  | ("a", fd, "eventfd" | "signalfd"), ...]
     pipe_fill_one(proc_root, pid, fd, inode)    # (queued, capacity) through that read end, or None
 """
 
@@ -18,11 +19,13 @@ import termios
 from collections.abc import Collection
 
 FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
+#                  | ("a", fd, "eventfd" | "signalfd")
 
 # /proc/PID/fd/N links carry the open mode in their own permission bits: S_IRUSR for read, S_IWUSR for write.
 _LINK_MODES = {0o400: "r", 0o200: "w", 0o600: "rw"}
 _MAX_FD = 2**31 - 1
 _MAX_INODE = 2**64 - 1
+_ANON_KINDS = {"anon_inode:[eventfd]": "eventfd", "anon_inode:[signalfd]": "signalfd"}
 
 
 def _link_mode(fd_dir: int, name: str) -> str:
@@ -64,6 +67,10 @@ def py_fd_table(fd_dir: int, file_devs: Collection[int]) -> list[FdEntry]:
             inode = _bracketed(link, "pipe:[")
             if inode is not None:
                 out.append(("p", int(name), inode, _link_mode(fd_dir, name)))
+        elif link[:1] == "a":
+            anon = _ANON_KINDS.get(link)
+            if anon is not None:
+                out.append(("a", int(name), anon))
         elif link[:1] == "/":
             try:
                 st = os.stat(name, dir_fd=fd_dir)
