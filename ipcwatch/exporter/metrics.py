@@ -1,0 +1,211 @@
+"""The metric families one snapshot yields: counts, bytes, stale objects, blocked threads, queue fill, limits.
+
+Base units, bounded labels: `kind` is one of the model's KINDS (plus `unknown` for a thread waiting on an object
+the scan did not list), `op` a system call name, `resource` a limit name. Per-object series (ref and name labels,
+escaped with `ipcwatch.text.escape`) exist only when asked for, capped at PER_OBJECT_MAX.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from ipcwatch.scan import KINDS, IpcObject, Snapshot
+from ipcwatch.scan.limits import LimitUse
+from ipcwatch.scan.waits import BlockedThread
+from ipcwatch.text import escape
+
+PER_OBJECT_MAX = 500  # series per per-object metric, whatever --per-object asks
+LABEL_MAX = 200  # characters of an escaped name or ref in a label value
+UNKNOWN_KIND = "unknown"
+DEAD_PARTNER, WAIT_CYCLE = "dead partner:", "wait cycle:"  # how waits.py words the likely causes
+
+# name -> (type, help, label names). Names as exposed (a counter's `_total` is added by the client).
+SPEC: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "ipcwatch_objects": ("gauge", "Live IPC objects", ("kind",)),
+    "ipcwatch_object_bytes": ("gauge", "Sum of the objects' sizes (segment, file or queued bytes)", ("kind",)),
+    "ipcwatch_stale_objects": ("gauge", "Objects that look abandoned (ipcwatch list --stale)", ("kind",)),
+    "ipcwatch_stale_bytes": ("gauge", "Sum of the sizes of objects that look abandoned", ("kind",)),
+    "ipcwatch_blocked_threads": ("gauge", "Threads asleep waiting on an IPC object, by system call", ("kind", "op")),
+    "ipcwatch_dead_partners": ("gauge", "Blocked threads whose partner is gone (nobody can wake them)", ()),
+    "ipcwatch_wait_cycles": ("gauge", "Groups of processes each asleep waiting on the next (deadlocks)", ()),
+    "ipcwatch_queue_fill_ratio_max": (
+        "gauge",
+        "Fullest queue of a kind, 0..1: SysV bytes/msg_qbytes, POSIX messages/mq_maxmsg, pipe and FIFO "
+        "bytes/capacity, unix listener pending connections/backlog",
+        ("kind",),
+    ),
+    "ipcwatch_limit": ("gauge", "Kernel IPC limit (/proc/sys/kernel, /proc/sys/fs/mqueue)", ("resource",)),
+    "ipcwatch_limit_used": ("gauge", "How much of the kernel IPC limit is in use", ("resource",)),
+    "ipcwatch_largest_object_bytes": (
+        "gauge",
+        "Size of the largest objects (only with --per-object N)",
+        ("kind", "ref", "object"),
+    ),
+    "ipcwatch_stale_object_idle_seconds": (
+        "gauge",
+        "Seconds since the last recorded use of the longest idle stale objects (only with --per-object N)",
+        ("kind", "ref", "object"),
+    ),
+    "ipcwatch_scan_duration_seconds": ("gauge", "Wall time of the scan these metrics come from", ()),
+    "ipcwatch_scan_errors": ("gauge", "Entries the scan these metrics come from could not read", ()),
+    "ipcwatch_snapshot_age_seconds": ("gauge", "Age of the scan these metrics come from", ()),
+    "ipcwatch_scans": ("counter", "Scans run by this exporter", ()),
+    "ipcwatch_scan_failures": (
+        "counter",
+        "Scans that failed (reason=error) or exceeded the time budget (reason=timeout)",
+        ("reason",),
+    ),
+    "ipcwatch_build_info": ("gauge", "ipcwatch version (always 1)", ("version",)),
+}
+# Kinds whose queues have a fill ratio: kind -> (numerator field, denominator field)
+FILL_FIELDS: dict[str, tuple[str, str]] = {
+    "sysv-msg": ("used_bytes", "max_bytes"),
+    "posix-mq": ("messages", "max_messages"),
+    "pipe": ("queued", "capacity"),
+    "fifo": ("queued", "capacity"),
+    "unix": ("pending_connections", "backlog"),  # listeners only (None for other sockets)
+}
+_TIME_FIELDS = ("atime", "dtime", "ctime", "stime", "rtime", "otime", "mtime")
+
+
+def family(name: str) -> Metric:
+    """An empty family as SPEC declares it (describe() returns these; collect() fills them)."""
+    kind, documentation, labels = SPEC[name]
+    cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+    return cls(name, documentation, labels=list(labels))
+
+
+def label(value: str | None) -> str:
+    """A label value from an attacker-controlled string: escaped once, bounded in length."""
+    text = escape(value)
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    per_object: int = 0  # N largest and N longest idle stale objects; 0: none
+
+
+def _fill_ratio(obj: IpcObject) -> float | None:
+    fields = FILL_FIELDS.get(obj.kind)
+    if fields is None:
+        return None
+    num, den = obj.fields.get(fields[0]), obj.fields.get(fields[1])
+    if not isinstance(num, int) or not isinstance(den, int) or den <= 0:
+        return None
+    return min(num / den, 1.0)
+
+
+def _last_use(obj: IpcObject) -> int | None:
+    times = [t for t in (obj.fields.get(f) for f in _TIME_FIELDS) if isinstance(t, int) and t > 0]
+    return max(times, default=None)
+
+
+def _object_families(snapshot: Snapshot) -> Iterator[Metric]:
+    count, size, stale, stale_size = Counter[str](), Counter[str](), Counter[str](), Counter[str]()
+    fill: dict[str, float] = dict.fromkeys((k for k in KINDS if k in FILL_FIELDS), 0.0)
+    for obj in snapshot.objects:
+        count[obj.kind] += 1
+        size[obj.kind] += obj.size or 0
+        if obj.stale:
+            stale[obj.kind] += 1
+            stale_size[obj.kind] += obj.size or 0
+        ratio = _fill_ratio(obj)
+        if ratio is not None:
+            fill[obj.kind] = max(fill.get(obj.kind, 0.0), ratio)
+    kinds = list(dict.fromkeys([*KINDS, *count]))  # every kind, even empty ones, and any the model adds
+    for name, values in (
+        ("ipcwatch_objects", count),
+        ("ipcwatch_object_bytes", size),
+        ("ipcwatch_stale_objects", stale),
+        ("ipcwatch_stale_bytes", stale_size),
+    ):
+        fam = family(name)
+        for kind in kinds:
+            fam.add_metric([kind], values[kind])
+        yield fam
+    fam = family("ipcwatch_queue_fill_ratio_max")
+    for kind, ratio in fill.items():
+        fam.add_metric([kind], ratio)
+    yield fam
+
+
+def _cycle_groups(blocked: list[BlockedThread]) -> int:
+    """Groups of processes in wait cycles: connected components over who-could-wake-whom among them."""
+    in_cycle = {b.pid for b in blocked if any(c.startswith(WAIT_CYCLE) for c in b.causes)}
+    parent = {pid: pid for pid in in_cycle}
+
+    def root(pid: int) -> int:
+        while parent[pid] != pid:
+            parent[pid] = parent[parent[pid]]
+            pid = parent[pid]
+        return pid
+
+    for b in blocked:
+        if b.pid in in_cycle:
+            for w in b.wakers:
+                if w.pid in in_cycle:
+                    parent[root(b.pid)] = root(w.pid)
+    return len({root(pid) for pid in in_cycle})
+
+
+def _blocked_families(snapshot: Snapshot, blocked: list[BlockedThread]) -> Iterator[Metric]:
+    by_kind_op = Counter[tuple[str, str]]()
+    for b in blocked:
+        kinds = {obj.kind for obj in (snapshot.get(ref) for ref in b.refs) if obj is not None}
+        for kind in kinds or {UNKNOWN_KIND}:
+            by_kind_op[(kind, b.syscall)] += 1
+    fam = family("ipcwatch_blocked_threads")
+    for (kind, op), n in sorted(by_kind_op.items()):
+        fam.add_metric([kind, label(op)], n)
+    yield fam
+    dead = family("ipcwatch_dead_partners")
+    dead.add_metric([], sum(1 for b in blocked if any(c.startswith(DEAD_PARTNER) for c in b.causes)))
+    yield dead
+    cycles = family("ipcwatch_wait_cycles")
+    cycles.add_metric([], _cycle_groups(blocked))
+    yield cycles
+
+
+def _limit_families(uses: Iterable[LimitUse]) -> Iterator[Metric]:
+    limit, used = family("ipcwatch_limit"), family("ipcwatch_limit_used")
+    for use in uses:
+        limit.add_metric([use.resource], use.limit)
+        if use.used is not None:
+            used.add_metric([use.resource], use.used)
+    yield limit
+    yield used
+
+
+def _per_object_families(snapshot: Snapshot, n: int, now: float) -> Iterator[Metric]:
+    n = min(n, PER_OBJECT_MAX)
+    largest = family("ipcwatch_largest_object_bytes")
+    sized = sorted((o for o in snapshot.objects if o.size), key=lambda o: (-(o.size or 0), o.ref))
+    for obj in sized[:n]:
+        largest.add_metric([obj.kind, label(obj.ref), label(obj.label)], obj.size or 0)
+    yield largest
+    idle = family("ipcwatch_stale_object_idle_seconds")
+    stale = [(last, o) for o in snapshot.objects if o.stale and (last := _last_use(o)) is not None]
+    stale.sort(key=lambda pair: (pair[0], pair[1].ref))
+    for last, obj in stale[:n]:
+        idle.add_metric([obj.kind, label(obj.ref), label(obj.label)], max(now - last, 0.0))
+    yield idle
+
+
+def snapshot_families(
+    snapshot: Snapshot, blocked: list[BlockedThread], limits: list[LimitUse], options: BuildOptions
+) -> list[Metric]:
+    """Every family the snapshot yields (the scan-level ones are the collector's)."""
+    families = [*_object_families(snapshot), *_blocked_families(snapshot, blocked), *_limit_families(limits)]
+    if options.per_object > 0:
+        families += _per_object_families(snapshot, options.per_object, time.time())
+    errors = family("ipcwatch_scan_errors")
+    errors.add_metric([], len(snapshot.errors))
+    duration = family("ipcwatch_scan_duration_seconds")
+    duration.add_metric([], snapshot.duration)
+    return [*families, errors, duration]
