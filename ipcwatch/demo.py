@@ -1,10 +1,11 @@
 """A live demo workload: producers and consumers over every IPC kind plus a few stale leftovers, all removed on stop.
 
-The parent creates every object (so it knows each ref and can remove it) and starts one child process per role
-with `python -m ipcwatch.demo ROLE ARG...`. Children run in their own session (Ctrl-C reaches only the parent),
-die with the parent (PR_SET_PDEATHSIG) and are killed and reaped by `Demo.stop`, which then removes every object
-and the private directory (made with mkdtemp, never a predictable path). Names start with `ipcwatch-demo-`; SysV
-keys are 0x1dc0XXXX.
+The parent creates every object and starts one child process per role with `python -m ipcwatch.demo ROLE ARG...`,
+recording each in a `workload.Ledger` (a marker file) as soon as it exists. Children run in their own session
+(Ctrl-C reaches only the parent), die with the parent (PR_SET_PDEATHSIG) and are killed and reaped by `Demo.stop`,
+which then removes every recorded object and the private directory (made with mkdtemp, never a predictable path)
+and deletes the marker. A demo killed with SIGKILL leaves its marker for `workload.sweep`. Names start with
+`ipcwatch-demo-`; SysV keys are 0x1dc0XXXX.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import ctypes
 import mmap
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +27,9 @@ from typing import Any
 
 import posix_ipc
 import sysv_ipc
+
+from ipcwatch.actions.outcome import Outcome
+from ipcwatch.workload import Ledger
 
 PREFIX = "ipcwatch-demo-"
 KEY_BASE = 0x1DC00000
@@ -50,7 +53,7 @@ class Demo:
     directory: str = ""
     made: list[Made] = field(default_factory=list)
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    _removers: list[Callable[[], object]] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=lambda: Ledger("demo"))
 
     @property
     def tag(self) -> str:
@@ -75,8 +78,8 @@ class Demo:
             self.stop()
             raise
 
-    def stop(self) -> None:
-        """Kill and reap the children, then remove every object and the private directory."""
+    def stop(self) -> list[Outcome]:
+        """Kill and reap the children, then remove every recorded object, the private directory and the marker."""
         for proc in self.children.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -87,23 +90,21 @@ class Demo:
             if proc.stdout is not None and not proc.stdout.closed:
                 proc.stdout.close()
         self.children.clear()
-        while self._removers:
-            with contextlib.suppress(Exception):
-                self._removers.pop()()
-        if self.directory:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = ""
+        return self.ledger.remove_all()
 
     # --- creation ---------------------------------------------------------------------------------------------
 
     def _start(self) -> None:
+        self.ledger = Ledger.open("demo")
         self.directory = tempfile.mkdtemp(prefix=PREFIX)
+        self.ledger.add(f"dir:{self.directory}")
         starting: list[tuple[str, list[str], tuple[int, ...]]] = []
 
         shm = _sysv_create(sysv_ipc.SharedMemory, size=65536)
+        self.ledger.add(f"sysv-shm:{shm.id}")
         shm.detach()
         sem = _sysv_create(sysv_ipc.Semaphore, initial_value=0)
-        self._removers += [shm.remove, sem.remove]
+        self.ledger.add(f"sysv-sem:{sem.id}")
         self._note(f"sysv-shm:{shm.id}", f"SysV shm (key 0x{shm.key:08x}): written by sysv-writer, read by sysv-reader")
         self._note(f"sysv-sem:{sem.id}", f"SysV semaphore (key 0x{sem.key:08x}): posted by the writer, awaited")
         starting += [
@@ -112,27 +113,27 @@ class Demo:
         ]
 
         msq = _sysv_create(sysv_ipc.MessageQueue)
-        self._removers.append(msq.remove)
+        self.ledger.add(f"sysv-msg:{msq.id}")
         self._note(f"sysv-msg:{msq.id}", f"SysV message queue (key 0x{msq.key:08x}): msg-producer -> msg-consumer")
         starting += [("msg-producer", [str(msq.key)], ()), ("msg-consumer", [str(msq.key)], ())]
 
-        pshm = self._posix(posix_ipc.SharedMemory, posix_ipc.unlink_shared_memory, "shm", size=65536)
+        pshm = self._posix(posix_ipc.SharedMemory, "posix-shm", "shm", size=65536)
         pshm.close_fd()
         self._note(f"posix-shm:{self.tag}shm", "POSIX shm: written by pshm-writer, mapped by pshm-reader")
         starting += [("pshm-writer", [f"/{self.tag}shm"], ()), ("pshm-reader", [f"/{self.tag}shm"], ())]
 
-        pmq = self._posix(posix_ipc.MessageQueue, posix_ipc.unlink_message_queue, "mq", max_messages=8)
+        pmq = self._posix(posix_ipc.MessageQueue, "posix-mq", "mq", max_messages=8)
         pmq.close()
         self._note(f"posix-mq:{self.tag}mq", "POSIX message queue: mq-producer -> mq-consumer")
         starting += [("mq-producer", [f"/{self.tag}mq"], ()), ("mq-consumer", [f"/{self.tag}mq"], ())]
 
-        psem = self._posix(posix_ipc.Semaphore, posix_ipc.unlink_semaphore, "sem", initial_value=0)
+        psem = self._posix(posix_ipc.Semaphore, "posix-sem", "sem", initial_value=0)
         psem.close()
         self._note(f"posix-sem:{self.tag}sem", "POSIX named semaphore: psem-poster -> psem-waiter")
         starting += [("psem-poster", [f"/{self.tag}sem"], ()), ("psem-waiter", [f"/{self.tag}sem"], ())]
 
         fifo = os.path.join(self.directory, f"{PREFIX}fifo")
-        os.mkfifo(fifo, 0o600)
+        self._mkfifo(fifo)
         self._note(f"fifo:{fifo}", "FIFO: fifo-writer -> fifo-reader")
         starting += [("fifo-writer", [fifo], ()), ("fifo-reader", [fifo], ())]
 
@@ -143,6 +144,7 @@ class Demo:
         sock_path = os.path.join(self.directory, f"{PREFIX}server.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(sock_path)
+        self.ledger.add(f"unix:{sock_path}")
         listener.listen(4)
         self._note(f"unix:{os.fstat(listener.fileno()).st_ino}", f"unix socket {sock_path}: unix-server <- unix-client")
         starting += [("unix-server", [str(listener.fileno())], (listener.fileno(),)), ("unix-client", [sock_path], ())]
@@ -162,31 +164,35 @@ class Demo:
         self._spawn("sysv-orphan", [str(_free_key())], ())
         lines = self._wait_ready("sysv-orphan")
         orphan_id = int(lines[0])
-        self._removers.append(lambda: sysv_ipc.remove_shared_memory(orphan_id))
+        self.ledger.add(f"sysv-shm:{orphan_id}")
         self.children.pop("sysv-orphan").wait(timeout=10)
         self._note(f"sysv-shm:{orphan_id}", "stale: SysV shm whose creator exited")
 
-        stale = self._posix(posix_ipc.SharedMemory, posix_ipc.unlink_shared_memory, "stale-shm", size=4096)
+        stale = self._posix(posix_ipc.SharedMemory, "posix-shm", "stale-shm", size=4096)
         stale.close_fd()
         self._note(f"posix-shm:{self.tag}stale-shm", "stale: POSIX shm nobody holds")
 
         fifo = os.path.join(self.directory, f"{PREFIX}stale.fifo")
-        os.mkfifo(fifo, 0o600)
+        self._mkfifo(fifo)
         self._note(f"fifo:{fifo}", "stale: FIFO nobody opens")
 
         path = os.path.join(self.directory, f"{PREFIX}stale.sock")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as orphan:
             orphan.bind(path)
+        self.ledger.add(f"unix:{path}")
         self._note(f"unix:{path}", "stale: socket file with no listener")
 
     def _note(self, ref: str, what: str) -> None:
         self.made.append(Made(ref, what))
 
-    def _posix(self, make: Callable[..., Any], unlink: Callable[[str], None], suffix: str, **kw: object) -> Any:
-        name = f"/{self.tag}{suffix}"
-        obj = make(name, posix_ipc.O_CREX, mode=0o600, **kw)
-        self._removers.append(lambda: unlink(name))
+    def _posix(self, make: Callable[..., Any], kind: str, suffix: str, **kw: object) -> Any:
+        obj = make(f"/{self.tag}{suffix}", posix_ipc.O_CREX, mode=0o600, **kw)
+        self.ledger.add(f"{kind}:{self.tag}{suffix}")
         return obj
+
+    def _mkfifo(self, path: str) -> None:
+        os.mkfifo(path, 0o600)
+        self.ledger.add(f"fifo:{path}")
 
     def _spawn(self, role: str, args: list[str], fds: tuple[int, ...]) -> None:
         self.children[role] = subprocess.Popen(
@@ -196,6 +202,7 @@ class Demo:
             pass_fds=fds,
             start_new_session=True,
         )
+        self.ledger.add(f"process:{self.children[role].pid}")
 
     def _wait_ready(self, role: str) -> list[str]:
         """Lines the child printed before READY; raise if it exits or takes too long."""

@@ -1,0 +1,286 @@
+"""What a workload made, written down as it is made, so that it can always be removed again, and only it.
+
+A `Ledger` appends one JSON line per thing it is told about to a marker file in a private state directory:
+SysV ids with their identity (id, key, creator, ctime, cpid/size/nsems), POSIX names, FIFO/socket paths and
+directories with dev/inode, child pids with their start time. `Ledger.remove_all` takes everything away on a
+normal stop; `sweep` does the same for markers whose owner is gone (killed with SIGKILL). Either way a thing is
+removed only while its identity still matches the marker, so an object re-created by someone else under the same
+name, key or id is left alone.
+
+The state directory is /run/ipcwatch as root, else $XDG_RUNTIME_DIR/ipcwatch or ~/.local/state/ipcwatch: never a
+predictable path in /tmp or /dev/shm. It must be ours and 0700; markers are created O_EXCL|O_NOFOLLOW, mode 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ipcwatch import libc
+from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, refused
+from ipcwatch.actions.remove import unlink_checked
+from ipcwatch.scan.parsers import parse_table
+from ipcwatch.scan.posix import file_identity
+from ipcwatch.scan.procs import process_at
+from ipcwatch.scan.sysv import sysv_identity
+
+# SysV kind -> (/proc/sysvipc table, id column, the immutable columns its scan identity adds)
+_SYSV = {
+    "sysv-shm": ("shm", "shmid", ("cpid", "size")),
+    "sysv-msg": ("msg", "msqid", ()),
+    "sysv-sem": ("sem", "semid", ("nsems",)),
+}
+# kind -> (directory, entry prefix) for POSIX names; file kinds -> the type their path must have
+_POSIX = {"posix-shm": ("/dev/shm", ""), "posix-sem": ("/dev/shm", "sem."), "posix-mq": ("/dev/mqueue", "")}
+_PATH_TYPES: dict[str, Callable[[int], bool]] = {"fifo": stat.S_ISFIFO, "unix": stat.S_ISSOCK, "dir": stat.S_ISDIR}
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+SUFFIX = ".marker"
+
+
+class StateDirError(OSError):
+    """The state directory cannot be used safely (not ours, not 0700, a symlink, not creatable)."""
+
+
+def state_dir() -> str:
+    """Where markers live: /run/ipcwatch as root, else $XDG_RUNTIME_DIR/ipcwatch or ~/.local/state/ipcwatch."""
+    if os.geteuid() == 0:
+        return "/run/ipcwatch"
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime.startswith("/") and os.path.isdir(runtime):
+        return os.path.join(runtime, "ipcwatch")
+    return os.path.join(os.path.expanduser("~"), ".local", "state", "ipcwatch")
+
+
+def open_state_dir(create: bool) -> int | None:
+    """A directory fd on the state directory, checked to be ours and 0700; None when it does not exist (yet)."""
+    path = state_dir()
+    if create:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+    try:
+        fd = os.open(path, _DIR_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateDirError(exc.errno, f"state directory {path}: {exc.strerror}") from None
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        os.close(fd)
+        raise StateDirError(f"state directory {path} is not private (owner {st.st_uid}, mode {st.st_mode & 0o777:o})")
+    return fd
+
+
+# --- identity of what a ref names now --------------------------------------------------------------------------
+
+
+def identify(ref: str) -> str | None:
+    """The identity of whatever `ref` names right now; None when nothing is there."""
+    kind, _, rest = ref.partition(":")
+    try:
+        if kind in _SYSV:
+            table, id_column, extra = _SYSV[kind]
+            with open(f"/proc/sysvipc/{table}", "rb") as f:
+                rows = [row for row in parse_table(f.read()) if str(row.get(id_column)) == rest]
+            return sysv_identity(kind, rows[0], id_column, *extra) if rows else None
+        if kind == "process":
+            proc = process_at(int(rest))
+            return proc.identity if proc is not None and proc.state not in ("Z", "X") else None  # a zombie is gone
+        st = os.lstat(_path_of(kind, rest))
+    except (OSError, ValueError):
+        return None
+    is_type = _PATH_TYPES.get(kind, stat.S_ISREG)
+    return file_identity(st) if is_type(st.st_mode) else None
+
+
+def _path_of(kind: str, rest: str) -> str:
+    if kind in _POSIX:
+        if not rest or "/" in rest:
+            raise ValueError(f"not a POSIX name: {rest!r}")
+        directory, prefix = _POSIX[kind]
+        return os.path.join(directory, prefix + rest)
+    if kind in _PATH_TYPES and rest.startswith("/"):
+        return rest
+    raise ValueError(f"not a workload ref: {kind}:{rest}")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing a workload made, with the identity it had just after it was made (None: could not be read)."""
+
+    ref: str
+    identity: str | None
+
+
+def remove(entry: Entry) -> Outcome:
+    """Remove (or, for a process, SIGKILL) the thing behind `entry` only if it is still the one recorded."""
+    ref, expected = entry.ref, entry.identity
+    kind, _, rest = ref.partition(":")
+    now = identify(ref)
+    if now is None:
+        return Outcome(Status.GONE, f"{ref}: already gone")
+    if expected is None or now != expected:
+        return refused(f"{ref} is not the one the workload made (identity {now}, recorded {expected}); left alone")
+    try:
+        if kind == "process":
+            os.kill(int(rest), signal.SIGKILL)
+            return done(f"killed {ref}")
+        if kind in _SYSV:
+            libc.ipc_rmid(kind, int(rest))
+            return done(f"removed {ref}")
+        path = _path_of(kind, rest)
+        if kind == "dir":
+            shutil.rmtree(path)
+            return done(f"removed {ref}")
+        return unlink_checked(os.path.dirname(path), os.path.basename(path), expected, None, kind, ref)
+    except OSError as exc:
+        return from_oserror(exc, ref)
+    except ValueError as exc:
+        return failed(f"{ref}: {exc}")
+
+
+# --- the ledger --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ledger:
+    """The entries of one running workload, mirrored line by line into its marker file (when one could be made)."""
+
+    tool: str
+    entries: list[Entry] = field(default_factory=list)
+    marker: str | None = None  # file name in the state directory
+    problem: str | None = None  # why there is no marker (raw text)
+    _fd: int | None = None
+
+    @classmethod
+    def open(cls, tool: str) -> Ledger:
+        """A ledger with a fresh marker `TOOL-PID-TOKEN.marker`; without one (and `problem` saying why) if unsafe."""
+        ledger = cls(tool)
+        owner = process_at(os.getpid())
+        try:
+            dir_fd = open_state_dir(create=True)
+            assert dir_fd is not None
+        except OSError as exc:
+            ledger.problem = str(exc)
+            return ledger
+        try:
+            name = f"{tool}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND | os.O_CLOEXEC
+            ledger._fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+            ledger.marker = name
+        except OSError as exc:
+            ledger.problem = f"marker in {state_dir()}: {exc.strerror}"
+            return ledger
+        finally:
+            os.close(dir_fd)
+        ledger._write({"tool": tool, "owner": owner.identity if owner else None})
+        return ledger
+
+    def add(self, ref: str) -> Entry:
+        """Record `ref` with the identity it has now (call right after making it)."""
+        entry = Entry(ref, identify(ref))
+        self.entries.append(entry)
+        self._write({"ref": entry.ref, "identity": entry.identity})
+        return entry
+
+    def _write(self, record: dict[str, object]) -> None:
+        if self._fd is not None:
+            os.write(self._fd, json.dumps(record).encode() + b"\n")  # one write per line: a kill cuts at most one
+
+    def remove_all(self) -> list[Outcome]:
+        """Remove every entry, newest first (children before objects, a directory after its files), then the marker
+        unless something could not be removed (it stays for `sweep`). Idempotent."""
+        outcomes = [remove(entry) for entry in reversed(self.entries)]
+        self.entries.clear()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            if self.marker and not any(o.status in (Status.DENIED, Status.FAILED) for o in outcomes):
+                _unlink_marker(self.marker)
+                self.marker = None
+        return outcomes
+
+
+def _unlink_marker(name: str) -> None:
+    dir_fd = open_state_dir(create=False)
+    if dir_fd is None:
+        return
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+# --- sweeping what killed workloads left -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What sweeping one marker did."""
+
+    marker: str
+    owner: str | None
+    outcomes: tuple[Outcome, ...]
+    kept: bool  # the marker stays: something could not be removed
+
+    @property
+    def removed(self) -> int:
+        return sum(o.ok for o in self.outcomes)
+
+
+def sweep(tool: str) -> list[Swept]:
+    """Remove what every dead owner's marker of `tool` lists (identity-checked); live owners are left alone."""
+    dir_fd = open_state_dir(create=False)
+    if dir_fd is None:
+        return []
+    try:
+        records = {}
+        for name in sorted(os.listdir(dir_fd)):
+            if name.startswith(f"{tool}-") and name.endswith(SUFFIX):
+                with contextlib.suppress(OSError):
+                    records[name] = _read_marker(dir_fd, name)
+    finally:
+        os.close(dir_fd)
+    swept = []
+    for name, (owner, entries) in records.items():
+        if owner is not None and identify(f"process:{owner.partition('@')[0]}") == owner:
+            continue  # a running workload: its own stop removes all of it
+        outcomes = tuple(remove(entry) for entry in reversed(entries))
+        kept = any(o.status in (Status.DENIED, Status.FAILED) for o in outcomes)
+        if not kept:
+            _unlink_marker(name)
+        swept.append(Swept(name, owner, outcomes, kept))
+    return swept
+
+
+def _read_marker(dir_fd: int, name: str) -> tuple[str | None, list[Entry]]:
+    """(owner identity, entries) of a marker; lines that do not parse (a write cut by a kill) are skipped."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None, []
+        data = f.read(1 << 20)
+    owner, entries = None, []
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        if "owner" in record:
+            owner = record["owner"] if isinstance(record["owner"], str) else None
+        elif isinstance(record.get("ref"), str) and isinstance(record.get("identity"), str | None):
+            entries.append(Entry(record["ref"], record["identity"]))
+    return owner, entries
