@@ -12,6 +12,7 @@ import signal
 from dataclasses import dataclass
 
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
+from ipcwatch.scan.dispositions import Dispositions, Recycled, read_dispositions
 from ipcwatch.scan.model import Process
 from ipcwatch.scan.procs import process_at
 
@@ -104,3 +105,25 @@ def send_signal(
 def process_info(pid: int, proc_root: str = "/proc") -> Process | None:
     """The process now behind `pid` (what a confirmation shows); None when gone or pid <= 0."""
     return process_at(pid, proc_root)
+
+
+def dispositions_of(pid: int, start: int) -> Dispositions | str:
+    """The signal state of `pid` while it is still the process that started at `start`, or why it cannot be read
+    (raw text)."""
+    try:
+        return read_dispositions(pid, start)
+    except Recycled:
+        return f"pid {pid} is now a different process"
+    except ProcessLookupError:
+        return f"pid {pid} has exited"
+    except PermissionError:
+        return "its signal state is not readable (permission denied)"
+    except OSError as exc:
+        return f"its signal state is not readable ({exc.strerror or exc})"
+
+
+def forecast(choice: SignalChoice, state: Dispositions | str) -> str:
+    """`SIGTERM: ignored by this process — nothing will happen`, or why that cannot be told."""
+    if isinstance(state, str):
+        return f"SIG{choice.name}: cannot tell what it will do: {state}"
+    return state.verdict(int(choice.number)).line

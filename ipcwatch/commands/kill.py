@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
             EXIT_REFUSED,
         )
     say(f"pid {info.pid} ({escape(info.identity)}), user {escape(info.user)}: {escape(info.command)}")
+    say(escape(signals.forecast(choice, signals.dispositions_of(info.pid, info.start))), err=True)
     if not confirm(f"send SIG{choice.name} ({choice.meaning}) to pid {info.pid}?", yes=args.yes):
         return 1
     outcome = signals.send_signal(args.pid, choice.name, expect=expect, read_only=args.read_only)
