@@ -92,6 +92,20 @@ def send_queue_cell(obj: IpcObject) -> str:
     return "-" if _listening(obj) else human_size(obj.fields.get("send_queue"))
 
 
+def _processes(obj: IpcObject) -> int:
+    return len(obj.holder_pids)
+
+
+def counter_mode(obj: IpcObject) -> str:
+    """An eventfd is a counter, or a semaphore (EFD_SEMAPHORE: each read takes 1); `?` on kernels that do not say."""
+    semaphore = obj.fields.get("semaphore")
+    return "?" if semaphore is None else "semaphore" if semaphore else "counter"
+
+
+def signal_list(obj: IpcObject) -> str:
+    return ",".join(obj.fields.get("signals") or ()) or "-"
+
+
 REF = Column("REF", lambda o: o.ref, lambda o: o.ref)  # refs are built from escaped names already
 KEY = Column("KEY", key_text, lambda o: _sortable(o.key))
 ID = number("ID", lambda o: o.id)
@@ -137,6 +151,11 @@ COLUMNS: dict[str, Sequence[Column]] = {
         Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.fields.get("send_queue")), numeric=True),
         HOLDERS, STALE,
     ),
+    "eventfd": (
+        REF, OWNER, number("COUNT", _f("count")), Column("MODE", counter_mode, counter_mode),
+        number("PROCS", _processes), HOLDERS,
+    ),
+    "signalfd": (REF, OWNER, Column("SIGNALS", signal_list, signal_list), HOLDERS),
 }
 
 # The "All" view: what every kind has in common.

@@ -108,3 +108,21 @@ def test_escape_is_terminal_safe_and_unambiguous(value):
     assert "\x1b" not in shown and "\x9b" not in shown
     if isinstance(value, str) and "\\" not in value and value.isprintable():
         assert shown == value
+
+
+def test_parse_fdinfo_eventfd_signalfd_and_hostile_lines() -> None:
+    eventfd = b"pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1038\neventfd-count:                3\neventfd-id: 1\n"
+    assert parsers.parse_fdinfo(eventfd) == {
+        "pos": "0", "flags": "02", "mnt_id": "17", "ino": "1038", "eventfd-count": "3", "eventfd-id": "1",
+    }
+    signalfd = b"pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t1038\nsigmask:\t0000000000400200\n"
+    assert parsers.parse_fdinfo(signalfd)["sigmask"] == "0000000000400200"
+    # names with spaces or odd bytes, a repeated name, a cut-short last line: ignored, never raised on
+    odd = b"Sig Mask: 1\n\xff\xfe: 2\nflags:\t02\nflags:\t03\neventfd-id"
+    assert parsers.parse_fdinfo(odd) == {"flags": "02"}
+    assert parsers.parse_fdinfo(b"") == {}
+
+
+@given(st.binary(max_size=512))
+def test_parse_fdinfo_never_raises(data: bytes) -> None:
+    assert isinstance(parsers.parse_fdinfo(data), dict)

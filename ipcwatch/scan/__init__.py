@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ipcwatch.scan import pipes, posix, sysv, unix
+from ipcwatch.scan import anon, pipes, posix, sysv, unix
 from ipcwatch.scan.model import KIND_TITLES, KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.scan.procs import HolderIndex, ProcessVisitor, ProcPassConfig, scan_processes
 
@@ -157,6 +157,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
             proc_root=config.proc_root,
             file_devs=file_devs,
             read_maps=bool(kinds & {"sysv-shm", "posix-shm", "posix-sem"}),
+            read_anon=bool(kinds & set(anon.ANON_KINDS)),
             visitors=list(config.extra_visitors) + ([visit] if visit else []),
         )
     )
@@ -180,6 +181,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         objects += pipes.pipe_objects(index, config.proc_root)
     if "unix" in kinds:
         objects += unix.unix_objects(reads.sockets, index, reads.found)
+    objects += anon.anon_objects(index, kinds)
 
     if attach is not None:
         waiting = attach(objects, index)

@@ -1,8 +1,8 @@
 """Frozen records of one scan: IPC objects, their holders and waiters, the processes, and what was not seen.
 
-Every object has a stable `ref` (`sysv-shm:ID`, `posix-shm:NAME`, `pipe:INODE`, ...) used by the CLI, the JSON
-output and the TUI, and an opaque `identity` that changes when the object behind a ref is replaced (a SysV id
-reused, a file recreated). Actions compare identities before they act.
+Every object has a stable `ref` (`sysv-shm:ID`, `posix-shm:NAME`, `pipe:INODE`, `eventfd:ID`, ...) used by the
+CLI, the JSON output and the TUI, and an opaque `identity` that changes when the object behind a ref is replaced
+(a SysV id reused, a file recreated). Actions compare identities before they act.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ KINDS: tuple[str, ...] = (
     "fifo",
     "pipe",
     "unix",
+    "eventfd",
+    "signalfd",
 )
 
 KIND_TITLES: Mapping[str, str] = {
@@ -35,6 +37,8 @@ KIND_TITLES: Mapping[str, str] = {
     "fifo": "FIFOs",
     "pipe": "Pipes",
     "unix": "Unix domain sockets",
+    "eventfd": "eventfds",
+    "signalfd": "signalfds",
 }
 
 

@@ -87,6 +87,19 @@ def parse_mqueue_status(data: bytes) -> dict[str, int]:
     return out
 
 
+def parse_fdinfo(data: bytes) -> dict[str, str]:
+    """/proc/PID/fdinfo/FD as {name: value}: `pos`, `flags`, `eventfd-count`, `eventfd-id`, `sigmask`, ...
+
+    Only lines of the form `name: value` with a plain lower-case name count; the first of a repeated name wins.
+    """
+    out: dict[str, str] = {}
+    for line in data.split(b"\n"):
+        name, sep, value = line.partition(b":")
+        if sep and name and all(c in b"abcdefghijklmnopqrstuvwxyz0123456789-_" for c in name):
+            out.setdefault(name.decode("ascii"), value.strip().decode("ascii", "replace"))
+    return out
+
+
 _UNIX_ROW = re.compile(
     rb"^[0-9a-f]+: ([0-9A-F]{8}) ([0-9A-F]{8}) ([0-9A-F]{8}) ([0-9A-F]{4}) ([0-9A-F]{2}) +([0-9]+)(?: (.*))?$",
     re.DOTALL,

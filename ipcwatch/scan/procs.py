@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 
 from ipcwatch.native.procfd import fd_table
 from ipcwatch.scan.model import Holder, Process, ScanError
-from ipcwatch.scan.parsers import parse_maps_line, parse_stat
+from ipcwatch.scan.parsers import parse_fdinfo, parse_maps_line, parse_stat
 
 # (pid, fd or None for a mapping, mode)
 Hold = tuple[int, int | None, str]
 FileKey = tuple[int, int]  # (st_dev, st_ino)
+
+AnonFd = tuple[int, int, str, dict[str, str]]  # (pid, fd, "eventfd" | "signalfd", its fdinfo fields)
 
 # Called for every process while its /proc/PID directory fd is open: (pid, dir_fd, process).
 ProcessVisitor = Callable[[int, int, Process], None]
@@ -77,6 +79,7 @@ class HolderIndex:
     shm_segments: dict[int, list[Hold]] = field(default_factory=dict)  # SysV shmid (maps inode)
     fifo_paths: dict[FileKey, str] = field(default_factory=dict)  # FIFO fds: the path readlink gave
     fifo_deleted: set[FileKey] = field(default_factory=set)
+    anon_fds: list[AnonFd] = field(default_factory=list)  # eventfd and signalfd fds, grouped by scan.anon
     errors: list[ScanError] = field(default_factory=list)
     unreadable_fd_tables: int = 0
 
@@ -100,10 +103,11 @@ class ProcPassConfig:
     proc_root: str = "/proc"
     file_devs: frozenset[int] = frozenset()  # st_dev of /dev/shm and the mqueue fs: fds there are holders
     read_maps: bool = True  # only needed when shared memory or POSIX semaphores exist
+    read_anon: bool = True  # read the fdinfo of eventfds and signalfds (only when those kinds are wanted)
     visitors: Sequence[ProcessVisitor] = ()
 
 
-def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
+def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int], anon: bool) -> None:
     # The hottest loop of a scan (every fd of every process): the walk itself is native.fd_table.
     fd_dir = os.open("fd", _DIR_FLAGS, dir_fd=dir_fd)
     try:
@@ -117,12 +121,24 @@ def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[in
             sockets.setdefault(entry[2], []).append((pid, entry[1], "rw"))
         elif kind == "p":
             pipes.setdefault(entry[2], []).append((pid, entry[1], entry[3]))
+        elif kind == "a":
+            if anon:
+                _note_anon(pid, dir_fd, entry[1], entry[2], index)
         else:
             _, fd, dev, ino, mode, is_fifo, nlink, link = entry
             key = (dev, ino)
             files.setdefault(key, []).append((pid, fd, mode))
             if is_fifo:
                 _note_fifo(index, key, link, nlink)
+
+
+def _note_anon(pid: int, dir_fd: int, fd: int, kind: str, index: HolderIndex) -> None:
+    """An eventfd or signalfd: its fdinfo (the eventfd's id and count, the signalfd's mask) is all there is to it."""
+    try:
+        info = parse_fdinfo(read_once(dir_fd, f"fdinfo/{fd}", 4096))
+    except OSError:
+        return  # closed since the walk saw it (fdinfo is as readable as the fd table that listed it)
+    index.anon_fds.append((pid, fd, kind, info))
 
 
 def _note_fifo(index: HolderIndex, key: FileKey, link: str, nlink: int) -> None:
@@ -267,7 +283,7 @@ def scan_processes(config: ProcPassConfig) -> HolderIndex:
                     continue
                 index.processes[pid] = proc
                 try:
-                    _scan_fds(pid, dir_fd, index, config.file_devs)
+                    _scan_fds(pid, dir_fd, index, config.file_devs, config.read_anon)
                 except PermissionError:
                     index.unreadable_fd_tables += 1
                 if config.read_maps:

@@ -31,9 +31,12 @@ class ViewSpec:
     key: str
 
 
+# Digits 1-9 for the first nine kinds; the later ones get a capital letter (and `[`/`]`, the palette, the list).
+_LETTER_KEYS = {"eventfd": "E", "signalfd": "G"}
+
 VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec(ALL, "All objects", "0"),
-    *(ViewSpec(kind, KIND_TITLES[kind], str(n)) for n, kind in enumerate(KINDS, start=1)),
+    *(ViewSpec(kind, KIND_TITLES[kind], _LETTER_KEYS.get(kind, str(n))) for n, kind in enumerate(KINDS, start=1)),
     ViewSpec(PROCESSES, "Processes using IPC objects", "p"),
     ViewSpec(BLOCKED, "Threads blocked on IPC", "w"),
 )
