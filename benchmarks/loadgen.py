@@ -3,7 +3,7 @@
     with Load(per_kind=1000, processes=200) as load:
         ...  # scan, run the TUI, time other tools
 
-    python benchmarks/loadgen.py --per-kind 1000 --processes 200 --hold   # until Ctrl-C
+    python benchmarks/loadgen.py --per-kind 1000 --processes 200 --hold   # until Ctrl-C, SIGTERM/HUP/QUIT
     python benchmarks/loadgen.py --sweep                                   # leftovers of a crashed run
 
 The leader creates the SysV objects (keys in LOADGEN_KEYS); forked holder children each create and hold a slice
@@ -42,6 +42,8 @@ from typing import NoReturn
 import posix_ipc
 import sysv_ipc
 
+from ipcwatch.workload_stop import StopSignals
+
 KINDS = ("sysv-shm", "sysv-msg", "sysv-sem", "posix-shm", "posix-mq", "posix-sem", "fifo", "pipe", "unix")
 LOADGEN_KEYS = range(0x1C9A0000, 0x1C9B0000)  # SysV keys this tool uses; a sweep removes only these
 NAME_TAG = "ipcwl."  # POSIX names, FIFO/socket directories: ipcwl.<leader pid>.<token>...
@@ -55,7 +57,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
 _MAP_FAILED = ctypes.c_void_p(-1).value
 _libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
-_CLEANUP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_CLEANUP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 class LoadError(RuntimeError):
@@ -367,7 +369,7 @@ def _alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def _signals_blocked() -> Iterator[None]:
-    """Hold off Ctrl-C, SIGTERM and SIGHUP while cleaning up; they are delivered when it is done."""
+    """Hold off Ctrl-C, SIGTERM, SIGHUP and SIGQUIT while cleaning up; they are delivered when it is done."""
     old = signal.pthread_sigmask(signal.SIG_BLOCK, _CLEANUP_SIGNALS)
     try:
         yield
@@ -410,7 +412,8 @@ class Load:
 
     def _say(self, text: str) -> None:
         if self._log:
-            print(f"loadgen: {text}", file=sys.stderr, flush=True)
+            with contextlib.suppress(OSError):  # a hung-up terminal (EIO) must not stop the cleanup
+                print(f"loadgen: {text}", file=sys.stderr, flush=True)
 
     def __enter__(self) -> Load:
         self.start()
@@ -515,7 +518,7 @@ class Load:
         def stop(signum: int, _frame: object) -> None:
             raise SystemExit(128 + signum)
 
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             self._old_handlers[sig] = signal.signal(sig, stop)
 
     def close(self) -> None:
@@ -629,7 +632,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-kind", type=int, default=1000, metavar="N", help="objects of each kind (1000)")
     parser.add_argument("--processes", type=int, default=200, metavar="P", help="holder processes (200)")
     parser.add_argument("--count", action="append", default=[], metavar="KIND=N", help="override one kind's count")
-    parser.add_argument("--hold", action="store_true", help="keep the load until Ctrl-C (for manual TUI testing)")
+    parser.add_argument(
+        "--hold", action="store_true", help="keep the load until Ctrl-C, SIGTERM, SIGHUP or SIGQUIT (for TUI testing)"
+    )
     parser.add_argument("--sweep", action="store_true", help="remove leftovers of runs whose leader is gone")
     parser.add_argument("--all", action="store_true", help="with --sweep: also remove live runs' objects")
     args = parser.parse_args(argv)
@@ -642,21 +647,24 @@ def main(argv: list[str] | None = None) -> int:
         load = Load(args.per_kind, args.processes, counts, log=True)
     except ValueError as exc:
         parser.error(str(exc))
+    stopped_by: int | None = None
     try:
         with load:
             print(f"prefix {load.prefix}; holders {load.pids[0]}..{load.pids[-1]}; files in {load.run_dir}")
             for kind, n in load.counts.items():
-                print(f"  {kind:10} {n}")
+                ids = load.sysv_ids.get(kind, [])
+                print(f"  {kind:10} {n}" + (f"  ids {' '.join(map(str, ids))}" if 0 < len(ids) <= 16 else ""))
             if args.hold:
-                print("holding; Ctrl-C to clean up and exit", flush=True)
-                while True:
-                    signal.pause()
+                with StopSignals() as stop:
+                    print("holding; Ctrl-C, SIGTERM, SIGHUP or SIGQUIT cleans up and exits", flush=True)
+                    load._say(f"{stop.wait()}: cleaning up")
+                    stopped_by = stop.received
     except LoadError as exc:
         print(f"loadgen: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0
+    return 0 if stopped_by is None else 128 + stopped_by
 
 
 if __name__ == "__main__":

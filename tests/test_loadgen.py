@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -135,3 +138,64 @@ def test_sweep_removes_a_killed_runs_leftovers() -> None:
     assert removed["posix"] >= 4 and removed["sysv"] >= 2 and removed["dirs"] >= 1
     # a removed segment stays listed until its last attacher (a holder being killed) is gone
     wait_until(lambda: _leftovers(prefix, counts, sysv_ids, run_dir) == [])
+
+
+def _children_of(pid: int) -> set[int]:
+    found = set()
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(Path(f"/proc/{name}/stat").read_text().rpartition(")")[2].split()[1]) == pid:
+                found.add(int(name))
+    return found
+
+
+def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout: float = 60.0) -> list[str]:
+    """Lines on stdout up to one starting with `marker` (raw reads: select never waits on buffered data)."""
+    assert proc.stdout is not None
+    fd, buf, lines = proc.stdout.fileno(), b"", []
+    deadline = time.monotonic() + timeout
+    while not any(line.startswith(marker) for line in lines):
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([fd], [], [], left)[0], f"no {marker!r} in time: {lines}"
+        chunk = os.read(fd, 65536)
+        assert chunk, f"loadgen exited early ({proc.wait()}): {lines}"
+        *done, buf = (buf + chunk).split(b"\n")
+        lines += [line.decode() for line in done]
+    return lines
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT], ids=lambda s: s.name)
+def test_hold_cleans_up_on_every_stop_signal(sig: signal.Signals) -> None:
+    counts = dict.fromkeys(loadgen.KINDS, 2)
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCHMARKS / "loadgen.py"), "--per-kind", "2", "--processes", "2", "--hold"],
+        stdin=subprocess.PIPE,  # kept open, as a terminal would be
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    prefix = run_dir = ""
+    sysv_ids: dict[str, list[int]] = {}
+    try:
+        lines = _read_until(proc, "holding")
+        words = lines[0].split()  # prefix PREFIX; holders A..B; files in DIR
+        prefix, run_dir = words[1].rstrip(";"), words[-1]
+        sysv_ids = {w[0]: [int(i) for i in w[3:]] for line in lines if (w := line.split())[0].startswith("sysv-")}
+        holders = _children_of(proc.pid)
+        assert len(holders) == 2 and all(len(ids) == 2 for ids in sysv_ids.values()) and len(sysv_ids) == 3
+        assert len(_leftovers(prefix, counts, sysv_ids, run_dir)) == 3 * 2 + 3 * 2 + 1
+        proc.send_signal(sig)
+        proc.wait(timeout=30)  # stdin still open: only the signal ends it
+        err = proc.stderr.read().decode()  # type: ignore[union-attr]
+        assert proc.returncode == 128 + sig, err
+        assert "Traceback" not in err and "Fatal Python error" not in err, err
+        assert f"loadgen: {sig.name}: cleaning up" in err and "loadgen: cleaned up" in err
+        assert not any(os.path.exists(f"/proc/{pid}") for pid in holders)
+        assert _leftovers(prefix, counts, sysv_ids, run_dir) == []
+        assert proc.pid not in _live_runs()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+        if prefix and _leftovers(prefix, counts, sysv_ids, run_dir):
+            loadgen.sweep()
