@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pty
 import select
 import signal
 import subprocess
@@ -70,15 +71,30 @@ def _alive(pid: int) -> bool:
 
 @dataclass
 class DemoRun:
-    proc: subprocess.Popen[bytes]
+    pid: int
+    proc: subprocess.Popen[bytes] | None = None
     refs: list[str] = field(default_factory=list)  # every ref with a name or id (pipes and live sockets excluded)
     stale: dict[str, str] = field(default_factory=dict)  # what -> ref of the stale leftovers
     directory: str = ""
     children: set[int] = field(default_factory=set)
 
+    def take(self, lines: list[str]) -> None:
+        """Note what the demo printed, and its children; check that all of it exists."""
+        for line in lines:
+            ref, _, what = line.partition("  ")
+            if line.startswith("private directory: "):
+                self.directory = line.removeprefix("private directory: ")
+            elif what and not ref.startswith("pipe:") and not (ref.startswith("unix:") and ref[5:].isdigit()):
+                self.refs.append(ref)  # pipes and live sockets have no name: they go with the children
+                if what.startswith("stale: "):
+                    self.stale[what] = ref
+        self.children = _children_of(self.pid)
+        assert self.directory and len(self.refs) == 11 and len(self.children) == 16, (self.refs, self.children)
+        assert all(_exists(ref) for ref in self.refs) and os.path.isdir(self.directory) and self.markers()
+
     def markers(self) -> list[str]:
         with contextlib.suppress(OSError):
-            return [n for n in os.listdir(workload.state_dir()) if n.startswith(f"demo-{self.proc.pid}-")]
+            return [n for n in os.listdir(workload.state_dir()) if n.startswith(f"demo-{self.pid}-")]
         return []
 
     def left(self) -> list[str]:
@@ -89,27 +105,29 @@ class DemoRun:
 
     def finish(self) -> tuple[int, str, str]:
         """Wait for the exit with stdin still open (its end of input must play no part); (code, stdout, stderr)."""
+        assert self.proc is not None
         self.proc.wait(timeout=STOP_TIMEOUT)
         out, err = self.proc.communicate()
         return self.proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
     def stop(self, sig: int) -> tuple[int, str, str]:
-        self.proc.send_signal(sig)
+        os.kill(self.pid, sig)
         return self.finish()
 
 
-def _read_until_running(proc: subprocess.Popen[bytes]) -> list[str]:
-    assert proc.stdout is not None
-    fd, buf, lines = proc.stdout.fileno(), b"", []
+def _read_until_running(fd: int) -> list[str]:
+    buf, lines = b"", []
     deadline = time.monotonic() + START_TIMEOUT
     while not any(line.startswith("running") for line in lines):
         left = deadline - time.monotonic()
         assert left > 0 and select.select([fd], [], [], left)[0], f"demo not running in time: {lines}"
-        chunk = os.read(fd, 65536)
-        assert chunk, f"demo exited early ({proc.wait()}): {lines} {proc.stderr.read() if proc.stderr else ''}"
-        buf += chunk
-        *done, buf = buf.split(b"\n")
-        lines += [line.decode(errors="replace") for line in done]
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: a pty whose other side is gone
+            chunk = b""
+        assert chunk, f"demo exited early: {lines}"
+        *done, buf = (buf + chunk).split(b"\n")
+        lines += [line.decode(errors="replace").rstrip("\r") for line in done]
     return lines
 
 
@@ -125,23 +143,15 @@ def start_demo() -> Iterator:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        run = DemoRun(proc)
+        run = DemoRun(proc.pid, proc)
         runs.append(run)
-        for line in _read_until_running(proc):
-            ref, _, what = line.partition("  ")
-            if line.startswith("private directory: "):
-                run.directory = line.removeprefix("private directory: ")
-            elif what and not ref.startswith("pipe:") and not (ref.startswith("unix:") and ref[5:].isdigit()):
-                run.refs.append(ref)  # pipes and live sockets have no name: they go with the children
-                if what.startswith("stale: "):
-                    run.stale[what] = ref
-        run.children = _children_of(proc.pid)
-        assert run.directory and len(run.refs) == 11 and len(run.children) == 16, (run.refs, run.children)
-        assert all(_exists(ref) for ref in run.refs) and os.path.isdir(run.directory)
+        assert proc.stdout is not None
+        run.take(_read_until_running(proc.stdout.fileno()))
         return run
 
     yield start
     for run in runs:
+        assert run.proc is not None
         if run.proc.poll() is None:
             run.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -152,12 +162,44 @@ def start_demo() -> Iterator:
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT], ids=lambda s: s.name)
 def test_each_stop_signal_removes_everything(start_demo, sig: signal.Signals) -> None:
     run = start_demo()
-    assert run.markers(), "a running demo has a marker"
     code, out, err = run.stop(sig)
     assert code == 128 + sig, err
     assert "Traceback" not in err and "Fatal Python error" not in err, err
     assert f"demo stopped ({sig.name}): children killed, 13 object(s) removed" in out
     assert run.left() == []
+
+
+def _wait_pid(pid: int, timeout: float) -> int | None:
+    """The exit code of child `pid`, or None if it is still running after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    return None
+
+
+def test_closing_its_terminal_removes_everything() -> None:
+    """The reported case: the demo runs in a terminal (a pty it controls) and the window is closed."""
+    pid, master = pty.fork()
+    if pid == 0:  # the child: straight to exec
+        os.execv(sys.executable, [sys.executable, "-m", "ipcwatch", "demo"])
+    run, code = DemoRun(pid), None
+    try:
+        run.take(_read_until_running(master))
+        os.close(master)  # hang-up: SIGHUP to the session leader, reads and writes on the terminal fail (EIO)
+        master = -1
+        code = _wait_pid(pid, STOP_TIMEOUT)
+        assert code == 128 + signal.SIGHUP
+        assert run.left() == []
+    finally:
+        if master >= 0:
+            os.close(master)
+        if code is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            workload.sweep("demo")
 
 
 def test_for_seconds_with_input_open_exits_cleanly(start_demo) -> None:
@@ -184,7 +226,7 @@ def _recreate_shm_with_id(old_id: int, key: int) -> sysv_ipc.SharedMemory:
 def test_sigkill_then_cleanup_removes_only_what_is_still_the_demos(start_demo) -> None:
     run = start_demo()
     run.proc.kill()
-    run.proc.communicate(timeout=STOP_TIMEOUT)
+    run.proc.communicate(timeout=STOP_TIMEOUT)  # end of input too late to matter: SIGKILL is not caught
     wait_until(lambda: not any(_alive(pid) for pid in run.children))  # PR_SET_PDEATHSIG
     assert all(_exists(ref) for ref in run.refs) and run.markers(), "SIGKILL leaves objects and the marker"
 
