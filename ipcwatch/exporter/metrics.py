@@ -1,8 +1,8 @@
 """The metric families one snapshot yields: counts, bytes, stale objects, blocked threads, queue fill, limits.
 
 Base units, bounded labels: `kind` is one of the model's KINDS (plus `unknown` for a thread waiting on an object
-the scan did not list), `op` a system call name, `resource` a limit name. Per-object series (ref and name labels,
-escaped with `ipcwatch.text.escape`) exist only when asked for, capped at PER_OBJECT_MAX.
+the scan did not list), `op` a system call name, `resource` a limit name. Per-object series (ref and object labels,
+escaped with `ipcwatch.text.escape` like every shown name) exist only when asked for, capped at PER_OBJECT_MAX.
 """
 
 from __future__ import annotations
@@ -80,10 +80,14 @@ def family(name: str) -> Metric:
     return cls(name, documentation, labels=list(labels))
 
 
-def label(value: str | None) -> str:
-    """A label value from an attacker-controlled string: escaped once, bounded in length."""
-    text = escape(value)
+def bounded(text: str) -> str:
+    """A label value bounded in length (refs are escaped by the scan already)."""
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
+
+
+def label(value: str | None) -> str:
+    """A label value from a raw, attacker-controlled string: escaped once, bounded in length."""
+    return bounded(escape(value))
 
 
 @dataclass(frozen=True)
@@ -187,13 +191,13 @@ def _per_object_families(snapshot: Snapshot, n: int, now: float) -> Iterator[Met
     largest = family("ipcwatch_largest_object_bytes")
     sized = sorted((o for o in snapshot.objects if o.size), key=lambda o: (-(o.size or 0), o.ref))
     for obj in sized[:n]:
-        largest.add_metric([obj.kind, label(obj.ref), label(obj.label)], obj.size or 0)
+        largest.add_metric([obj.kind, bounded(obj.ref), label(obj.label)], obj.size or 0)
     yield largest
     idle = family("ipcwatch_stale_object_idle_seconds")
     stale = [(last, o) for o in snapshot.objects if o.stale and (last := _last_use(o)) is not None]
     stale.sort(key=lambda pair: (pair[0], pair[1].ref))
     for last, obj in stale[:n]:
-        idle.add_metric([obj.kind, label(obj.ref), label(obj.label)], max(now - last, 0.0))
+        idle.add_metric([obj.kind, bounded(obj.ref), label(obj.label)], max(now - last, 0.0))
     yield idle
 
 
