@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ipcwatch.exporter.metrics import OTHER_KIND
 from ipcwatch.scan import KINDS
 from ipcwatch.text import escape
 from tests.conftest import needs_root
@@ -276,7 +277,11 @@ def test_blocked_threads_agree_with_list_json_waiters(world: dict[str, Any]) -> 
     got = Counter[str]()
     for labels, value in world["samples"]["ipcwatch_blocked_threads"]:
         got[labels["kind"]] += int(value)
-    assert dict(got) == {kind: len(threads) for kind, threads in waiting.items()}
+    listed = {kind: n for kind, n in got.items() if kind in KINDS}
+    assert listed == {kind: len(threads) for kind, threads in waiting.items()}
+    # threads waiting on no listed object (the holder child's pause(): a signal) are kind "other"
+    unlisted = [b for report in world["why"].values() for b in report["blocked"] if b["ref"] is None]
+    assert got.get(OTHER_KIND, 0) == len(unlisted) and set(got) <= {*KINDS, OTHER_KIND}
     by_op = {(labels["kind"], labels["op"]): v for labels, v in world["samples"]["ipcwatch_blocked_threads"]}
     assert by_op[("sysv-msg", "msgrcv")] == 1
     assert (world["msgrcv_pid"], world["msgrcv_pid"]) in waiting["sysv-msg"]

@@ -1,8 +1,9 @@
 """The metric families one snapshot yields: counts, bytes, stale objects, blocked threads, queue fill, limits.
 
-Base units, bounded labels: `kind` is one of the model's KINDS (plus `unknown` for a thread waiting on an object
-the scan did not list), `op` a system call name, `resource` a limit name. Per-object series (ref and object labels,
-escaped with `ipcwatch.text.escape` like every shown name) exist only when asked for, capped at PER_OBJECT_MAX.
+Base units, bounded labels: `kind` is one of the model's KINDS (plus `other` for a thread waiting on no listed
+object: a signal, or an object the scan did not list), `op` a system call name, `resource` a limit name.
+Per-object series (ref and object labels, escaped with `ipcwatch.text.escape` like every shown name) exist only
+when asked for, capped at PER_OBJECT_MAX.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ipcwatch.text import escape
 
 PER_OBJECT_MAX = 500  # series per per-object metric, whatever --per-object asks
 LABEL_MAX = 200  # characters of an escaped name or ref in a label value
-UNKNOWN_KIND = "unknown"
+OTHER_KIND = "other"  # a wait on no listed object: a signal (pause, sigwaitinfo), or an object the scan missed
 DEAD_PARTNER, WAIT_CYCLE = "dead partner:", "wait cycle:"  # how waits.py words the likely causes
 
 # name -> (type, help, label names). Names as exposed (a counter's `_total` is added by the client).
@@ -162,7 +163,7 @@ def _blocked_families(snapshot: Snapshot, blocked: list[BlockedThread]) -> Itera
     by_kind_op = Counter[tuple[str, str]]()
     for b in blocked:
         kinds = {obj.kind for obj in (snapshot.get(ref) for ref in b.refs) if obj is not None}
-        for kind in kinds or {UNKNOWN_KIND}:
+        for kind in kinds or {OTHER_KIND}:
             by_kind_op[(kind, b.syscall)] += 1
     fam = family("ipcwatch_blocked_threads")
     for (kind, op), n in sorted(by_kind_op.items()):
