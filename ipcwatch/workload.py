@@ -166,6 +166,9 @@ class Ledger:
         """A ledger with a fresh marker `TOOL-PID-TOKEN.marker`; without one (and `problem` saying why) if unsafe."""
         ledger = cls(tool)
         owner = process_at(os.getpid())
+        if owner is None:
+            ledger.problem = "cannot read this process's start time from /proc"
+            return ledger
         try:
             dir_fd = open_state_dir(create=True)
             assert dir_fd is not None
@@ -182,7 +185,7 @@ class Ledger:
             return ledger
         finally:
             os.close(dir_fd)
-        ledger._write({"tool": tool, "owner": owner.identity if owner else None})
+        ledger._write({"tool": tool, "owner": owner.identity})
         return ledger
 
     def add(self, ref: str) -> Entry:
@@ -254,7 +257,11 @@ def sweep(tool: str) -> list[Swept]:
         os.close(dir_fd)
     swept = []
     for name, (owner, entries) in records.items():
-        if owner is not None and identify(f"process:{owner.partition('@')[0]}") == owner:
+        if owner is None:  # the header was cut by a kill: nothing was recorded after it
+            if not entries and not os.path.exists(f"/proc/{name.split('-')[1]}"):
+                _unlink_marker(name)
+            continue
+        if identify(f"process:{owner.partition('@')[0]}") == owner:
             continue  # a running workload: its own stop removes all of it
         outcomes = tuple(remove(entry) for entry in reversed(entries))
         kept = any(o.status in (Status.DENIED, Status.FAILED) for o in outcomes)

@@ -263,3 +263,32 @@ def test_sigkill_then_cleanup_removes_only_what_is_still_the_demos(start_demo) -
         theirs.detach()
         theirs.remove()
         Path(f"/dev/shm/{posix_name}").unlink(missing_ok=True)
+
+
+def test_marker_is_private_and_an_unsafe_state_dir_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setattr(workload, "state_dir", lambda: str(state))
+    ledger = workload.Ledger.open("demo-test")
+    try:
+        assert ledger.marker and ledger.problem is None
+        assert state.stat().st_mode & 0o777 == 0o700
+        assert (state / ledger.marker).stat().st_mode & 0o777 == 0o600
+        fifo = tmp_path / "made.fifo"
+        os.mkfifo(fifo)
+        entry = ledger.add(f"fifo:{fifo}")
+        assert entry.identity and str(fifo) in (state / ledger.marker).read_text()
+    finally:
+        outcomes = ledger.remove_all()
+    assert [o.ok for o in outcomes] == [True] and not fifo.exists() and os.listdir(state) == []
+
+    state.chmod(0o755)  # readable by others: refused, and the workload runs without a marker
+    unsafe = workload.Ledger.open("demo-test")
+    assert unsafe.marker is None and "not private" in str(unsafe.problem)
+    with pytest.raises(workload.StateDirError):
+        workload.sweep("demo-test")
+
+    state.rmdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    state.symlink_to(tmp_path / "elsewhere")  # a planted symlink is never followed
+    assert workload.Ledger.open("demo-test").marker is None
+    assert os.listdir(tmp_path / "elsewhere") == []

@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         refused = refuse_if_read_only(args, "cleaning up after killed demos removes objects")
         if refused is not None:
             return refused
-        ok = _sweep()
+        with StopSignals():  # a signal waits until the sweep is done
+            ok = _sweep()
         _say(f"demo cleanup done (markers in {escape(state_dir())})")
         return EXIT_OK if ok else EXIT_FAILED
     refused = refuse_if_read_only(args, "the demo creates IPC objects")
@@ -73,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
         return refused
     from ipcwatch.demo import Demo  # noqa: PLC0415 - only this command needs posix_ipc/sysv_ipc children
 
-    _sweep()
     demo = Demo()
     with StopSignals() as stop:
+        _sweep()
         outcomes: list[Outcome] = []
         try:
             try:
