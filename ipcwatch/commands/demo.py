@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 
 from ipcwatch.actions.outcome import Outcome, Status
 from ipcwatch.commands.common import EXIT_FAILED, EXIT_OK, fail, refuse_if_read_only, say
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.seconds is None
                 else f"running for {args.seconds:g} s"
             )
-            reason = stop.wait(args.seconds, stdin=True)
+            reason = stop.wait(args.seconds, stdin=sys.stdin is not None)  # None: fd 0 was closed at start-up
         finally:
             outcomes = demo.stop()
     failures = _failures(outcomes)
