@@ -80,6 +80,7 @@ def test_registering_calls_describe_only_and_a_scrape_scans_once(scanner: Counti
     assert scanner.calls == 1
     assert {labels[0][1] for labels in values(text, "ipcwatch_objects")} >= set(KINDS)
     assert values(text, "ipcwatch_scans_total") == {(): 1.0}
+    assert values(text, "ipcwatch_last_scan_success") == {(): 1.0}
     assert values(text, "ipcwatch_build_info")
 
 
@@ -141,6 +142,7 @@ def test_scan_over_budget_serves_the_previous_scan_and_counts_a_timeout(scanner:
     assert values(late, "ipcwatch_scan_failures_total")[(("reason", TIMEOUT),)] == 1.0
     assert values(late, "ipcwatch_objects") == values(first, "ipcwatch_objects")  # the previous scan, served
     assert values(late, "ipcwatch_snapshot_age_seconds")[()] > 0
+    assert values(late, "ipcwatch_last_scan_success") == {(): 0.0}
     again = generate_latest(registry).decode()  # the same slow scan: waited on, not started again
     assert scanner.calls == 2
     assert values(again, "ipcwatch_scan_failures_total")[(("reason", TIMEOUT),)] == 1.0
@@ -149,6 +151,7 @@ def test_scan_over_budget_serves_the_previous_scan_and_counts_a_timeout(scanner:
     while collector.scans < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert collector.scans == 2  # the late scan still completed and filled the cache
+    assert collector.last_ok is False  # but it ran over budget
 
 
 def test_failed_scan_is_an_error_metric_not_a_crash(scanner: CountingScanner) -> None:
@@ -156,6 +159,7 @@ def test_failed_scan_is_an_error_metric_not_a_crash(scanner: CountingScanner) ->
     collector = SnapshotCollector(scanner=scanner)
     text = generate_latest(registry_of(collector)).decode()
     assert values(text, "ipcwatch_scan_failures_total")[(("reason", ERROR),)] == 1.0
+    assert values(text, "ipcwatch_last_scan_success") == {(): 0.0}
     assert not values(text, "ipcwatch_objects")  # nothing known, nothing claimed
     assert values(text, "ipcwatch_build_info")
     assert collector.last_error == "PermissionError: [Errno 13] Permission denied"
@@ -229,6 +233,15 @@ def test_textfile_is_written_atomically_and_complete(tmp_path) -> None:
     text = path.read_text()
     assert {labels[0][1] for labels in values(text, "ipcwatch_objects")} >= set(KINDS)
     assert values(text, "ipcwatch_scans_total") == {(): 1.0}
+
+
+def test_textfile_scan_over_budget_says_so_in_the_file_and_the_exit_code(tmp_path) -> None:
+    path = tmp_path / "ipcwatch.prom"
+    done = _cli("--textfile", str(path), "--scan-budget", "0.000001")
+    assert done.returncode == 1 and "longer than" in done.stderr and "Traceback" not in done.stderr
+    text = path.read_text()
+    assert values(text, "ipcwatch_last_scan_success") == {(): 0.0}
+    assert values(text, "ipcwatch_scan_failures_total")[(("reason", TIMEOUT),)] == 1.0
 
 
 def test_textfile_in_a_missing_directory_fails_cleanly(tmp_path) -> None:

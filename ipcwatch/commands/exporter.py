@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             write_textfile(args.textfile, registry)
         except OSError as exc:
             return fail(f"cannot write {escape(args.textfile)}: {escape(exc.strerror or str(exc))}")
-        if collector.scans == 0 or collector.failures["error"] or collector.failures["timeout"]:
+        if not collector.last_ok:
             detail = collector.last_error or f"the scan took longer than {args.scan_budget:g} s"
             return fail(f"wrote {escape(args.textfile)} without IPC metrics: {escape(detail)}")
         return EXIT_OK

@@ -63,6 +63,7 @@ class SnapshotCollector(Collector):
         self._flight: _Flight | None = None
         self.scans = 0
         self.failures = {TIMEOUT: 0, ERROR: 0}
+        self.last_ok: bool | None = None  # None: no scan has ended or run over budget yet
         self.last_error: str | None = None
 
     def describe(self) -> list[Metric]:
@@ -88,6 +89,7 @@ class SnapshotCollector(Collector):
                 if not flight.timed_out:
                     flight.timed_out = True
                     self.failures[TIMEOUT] += 1
+                    self.last_ok = False
         with self._lock:
             return self._cached
 
@@ -102,22 +104,28 @@ class SnapshotCollector(Collector):
             with self._lock:
                 self.scans += 1
                 self.failures[ERROR] += 1
+                self.last_ok = False
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self._flight = None
             flight.done.set()
             return
         with self._lock:
             self.scans += 1
+            self.last_ok = not flight.timed_out
             self._cached = _Cached(families, time.monotonic())
             self._flight = None
         flight.done.set()
 
     def _own_families(self, cached: _Cached | None) -> Iterator[Metric]:
         with self._lock:
-            scans, failures = self.scans, dict(self.failures)
+            scans, failures, last_ok = self.scans, dict(self.failures), self.last_ok
         total = family("ipcwatch_scans")
         total.add_metric([], scans)
         yield total
+        if last_ok is not None:
+            success = family("ipcwatch_last_scan_success")
+            success.add_metric([], 1 if last_ok else 0)
+            yield success
         failed = family("ipcwatch_scan_failures")
         for reason, n in failures.items():
             failed.add_metric([reason], n)

@@ -56,6 +56,7 @@ SPEC: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ipcwatch_scan_errors": ("gauge", "Entries the scan these metrics come from could not read", ()),
     "ipcwatch_snapshot_age_seconds": ("gauge", "Age of the scan these metrics come from", ()),
     "ipcwatch_scans": ("counter", "Scans run by this exporter", ()),
+    "ipcwatch_last_scan_success": ("gauge", "1 if the last scan ended within the budget without an error", ()),
     "ipcwatch_scan_failures": (
         "counter",
         "Scans that failed (reason=error) or exceeded the time budget (reason=timeout)",
