@@ -22,7 +22,7 @@ from prometheus_client.registry import CollectorRegistry
 from ipcwatch.exporter import DEFAULT_LISTEN
 from ipcwatch.exporter.collector import ERROR, TIMEOUT, SnapshotCollector
 from ipcwatch.exporter.metrics import PER_OBJECT_MAX, SPEC, BuildOptions, snapshot_families
-from ipcwatch.exporter.server import parse_listen
+from ipcwatch.exporter.server import exposure_warning, parse_listen
 from ipcwatch.scan import KINDS, IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.limits import limit_usage, read_limits
 
@@ -207,6 +207,8 @@ def test_listen_addresses() -> None:
     for bad in (":14720", "localhost:14720", "127.0.0.1:99999", "127.0.0.1:x"):
         with pytest.raises(ValueError):
             parse_listen(bad)
+    assert exposure_warning("127.0.0.1") is None and exposure_warning("::1") is None
+    assert "not only loopback" in (exposure_warning("0.0.0.0") or "")
 
 
 def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:

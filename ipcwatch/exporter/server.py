@@ -32,12 +32,25 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def exposure_warning(host: str) -> str | None:
+    """What to say when the server will be reachable from other hosts (names in labels are sensitive)."""
+    if ipaddress.ip_address(host).is_loopback:
+        return None
+    return (
+        f"listening on {host}, not only loopback: anyone who can reach this port sees counts, limits and, with "
+        "--per-object, object names; restrict it with a firewall"
+    )
+
+
 def url_of(host: str, port: int) -> str:
     return f"http://[{host}]:{port}/metrics" if ":" in host else f"http://{host}:{port}/metrics"
 
 
 def serve(registry: CollectorRegistry, host: str, port: int, say: Callable[[str], None]) -> str:
     """Serve until a stop signal; returns the name of the signal. Port 0 picks a free port (said on start)."""
+    warning = exposure_warning(host)
+    if warning:
+        say(f"warning: {warning}")
     with StopSignals() as stop:
         server, thread = start_http_server(port, host, registry)
         try:
