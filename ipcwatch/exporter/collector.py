@@ -94,6 +94,8 @@ class SnapshotCollector(Collector):
             return self._cached
 
     def _run(self, flight: _Flight) -> None:
+        families: list[Metric] | None = None
+        error: str | None = None
         try:
             snapshot = self._scanner()
             # blocked_threads() pairs the snapshot with the samples its scan kept: right after the scan
@@ -101,19 +103,17 @@ class SnapshotCollector(Collector):
                 snapshot, blocked_threads(snapshot), limit_usage(snapshot, read_limits()), self.options
             )
         except Exception as exc:  # a failed scan is a metric, never a crash of the server
-            with self._lock:
-                self.scans += 1
-                self.failures[ERROR] += 1
-                self.last_ok = False
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                self._flight = None
-            flight.done.set()
-            return
+            error = f"{type(exc).__name__}: {exc}"
         with self._lock:
             self.scans += 1
-            self.last_ok = not flight.timed_out
-            self._cached = _Cached(families, time.monotonic())
             self._flight = None
+            if families is None:
+                self.failures[ERROR] += 1
+                self.last_ok = False
+                self.last_error = error
+            else:
+                self.last_ok = not flight.timed_out
+                self._cached = _Cached(families, time.monotonic())
         flight.done.set()
 
     def _own_families(self, cached: _Cached | None) -> Iterator[Metric]:
