@@ -107,7 +107,7 @@ def scrape(url: str) -> str:
 
 
 def test_ten_concurrent_scrapes_share_one_scan(scanner: CountingScanner, served) -> None:
-    collector = SnapshotCollector(scanner=scanner, max_age=60)
+    collector = SnapshotCollector(scanner=scanner, max_age=60, budget=120)
     url = served(collector)
     scanner.gate = threading.Event()
     with ThreadPoolExecutor(10) as pool:
@@ -133,10 +133,11 @@ def test_cache_expires_after_max_age(scanner: CountingScanner) -> None:
 
 
 def test_scan_over_budget_serves_the_previous_scan_and_counts_a_timeout(scanner: CountingScanner) -> None:
-    collector = SnapshotCollector(scanner=scanner, max_age=0.01, budget=0.3)
+    collector = SnapshotCollector(scanner=scanner, max_age=0.01, budget=120)
     registry = registry_of(collector)
     first = generate_latest(registry).decode()
     time.sleep(0.05)
+    collector.budget = 0.3
     scanner.gate = threading.Event()  # the next scan hangs
     late = generate_latest(registry).decode()
     assert values(late, "ipcwatch_scan_failures_total")[(("reason", TIMEOUT),)] == 1.0
