@@ -228,7 +228,7 @@ def test_textfile_is_written_atomically_and_complete(tmp_path) -> None:
     path = tmp_path / "ipcwatch.prom"
     path.write_text("old\n")
     before = os.stat(path).st_ino
-    done = _cli("--textfile", str(path))
+    done = _cli("--textfile", str(path), "--scan-budget", "120")
     assert done.returncode == 0, done.stderr
     assert os.listdir(tmp_path) == ["ipcwatch.prom"]  # no temp file left behind
     assert os.stat(path).st_ino != before  # replaced by a rename, never rewritten in place
@@ -259,7 +259,7 @@ def exporter_process() -> Iterator[Callable[..., tuple[subprocess.Popen[str], st
 
     def start(*args: str) -> tuple[subprocess.Popen[str], str]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ipcwatch", "exporter", "--listen", "127.0.0.1:0", *args],
+            [sys.executable, "-m", "ipcwatch", "exporter", "--listen", "127.0.0.1:0", "--scan-budget", "120", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )  # fmt: skip
         procs.append(proc)
