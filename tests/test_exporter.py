@@ -19,9 +19,9 @@ from prometheus_client import generate_latest, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
-from ipcwatch.exporter import DEFAULT_LISTEN
+from ipcwatch.exporter import DEFAULT_LISTEN, PER_OBJECT_MAX
 from ipcwatch.exporter.collector import ERROR, TIMEOUT, SnapshotCollector
-from ipcwatch.exporter.metrics import PER_OBJECT_MAX, SPEC, BuildOptions, snapshot_families
+from ipcwatch.exporter.metrics import SPEC, BuildOptions, snapshot_families
 from ipcwatch.exporter.server import exposure_warning, parse_listen
 from ipcwatch.scan import KINDS, IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.limits import limit_usage, read_limits

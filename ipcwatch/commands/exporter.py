@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ipcwatch.commands.common import EXIT_OK, EXIT_USAGE, fail, say
-from ipcwatch.exporter import DEFAULT_LISTEN
+from ipcwatch.exporter import DEFAULT_BUDGET, DEFAULT_LISTEN, DEFAULT_MAX_AGE, PER_OBJECT_MAX
 from ipcwatch.text import escape
 
 
@@ -42,25 +42,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-age",
         type=_positive,
-        default=10.0,
+        default=DEFAULT_MAX_AGE,
         metavar="SECONDS",
-        help="serve a scan this long before scanning again; concurrent scrapes share one scan (default 10)",
+        help=f"serve a scan this long before scanning again; concurrent scrapes share one scan "
+        f"(default {DEFAULT_MAX_AGE:g})",
     )
     p.add_argument(
         "--scan-budget",
         type=_positive,
-        default=8.0,
+        default=DEFAULT_BUDGET,
         metavar="SECONDS",
         help="longest a scrape waits for a scan; past it the previous scan is served and a timeout counted "
-        "(default 8, below Prometheus' 10 s scrape timeout)",
+        f"(default {DEFAULT_BUDGET:g}, below Prometheus' 10 s scrape timeout)",
     )
     p.add_argument(
         "--per-object",
         type=_count,
         default=0,
         metavar="N",
-        help="also export the N largest objects and the N longest idle stale objects, with ref and name "
-        "labels (default 0: off; at most 500)",
+        help="also export the N largest objects and the N longest idle stale objects, with ref and object "
+        f"labels (default 0: off; at most {PER_OBJECT_MAX})",
     )
     p.set_defaults(func=run)
 

@@ -18,13 +18,12 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from ipcwatch import __version__
+from ipcwatch.exporter import DEFAULT_BUDGET, DEFAULT_MAX_AGE
 from ipcwatch.exporter.metrics import SPEC, BuildOptions, family, snapshot_families
 from ipcwatch.scan import Snapshot, scan
 from ipcwatch.scan.limits import limit_usage, read_limits
 from ipcwatch.scan.waits import blocked_threads
 
-DEFAULT_MAX_AGE = 10.0  # seconds a scan is served before a scrape asks for a new one
-DEFAULT_BUDGET = 8.0  # seconds a scrape waits for a scan: below Prometheus' default 10 s scrape timeout
 TIMEOUT, ERROR = "timeout", "error"
 
 

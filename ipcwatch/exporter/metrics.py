@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ipcwatch.exporter import PER_OBJECT_MAX
 from ipcwatch.scan import KINDS, IpcObject, Snapshot
 from ipcwatch.scan.limits import LimitUse
 from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.text import escape
 
-PER_OBJECT_MAX = 500  # series per per-object metric, whatever --per-object asks
 LABEL_MAX = 200  # characters of an escaped name or ref in a label value
 OTHER_KIND = "other"  # a wait on no listed object: a signal (pause, sigwaitinfo), or an object the scan missed
 DEAD_PARTNER, WAIT_CYCLE = "dead partner:", "wait cycle:"  # how waits.py words the likely causes
