@@ -171,14 +171,15 @@ def test_promtool_checks_the_rules() -> None:
 
 
 @needs_promtool
-def test_promtool_unit_test_fires_the_stale_dead_partner_and_limit_alerts() -> None:
+def test_promtool_unit_test_fires_the_alerts() -> None:
     done = subprocess.run(
         [PROMTOOL, "test", "rules", "ipcwatch.rules.test.yml"],
         capture_output=True, text=True, timeout=60, cwd=CONTRIB / "prometheus",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     tests = (CONTRIB / "prometheus" / "ipcwatch.rules.test.yml").read_text()
-    for alert in ("IpcwatchStaleBytesGrowing", "IpcwatchDeadPartner", "IpcwatchLimitNearlyReached"):
+    fired = ("StaleBytesGrowing", "DeadPartner", "LimitNearlyReached", "QueueNearlyFull", "ScanFailing")
+    for alert in (f"Ipcwatch{name}" for name in fired):
         assert f"alertname: {alert}\n        exp_alerts:\n          - exp_labels" in tests
 
 
