@@ -178,7 +178,7 @@ def test_promtool_unit_test_fires_the_alerts() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     tests = (CONTRIB / "prometheus" / "ipcwatch.rules.test.yml").read_text()
-    fired = ("StaleBytesGrowing", "DeadPartner", "LimitNearlyReached", "QueueNearlyFull", "ScanFailing")
+    fired = ("StaleBytesGrowing", "DeadPartner", "WaitCycle", "LimitNearlyReached", "QueueNearlyFull", "ScanFailing")
     for alert in (f"Ipcwatch{name}" for name in fired):
         assert f"alertname: {alert}\n        exp_alerts:\n          - exp_labels" in tests
 
