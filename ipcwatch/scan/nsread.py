@@ -190,7 +190,12 @@ def _open_by_components(root_fd: int, parts: list[str], flags: int) -> int:
     current = os.dup(root_fd)
     try:
         for part in parts[:-1]:
-            nxt = os.open(part, _DIR_PATH, dir_fd=current)
+            try:
+                nxt = os.open(part, _DIR_PATH, dir_fd=current)
+            except NotADirectoryError:
+                if stat_mod.S_ISLNK(os.stat(part, dir_fd=current, follow_symlinks=False).st_mode):
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), part) from None  # as openat2 says it
+                raise
             os.close(current)
             current = nxt
         return os.open(parts[-1], flags | os.O_NOFOLLOW, dir_fd=current)
