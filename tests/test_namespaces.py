@@ -19,12 +19,16 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sysv_ipc
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ipcwatch.scan import containers, namespaces, nsread, unix
 from ipcwatch.scan.namespaces import Namespace, discover, parse_ns_link, parse_nsfs_mounts
@@ -251,6 +255,25 @@ def test_mount_namespace_read_under_its_root_without_following_symlinks(
 
 
 @needs_unshare
+def test_joining_happens_on_a_fresh_thread_and_never_moves_the_caller(ns_child: Callable[..., NsChild]) -> None:
+    child = ns_child()
+    ipc = _ns(discover(types=("ipc",), fds=False), child.pid, "ipc")
+    before = os.readlink("/proc/thread-self/ns/ipc")
+
+    def where() -> tuple[int, str]:
+        return threading.get_ident(), os.readlink("/proc/thread-self/ns/ipc")
+
+    first, second = nsread.in_namespace(ipc, where), nsread.in_namespace(ipc, where)
+    assert first[1] == second[1] == f"ipc:[{ipc.inode}]" != before
+    assert threading.get_ident() not in (first[0], second[0])
+    assert os.readlink("/proc/thread-self/ns/ipc") == before
+    with pytest.raises(TimeoutError):
+        nsread.in_namespace(ipc, lambda: time.sleep(1), timeout=0.05)
+    with pytest.raises(ZeroDivisionError):
+        nsread.in_namespace(ipc, lambda: 1 // 0)  # what the work raised, raised to the caller
+
+
+@needs_unshare
 def test_vanished_namespace_is_refused_not_misread(ns_child: Callable[..., NsChild]) -> None:
     child = ns_child()
     ipc = _ns(discover(types=("ipc",), fds=False), child.pid, "ipc")
@@ -316,6 +339,41 @@ def test_nsfs_links_and_mountinfo_parse() -> None:
         b"garbage\n"
     )
     assert parse_nsfs_mounts(data) == [("net", 4026532300, "/run/netns/blue"), ("ipc", 4026532301, "/run/odd name\nx")]
+
+
+def test_refs_carry_the_namespace_and_cannot_be_forged_by_a_name() -> None:
+    host = Namespace("ipc", 4, 4026531839, (1,), 1, True)
+    other = Namespace("ipc", 4, 4026532251, (9,), 9, False)
+    assert namespaces.qualified_ref("sysv-shm", "7", host) == "sysv-shm:7"  # the host keeps today's refs
+    assert namespaces.qualified_ref("sysv-shm", "7", other) == "sysv-shm@ipc:4026532251:7"
+    assert namespaces.split_ref("sysv-shm@ipc:4026532251:7") == ("sysv-shm", ("ipc", 4026532251), "7")
+    forged = namespaces.qualified_ref("posix-shm", "x@ipc:4026532251:7", host)
+    assert namespaces.split_ref(forged) == ("posix-shm", None, "x@ipc:4026532251:7")
+    assert namespaces.qualified_ref("posix-shm", "a:b", other) != forged
+    for bad in ("nokind", ":7", "sysv-shm@ipc:12", "sysv-shm@pid:12:7", "sysv-shm@ipc:x:7", "@ipc:1:7"):
+        assert namespaces.split_ref(bad) is None, bad
+
+
+@given(st.text(max_size=30), st.sampled_from(namespaces.NS_TYPES), st.integers(0, 2**64 - 1), st.booleans())
+def test_ref_round_trip(rest: str, ns_type: str, inode: int, host: bool) -> None:
+    ns = Namespace(ns_type, 4, inode, (), None, host)
+    assert namespaces.split_ref(namespaces.qualified_ref("posix-shm", rest, ns)) == (
+        "posix-shm",
+        None if host else (ns_type, inode),
+        rest,
+    )
+
+
+@given(st.binary(max_size=300))
+def test_mountinfo_parser_never_raises(data: bytes) -> None:
+    for ns_type, inode, where in parse_nsfs_mounts(data + b" - nsfs nsfs rw\n"):
+        assert ns_type in namespaces.NS_TYPES and inode >= 0 and isinstance(where, str)
+
+
+@given(st.text(max_size=40))
+def test_ns_link_parser_never_raises(link: str) -> None:
+    parsed = parse_ns_link(link)
+    assert parsed is None or (link.startswith(f"{parsed[0]}:[") and int(link[4:-1]) == parsed[1])
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,30 @@ class Discovery:
         return None if key is None else self._by_key.get(key)
 
 
+def qualified_ref(kind: str, rest: str, ns: Namespace | None) -> str:
+    """The ref of an object of `kind` in namespace `ns`: today's `KIND:REST` for the host's (or no) namespace,
+    `KIND@TYPE:INODE:REST` for another one. The qualifier sits in the kind, which never holds `@` or `:`, so an
+    object NAME containing `@ipc:123` can never forge another namespace's ref."""
+    if ns is None or ns.host:
+        return f"{kind}:{rest}"
+    return f"{kind}@{ns.type}:{ns.inode}:{rest}"
+
+
+def split_ref(ref: str) -> tuple[str, tuple[str, int] | None, str] | None:
+    """`KIND[@TYPE:INODE]:REST` -> (kind, (type, inode) or None for the host, rest); None when malformed."""
+    head, sep, rest = ref.partition(":")
+    if not sep or not head:
+        return None
+    kind, at, ns_type = head.partition("@")
+    if not at:
+        return kind, None, rest
+    digits, sep, rest = rest.partition(":")
+    parsed = parse_ns_link(f"{ns_type}:[{digits}]")
+    if not sep or not kind or parsed is None:
+        return None
+    return kind, parsed, rest
+
+
 def parse_ns_link(link: str) -> tuple[str, int] | None:
     """`ipc:[4026532251]` -> ("ipc", 4026532251) for the three types discovered; None for anything else."""
     ns_type, sep, rest = link.partition(":[")
