@@ -41,6 +41,8 @@ _LEAF: tuple[tuple[re.Pattern[str], str], ...] = (
 _RUNTIME_OF_SLICE = {"cri-containerd": "containerd", "crio": "cri-o", "docker": "docker"}
 _STATE_LIMIT = 4 << 20  # bytes read from one state file at most
 _STORE_LIMIT = 32 << 20  # podman's containers.json lists every container
+_CGROUP_LIMIT = 1 << 16
+SAMPLE = 16  # processes of a namespace whose cgroups are read to name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +146,30 @@ def parse_cgroup(data: bytes) -> CgroupRef | None:
     return None
 
 
+def cgroup_at(dir_fd: int) -> CgroupRef | None:
+    """The container of the process behind an open /proc/PID directory fd (the scan's pass can call this)."""
+    try:
+        fd = os.open("cgroup", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        return parse_cgroup(os.read(fd, _CGROUP_LIMIT))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def cgroup_of(pid: int, proc_root: str = "/proc") -> CgroupRef | None:
     """The container of a live process; None when it is in none, gone or unreadable."""
     try:
-        with open(f"{proc_root}/{pid}/cgroup", "rb") as f:
-            return parse_cgroup(f.read(1 << 16))
+        dir_fd = os.open(f"{proc_root}/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        return cgroup_at(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def read_json(path: str, limit: int = _STATE_LIMIT, root: str = "/") -> Any:
@@ -273,8 +292,9 @@ def _text_map(doc: Any, key: str) -> dict[str, str]:
 def containers_of(
     discovery: Discovery, types: Iterable[str] = ("ipc", "mnt", "net"), proc_root: str = "/proc", root: str = "/"
 ) -> dict[NsKey, Container]:
-    """The container of each non-host namespace: the one its processes' cgroups name (the most common one when
-    they disagree, as in a pod sharing an IPC namespace). Namespaces with no process or no container are absent."""
+    """The container of each non-host namespace: the one its processes' cgroups name (the most common among the
+    first SAMPLE when they disagree, as in a Kubernetes pod whose containers share one IPC namespace: each carries
+    the pod's name). Namespaces with no process or no container are absent."""
     state = StateFiles(root)
     refs: dict[int, CgroupRef | None] = {}
     named: dict[CgroupRef, Container] = {}
@@ -283,7 +303,7 @@ def containers_of(
         if ns.host or ns.type not in types:
             continue
         counts: dict[CgroupRef, int] = {}
-        for pid in ns.pids:
+        for pid in ns.pids[:SAMPLE]:
             if pid not in refs:
                 refs[pid] = cgroup_of(pid, proc_root)
             ref = refs[pid]

@@ -47,6 +47,8 @@ _OPEN_HOW = struct.Struct("=QQQ")  # struct open_how {u64 flags, mode, resolve}
 _DIR_PATH = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
 _openat2_state: dict[str, bool] = {}  # "available" -> False once the kernel said ENOSYS
 
 
@@ -104,7 +106,11 @@ def in_namespace(ns: Namespace, work: Callable[[], T], timeout: float = DEFAULT_
             outcome["error"] = exc
 
     worker = threading.Thread(target=run, name=f"ipcwatch-ns-{ns.tag}", daemon=True)
-    worker.start()
+    try:
+        worker.start()
+    except BaseException:
+        os.close(fd)  # no thread will own it
+        raise
     worker.join(timeout)
     if worker.is_alive():
         raise TimeoutError(f"reading {ns.tag} took longer than {timeout:g} s")
@@ -165,8 +171,7 @@ def _openat2(root_fd: int, path: str, flags: int) -> int | None:
     how = ctypes.create_string_buffer(
         _OPEN_HOW.pack(flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
     )
-    _libc.syscall.restype = ctypes.c_long
-    fd = _libc.syscall(
+    fd = _syscall(
         ctypes.c_long(SYS_OPENAT2), ctypes.c_int(root_fd), os.fsencode(path), how, ctypes.c_size_t(_OPEN_HOW.size)
     )
     if fd < 0:
