@@ -10,6 +10,7 @@ import time
 from ipcwatch.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, say
 from ipcwatch.scan import scan
 from ipcwatch.scan.waits import BlockedThread, ProcessWaits, describe
+from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import ago, escape
 
 _INDENT = "    "
@@ -19,9 +20,10 @@ _LABEL_WIDTH = 14
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "why",
-        help="explain what a process is blocked on (the IPC object, who could wake it, dead partners, cycles)",
-        description="For every thread of PID asleep in the kernel: the IPC object it waits on, the operation, "
-        "the processes that could wake it, and the likely cause (a dead partner, a wait cycle).",
+        help="explain what a process is blocked on (an IPC object or a signal, who could wake it, dead partners)",
+        description="For every thread of PID asleep in the kernel: the IPC object or the signals it waits for, the "
+        "operation and its timeout, the processes that could wake it, and the likely cause (a dead partner, a wait "
+        "cycle). A stopped process and signals pending that every thread blocks are said too.",
     )
     p.add_argument("pid", type=int, metavar="PID")
     p.add_argument("--json", action="store_true", help="machine-readable report")
@@ -40,17 +42,23 @@ def _object(b: BlockedThread) -> str:
 
 def render_thread(b: BlockedThread, now: float) -> list[str]:
     """The lines describing one blocked thread; every untrusted part escaped."""
-    lines = [f"  thread {b.tid} [{b.state}] in {escape(b.syscall)}, waiting on {_object(b)}"]
+    timed = f", {timeout_text(b.timeout)} timeout" if b.timeout is not None else ""
+    lines = [f"  thread {b.tid} [{b.state}] in {escape(b.syscall)}{timed}, waiting on {_object(b)}"]
     if len(b.refs) > 1:
         lines.append(_field("also on", ", ".join(b.refs[1:])))
     lines.append(_field("operation", escape(b.op)))
+    if b.signals:
+        lines.append(_field("signals", ", ".join(b.signals)))
+    if b.timeout is not None:
+        lines.append(_field("timeout", f"{timeout_text(b.timeout)}: a timed wait returns by itself, it is not stuck"))
     since = "unknown" if b.waiting_since is None else f"{ago(now - b.waiting_since)} (since it last ran)"
     lines.append(_field("asleep for", since))
     if b.wakers:
         for i, w in enumerate(b.wakers):
             lines.append(_field("could wake" if i == 0 else "", f"{w.pid} ({escape(w.comm)}): {escape(w.why)}"))
     else:
-        lines.append(_field("could wake", "no live process known"))
+        signalled = any(h.startswith("waits for ") for h in b.hints)
+        lines.append(_field("could wake", "a signal (see the note)" if signalled else "no live process known"))
     lines += [_field("note", escape(h)) for h in b.hints]
     lines += [_field("likely cause", escape(c)) for c in b.causes]
     return lines
@@ -75,6 +83,7 @@ def render(report: ProcessWaits, now: float) -> list[str]:
         lines += [f"  thread {tid}: {escape(text)}" for tid, text in report.others]
     if report.problem:
         lines.append(f"  note: {escape(report.problem)}")
+    lines += [f"  note: {escape(note)}" for note in report.notes]
     return lines
 
 

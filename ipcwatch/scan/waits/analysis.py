@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ipcwatch.scan.model import Holder, IpcObject, Snapshot
-from ipcwatch.scan.waits.records import CLIENT, DATA, LISTENER, READER, SPACE, WRITER, Target, Waker
+from ipcwatch.scan.model import Holder, IpcObject, Process, Snapshot
+from ipcwatch.scan.waits.records import CLIENT, DATA, LISTENER, READER, SIGNAL, SPACE, WRITER, Target, Waker
 
 # --- explaining ---------------------------------------------------------------------------------------------
 
@@ -75,7 +75,16 @@ def _nobody_else(what: str, itself: bool, lone: bool, a: Analysis) -> None:
 _END_OF = {DATA: ("w", "the write end"), SPACE: ("r", "the read end"), WRITER: ("w", ""), READER: ("r", "")}
 
 
-def _analyse_file(obj: IpcObject, pid: int, target: Target, lone: bool, a: Analysis) -> None:
+def _pipe_wakers(others: list[Holder], end: str, proc: Process | None) -> list[Waker]:
+    """The holders of the other end; the parent's hold said as such (a parent-death pipe wakes when it exits)."""
+    parent = proc.ppid if proc is not None else 0
+    mine = [h for h in others if h.pid != parent]
+    theirs = [h for h in others if h.pid == parent]
+    why = f"its parent, holds {end}: it wakes this wait by writing or by exiting"
+    return fd_wakers(theirs, why) + fd_wakers(mine, f"holds {end}")
+
+
+def _analyse_file(obj: IpcObject, pid: int, target: Target, snap: Snapshot, lone: bool, a: Analysis) -> None:
     """Pipes, FIFOs, POSIX queues and semaphores: the other processes holding the right end are the wakers."""
     if obj.kind == "posix-sem":
         others, _ = _who(obj.holders, pid, "")
@@ -96,7 +105,13 @@ def _analyse_file(obj: IpcObject, pid: int, target: Target, lone: bool, a: Analy
         if not others:
             a.nobody(f"dead partner: no process has the FIFO open for {direction}")
         return
-    a.wakers += fd_wakers(others, f"holds {end}")
+    if not others and target.in_set and target.kind == "pipe" and obj.holder_pids == {pid}:
+        a.hints.append(
+            "a self-pipe: only this process holds either end, so its own signal handler or another of its threads "
+            "writes it: a wait for a signal or an event"
+        )
+        return
+    a.wakers += _pipe_wakers(others, end, snap.processes.get(pid))
     if not others:
         _nobody_else(end, itself, lone, a)
     fill = obj.fields.get("queued"), obj.fields.get("capacity")
@@ -173,12 +188,43 @@ def _analyse_unix(obj: IpcObject, pid: int, target: Target, snap: Snapshot, lone
         _nobody_else(f"the other end ({peer_obj.ref})", itself, lone, a)
 
 
+def analyse_signal(snap: Snapshot, pid: int, target: Target, a: Analysis) -> None:
+    """Who may send the signals that end this wait (signal(7): the same user, or root; a child sends SIGCHLD).
+    Never a dead partner: anyone permitted can send one at any time."""
+    proc = snap.processes.get(pid)
+    who = "root" if proc is None or proc.uid == 0 else f"any process of user {proc.user}, or root,"
+    what = ", ".join(target.signals) if target.signals else "a signal it handles (or one that ends it)"
+    via = " through its signalfd" if target.kind == "signalfd" else ""
+    a.hints.append(f"waits for {what}{via}: {who} may send it (kill)")
+    if "SIGCHLD" in target.signals:
+        for child in sorted((p for p in snap.processes.values() if p.ppid == pid), key=lambda p: p.pid):
+            a.wakers.append(Waker(child.pid, child.comm, "its child: exiting or stopping sends SIGCHLD"))
+
+
+def _analyse_eventfd(obj: IpcObject | None, pid: int, a: Analysis) -> None:
+    """The other holders of an eventfd write it; held by this process alone, it is a local wake-up (never dead)."""
+    if obj is None:
+        a.hints.append("the eventfd is not in this scan")
+        return
+    others, _ = _who(obj.holders, pid, "")
+    a.wakers += fd_wakers(others, "holds the eventfd: a write to it wakes this wait")
+    if not others:
+        a.hints.append(
+            "only this process holds the eventfd: another of its threads, a signal handler or the kernel (aio, "
+            "io_uring) writes it: a wait for an event"
+        )
+
+
 def analyse(snap: Snapshot, pid: int, target: Target, ref: str | None, lone: bool, unreadable: int = 0) -> Analysis:
     """Who could end this wait (`lone`: the waiting process has no other thread that could; `unreadable`: how
     many processes' fds the scan could not read)."""
     a = Analysis(unreadable=unreadable)
     obj = snap.get(ref) if ref else None
-    if obj is None:
+    if target.role == SIGNAL:
+        analyse_signal(snap, pid, target, a)
+    elif target.kind == "eventfd":
+        _analyse_eventfd(obj, pid, a)
+    elif obj is None:
         if target.role in (WRITER, READER):
             direction = "writing" if target.role == WRITER else "reading"
             a.nobody(f"dead partner: no process has the FIFO open for {direction}")
@@ -191,5 +237,5 @@ def analyse(snap: Snapshot, pid: int, target: Target, ref: str | None, lone: boo
     elif obj.kind == "unix":
         _analyse_unix(obj, pid, target, snap, lone, a)
     else:
-        _analyse_file(obj, pid, target, lone, a)
+        _analyse_file(obj, pid, target, snap, lone, a)
     return a

@@ -27,10 +27,12 @@ from ipcwatch.scan.waits.records import (
     POST,
     READER,
     SEM_T_SIZE,
+    SIGNAL,
     SPACE,
     WRITER,
     Target,
 )
+from ipcwatch.scan.waits.sigwait import SIGNAL_DECODERS
 from ipcwatch.scan.waits.thread import ThreadReader
 
 
@@ -50,6 +52,7 @@ def _fd_waits(
     """Targets for (fd, role) pairs on pipes, FIFOs and sockets; `inodes` (epoll) must match what fd holds now."""
     targets: list[Target] = []
     notes: list[str] = []
+    in_set = verb in _MULTIPLEXERS
     for fd, role in wanted:
         f = t.file(fd)
         if isinstance(f, str):
@@ -57,6 +60,15 @@ def _fd_waits(
             continue
         if inodes is not None and inodes.get(fd) != f.inode:
             continue  # the fd was closed and reused since it was added to the epoll set
+        if f.kind == "signalfd":
+            names = ", ".join(f.signals) or "no signal"
+            targets.append(Target(f.match, f.kind, SIGNAL, f"{verb} on a signalfd ({names})", signals=f.signals))
+            continue
+        if f.kind == "eventfd":
+            state = "eventfd count 0" if role == DATA else "eventfd count at its maximum"
+            op = f"{verb} for {'reading' if role == DATA else 'writing'} ({state})" if in_set else f"{verb} ({state})"
+            targets.append(Target(f.match, f.kind, role, op))
+            continue
         if f.kind not in ("pipe", "fifo", "socket"):
             notes.append(f"fd {fd} is {f.label}")
             continue
@@ -66,9 +78,14 @@ def _fd_waits(
             op = f"{verb} ({_empty_or_full(f.kind, role)})"
         else:
             op = f"{verb} for {'reading' if role == DATA else 'writing'} ({_empty_or_full(f.kind, role)})"
-        targets.append(Target(f.match, f.kind, role, op, label=f.label))
+        targets.append(Target(f.match, f.kind, role, op, label=f.label, in_set=in_set))
     note = None if targets else "; ".join(notes) or None
+    targets.sort(key=lambda x: _FIRST.get(x.kind, 2))  # a wait for a signal or an event says so first
     return tuple(targets), note
+
+
+_FIRST = {"signalfd": 0, "eventfd": 1}
+_MULTIPLEXERS = frozenset({"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2"})
 
 
 _IO_CALLS: dict[str, tuple[str, tuple[tuple[int, str], ...]]] = {
@@ -259,4 +276,5 @@ DECODERS: dict[str, Callable[[ThreadReader], Decoded]] = {
     "epoll_wait": _epoll,
     "epoll_pwait": _epoll,
     "epoll_pwait2": _epoll,
+    **SIGNAL_DECODERS,
 }

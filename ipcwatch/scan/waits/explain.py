@@ -6,10 +6,20 @@ import os
 from collections import deque
 from collections.abc import Iterable
 
-from ipcwatch.scan.model import Snapshot
+from ipcwatch.scan.dispositions import read_dispositions
+from ipcwatch.scan.model import Process, Snapshot
+from ipcwatch.scan.sigset import mask_names
 from ipcwatch.scan.waits.analysis import analyse, fd_wakers
 from ipcwatch.scan.waits.finder import WaitFinder, finder_for
-from ipcwatch.scan.waits.records import KERNEL_THREAD_PARENT, BlockedThread, ProcessWaits, Target, ThreadSample, Waker
+from ipcwatch.scan.waits.records import (
+    KERNEL_THREAD_PARENT,
+    BlockedThread,
+    ProcessWaits,
+    Target,
+    ThreadSample,
+    Waker,
+    timeout_text,
+)
 
 
 def _label(snap: Snapshot, target: Target, ref: str | None) -> str:
@@ -87,6 +97,8 @@ def _from_finder(snap: Snapshot, finder: WaitFinder) -> list[BlockedThread]:
                 wakers=tuple(wakers.values()),
                 causes=tuple(causes),
                 hints=tuple(dict.fromkeys(h for a in analyses for h in a.hints)),
+                signals=tuple(dict.fromkeys(name for target, _ in resolved for name in target.signals)),
+                timeout=thread.timeout,
             )
         )
     return sorted(out, key=lambda b: (b.pid, b.tid))
@@ -131,7 +143,13 @@ def explain(snapshot: Snapshot, pid: int) -> list[BlockedThread]:
     return [b for b in blocked_threads(snapshot) if b.pid == pid]
 
 
-_STATES = {"R": "running", "T": "stopped", "t": "stopped by a debugger", "Z": "a zombie", "X": "exiting"}
+_STATES = {
+    "R": "running",
+    "T": "stopped: it needs SIGCONT to go on",
+    "t": "stopped by a debugger",
+    "Z": "a zombie",
+    "X": "exiting",
+}
 
 
 def _activity(thread: ThreadSample, undecoded: bool) -> str:
@@ -146,6 +164,8 @@ def _activity(thread: ThreadSample, undecoded: bool) -> str:
         where = f" in {thread.wchan}" if thread.wchan else ""
         return thread.note or f"{how} outside a system call{where}"
     text = f"{how} in {thread.syscall}"
+    if thread.timeout is not None:
+        text += f", {timeout_text(thread.timeout)} timeout"
     if thread.note:
         return f"{text} ({thread.note})"
     return f"{text} (not on an IPC object)" if undecoded else text
@@ -184,4 +204,27 @@ def describe(snapshot: Snapshot, pid: int) -> ProcessWaits:
             if thread.tid not in waiting:
                 undecoded = (pid, thread.tid) in finder.resolved if finder else False
                 others.append((thread.tid, _activity(thread, undecoded)))
-    return ProcessWaits(pid, proc, blocked, tuple(others), problem)
+    return ProcessWaits(pid, proc, blocked, tuple(others), problem, _signal_notes(proc) if sample else ())
+
+
+def _signal_notes(proc: Process | None) -> tuple[str, ...]:
+    """A stopped process, and signals pending that no thread will take (read now, for this very process)."""
+    if proc is None:
+        return ()
+    notes = []
+    if proc.state == "T":
+        notes.append(f"stopped: it needs SIGCONT to go on (kill -CONT {proc.pid})")
+    try:
+        disp = read_dispositions(proc.pid, proc.start)
+    except OSError:
+        return tuple(notes)
+    waited = 0
+    for thread in disp.threads:
+        waited |= thread.waits_for
+    stuck = disp.pending & disp.blocked_everywhere & ~waited
+    if stuck:
+        notes.append(
+            f"{', '.join(mask_names(stuck))} pending but blocked by every thread: it stays pending until a thread "
+            "unblocks it"
+        )
+    return tuple(notes)

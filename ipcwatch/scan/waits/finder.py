@@ -58,7 +58,7 @@ class WaitFinder:
             if os.stat("task", dir_fd=dir_fd).st_nlink <= 3:  # 2 + one per thread: skip listing a lone thread
                 if proc.state in ("Z", "X"):
                     return  # exited; a zombie leader with live threads is sampled thread by thread below
-                sample.threads.append(self._thread(dir_fd, "", pid, proc.state))
+                sample.threads.append(self._thread(dir_fd, "", pid, proc.state, pid))
             else:
                 task_fd = os.open("task", DIR_FLAGS, dir_fd=dir_fd)
                 try:
@@ -68,7 +68,7 @@ class WaitFinder:
                 for tid in tids:
                     try:
                         state = proc.state if tid == pid else None  # /proc/PID/stat is the main thread's
-                        sample.threads.append(self._thread(dir_fd, f"task/{tid}/", tid, state))
+                        sample.threads.append(self._thread(dir_fd, f"task/{tid}/", tid, state, pid))
                     except PermissionError:
                         raise
                     except OSError:
@@ -79,7 +79,7 @@ class WaitFinder:
             return  # the process exited
         self.samples[pid] = sample
 
-    def _thread(self, dir_fd: int, prefix: str, tid: int, state: str | None) -> ThreadSample:
+    def _thread(self, dir_fd: int, prefix: str, tid: int, state: str | None, pid: int) -> ThreadSample:
         """One thread; `state` is known for the main thread (the process's stat), else read only when it matters.
 
         The syscall file answers `running` for a running thread, so a sleeping thread costs one read unless it
@@ -102,9 +102,11 @@ class WaitFinder:
             return ThreadSample(tid, state, None, wchan=ThreadReader(dir_fd, prefix, state, "", ()).wchan())
         if decode is None or state not in ("S", "D"):
             return ThreadSample(tid, state, name)
-        thread = ThreadReader(dir_fd, prefix, state, name, call.args)
+        thread = ThreadReader(dir_fd, prefix, state, name, call.args, pid)
+        timeout = None
         try:
             targets, note = decode(thread)
+            timeout = thread.timeout()
         except (FileNotFoundError, ProcessLookupError):
             raise
         except (OSError, ValueError, OverflowError) as exc:
@@ -112,9 +114,9 @@ class WaitFinder:
         finally:
             thread.close()
         if not targets:
-            return ThreadSample(tid, state, name, note=note)
+            return ThreadSample(tid, state, name, note=note, timeout=timeout)
         since = waiting_since(dir_fd, prefix, self._clock())
-        return ThreadSample(tid, state, name, thread.wchan(), targets, note, since)
+        return ThreadSample(tid, state, name, thread.wchan(), targets, note, since, timeout)
 
     def attach(self, objects: list[IpcObject], index: HolderIndex) -> dict[str, list[Waiter]]:
         """Map the sampled waits to objects: {ref: waiters}. Remembers the samples for `explain`."""

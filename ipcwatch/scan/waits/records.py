@@ -33,22 +33,32 @@ READER = "reader"  # and the other way round
 CLIENT = "client"  # accept: a client to connect
 LISTENER = "listener"  # connect: the listener to accept
 POST = "post"  # a semaphore operation by someone else
+SIGNAL = "signal"  # a signal sent to it (sigwaitinfo, sigsuspend, pause, a signalfd in a wait set)
 
 # Kinds whose waits count as IPC even when the scan has no object for them (a FIFO outside the walked
 # directories, a SysV object that vanished); a socket only counts once the scan knows it as a unix socket.
-ALWAYS_IPC = frozenset({"pipe", "fifo", "sysv-sem", "sysv-msg", "posix-mq", "posix-sem"})
+ALWAYS_IPC = frozenset(
+    {"pipe", "fifo", "sysv-sem", "sysv-msg", "posix-mq", "posix-sem", "eventfd", "signalfd", "signal"}
+)
+
+
+def timeout_text(seconds: float) -> str:
+    """`120 s`, `1.5 s`, `250 ms`."""
+    return f"{seconds * 1000:.3g} ms" if seconds < 1 else f"{seconds:.4g} s"
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     """One object a thread waits on, as its own fds and syscall arguments describe it."""
 
-    match: str  # a ref (`sysv-sem:5`, `pipe:123`, `unix:77`) or a file identity (`file:DEV:INO`)
-    kind: str  # pipe, fifo, socket, sysv-sem, sysv-msg, posix-mq, posix-sem
+    match: str  # a ref (`sysv-sem:5`, `pipe:123`, `unix:77`, `eventfd:4`) or a file identity (`file:DEV:INO`)
+    kind: str  # pipe, fifo, socket, sysv-sem, sysv-msg, posix-mq, posix-sem, eventfd, signalfd, signal
     role: str  # DATA, SPACE, ...: what would wake it
     op: str  # what it does, e.g. "read (pipe empty)"; never holds a name or path
     sem_nums: tuple[int, ...] = ()
     label: str | None = None  # raw path or name to show when the scan has no object for it
+    signals: tuple[str, ...] = ()  # SIGNAL: the signals that end the wait (empty: any it does not block)
+    in_set: bool = False  # one fd of a poll/select/epoll set (a self-pipe there is a wait for a signal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,7 @@ class ThreadSample:
     targets: tuple[Target, ...] = ()
     note: str | None = None  # raw: why a wait is not an IPC wait, or what could not be decoded
     waiting_since: float | None = None  # epoch seconds: when it last ran
+    timeout: float | None = None  # seconds the call was given to wait (a timed wait wakes by itself); None: none
 
 
 @dataclass(slots=True)
@@ -101,6 +112,8 @@ class BlockedThread:
     wakers: tuple[Waker, ...]
     causes: tuple[str, ...]  # "dead partner: ...", "wait cycle: A -> B -> A"
     hints: tuple[str, ...] = ()  # more on who could wake it, when no process can be named
+    signals: tuple[str, ...] = ()  # the signals that would end the wait (a signal wait, or a signalfd in the set)
+    timeout: float | None = None  # seconds it was given to wait; None: no timeout
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +131,8 @@ class BlockedThread:
             "wakers": [w.to_json() for w in self.wakers],
             "causes": [escape(c) for c in self.causes],
             "hints": [escape(h) for h in self.hints],
+            "signals": list(self.signals),
+            "timeout": self.timeout,
         }
 
 
@@ -130,6 +145,7 @@ class ProcessWaits:
     blocked: tuple[BlockedThread, ...]
     others: tuple[tuple[int, str], ...]  # (tid, what it does) for threads not blocked on IPC; raw
     problem: str | None  # raw; e.g. the syscall file was not readable
+    notes: tuple[str, ...] = ()  # raw; stopped (needs SIGCONT), signals pending that every thread blocks
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,4 +154,5 @@ class ProcessWaits:
             "blocked": [b.to_json() for b in self.blocked],
             "threads": [{"tid": tid, "activity": escape(text)} for tid, text in self.others],
             "problem": escape(self.problem) if self.problem else None,
+            "notes": [escape(n) for n in self.notes],
         }

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
+import struct
 import time
 from dataclasses import dataclass
 
 from ipcwatch.scan import syscalls as sc
+from ipcwatch.scan.anon import ANON_KINDS, anon_ref
+from ipcwatch.scan.parsers import parse_fdinfo
+from ipcwatch.scan.sigset import mask_names, parse_mask
 from ipcwatch.scan.waits.records import MAX_PATH, PAGE_SIZE
+
+# Where each timed call keeps its timeout: (argument, form). ms: an int of milliseconds (-1: none); timespec and
+# timeval: a pointer to a relative time (NULL: none); deadline: a pointer to an absolute CLOCK_REALTIME timespec.
+_TIMEOUT_ARGS = {
+    "poll": (2, "ms"),
+    "epoll_wait": (3, "ms"),
+    "epoll_pwait": (3, "ms"),
+    "epoll_pwait2": (3, "timespec"),
+    "ppoll": (2, "timespec"),
+    "pselect6": (4, "timespec"),
+    "select": (4, "timeval"),
+    "rt_sigtimedwait": (2, "timespec"),
+    "semtimedop": (3, "timespec"),
+    "mq_timedreceive": (4, "deadline"),
+    "mq_timedsend": (4, "deadline"),
+}
 
 # --- reading one thread ---------------------------------------------------------------------------------------
 
@@ -23,18 +43,19 @@ def read_small(dir_fd: int, name: str, limit: int = 4096) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class FileRef:
-    kind: str  # pipe, socket, fifo or file
+    kind: str  # pipe, socket, fifo, file, eventfd or signalfd
     match: str
     inode: int
     label: str | None
+    signals: tuple[str, ...] = ()  # a signalfd's mask
 
 
 class ThreadReader:
     """One thread being decoded: names under `prefix` (its task/TID/ dir, or "" for a one-thread process)
     relative to the process dir fd, its arguments, and a lazily opened /proc/PID/mem."""
 
-    def __init__(self, dir_fd: int, prefix: str, state: str, syscall: str, args: tuple[int, ...]):
-        self.dir_fd, self.prefix, self.state = dir_fd, prefix, state
+    def __init__(self, dir_fd: int, prefix: str, state: str, syscall: str, args: tuple[int, ...], pid: int = 0):
+        self.dir_fd, self.prefix, self.state, self.pid = dir_fd, prefix, state, pid
         self.syscall, self.args = syscall, args
         self._mem: int | None = None
         self._wchan: str | None | bool = False
@@ -73,6 +94,25 @@ class ThreadReader:
             out += chunk
         return out
 
+    def timeout(self) -> float | None:
+        """Seconds the call was given to wait (what is left, for an absolute deadline); None: no timeout."""
+        spec = _TIMEOUT_ARGS.get(self.syscall)
+        if spec is None:
+            return None
+        arg, form = spec
+        value = self.args[arg]
+        if form == "ms":
+            ms = sc.as_int32(value)
+            return None if ms < 0 else ms / 1000
+        raw = self.mem(value, 16) if value else b""  # NULL: no timeout
+        if len(raw) < 16:
+            return None
+        sec, frac = struct.unpack("=qq", raw)
+        seconds = sec + frac / (1e6 if form == "timeval" else 1e9)
+        if form == "deadline":
+            return max(0.0, seconds - time.time())
+        return seconds if sec >= 0 else None
+
     def file(self, fd: int) -> FileRef | str:
         """What fd refers to, or a note saying why it is not an IPC object."""
         name = f"fd/{fd}"
@@ -86,6 +126,12 @@ class ThreadReader:
             if link.startswith(prefix) and link.endswith("]") and link[len(prefix) : -1].isdigit():
                 inode = int(link[len(prefix) : -1])
                 return FileRef(kind, f"{ref}:{inode}", inode, None)
+        if link.startswith("anon_inode:[") and link[12:-1] in ANON_KINDS:
+            kind = link[12:-1]
+            info = parse_fdinfo(read_small(self.dir_fd, f"fdinfo/{fd}"))
+            mask = parse_mask(info.get("sigmask", "")) if kind == "signalfd" else None
+            inode = os.stat(name, dir_fd=self.dir_fd).st_ino  # an anon inode: never a device or a network file
+            return FileRef(kind, anon_ref(self.pid, fd, kind, info), inode, None, tuple(mask_names(mask or 0)))
         if link.startswith("/") and self.state == "S":
             # The open file itself (stat never opens it). Waits on FIFOs and queues are interruptible (S); a
             # thread in D may sit on a hung network filesystem, where even a stat could hang: never stat those.
