@@ -218,9 +218,13 @@ class NamespaceCollector:
     def visit_fd_link(self, pid: int, fd: int, link: str) -> None:
         """Note an nsfs fd (`link` is what readlink gave for /proc/PID/fd/FD) as a pin of its namespace."""
         parsed = parse_ns_link(link)
-        if parsed is not None and parsed[0] in self.types and self._nsfs_dev is not None:
-            key = (parsed[0], self._nsfs_dev, parsed[1])
-            self._pins.setdefault(key, []).append(f"{self.proc_root}/{pid}/fd/{fd}")
+        if parsed is not None:
+            self.visit_ns_fd(pid, fd, *parsed)
+
+    def visit_ns_fd(self, pid: int, fd: int, ns_type: str, inode: int) -> None:
+        """Note an nsfs fd already classified (by the scan's fd walker) as a pin of its namespace."""
+        if ns_type in self.types and self._nsfs_dev is not None:
+            self._pins.setdefault((ns_type, self._nsfs_dev, inode), []).append(f"{self.proc_root}/{pid}/fd/{fd}")
 
     def read_fds(self, pid: int, dir_fd: int) -> None:
         """Find nsfs fds of one process by reading its fd links (the scan's fd walker should report them instead)."""
