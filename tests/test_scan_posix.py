@@ -80,7 +80,8 @@ def test_posix_mq_attributes_and_holder(posix_mq):
     assert not obj.stale
     mq.close()
     obj = scan_kinds("posix-mq").get(f"posix-mq:{name}")
-    assert obj.stale and obj.stale_reason == "no process has it open; 1 message(s) queued"
+    assert obj.stale and obj.stale_reason.startswith("no process has it open; 1 message(s) queued; ")
+    assert obj.stale_reason.endswith("no message sent or received for 0s")
     posix_ipc.unlink_message_queue("/" + name)
     assert scan_kinds("posix-mq").get(f"posix-mq:{name}") is None
 
@@ -93,3 +94,19 @@ def test_posix_mq_notify_registrant(posix_mq):
     assert obj.fields["notify"] == "signal"
     assert obj.fields["notify_signal"] == 10
     assert obj.fields["notify_pid"] == os.getpid()
+
+
+@needs_mqueue
+def test_listing_a_queue_never_changes_its_mtime(posix_mq):
+    """On this kernel: reading /dev/mqueue/NAME (every scan does) sets atime and ctime; only send/receive set mtime."""
+    name, mq = posix_mq()
+    path = f"/dev/mqueue/{name}"
+    old = os.stat(path).st_mtime - 3600
+    os.utime(path, (old, old))
+    for _ in range(2):
+        obj = scan_kinds("posix-mq").get(f"posix-mq:{name}")
+        st = os.stat(path)
+        assert st.st_mtime == old and obj.fields["mtime"] == int(old)
+        assert st.st_atime > old + 3000  # the scan's read did set atime (so atime could never tell an age)
+    mq.send(b"x")
+    assert os.stat(path).st_mtime > old + 3000

@@ -1,7 +1,10 @@
 """Clean up stale objects: list every removable stale object with reason, age, owner and size, then remove.
 
-Objects touched in the last minute (any of their times) start unselected: a stale verdict on something that
-just moved is more likely a race than an abandoned object. Each removal re-checks the object's identity.
+Objects used in the last minute start unselected: a stale verdict on something that just moved is more likely a
+race than an abandoned object. Each removal re-checks the object's identity. An object's age comes only from times
+that our own reads leave alone: never a file's atime (the scan's semaphore read and the hex view set it), and for a
+POSIX queue only its mtime (reading /dev/mqueue/NAME, as every scan does, sets its atime and ctime; mq_send and
+mq_receive set its mtime).
 """
 
 from __future__ import annotations
@@ -18,8 +21,17 @@ from ipcwatch.scan import IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.text import ago, human_size
 
 RECENT_SECONDS = 60.0
-TOUCH_FIELDS = ("mtime", "ctime", "atime", "dtime", "stime", "rtime", "otime")
+# The times that tell an object was used, per kind (SysV: from /proc/sysvipc; files: from lstat). A SysV segment's
+# atime/dtime are its last attach/detach, not a file's access time.
+USE_TIMES: dict[str, tuple[str, ...]] = {
+    "sysv-shm": ("ctime", "atime", "dtime"),
+    "sysv-msg": ("ctime", "stime", "rtime"),
+    "sysv-sem": ("ctime", "otime"),
+    "posix-mq": ("mtime",),
+}
+FILE_TIMES = ("mtime", "ctime")  # every other file kind: written or changed (a file's atime is set by our reads)
 FILE_KINDS = frozenset({"posix-shm", "posix-sem", "posix-mq", "fifo", "unix"})
+USED = {"posix-mq": "last message sent or received"}  # how a kind's age reads; "touched" for the others
 
 
 @dataclass(frozen=True)
@@ -39,7 +51,7 @@ class Candidate:
 
     def line(self) -> str:
         """One raw line for a list: ref, reason, age, owner, size."""
-        age = "age ?" if self.age is None else f"touched {ago(self.age)} ago"
+        age = "age ?" if self.age is None else f"{USED.get(self.obj.kind, 'touched')} {ago(self.age)} ago"
         return f"{self.ref}: {self.reason}; {age}; owner {self.obj.owner}; size {human_size(self.obj.size)}"
 
 
@@ -58,13 +70,15 @@ class CleanPlan:
         )
 
 
-def _touch_times(obj: IpcObject, config: ScanConfig) -> list[float]:
-    times = [float(obj.fields[k]) for k in TOUCH_FIELDS if isinstance(obj.fields.get(k), (int, float))]
+def _use_times(obj: IpcObject, config: ScanConfig) -> list[float]:
+    """The object's use times (see USE_TIMES), a file's re-read with lstat: it may have moved since the scan."""
+    names = USE_TIMES.get(obj.kind, FILE_TIMES)
+    times = [float(obj.fields[k]) for k in names if isinstance(obj.fields.get(k), (int, float))]
     if obj.kind in FILE_KINDS and not_removable(obj) is None:
         directory, entry = entry_of(obj, config)
         try:
             st = os.lstat(os.path.join(directory, entry))
-            times += [st.st_mtime, st.st_ctime, st.st_atime]
+            times += [getattr(st, f"st_{k}") for k in names]
         except OSError:
             pass
     return [t for t in times if t > 0]
@@ -82,7 +96,7 @@ def plan_from(snapshot: Snapshot, config: ScanConfig | None = None, *, now: floa
         if reason:
             skipped.append((obj, reason))
             continue
-        touched = max(_touch_times(obj, config), default=None)
+        touched = max(_use_times(obj, config), default=None)
         age = None if touched is None else max(0.0, now - touched)
         candidates.append(Candidate(obj, touched, age, selected=age is None or age >= recent))
     return CleanPlan(tuple(candidates), tuple(skipped))

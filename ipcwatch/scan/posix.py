@@ -184,7 +184,8 @@ def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError]) -> list[Entry]:
     for name, st in list_dir(mqueue_dir, errors):
         if not stat_mod.S_ISREG(st.st_mode):
             continue
-        # reading a queue's status sets its ctime (and atime), so ctime would only say when we last looked
+        # reading a queue's status sets its atime and ctime, so they would only say when we last looked; its mtime
+        # is set by mq_send and mq_receive (and creation) alone: the time of its last message activity
         fields: dict[str, object] = _base_fields(st, with_ctime=False)
         try:
             fields.update(_read_queue(os.path.join(mqueue_dir, name), st))
@@ -199,11 +200,15 @@ def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError]) -> list[Entry]:
 
 def mqueue_objects(entries: list[Entry], index: HolderIndex) -> list[IpcObject]:
     out = []
+    now = time.time()
     for name, st, fields in entries:
         holders = index.holders(index.files.get((st.st_dev, st.st_ino), ()))
         stale_reason = None
         if not holders and not fields.get("notify_pid") and index.complete:
-            stale_reason = f"no process has it open; {fields.get('messages', '?')} message(s) queued"
+            stale_reason = (
+                f"no process has it open; {fields.get('messages', '?')} message(s) queued; "
+                f"no message sent or received for {ago(now - st.st_mtime)}"
+            )
         size = fields.get("qsize")
         out.append(
             file_object(

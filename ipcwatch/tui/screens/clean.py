@@ -1,5 +1,6 @@
 """Review and remove stale objects: a checklist with reasons, ages, owners and sizes, a dry-run summary, one
-confirmation. Objects touched in the last minute start unchecked; each removal re-checks its identity."""
+confirmation. Objects used in the last minute start unchecked (ages as `actions.clean` reads them: never from a time
+our own reads set); each removal re-checks its identity."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from ipcwatch.actions.outcome import Outcome
 from ipcwatch.tui.screens.confirm import ConfirmScreen, run_in_thread, safe_text
 
 READ_ONLY_REASON = "read-only mode: nothing can be removed (restart without --read-only)"
+HEADING = (
+    "Stale objects (space: check/uncheck). Used in the last minute: unchecked. "
+    "A POSIX queue's age is its last send or receive, which listing it does not change."
+)
 
 
 class CleanScreen(ModalScreen[list[Outcome] | None]):
@@ -48,7 +53,7 @@ class CleanScreen(ModalScreen[list[Outcome] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text("Stale objects (space: check/uncheck)"), markup=False)
+            yield Static(Text(HEADING), markup=False)
             yield SelectionList[int](id="clean-list")
             yield Static(Text("scanning..."), id="clean-summary", markup=False)
             yield Static(Text(READ_ONLY_REASON if self.read_only else ""), id="clean-reason", markup=False)
