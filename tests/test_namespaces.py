@@ -1,8 +1,6 @@
 """Namespace discovery and reading inside namespaces, on real namespaces: `unshare --ipc --mount --net` children
-holding one object of each kind, a namespace pinned by a bind mount with no process, and a real podman container.
-
-Everything lives in private namespaces that die with their last process or pin, and each fixture kills, unmounts
-and removes what it made even when a test fails.
+holding one object of each kind, namespaces pinned with no process, a real podman container. Everything lives in
+private namespaces that die with their last process or pin; fixtures kill, unmount and remove even on failure.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ from hypothesis import strategies as st
 from ipcwatch.scan import containers, namespaces, nsread, unix
 from ipcwatch.scan.namespaces import Namespace, discover, parse_ns_link, parse_nsfs_mounts
 from tests import container
-from tests.conftest import RUN_TAG, needs_root, unique_key, unique_name
+from tests.conftest import RUN_TAG, needs_root, unique_key, unique_name, wait_until
 
 pytestmark = needs_root
 needs_unshare = pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) is not installed")
@@ -376,33 +374,24 @@ def test_ns_link_parser_never_raises(link: str) -> None:
     assert parsed is None or (link.startswith(f"{parsed[0]}:[") and int(link[4:-1]) == parsed[1])
 
 
-@pytest.fixture(scope="module")
-def podman_box() -> Iterator[container.Container]:
+def test_podman_container_named_and_read() -> None:
     why = container.unavailable()
     if why is not None:
         pytest.skip(why)
     with container.podman_container("ipcmk -M 4096; ipcmk -Q; sleep 300") as box:
-        yield box
-
-
-def test_podman_container_named_and_read(podman_box: container.Container) -> None:
-    def segments() -> list[dict[str, int]]:
-        inside = nsread.read_ipc(ipc)
-        return inside.tables["shm"] + inside.tables["msg"] if inside.tables["shm"] and inside.tables["msg"] else []
-
-    found = discover()
-    ipc = _ns(found, podman_box.pid, "ipc")
-    assert not ipc.host
-    named = containers.containers_of(found)
-    for ns_type in ("ipc", "mnt", "net"):
-        box = named[_ns(found, podman_box.pid, ns_type).key]
-        assert (box.runtime, box.id, box.name) == ("podman", podman_box.id, podman_box.name)
-    from tests.conftest import wait_until  # noqa: PLC0415
-
-    rows = wait_until(segments)
-    assert len(rows) == 2  # ipcmk -M and ipcmk -Q, in the container's namespace only
-    root = nsread.open_root(_ns(found, podman_box.pid, "mnt").representative)  # type: ignore[arg-type]
-    try:
-        assert nsread.special_dirs(root).mqueue_dev is not None  # podman mounts a /dev/mqueue of its own
-    finally:
-        os.close(root)
+        found = discover()
+        named = containers.containers_of(found)
+        for ns_type in ("ipc", "mnt", "net"):
+            ns = _ns(found, box.pid, ns_type)
+            assert not ns.host and (named[ns.key].runtime, named[ns.key].id) == ("podman", box.id)
+            assert named[ns.key].name == box.name
+        inside = wait_until(lambda: (r := nsread.read_ipc(_ns(found, box.pid, "ipc"))).tables["msg"] and r)
+        keys = {row["key"] for table in ("shm", "msg") for row in inside.tables[table]}  # type: ignore[union-attr]
+        assert len(inside.tables["shm"]) == len(inside.tables["msg"]) == 1  # type: ignore[union-attr]
+        host = nsread.read_ipc(found.host("ipc"))  # type: ignore[arg-type]
+        assert not keys & {row["key"] for table in ("shm", "msg") for row in host.tables[table]}
+        root = nsread.open_root(_ns(found, box.pid, "mnt").representative)  # type: ignore[arg-type]
+        try:
+            assert nsread.special_dirs(root).mqueue_dev is not None  # podman mounts a /dev/mqueue of its own
+        finally:
+            os.close(root)
