@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ipcwatch.scan import anon, pipes, posix, sysv, unix
+from ipcwatch.scan import anon, logind, pipes, posix, sysv, unix
 from ipcwatch.scan.model import KIND_TITLES, KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.scan.procs import HolderIndex, ProcessVisitor, ProcPassConfig, scan_processes
 
@@ -51,6 +51,7 @@ class ScanConfig:
     file_dirs: tuple[str, ...] = DEFAULT_FILE_DIRS  # walked for FIFO and socket files
     file_depth: int = 3
     waiters: bool = True
+    config_root: str = "/"  # where logind.conf, its drop-ins and login.defs are read (RemoveIPC)
     extra_visitors: Sequence[ProcessVisitor] = field(default=())
 
 
@@ -183,6 +184,9 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         objects += unix.unix_objects(reads.sockets, index, reads.found)
     objects += anon.anon_objects(index, kinds)
 
+    if kinds & logind.REMOVED_KINDS:
+        policy = logind.read_policy(config.config_root)
+        objects = [_with_removal(o, logind.removal_note(o, policy)) for o in objects]
     if attach is not None:
         waiting = attach(objects, index)
         objects = [_with_waiters(o, waiting.get(o.ref)) for o in objects]
@@ -202,3 +206,8 @@ def _with_waiters(obj: IpcObject, waiters: list[Waiter] | None) -> IpcObject:
     if not waiters:
         return obj
     return replace(obj, waiters=tuple(waiters), stale=False, stale_reason=None)
+
+
+def _with_removal(obj: IpcObject, note: str | None) -> IpcObject:
+    """Say who will remove it: systemd-logind at its owner's logout (RemoveIPC)."""
+    return obj if note is None else replace(obj, fields={**obj.fields, logind.FIELD: note})
