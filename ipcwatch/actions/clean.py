@@ -31,7 +31,8 @@ USE_TIMES: dict[str, tuple[str, ...]] = {
 }
 FILE_TIMES = ("mtime", "ctime")  # every other file kind: written or changed (a file's atime is set by our reads)
 FILE_KINDS = frozenset({"posix-shm", "posix-sem", "posix-mq", "fifo", "unix"})
-USED = {"posix-mq": "last message sent or received"}  # how a kind's age reads; "touched" for the others
+AGE_TEXT = {"posix-mq": "no send/receive for {age}"}  # how a kind's age reads; AGE_DEFAULT for the others
+AGE_DEFAULT = "touched {age} ago"
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Candidate:
 
     def line(self) -> str:
         """One raw line for a list: ref, reason, age, owner, size."""
-        age = "age ?" if self.age is None else f"{USED.get(self.obj.kind, 'touched')} {ago(self.age)} ago"
+        age = "age ?" if self.age is None else AGE_TEXT.get(self.obj.kind, AGE_DEFAULT).format(age=ago(self.age))
         return f"{self.ref}: {self.reason}; {age}; owner {self.obj.owner}; size {human_size(self.obj.size)}"
 
 
