@@ -7,6 +7,7 @@ from collections.abc import Callable
 import posix_ipc
 import pytest
 from rich.text import Text
+from textual.app import ScreenStackError
 from textual.widgets import Static
 
 from ipcwatch.scan import ScanConfig, Snapshot, scan
@@ -238,6 +239,19 @@ async def test_tiny_terminal_every_view_and_jump() -> None:
         for key in "0123456789":
             await pilot.press(key, "p")
         assert app.is_running
+
+
+async def test_timer_and_scan_callbacks_after_shutdown_do_nothing() -> None:
+    """A refresh tick, status tick or scan that fires while the app shuts down finds no screens: it must do nothing."""
+    app = IpcwatchApp(recorded_snapshot, interval=0.2, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+    with pytest.raises(ScreenStackError):
+        app.screen  # noqa: B018 - the state every late callback meets
+    app._tick()
+    app.show_status()
+    app.start_scan()
+    assert not app.scanning and app._timer is None
 
 
 async def test_holder_that_exited_and_empty_or_failing_scans() -> None:

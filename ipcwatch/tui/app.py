@@ -2,14 +2,21 @@
 
 Polls never overlap: a scan runs in a thread worker; when its result has been applied, `set_timer` schedules
 the next one. Polling waits while another screen (a modal) is on top. The scanner and the clock are parameters,
-so tests drive the App with a recorded snapshot and a fixed time.
+so tests drive the App with a recorded snapshot and a fixed time. Once the app stops running (quit, a stop
+signal, a test's shutdown) every timer and worker callback does nothing: the screens may already be gone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from types import FrameType
 
 from textual import work
 from textual.app import App
@@ -31,6 +38,8 @@ INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 MIN_INTERVAL = 0.2
 NEW_SECONDS = 3.0  # how long an object that appeared stays highlighted
 NEW_MAX = 100
+STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+EXIT_GRACE = 5.0  # seconds a clean exit may take after a stop signal before the process ends at once
 
 
 class IpcwatchApp(App[int]):
@@ -53,6 +62,7 @@ class IpcwatchApp(App[int]):
         read_only: bool = False,
         interval: float = 2.0,
         clock: Callable[[], float] = time.time,
+        stop_signals: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.scanner = scanner
@@ -66,6 +76,8 @@ class IpcwatchApp(App[int]):
         self._timer: Timer | None = None
         self._identities: dict[str, str] | None = None
         self._first_seen: dict[str, float] = {}
+        self.stop_signals = stop_signals  # the host's dashboard passes STOP_SIGNALS; tests leave their process alone
+        self.stop_signal: int | None = None  # the stop signal that ended the app, if one did
 
     def get_default_screen(self) -> DashboardScreen:
         return self.dashboard
@@ -74,11 +86,33 @@ class IpcwatchApp(App[int]):
         self.set_interval(1.0, self.show_status)
         self.start_scan()
 
+    async def on_load(self) -> None:
+        """Before the terminal is taken over: from now on each of `stop_signals` ends the app."""
+        loop = asyncio.get_running_loop()
+        for sig in self.stop_signals:
+            signal.signal(sig, partial(self._on_stop_signal, loop))
+
+    def _on_stop_signal(self, loop: asyncio.AbstractEventLoop, signum: int, frame: FrameType | None) -> None:
+        """Exit cleanly (the terminal is restored), with 128 + the signal number as the exit code.
+
+        A plain handler, not the loop's: it also runs while the loop is stuck, e.g. in a write to a terminal that
+        has gone away (textual's output thread dies, its queue fills, the loop blocks on it). If the clean exit
+        has not ended the process within EXIT_GRACE seconds, a watchdog thread ends it at once.
+        """
+        if self.stop_signal is not None:
+            return
+        self.stop_signal = signum
+        code = 128 + signum
+        watchdog = threading.Timer(EXIT_GRACE, os._exit, (code,))
+        watchdog.daemon = True  # a clean exit does not wait for it
+        watchdog.start()
+        loop.call_soon_threadsafe(partial(self.exit, return_code=code))
+
     # --- polling ---------------------------------------------------------------------------------------------
 
     def start_scan(self) -> None:
-        """Scan now unless a scan is already running (scans never overlap)."""
-        if self.scanning:
+        """Scan now unless a scan is already running (scans never overlap) or the app has stopped."""
+        if self.scanning or not self.is_running:
             return
         self._stop_timer()
         self.scanning = True
@@ -94,6 +128,8 @@ class IpcwatchApp(App[int]):
         if worker.group != "scan" or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
             return
         self.scanning = False
+        if not self.is_running:  # a late result while the app shuts down
+            return
         if event.state == WorkerState.SUCCESS and isinstance(worker.result, Rows):
             self.apply(worker.result)
         elif event.state == WorkerState.ERROR:
@@ -121,6 +157,8 @@ class IpcwatchApp(App[int]):
 
     def _tick(self) -> None:
         self._timer = None
+        if not self.is_running:
+            return
         if self.screen is not self.dashboard:  # a modal or another screen is open: wait for it
             self._schedule()
             return
@@ -132,6 +170,8 @@ class IpcwatchApp(App[int]):
             self._timer = None
 
     def show_status(self) -> None:
+        if not self.is_running:
+            return
         state = RefreshState(self.interval, self.paused, self.scanning, self.read_only, self.clock())
         self.dashboard.show_status(state)
 
@@ -179,7 +219,7 @@ class IpcwatchApp(App[int]):
 
 
 def run(read_only: bool, interval: float) -> int:
-    """Open the dashboard on this host; returns the exit code."""
-    app = IpcwatchApp(scan, read_only=read_only, interval=interval)
+    """Open the dashboard on this host; returns the exit code (128 + N after stop signal N)."""
+    app = IpcwatchApp(scan, read_only=read_only, interval=interval, stop_signals=STOP_SIGNALS)
     app.run()
     return app.return_code or 0
