@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
 
 import posix_ipc
 import pytest
@@ -12,15 +15,15 @@ from textual.widgets import Static
 
 from ipcwatch.scan import ScanConfig, Snapshot, scan
 from ipcwatch.text import escape
-from ipcwatch.tui.app import IpcwatchApp
+from ipcwatch.tui.app import EXIT_GRACE, STOP_SIGNALS, IpcwatchApp
 from ipcwatch.tui.screens.help import HelpScreen
 from ipcwatch.tui.screens.hexview import HexViewScreen
 from ipcwatch.tui.widgets.filter_bar import FilterBar
 from ipcwatch.tui.widgets.keyed_table import GONE_STYLE, NEW_STYLE, KeyedTable
 from ipcwatch.tui.widgets.rows import PROCESSES
 
-from .conftest import RUN_TAG, Child, Cleanup, unique_name
-from .tui_fixtures import fixed_clock, recorded_objects, recorded_snapshot, sequence_scanner
+from .conftest import RUN_TAG, Child, Cleanup, unique_name, wait_until
+from .tui_fixtures import PtyDashboard, fixed_clock, recorded_objects, recorded_snapshot, sequence_scanner
 
 SIZE = (120, 40)
 
@@ -307,3 +310,39 @@ async def test_enter_on_shared_memory_opens_the_hex_view(cleanup: Cleanup) -> No
                 break
             await pilot.pause(0.05)
         assert isinstance(app.screen, HexViewScreen)
+
+
+@pytest.fixture
+def pty_dashboard() -> Iterator[PtyDashboard]:
+    """The real dashboard (read-only, over this host) in a real terminal, painted once; killed at teardown."""
+    dashboard = PtyDashboard("--read-only")
+    try:
+        wait_until(lambda: "sysv-shm" in dashboard.text() or dashboard.wait(0) is not None, timeout=60, interval=0.1)
+        assert dashboard.wait(0) is None, dashboard.text()
+        yield dashboard
+    finally:
+        dashboard.close()
+
+
+@pytest.mark.parametrize("sig", STOP_SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_a_stop_signal_ends_the_dashboard_and_restores_the_terminal(pty_dashboard: PtyDashboard, sig: int) -> None:
+    painted = len(pty_dashboard.output)
+    os.kill(pty_dashboard.pid, sig)
+    assert pty_dashboard.wait(EXIT_GRACE + 10) == 128 + sig
+    restored = (b"\x1b[?1049l", b"\x1b[?25h")  # left the alternate screen, showed the cursor
+    wait_until(lambda: all(seq in pty_dashboard.output[painted:] for seq in restored))
+    assert "Traceback" not in pty_dashboard.text()
+
+
+def test_the_dashboard_ends_when_its_terminal_goes_away(pty_dashboard: PtyDashboard) -> None:
+    pty_dashboard.hang_up()  # the kernel sends SIGHUP; every write to the terminal now fails
+    assert pty_dashboard.wait(EXIT_GRACE + 10) == 128 + signal.SIGHUP
+
+
+def test_a_stop_signal_ends_the_dashboard_even_when_its_terminal_stopped_reading(pty_dashboard: PtyDashboard) -> None:
+    pty_dashboard.reading.clear()  # a hung connection: the dashboard's writes fill the terminal and block
+    for _ in range(40):
+        pty_dashboard.press("0123456789")  # every view in turn: full repaints
+        time.sleep(0.05)
+    os.kill(pty_dashboard.pid, signal.SIGTERM)
+    assert pty_dashboard.wait(EXIT_GRACE + 10) == 128 + signal.SIGTERM  # the clean exit blocks: the watchdog ends it

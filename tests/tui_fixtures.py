@@ -1,12 +1,24 @@
-"""Recorded snapshots for the dashboard tests: a hand-built host with every kind, and a synthetic large one.
+"""Recorded snapshots for the dashboard tests (a hand-built host with every kind, a synthetic large one), and a
+real terminal (a pty) to run the real dashboard in.
 
-They never touch the host, so snapshot tests (and the benchmark) give the same screen everywhere. The hostile
-names are the ones HOSTILE.md describes: markup that would run an action, and a terminal title escape.
+The snapshots never touch the host, so snapshot tests (and the benchmark) give the same screen everywhere. The
+hostile names are the ones HOSTILE.md describes: markup that would run an action, and a terminal title escape.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import re
+import signal
+import struct
+import sys
+import termios
+import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from ipcwatch.scan import KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.text import escape
@@ -227,3 +239,75 @@ def synthetic_snapshot(objects: int = 10_000, processes: int = 1_000, salt: int 
             )
         )
     return Snapshot(tuple(out), procs, taken_at=TAKEN_AT, duration=0.5)
+
+
+CSI = re.compile(rb"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]")
+
+
+class PtyDashboard:
+    """`python -m ipcwatch ARGS` in a new session whose controlling terminal is a pty (80x24) that we read.
+
+    Everything the dashboard writes is kept in `output`; `close` kills and reaps it if it is still running.
+    """
+
+    def __init__(self, *args: str) -> None:
+        self.output = bytearray()
+        self.status: int | None = None
+        self.reading = threading.Event()  # cleared: nobody reads the terminal (a hung connection); writes block
+        self.reading.set()
+        self.pid, self.master = pty.fork()
+        if self.pid == 0:  # the child: becomes the dashboard, never returns into pytest
+            try:
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+                os.chdir(Path(__file__).resolve().parent.parent)
+                env = {**os.environ, "TERM": "xterm-256color"}
+                os.execve(sys.executable, [sys.executable, "-m", "ipcwatch", *args], env)
+            finally:
+                os._exit(127)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while self.reading.wait():
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO: every end of the terminal is closed
+                return
+            if not chunk:
+                return
+            self.output.extend(chunk)
+
+    def text(self) -> str:
+        """What was shown so far, without escape sequences."""
+        return CSI.sub(b"", bytes(self.output)).decode(errors="replace")
+
+    def hang_up(self) -> None:
+        """The terminal window closes: the kernel sends SIGHUP to the session."""
+        os.close(self.master)
+        self.master = -1
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit code (-N for signal N), or None if it is still running after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() > deadline:
+                return None
+            else:
+                time.sleep(0.02)
+        return self.status
+
+    def press(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def close(self) -> None:
+        self.reading.set()
+        if self.wait(0) is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.wait(10)
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+        self._reader.join(5)
