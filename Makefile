@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+N      ?= 5
 
-.PHONY: run test lint bench screenshots demo clean mqueue
+.PHONY: run test lint bench screenshots demo clean mqueue flake-hunt
 
 $(STAMP): pyproject.toml setup.py ipcwatch/native/_hexdump.c ipcwatch/native/_procfd.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,12 +28,16 @@ mqueue:
 		|| echo "note: could not mount /dev/mqueue; POSIX queue tests will be skipped"; fi
 
 test: $(STAMP) mqueue
-	$(VENV)/bin/ruff check ipcwatch tests benchmarks scripts
+	$(VENV)/bin/ruff check ipcwatch tests benchmarks scripts scripts/flake-hunt
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(ARGS)
 
+# The dashboard tests N times, each in a new random order; every failure is reported with the seed that replays it.
+flake-hunt: $(STAMP) mqueue
+	$(PY) scripts/flake-hunt -n $(N) $(ARGS)
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ipcwatch tests benchmarks scripts
+	$(VENV)/bin/ruff check ipcwatch tests benchmarks scripts scripts/flake-hunt
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP) mqueue
