@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import os
+import pwd
 import secrets
 import shutil
 import stat
@@ -295,6 +296,7 @@ def make_fifo(fifo_dir: str, cleanup: Cleanup) -> Callable[[str], str]:
 # --- the CLI as another user -----------------------------------------------------------------------------------
 
 NOBODY = 65534
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 AS_NOBODY = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
 
 
@@ -359,14 +361,16 @@ def nonroot_cli() -> Iterator[NonRootCli]:
     home = Path(tempfile.mkdtemp(prefix="ipcwatch-nonroot-", dir="/tmp"))  # /tmp: traversable by everyone
     try:
         _copy_readable(home)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-        env.update(PYTHONPATH=str(home), PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1", HOME=str(home))
+        env = {  # that user's own environment, not ours
+            "PATH": SYSTEM_PATH, "HOME": pwd.getpwuid(NOBODY).pw_dir, "LANG": "C.UTF-8",
+            "PYTHONPATH": str(home), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+        }
         version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
-        # the venv's base first (the extensions were built for it), then the system's Python of the same version
-        candidates = dict.fromkeys(p for p in (getattr(sys, "_base_executable", None), system) if p)
-        probe = "import ipcwatch.commands.list, posix_ipc, sysv_ipc, psutil"
-        for python in candidates:
+        # the venv's base (the extensions were built for it), else the system's Python of the same version; it must
+        # start as that user by itself too (the CLI starts children with sys.executable: `demo`)
+        candidates = [getattr(sys, "_base_executable", None), shutil.which(version, path=SYSTEM_PATH)]
+        probe = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import ipcwatch.cli, psutil'], check=1)"
+        for python in filter(None, dict.fromkeys(candidates)):
             check = subprocess.run([*AS_NOBODY, python, "-c", probe], capture_output=True, timeout=60, cwd=home,
                                    env=env)
             if check.returncode == 0:

@@ -74,10 +74,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     out = sys.stdout.buffer
     with source:
-        if source.note:
-            say(f"ipcwatch: note: {source.note}", err=True)
         if args.length == 0:
             return 0
+        read_any = False
         try:
             size = source.status().size
             if size is None:
@@ -88,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
             while position < end:
                 want = min(READ_WINDOW, end - position)
                 data = source.read(position, want)
+                if source.note and not read_any:  # what reading changed; a read that failed changed nothing
+                    say(f"ipcwatch: note: {source.note}", err=True)
+                read_any = True
                 for piece in stream.pieces(data):
                     out.write(piece)
                 position += len(data)
@@ -98,5 +100,5 @@ def run(args: argparse.Namespace) -> int:
             out.write(stream.finish())
         except SourceError as exc:
             out.flush()
-            return fail(f"{exc} (while being read; the output above is incomplete)")
+            return fail(f"{exc} (while being read; the output above is incomplete)" if read_any else str(exc))
     return 0

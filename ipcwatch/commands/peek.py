@@ -77,6 +77,9 @@ def run_peek(args: argparse.Namespace) -> int:
         if key in view.attributes:
             value = view.attributes[key]
             say(f"  {label}: {'?' if value is None else escape(str(value))}")
+    if view.attributes and all(v is None for v in view.attributes.values()):
+        owner = f"owner {escape(str(obj.owner))}, mode {obj.perms}"
+        return fail(f"{obj.ref}: its attributes could not be read ({owner}); run as root or as its owner")
     return 0
 
 
