@@ -46,11 +46,16 @@ def ipcwatch(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def start_signal_child(spawn: Callable[..., Child]) -> Child:
+    """SIGNAL_CHILD, once its SIGUSR2 is queued; `lines[0]` is the tid of the thread in sigwaitinfo."""
+    child = spawn(SIGNAL_CHILD)
+    wait_until(lambda: _shdpnd(child.pid) != 0)
+    return child
+
+
 @pytest.fixture
 def signal_child(spawn: Callable[..., Child]) -> Child:
-    child = spawn(SIGNAL_CHILD)
-    wait_until(lambda: _shdpnd(child.pid) != 0)  # the SIGUSR2 it sent itself is queued
-    return child
+    return start_signal_child(spawn)
 
 
 def _shdpnd(pid: int) -> int:

@@ -178,7 +178,9 @@ class Flows:
     # --- processes -----------------------------------------------------------------------------------------------
 
     def signal(self, proc: Process) -> None:
-        """Choose a signal, confirm naming the process, send it through a pidfd after a start-time re-check."""
+        """Choose a signal (the chooser says what each would do, read off-thread), confirm naming the process and
+        that outcome, send it through a pidfd after a start-time re-check."""
+        chooser = SignalScreen(proc, read_only=self.read_only)
 
         def chosen(name: str | None) -> None:
             if name is None:
@@ -189,9 +191,11 @@ class Flows:
                 if yes:
                     self._act(lambda: signals.send_signal(pid, name, expect=expect, read_only=read_only))
 
+            outcome = chooser.forecast(name)
             screen = ConfirmScreen(
                 f"Send SIG{name} to pid {pid} ({proc.comm})?",
                 [
+                    *([outcome] if outcome else []),
                     f"user: {proc.user} (uid {proc.uid})",
                     f"command: {proc.command}",
                     f"Its start time (tick {proc.start}) is re-checked just before; a recycled pid is not signalled.",
@@ -200,7 +204,7 @@ class Flows:
             )
             self.app.push_screen(screen, confirmed)
 
-        self.app.push_screen(SignalScreen(proc, read_only=self.read_only), chosen)
+        self.app.push_screen(chooser, chosen)
 
     def signal_holder(self, obj: IpcObject, snapshot: Snapshot) -> None:
         """Signal a process holding `obj`: the only one, or the one picked from a short list."""

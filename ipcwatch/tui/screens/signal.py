@@ -1,8 +1,10 @@
-"""Choose a signal for a process: the offered signals with a one-line meaning, and who the process is."""
+"""Choose a signal for a process: the offered signals with a one-line meaning and what each would do to it now
+(its dispositions, read by a thread worker through the pid@start the scan saw), and who the process is."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -10,11 +12,23 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from ipcwatch.actions.signals import DEFAULT_SIGNAL, SIGNALS
+from ipcwatch.actions.signals import DEFAULT_SIGNAL, SIGNALS, SignalChoice, dispositions_of, forecast
+from ipcwatch.scan.dispositions import Dispositions
 from ipcwatch.scan.model import Process
+from ipcwatch.text import escape
 from ipcwatch.tui.screens.confirm import safe_text
 
 READ_ONLY_REASON = "read-only mode: signals cannot be sent (restart without --read-only)"
+KEYS = "Enter: choose   Escape: cancel"
+WARN_EFFECTS = frozenset({"discarded", "pending", "taken"})  # a signal that will not do what its name says
+
+
+def _prompt(choice: SignalChoice, state: Dispositions | str | None) -> Text:
+    text = Text(f"{choice.name:<5} {choice.meaning}")
+    if isinstance(state, Dispositions):
+        verdict = state.verdict(int(choice.number))
+        text.append(f"\n      {verdict.says}", style="bold #f0b429" if verdict.effect in WARN_EFFECTS else "dim")
+    return text
 
 
 class SignalScreen(ModalScreen[str | None]):
@@ -29,7 +43,7 @@ class SignalScreen(ModalScreen[str | None]):
     }
     SignalScreen #signal-process { margin-bottom: 1; }
     SignalScreen #signal-reason { color: $warning; }
-    SignalScreen OptionList { height: auto; max-height: 12; }
+    SignalScreen OptionList { height: auto; max-height: 20; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -38,6 +52,7 @@ class SignalScreen(ModalScreen[str | None]):
         self.process = process
         self.read_only = read_only
         self.default = default
+        self.state: Dispositions | str | None = None  # None until the worker has read it
 
     def compose(self) -> ComposeResult:
         p = self.process
@@ -47,19 +62,39 @@ class SignalScreen(ModalScreen[str | None]):
                 id="signal-process",
                 markup=False,
             )
-            options = [Option(Text(f"{s.name:<5} {s.meaning}"), id=s.name) for s in SIGNALS]
+            options = [Option(_prompt(s, None), id=s.name) for s in SIGNALS]
             yield OptionList(*options, id="signal-list", disabled=self.read_only)
-            yield Static(
-                Text(READ_ONLY_REASON if self.read_only else "Enter: choose   Escape: cancel"),
-                id="signal-reason",
-                markup=False,
-            )
+            yield Static(Text("reading what each signal would do…"), id="signal-state", markup=False)
+            yield Static(Text(READ_ONLY_REASON if self.read_only else KEYS), id="signal-reason", markup=False)
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
         names = [s.name for s in SIGNALS]
         options.highlighted = names.index(self.default) if self.default in names else 0
         options.focus()
+        self._read_state()
+
+    @work(thread=True, exclusive=True, group="signal-state", exit_on_error=False)
+    def _read_state(self) -> None:
+        state = dispositions_of(self.process.pid, self.process.start)
+        self.app.call_from_thread(self._state_read, state)
+
+    def _state_read(self, state: Dispositions | str) -> None:
+        if not self.is_attached:
+            return
+        self.state = state
+        options = self.query_one(OptionList)
+        for choice in SIGNALS:
+            options.replace_option_prompt(choice.name, _prompt(choice, state))
+        note = f"cannot tell what each signal would do: {escape(state)}" if isinstance(state, str) else ""
+        shown = self.query_one("#signal-state", Static)
+        shown.update(Text(note))
+        shown.display = bool(note)
+
+    def forecast(self, name: str) -> str | None:
+        """`SIGTERM: ignored by this process — nothing will happen` for a choice; None until it is known."""
+        choice = next((s for s in SIGNALS if s.name == name), None)
+        return None if choice is None or self.state is None else forecast(choice, self.state)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -1,5 +1,5 @@
-"""The detail pane: every field of the selected object (holders, waiters, semaphore values), process or
-blocked thread.
+"""The detail pane: every field of the selected object (holders, waiters, semaphore values), process (with its
+psutil context and signal dispositions, read by a thread worker) or blocked thread.
 
 Everything shown is built as `rich.text.Text` from `escape`d strings; the Static never parses markup. Refs are
 escaped by the scan already and are shown as they are (`Escaped`), never escaped twice.
@@ -7,15 +7,20 @@ escaped by the scan already and are shown as they are (`Escaped`), never escaped
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ipcwatch.scan import IpcObject, Process, Snapshot
+from ipcwatch.scan.dispositions import Dispositions
+from ipcwatch.scan.procinfo import ProcessDetails, ProcessProbe
+from ipcwatch.scan.sigset import mask_names
 from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.text import escape, human_size
 from ipcwatch.tui.widgets.rows import waiting_for
@@ -26,6 +31,8 @@ HEAD_STYLE = "bold underline"
 STALE_STYLE = "bold #f0b429"
 ALERT_STYLE = "bold #ff7b72"
 NESTED_FIELDS = ("semaphores", "peer_holders")
+MAX_THREAD_ROWS = 32
+READING = "reading…"
 
 
 class Escaped(str):
@@ -121,8 +128,14 @@ def _comm(snapshot: Snapshot, pid: int) -> str:
     return proc.comm if proc else "?"
 
 
-def process_text(proc: Process, snapshot: Snapshot, blocked: Iterable[BlockedThread] = ()) -> Text:
-    """The process, what it holds, and its threads blocked on IPC (`blocked`: the scan's, any process)."""
+def process_text(
+    proc: Process,
+    snapshot: Snapshot,
+    blocked: Iterable[BlockedThread] = (),
+    context: ProcessDetails | str | None = None,
+) -> Text:
+    """The process, what it holds, its threads blocked on IPC (`blocked`: the scan's, any process), and its context
+    when given (psutil and signal dispositions, or a line saying why they are missing)."""
     held = snapshot.held_by(proc.pid)
     text = Text(no_wrap=False)
     text.append(f"process {proc.pid}", style="bold")
@@ -145,7 +158,52 @@ def process_text(proc: Process, snapshot: Snapshot, blocked: Iterable[BlockedThr
         ("TID", "OP", "OBJECT", "CAUSE"),
         ((b.tid, b.op, Escaped(b.ref) if b.ref else b.label, "; ".join(b.causes) or None) for b in mine),
     )
+    if context is None:
+        return text
+    if isinstance(context, str):
+        text.append("\nContext\n", style=HEAD_STYLE)
+        text.append(f"  {escape(context)}\n", style="dim")
+    else:
+        _context(text, context)
+        _signals(text, context.signals)
     return text
+
+
+def _context(text: Text, d: ProcessDetails) -> None:
+    text.append("\nContext\n", style=HEAD_STYLE)
+    _line(text, "cpu", "measuring…" if d.cpu_percent is None else f"{d.cpu_percent:.1f} %")
+    _line(text, "memory", None if d.rss is None else f"{human_size(d.rss)} resident")
+    _line(text, "threads", d.threads)
+    _line(text, "started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d.started)))
+    _line(text, "cwd", d.cwd)
+    _line(text, "exe", d.exe)
+    _line(text, "user", d.username)
+    _line(text, "nice", d.nice)
+    _line(text, "status", d.status)
+
+
+def _names(mask: int) -> str:
+    return " ".join(mask_names(mask)) or "-"
+
+
+def _signals(text: Text, disp: Dispositions) -> None:
+    """Dispositions, then what each signal that is not simply left to its default would do now."""
+    text.append("\nSignals\n", style=HEAD_STYLE)
+    _line(text, "caught", _names(disp.caught))
+    _line(text, "ignored", _names(disp.ignored))
+    _line(text, "pending", _names(disp.pending), ALERT_STYLE if disp.pending else "")
+    _line(text, "blocked (all)", _names(disp.blocked_everywhere))
+    _line(text, "queued", None if disp.queued is None else f"{disp.queued} of {disp.queue_limit}")
+    for verdict in (disp.verdict(n) for n in disp.notable()):
+        if verdict.disposition != "default" or verdict.effect in ("pending", "taken", "discarded"):
+            _line(text, verdict.name, verdict.says, STALE_STYLE if verdict.effect in ("pending", "discarded") else "")
+    rows = [
+        (t.tid, _names(t.blocked), _names(t.pending), _names(t.waits_for) if t.waits_for else None)
+        for t in disp.threads[:MAX_THREAD_ROWS]
+    ]
+    more = len(disp.threads) - len(rows)
+    title = f"Thread signal masks ({len(disp.threads)}{f', first {len(rows)} shown' if more else ''})"
+    _table(text, title, ("TID", "BLOCKED", "PENDING", "SIGWAIT FOR"), rows)
 
 
 def blocked_text(b: BlockedThread, snapshot: Snapshot) -> Text:
@@ -181,18 +239,50 @@ def blocked_text(b: BlockedThread, snapshot: Snapshot) -> Text:
 
 
 class DetailPane(VerticalScroll):
-    """Scrollable details of whatever is selected."""
+    """Scrollable details of whatever is selected. A process is shown at once from the scan, then again when a
+    thread worker has read its context (psutil and signal dispositions, checked against its pid@start)."""
 
     DEFAULT_CSS = """
     DetailPane { border-top: solid $primary-darken-2; padding: 0 1; }
     DetailPane > Static { width: 1fr; }
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._showing: tuple[Process, Snapshot, tuple[BlockedThread, ...]] | None = None
+        self._probe: ProcessProbe | None = None
+        self._shown_context: ProcessDetails | str = READING
+
     def compose(self) -> ComposeResult:
         yield Static(markup=False, id="detail-body")
 
     def show(self, content: Text) -> None:
+        self._showing = None
+        self._set_body(content)
+
+    def _set_body(self, content: Text) -> None:
         self.query_one("#detail-body", Static).update(content)
 
     def show_message(self, message: str) -> None:
         self.show(Text(escape(message), style="dim"))
+
+    def show_process(self, proc: Process, snapshot: Snapshot, blocked: Iterable[BlockedThread] = ()) -> None:
+        """Show `proc` now (with the context last read for it, if any) and read its context afresh off-thread."""
+        if self._probe is None or self._probe.identity != proc.identity:
+            self._probe = ProcessProbe(proc.pid, proc.start)
+            self._shown_context = READING
+        self._showing = (proc, snapshot, tuple(blocked))
+        self._set_body(process_text(*self._showing, context=self._shown_context))
+        self._read_context(self._probe)
+
+    @work(thread=True, exclusive=True, group="process-context", exit_on_error=False)
+    def _read_context(self, probe: ProcessProbe) -> None:
+        details = probe.read()
+        self.app.call_from_thread(self._context_read, probe, details)
+
+    def _context_read(self, probe: ProcessProbe, details: ProcessDetails | None) -> None:
+        if probe is not self._probe or self._showing is None or not self.is_attached:
+            return  # something else is shown now
+        gone = f"process {probe.pid} has exited (or its pid was reused)"
+        self._shown_context = gone if details is None else details
+        self._set_body(process_text(*self._showing, context=self._shown_context))
