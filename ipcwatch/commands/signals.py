@@ -43,6 +43,8 @@ def render(disp: Dispositions) -> list[str]:
         + (f" (process-wide: {_names(disp.shared_pending)})" if disp.shared_pending else ""),
         f"  {'queued:':<{_LABEL_WIDTH}}{queued}",
     ]
+    if disp.signalfd:
+        lines.append(f"  {'signalfd:':<{_LABEL_WIDTH}}{_names(disp.signalfd)} (read through its signalfds)")
     if disp.namespace_init:
         lines.append("  note:     the init of a pid namespace: signals it has no handler for are dropped")
     lines.append(f"  threads ({len(disp.threads)}):")

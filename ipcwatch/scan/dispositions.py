@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ipcwatch.scan.parsers import parse_stat
+from ipcwatch.scan.parsers import parse_fdinfo, parse_stat
 from ipcwatch.scan.procs import read_at, read_once
 from ipcwatch.scan.sigset import (
     CONTINUE,
@@ -70,8 +70,9 @@ class ThreadSignals:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What sending `number` would do now. `effect` is one of: killed, stopped, pending, discarded, handler,
-    taken (by a thread in sigwaitinfo), or the default action (terminate, core, stop, ignore, continue)."""
+    """What sending `number` would do now. `effect`: killed, stopped, pending, discarded, handler, taken (by a
+    thread in sigwaitinfo), signalfd (queued for a signalfd to read), or the default action (terminate, core,
+    stop, ignore, continue)."""
 
     number: int
     disposition: str  # uncatchable, ignored, caught, default
@@ -115,6 +116,7 @@ class Dispositions:
     queue_limit: int | None
     threads: tuple[ThreadSignals, ...]
     namespace_init: bool = False  # pid 1 of its own pid namespace: signals it has no handler for are dropped
+    signalfd: int = 0  # signals its signalfds read (the union of their masks; 0 when none or unreadable)
 
     @property
     def identity(self) -> str:
@@ -166,6 +168,7 @@ class Dispositions:
             "queued": self.queued,
             "queue_limit": self.queue_limit,
             "namespace_init": self.namespace_init,
+            "signalfd": mask_names(self.signalfd),
             "threads": [t.to_json() for t in self.threads],
             "signals": [self.verdict(n).to_json() for n in self.notable()],
         }
@@ -189,6 +192,9 @@ def verdict(disp: Dispositions, number: int) -> Verdict:
     if waiter is not None and others_block:
         says = f"thread {waiter} waits for it in sigwaitinfo — that thread takes it, no handler or default action runs"
         return Verdict(number, disposition, True, "taken", says)
+    if not deliverable and disp.signalfd & bit:
+        says = "blocked by every thread and read through a signalfd — it wakes the process polling that fd"
+        return Verdict(number, disposition, False, "signalfd", says)
     if not deliverable:
         then = {"caught": "its handler runs", "ignored": "it is discarded"}.get(disposition, "its default action")
         says = f"blocked by every thread — it will stay pending (when a thread unblocks it, {then})"
@@ -295,11 +301,12 @@ def dispositions_at(pid: int, dir_fd: int, start: int | None = None) -> Disposit
             raise Recycled(f"pid {pid} is now a different process (started at tick {stat[3]}, not {start})")
         fields = parse_status(read_at(dir_fd, "status", _STATUS_LIMIT))
         threads = _threads(dir_fd)
+        signalfd = _signalfd_mask(dir_fd)
         _stat(pid, dir_fd)  # it exited while we read: the data may be half gone
     except FileNotFoundError as exc:
         raise ProcessLookupError(f"no such process: {pid}") from exc
     comm, state, _, started = stat
-    return from_status(pid, started, comm, state, fields, threads)
+    return replace(from_status(pid, started, comm, state, fields, threads), signalfd=signalfd)
 
 
 def _stat(pid: int, dir_fd: int) -> tuple[str, str, int, int]:
@@ -325,6 +332,28 @@ def _threads(dir_fd: int) -> tuple[ThreadSignals, ...]:
         return tuple(out)
     finally:
         os.close(task_fd)
+
+
+def _signalfd_mask(dir_fd: int) -> int:
+    """The union of the masks of the process's signalfds (fdinfo `sigmask`); 0 when its fds are not readable."""
+    mask = 0
+    try:
+        fd_dir = os.open("fd", _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return 0
+    try:
+        for name in os.listdir(fd_dir):
+            try:
+                if os.readlink(name, dir_fd=fd_dir) == "anon_inode:[signalfd]":
+                    info = parse_fdinfo(read_once(dir_fd, f"fdinfo/{name}", 4096))
+                    mask |= parse_mask(info.get("sigmask", "")) or 0
+            except OSError:
+                continue  # closed meanwhile
+    except OSError:
+        return 0
+    finally:
+        os.close(fd_dir)
+    return mask & ((1 << 64) - 1)
 
 
 def _sigwait_set(dir_fd: int, task_fd: int, tid: str) -> int:
