@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -78,6 +79,15 @@ def test_verdict_order() -> None:
     container_init = from_status(5000, 1, "init", "S", {"NSpid": "5000\t1"}, ())
     assert container_init.verdict(term).effect == "discarded"
     assert container_init.verdict(signal.SIGKILL).effect == "killed"  # from outside its namespace
+
+
+def test_signalfd_reads_a_signal_blocked_everywhere() -> None:
+    urg = int(signal.SIGURG)
+    only_urg = mask_of([urg])
+    disp = replace(_disp(ignored=only_urg, threads=(ThreadSignals(7, only_urg, 0),)), signalfd=only_urg)
+    assert disp.verdict(urg).effect == "signalfd" and not disp.verdict(urg).deliverable
+    unblocked = replace(disp, threads=(ThreadSignals(7, 0, 0),))
+    assert unblocked.verdict(urg).effect == "discarded"  # a signalfd only sees signals that stay pending
 
 
 def test_sigwait_thread_takes_its_signals() -> None:
