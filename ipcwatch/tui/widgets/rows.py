@@ -13,6 +13,7 @@ from typing import Any
 
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, Process, Snapshot
 from ipcwatch.scan.waits import BlockedThread, blocked_threads
+from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import ago, escape
 from ipcwatch.views import ALL_COLUMNS, COLUMNS, Column
 
@@ -116,8 +117,11 @@ def waiting_for(b: BlockedThread, now: float) -> str:
 
 
 def wakers_text(b: BlockedThread) -> str:
-    """`1234 producer, 99 writer` (escaped), `none known` when nobody could be named."""
-    return ", ".join(f"{w.pid} {escape(w.comm)}" for w in b.wakers) or "none known"
+    """`1234 producer, 99 writer` (escaped), `a signal: SIGURG` for a signal wait, else `none known`."""
+    named = ", ".join(f"{w.pid} {escape(w.comm)}" for w in b.wakers)
+    if b.signals:
+        return f"signal {', '.join(b.signals)}" + (f"; {named}" if named else "")
+    return named or ("a signal" if any(h.startswith("waits for ") for h in b.hints) else "none known")
 
 
 def object_cell(b: BlockedThread) -> str:
@@ -133,6 +137,8 @@ def _clip(text: str) -> str:
 def blocked_row(b: BlockedThread, now: float) -> Row:
     since = -1.0 if b.waiting_since is None else now - b.waiting_since
     op = b.op if b.syscall == "?" or b.op.startswith(b.syscall) else f"{b.syscall}: {b.op}"
+    if b.timeout is not None:
+        op = f"{timeout_text(b.timeout)} timeout, {op}"
     cells = (
         str(b.pid),
         str(b.tid),
