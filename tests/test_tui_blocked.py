@@ -3,6 +3,7 @@ dead partner flagged in red."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -119,3 +120,42 @@ async def test_a_fifo_reader_whose_writer_exited_is_a_dead_partner(spawn, make_f
         assert table.get_row(key)[5].style == ALERT_STYLE
         assert "CAUSE" in detail_text(app) and "dead partner" in detail_text(app)
         assert "dead partner/cycle" in header(app)
+
+
+async def test_eventfd_and_signalfd_views_and_a_signal_wait(spawn, cleanup) -> None:  # type: ignore[no-untyped-def]
+    """Keys E and G show the new kinds; a child in epoll on its signalfd is blocked waiting for SIGURG."""
+    efd = os.eventfd(0)
+    cleanup.add(lambda: os.close(efd))
+    child: Child = spawn(
+        """
+        import ctypes, select, signal
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGURG])
+        sigset = (ctypes.c_ulong * 16)(1 << (signal.SIGURG - 1))
+        sfd = ctypes.CDLL(None).signalfd(-1, ctypes.byref(sigset), 0)
+        ep = select.epoll(); ep.register(sfd, select.EPOLLIN)
+        print(sfd)
+        print("READY", flush=True)
+        ep.poll(90)
+        """,
+        pass_fds=[efd],
+    )
+    sig_ref = f"signalfd:{child.pid}:{child.lines[0]}"
+    app = IpcwatchApp(scanner("eventfd", "signalfd"), interval=60)
+    async with app.run_test(size=SIZE) as pilot:
+        key = await blocked_row(app, pilot, child.pid)
+        row = cells(app.dashboard.table(BLOCKED), key)
+        assert row[4] == sig_ref and row[5] == ""  # no cause: a signal wait is not stuck on a dead partner
+        assert row[6].startswith("90 s timeout, epoll_wait") and row[7] == "signal SIGURG"
+        await pilot.press("G")
+        await pilot.pause()
+        assert app.dashboard.view_id == "signalfd" and sig_ref in app.dashboard.table("signalfd").rows
+        assert cells(app.dashboard.table("signalfd"), sig_ref)[2] == "SIGURG"
+        await pilot.press("E")
+        await pilot.pause()
+        eventfds = app.dashboard.table("eventfd")
+        assert app.dashboard.view_id == "eventfd"
+        mine = [k for k in eventfds.rows if cells(eventfds, k)[4] == "2"]  # PROCS: this test and the child
+        assert len(mine) >= 1
+        assert eventfds.select_key(mine[0])
+        await pilot.pause()
+        assert f"{child.pid}" in detail_text(app)
