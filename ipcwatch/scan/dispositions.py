@@ -296,17 +296,17 @@ def read_dispositions(pid: int, start: int | None = None, proc_root: str = "/pro
 def dispositions_at(pid: int, dir_fd: int, start: int | None = None) -> Dispositions:
     """Like `read_dispositions`, through an open `/proc/PID` directory fd."""
     try:
-        stat = _stat(pid, dir_fd)
-        if start is not None and stat[3] != start:
-            raise Recycled(f"pid {pid} is now a different process (started at tick {stat[3]}, not {start})")
+        comm, state, _, started = _stat(pid, dir_fd)
+        if start is not None and started != start:
+            raise Recycled(f"pid {pid} is now a different process (started at tick {started}, not {start})")
         fields = parse_status(read_at(dir_fd, "status", _STATUS_LIMIT))
-        threads = _threads(dir_fd)
-        signalfd = _signalfd_mask(dir_fd)
+        disp = from_status(pid, started, comm, state, fields, _threads(dir_fd))
+        if disp.blocked_everywhere:  # only a signal that stays pending can be read through a signalfd
+            disp = replace(disp, signalfd=_signalfd_mask(dir_fd))
         _stat(pid, dir_fd)  # it exited while we read: the data may be half gone
     except FileNotFoundError as exc:
         raise ProcessLookupError(f"no such process: {pid}") from exc
-    comm, state, _, started = stat
-    return replace(from_status(pid, started, comm, state, fields, threads), signalfd=signalfd)
+    return disp
 
 
 def _stat(pid: int, dir_fd: int) -> tuple[str, str, int, int]:
