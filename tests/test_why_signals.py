@@ -11,6 +11,7 @@ from ipcwatch.cli import main
 from ipcwatch.scan import ScanConfig, scan
 from ipcwatch.scan.waits import describe
 from tests.conftest import Cleanup, needs_root, wait_until
+from tests.postgres import Cluster, postgres  # noqa: F401 - the fixture
 from tests.test_eventfd import eventfd_ref
 from tests.test_why import assert_released, blocked_on, wakers
 
@@ -177,3 +178,24 @@ def test_a_timed_poll_says_it_is_not_stuck(spawn, capsys) -> None:
     out = capsys.readouterr().out
     assert "in poll, 120 s timeout, waiting on pipe:" in out
     assert "timeout:      120 s: a timed wait returns by itself, it is not stuck" in out
+
+
+def test_a_postgres_backend_on_a_row_lock_waits_for_sigurg_through_its_signalfd(
+    postgres: Cluster,  # noqa: F811 - the fixture
+    capsys,
+) -> None:
+    """The real case: PostgreSQL 15's latch is a signalfd for SIGURG, next to the postmaster-death pipe. `why`
+    leads with the signal (which the lock holder's backend sends when it commits), not the postmaster."""
+    holder, waiter = postgres.row_lock()
+    b = blocked_on(waiter.backend_pid, {"pipe", "signalfd", "eventfd", "unix"})
+    assert b.ref is not None and b.ref.startswith(f"signalfd:{waiter.backend_pid}:")
+    assert b.signals == ("SIGURG",) and b.causes == ()
+    assert b.op.startswith(f"{b.syscall} on a signalfd (SIGURG)")
+    assert "waits for SIGURG through its signalfd: any process of user postgres, or root, may send it (kill)" in b.hints
+    # the postmaster-death pipe: the postmaster holds its write end and wakes the backend only by exiting
+    assert wakers(b)[postgres.postmaster_pid].startswith("its parent, holds the write end")
+    assert main(["why", str(waiter.backend_pid)]) == 0
+    out = capsys.readouterr().out
+    assert f"waiting on signalfd:{waiter.backend_pid}:" in out and "signals:      SIGURG" in out
+    holder.send("COMMIT;")  # the holder's backend sets the waiter's latch: SIGURG, and the UPDATE goes on
+    assert waiter.query("SELECT 'updated';") == "updated"
