@@ -127,10 +127,12 @@ def test_status_text_round_trips_and_deliverable_logic(caught, ignored, shared, 
         assert disp.deliverable(num) == (some_thread_open or num in (signal.SIGKILL, signal.SIGSTOP))
         verdict = disp.verdict(num)
         assert (verdict.effect == "pending") == (not disp.deliverable(num))
-        if disp.deliverable(num) and num not in (signal.SIGKILL, signal.SIGSTOP):
-            expected = "ignored" if ignored & bit and not caught & bit else "caught" if caught & bit else None
-            if expected is not None:
-                assert verdict.disposition == expected or caught & bit and ignored & bit
+        if num not in (signal.SIGKILL, signal.SIGSTOP):
+            expected = "caught" if caught & bit else "ignored" if ignored & bit else "default"
+            assert verdict.disposition == expected
+            if disp.deliverable(num):
+                assert (verdict.effect == "discarded") == (expected == "ignored")
+                assert (verdict.effect == "handler") == (expected == "caught")
     assert disp.notable()[: len(COMMON_SIGNALS)] == list(COMMON_SIGNALS)
     assert set(disp.notable()) >= set(mask_signals(caught | ignored | disp.pending))
 

@@ -201,12 +201,12 @@ def verdict(disp: Dispositions, number: int) -> Verdict:
         if number == signal.SIGCONT:
             says += "; a stopped process resumes anyway"
         return Verdict(number, disposition, False, "pending", says)
-    if ignored:
+    if disposition == "ignored":
         says = "ignored by this process — nothing will happen"
         if number == signal.SIGCONT:
             says = "ignored by this process — but a stopped process resumes anyway"
         return Verdict(number, "ignored", True, "discarded", says)
-    if caught:
+    if disposition == "caught":
         says = "caught by a handler"
         if disp.state in ("T", "t"):
             says += " — the process is stopped: the handler runs after SIGCONT"
