@@ -255,13 +255,14 @@ class PtyDashboard:
         self.status: int | None = None
         self.reading = threading.Event()  # cleared: nobody reads the terminal (a hung connection); writes block
         self.reading.set()
+        root, size = Path(__file__).resolve().parent.parent, struct.pack("HHHH", 24, 80, 0, 0)
+        argv, env = [sys.executable, "-m", "ipcwatch", *args], {**os.environ, "TERM": "xterm-256color"}
         self.pid, self.master = pty.fork()
         if self.pid == 0:  # the child: becomes the dashboard, never returns into pytest
             try:
-                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-                os.chdir(Path(__file__).resolve().parent.parent)
-                env = {**os.environ, "TERM": "xterm-256color"}
-                os.execve(sys.executable, [sys.executable, "-m", "ipcwatch", *args], env)
+                fcntl.ioctl(0, termios.TIOCSWINSZ, size)
+                os.chdir(root)
+                os.execve(sys.executable, argv, env)
             finally:
                 os._exit(127)
         self._reader = threading.Thread(target=self._read, daemon=True)
