@@ -286,10 +286,10 @@ class Terminal:
     def settle(
         self, since: Frame, quiet: float, timeout: float, volatile: Collection[tuple[int, int]] = ()
     ) -> Frame | None:
-        """After a key: the first frame already nearly showing what the screen comes to rest on (no change for
-        `quiet` s): at most a tenth of the cells that differ between `since` and the rest differ from it, so a
-        scan's repaint of a few rows just after does not count, a half-filled table does. None if the screen did
-        not change, or did not rest, within `timeout`."""
+        """After a key: the first frame mostly showing what the screen comes to rest on (no change for `quiet` s):
+        at most a third of the cells that differ between `since` and the rest still differ, so a scan's repaint
+        of some rows just after does not count, an empty or a half-filled table does. None if the screen did not
+        change, or did not rest, within `timeout`."""
         before = since.body(volatile)
         deadline = time.monotonic() + timeout
         frames: list[Frame] = []  # every frame since the screen first changed
@@ -301,7 +301,7 @@ class Terminal:
                     if time.monotonic() - frames[-1].at >= quiet:
                         rested = frames[-1].body(volatile)
                         moved = _distance(before, rested)
-                        return next(f for f in frames if _distance(f.body(volatile), rested) * 10 <= moved)
+                        return next(f for f in frames if _distance(f.body(volatile), rested) * 3 <= moved)
                 else:
                     frames.append(frame)
             self._wait_output(seen, min(deadline, time.monotonic() + quiet / 2))

@@ -42,7 +42,6 @@ VIEW_KEYS = ("1", "8", "p", "0")
 COUNT = re.compile(r"([\d,]+) objects")
 SCANNING = re.compile(r"scanning", re.IGNORECASE)
 TICK = os.sysconf("SC_CLK_TCK")
-FIRST_PAINT_TIMEOUT = 120.0
 
 
 @dataclass
@@ -169,12 +168,12 @@ def first_paint(term: Terminal, started: float, result: Result) -> list[Frame]:
         recent = [_ink("".join(f.text)) for f in frames if f.at >= frame.at - 2]
         return max(recent) <= min(recent) * 1.02  # no longer filling
 
-    if term.watch(filled, FIRST_PAINT_TIMEOUT) is None:
+    if term.watch(filled, timeout=120) is None:
         result.notes.append("the screen never settled with an object count in the header")
         return frames
     settled = frames[-1]
     result.objects = header_count(settled)
-    target = (result.objects or 0) * 0.99
+    target = (result.objects or 0) - max((result.objects or 0) // 100, 50)  # other work on the host churns
     painted = next((f for f in frames if (header_count(f) or -1) >= target and full(f, settled)), settled)
     result.first_paint = painted.at - started
     return frames
@@ -209,6 +208,7 @@ def cursor_style(term: Terminal, volatile: set[tuple[int, int]]) -> str | None:
     for key in ("Down", "Up", "Down"):
         before = term.rest(0.3, 5, volatile)
         term.press(key)
+        term.settle(before, quiet=0.3, timeout=10, volatile=volatile)  # a busy dashboard can take seconds
         old, new = before.line_backgrounds(), term.rest(0.3, 5, volatile).line_backgrounds()
         step = 1 if key == "Down" else -1
         pairs = [(y, s) for y, s in enumerate(old) if 0 <= y + step < len(new)]
@@ -238,7 +238,7 @@ def keypresses(term: Terminal, count: int, volatile: set[tuple[int, int]], scans
         top = line - 1 if top is None else top
         key, expected = ("Up", line - 1) if line > top else ("Down", line + 1)
         sent = term.press(key)
-        frame = term.watch(lambda f, expected=expected: cursor_line(f, style) == expected, 5.0)  # type: ignore[misc]
+        frame = term.watch(lambda f, expected=expected: cursor_line(f, style) == expected, 10.0)  # type: ignore[misc]
         if frame is None or frame.at < sent:
             result.keys_lost += 1
         else:
@@ -248,9 +248,9 @@ def keypresses(term: Terminal, count: int, volatile: set[tuple[int, int]], scans
 def view_switches(term: Terminal, rounds: int, volatile: set[tuple[int, int]], result: Result) -> None:
     for _ in range(rounds):
         for key in VIEW_KEYS:
-            pre = term.rest(0.5, 10, volatile)
+            pre = term.rest(1.0, 20, volatile)  # a lazy fill can pause between paints
             sent = term.press(key)
-            frame = term.settle(pre, quiet=0.5, timeout=60, volatile=volatile)
+            frame = term.settle(pre, quiet=1.0, timeout=60, volatile=volatile)
             if frame is not None and frame.at >= sent:
                 result.switches.setdefault(key, []).append(frame.at - sent)
 
@@ -363,6 +363,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="CPU window (60)")
     parser.add_argument("--keys", type=int, default=30, help="keypresses timed (30)")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # in order with loadgen's stderr
     sizes = args.sizes if args.sizes is not None else ("" if args.idle else "1000x200,5000x1000")
     idle = args.idle or args.sizes is None
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
