@@ -8,8 +8,11 @@ memory they point at in /proc/PID/mem, their fds). `attach` maps the waits to th
 wake the thread, and the likely cause (a dead partner, a wait cycle). Every string they hold is raw: escape
 it to show it.
 
-Modules: records (the data), thread (reading one thread), decoders (one per system call), finder (the /proc
-pass), analysis (who could end one wait), explain (the reports).
+Waits for a signal count too: sigwaitinfo/sigtimedwait (the set), sigsuspend, pause, and a signalfd, an eventfd
+or a self-pipe in a poll/select/epoll set; a timed wait carries its timeout.
+
+Modules: records (the data), thread (reading one thread), decoders (one per system call), sigwait (the signal
+calls), finder (the /proc pass), analysis (who could end one wait), explain (the reports).
 """
 
 from __future__ import annotations

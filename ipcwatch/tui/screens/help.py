@@ -46,6 +46,8 @@ def help_text(bindings: Iterable[Binding]) -> Text:
     text.append("\nFilter: plain text matches any column (case-insensitive); start with re: for a regex.\n")
     text.append("Rows: green = appeared just now, struck out = gone since the last refresh, amber = stale,\n")
     text.append("red = blocked with a flagged cause (dead partner, wait cycle).\n")
+    text.append("Blocked: a wait for a signal (sigwaitinfo, a signalfd) names the signals under WAKERS; a timed\n")
+    text.append("wait starts its OP with the timeout (it wakes by itself: not stuck).\n")
     text.append("Every removal and signal asks first and re-checks the object or process just before acting.\n")
     text.append("Escape, q or ? closes.", style="dim")
     return text
