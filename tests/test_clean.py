@@ -81,7 +81,10 @@ async def test_dashboard_checklist_checks_the_idle_queue_only(posix_mq):
     app = Host(lambda: CleanScreen(plan=plan))
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
-        assert app.screen.query_one(SelectionList).selected == [0]
+        checklist = app.screen.query_one(SelectionList)
+        assert checklist.selected == [0]
+        prompt = str(checklist.get_option_at_index(0).prompt)
+        assert f"posix-mq:{idle}: " in prompt and "; no send/receive for 1h; " in prompt
         assert "would remove 1 of 2" in shown(app, "#clean-summary")
         await pilot.press("escape")
         await pilot.pause()
