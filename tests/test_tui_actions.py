@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from functools import partial
 
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, OptionList, SelectionList
@@ -212,8 +211,11 @@ async def test_clean_removes_a_stale_object_and_keeps_a_fresh_one(cleanup: Clean
     old_ref = make_shm(cleanup, old)
     time.sleep(RECENT * 1.5)  # a file's ctime cannot be set back: let it age instead, with a short "recent"
     fresh_ref = make_shm(cleanup, fresh)
+    # Ages are measured at this instant, not when the (possibly slow, loaded) dashboard gets round to planning.
+    created = time.time()
+    config = ScanConfig(kinds=frozenset({"posix-shm"}))
     app = IpcwatchApp(scanner("posix-shm"), interval=60)
-    app.flows.clean_plan = partial(cleaning.plan, ScanConfig(kinds=frozenset({"posix-shm"})), recent=RECENT)
+    app.flows.clean_plan = lambda: cleaning.plan_from(scan(config), config, now=created, recent=RECENT)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("C")
