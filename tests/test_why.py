@@ -22,6 +22,8 @@ import sysv_ipc
 from ipcwatch.cli import main
 from ipcwatch.scan import ScanConfig, Snapshot, scan
 from ipcwatch.scan.waits import BlockedThread, blocked_threads, describe, explain
+from ipcwatch.scan.waits.analysis import analyse
+from ipcwatch.scan.waits.records import WRITER, Target
 from tests.conftest import Child, Cleanup, needs_root, obj_of, wait_until
 
 pytestmark = needs_root  # reading other processes' syscall files and memory needs ptrace rights
@@ -511,3 +513,16 @@ def test_without_ptrace_rights_it_says_so_and_never_guesses(spawn) -> None:
         out.strip()
         == f"{sleeper.pid} ({comm(sleeper.pid)}): could not read syscall file of {sleeper.pid} (permission denied)"
     )
+
+
+def test_nobody_holding_it_is_only_a_dead_partner_when_every_fd_table_was_read() -> None:
+    """With processes whose fds could not be read, "no process has the FIFO open" is a hint, never a cause."""
+    target = Target("file:1:2", "fifo", WRITER, "open FIFO for reading (no writer)", label="/run/x.fifo")
+    snap = Snapshot(objects=(), processes={})
+    complete = analyse(snap, 42, target, None, lone=True, unreadable=0)
+    assert complete.dead == ["dead partner: no process has the FIFO open for writing"] and complete.hints == []
+    partial = analyse(snap, 42, target, None, lone=True, unreadable=3)
+    assert partial.dead == []
+    assert partial.hints == [
+        "no process has the FIFO open for writing among the visible processes; 3 processes' fds could not be read"
+    ]
