@@ -7,7 +7,10 @@ import os
 import signal
 
 from ipcwatch.cli import main
-from ipcwatch.scan import KINDS
+from ipcwatch.scan import KINDS, Process
+from ipcwatch.scan.anon import anon_objects, anon_ref
+from ipcwatch.scan.parsers import parse_fdinfo
+from ipcwatch.scan.procs import HolderIndex
 from tests.conftest import Cleanup, needs_root, obj_of, scan_kinds
 from tests.test_procfd import signalfd
 
@@ -92,3 +95,27 @@ def test_list_kind_eventfd_and_signalfd(spawn, cleanup: Cleanup, capsys) -> None
     assert {o["kind"] for o in data["objects"]} == {"eventfd"}
     assert found["count"] == 3 and found["stale"] is False and found["eventfd_id"] == int(ref.split(":")[1])
     assert {h["pid"] for h in found["holders"]} == {os.getpid(), child.pid}
+
+
+def test_refs_from_recorded_fdinfo_and_the_fallback_without_an_id() -> None:
+    """Recorded fdinfo: with `eventfd-id` (Linux 6.x) the holders of one eventfd share one ref; a kernel that
+    prints no id gives one object per fd, `eventfd:PID:FD`; a signalfd is always per fd."""
+    with_id = parse_fdinfo(b"pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1038\neventfd-count:       a\neventfd-id: 7\n")
+    old_kernel = parse_fdinfo(b"pos:\t0\nflags:\t02000002\nmnt_id:\t15\neventfd-count:                0\n")
+    sig = parse_fdinfo(b"pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1038\nsigmask:\t0000000000400200\n")
+    assert anon_ref(10, 3, "eventfd", with_id) == anon_ref(11, 5, "eventfd", with_id) == "eventfd:7"
+    assert anon_ref(10, 3, "eventfd", old_kernel) == "eventfd:10:3"
+    assert anon_ref(10, 4, "signalfd", sig) == "signalfd:10:4"
+    index = HolderIndex()
+    index.processes = {pid: Process(pid, 1, "p", (), 0, "root", 100 + pid, "S") for pid in (10, 11)}
+    index.anon_fds = [(10, 3, "eventfd", with_id), (11, 5, "eventfd", with_id), (10, 6, "eventfd", old_kernel),
+                      (11, 6, "eventfd", old_kernel), (10, 4, "signalfd", sig), (12, 4, "signalfd", sig)]
+    objects = {o.ref: o for o in anon_objects(index, frozenset({"eventfd", "signalfd"}))}
+    assert set(objects) == {"eventfd:7", "eventfd:10:6", "eventfd:11:6", "signalfd:10:4"}  # pid 12 is gone
+    shared = objects["eventfd:7"]
+    assert [(h.pid, h.fd) for h in shared.holders] == [(10, 3), (11, 5)] and shared.fields["count"] == 10
+    assert shared.identity == "eventfd:7@10@110" and shared.id == 7
+    assert objects["eventfd:10:6"].fields == {"count": 0, "eventfd_id": None, "semaphore": None}
+    assert objects["signalfd:10:4"].fields == {"sigmask": "0000000000400200", "signals": ["SIGUSR1", "SIGURG"]}
+    assert not any(o.stale for o in objects.values())
+    assert anon_objects(index, frozenset({"signalfd"})) == [objects["signalfd:10:4"]]
