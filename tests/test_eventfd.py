@@ -39,6 +39,9 @@ def test_an_eventfd_shared_with_a_child_is_one_object_with_both_holders(spawn, c
         pass_fds=[efd],
     )
     sleeper = int(grandchild.lines[0])
+    pidfd = os.pidfd_open(sleeper)  # killed at teardown through a pidfd: the orphan never outlives the test
+    cleanup.add(lambda: os.close(pidfd))
+    cleanup.add(lambda: signal.pidfd_send_signal(pidfd, signal.SIGKILL))
     obj = obj_of(eventfd_ref(efd))
     assert obj.kind == "eventfd" and not obj.stale
     assert {(h.pid, h.fd, h.mode) for h in obj.holders} >= {
