@@ -199,3 +199,20 @@ def test_a_postgres_backend_on_a_row_lock_waits_for_sigurg_through_its_signalfd(
     assert f"waiting on signalfd:{waiter.backend_pid}:" in out and "signals:      SIGURG" in out
     holder.send("COMMIT;")  # the holder's backend sets the waiter's latch: SIGURG, and the UPDATE goes on
     assert waiter.query("SELECT 'updated';") == "updated"
+
+
+def test_a_wait_for_sigchld_names_the_children(spawn) -> None:
+    waiter = spawn("""
+        import signal, subprocess, sys
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+        child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+        print(child.pid)
+        print("READY", flush=True)
+        signal.sigwaitinfo([signal.SIGCHLD])
+    """)
+    grandchild = int(waiter.lines[0])
+    b = blocked_on(waiter.pid, {"pipe"})
+    assert b.signals == ("SIGCHLD",)
+    assert wakers(b)[grandchild] == "its child: exiting or stopping sends SIGCHLD"
+    os.kill(grandchild, signal.SIGKILL)  # the child exits: SIGCHLD ends the wait
+    assert_released(waiter)
