@@ -23,7 +23,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from soak_objects import (
@@ -31,6 +30,7 @@ from soak_objects import (
     STOP_SIGNALS,
     SYSV,
     TAG,
+    Interrupted,
     Obj,
     Objects,
     churn,
@@ -40,7 +40,7 @@ from soak_objects import (
     queued,
     sem_value,
 )
-from soak_term import Term, quit_dashboard, rss_kb
+from soak_term import LOST, Term, quit_dashboard, rss_kb
 
 VIEW_KEYS = (*"0123456789pw[]", "Down", "Up", "PageDown", "Home")
 FILTERS = ("ipcsoak", "sysv", "re:shm|mq", "re:[", "pipe", "zzz-nothing", "re:^unix:")
@@ -50,14 +50,8 @@ SETTLE = 1.5  # seconds an action is given to run after its confirmation
 RSS_WARMUP = 0.25  # fraction of the run after which the dashboard's RSS is the baseline
 
 
-class Interrupted(BaseException):
-    """A signal asked the soak to stop: it cleans up and reports."""
-
-
-@dataclass(eq=False)
 class Soak:
-    """Drives the dashboard through scenarios, each racing one action against a replacement of its target
-    (or, as a control, not), and keeps the figures."""
+    """Drives the dashboard through scenarios, actions raced against a replacement of their target or not."""
 
     def __init__(self, term: Term, objs: Objects, rng: random.Random) -> None:
         self.term, self.objs, self.rng = term, objs, rng
@@ -65,11 +59,17 @@ class Soak:
         self.violations: list[str] = []
         self.crashes: list[str] = []
         self.rss: list[tuple[float, int, int]] = []  # (time, dashboard RSS in kB, objects on the host)
+        self.terminal_losses = 0  # times the tmux server went away (a fresh one is started)
         self.screens: list[str] = []  # the first screens where a scenario got stuck
 
     def check_alive(self) -> None:
         pid, dead, status = self.term.state()
-        if dead:
+        if status == LOST:  # tmux itself went away: not the dashboard's doing, but it must not outlive it
+            self.terminal_losses += 1
+            self.crashes += [p for p in quit_dashboard(self.term) if "outlived" in p]
+            self.term.start()
+            self.term.wait_for("last scan", timeout=120)
+        elif dead:
             tail = self.term.screen(history=True).strip().splitlines()[-40:]
             self.crashes.append(f"dashboard exited (status {status}):\n" + "\n".join(tail))
             self.term.respawn()
@@ -88,10 +88,8 @@ class Soak:
         self.term.keys("Escape", "Escape", "Escape", pause=0.25)
 
     def select(self, ref: str) -> bool:
-        """Show only `ref` in the All view, the table focused, and wait until the dashboard lists it. A key typed
-        before a focus change lands in the widget focused before, so each step waits for what it opens, and `d`
-        (hide the detail pane) probes where Enter left the focus: typed into the filter, or the pane's rule
-        vanishes (then `d` shows the pane again). A busy dashboard gets a longer pause next time."""
+        """Show only `ref` in the All view, the table focused. A key typed before a focus change lands in the old
+        widget: `d` probes where Enter left the focus (typed into the filter, or the detail pane hides)."""
         for attempt in range(3):
             self.close_dialogs()
             self.term.keys("0", "r", "/", literal=True)
@@ -112,17 +110,17 @@ class Soak:
         if self.term.wait_for("IN USE by", timeout=0.6):
             self.term.keys("BTab", "Enter")
 
-    def open(self, obj: Obj | None, key: str, shows: str, ready: str = "") -> bool:
+    def open(self, obj: Obj | None, key: str, shows: str, ready: str = "") -> re.Match[str] | None:
         """Select `obj`, wait for `ready` (a regex), press `key` and wait for the dialog showing `shows`."""
         if obj is None:
             self.counts["create failed"] += 1
-            return False
+            return None
         if self.select(obj.ref) and self.term.wait_for(ready):
             self.term.keys(key, literal=True)
-            if self.term.wait_for(shows):
-                return True
+            if shown := self.term.wait_for(shows):
+                return shown
         self.stuck("dialog not reached")
-        return False
+        return None
 
     def settle(self, action: str, new: Obj | None, raced: bool, intact: Callable[[Obj], bool]) -> None:
         """After a confirmation: a replacement must be intact; without a race the action must have happened."""
@@ -210,10 +208,10 @@ class Soak:
             return
         pid = fork_child(120, self.objs.children, "driver", obj.fds)
         os.close(obj.fds.pop())
-        if not self.open(obj, "k", r"Send a signal to pid (\d+)", ready=rf"\b{pid}\b"):
+        shown = self.open(obj, "k", r"Send a signal to pid (\d+)", ready=rf"\b{pid}\b")
+        if shown is None:
             return
-        shown = self.term.wait_for(r"Send a signal to pid (\d+)")
-        if shown is None or int(shown.group(1)) != pid:  # never anything the soak did not start
+        if int(shown.group(1)) != pid:  # never anything the soak did not start
             self.counts["signal aborted: another pid shown"] += 1
             return
         self.term.keys("Enter")
@@ -267,8 +265,9 @@ class Soak:
                         with contextlib.suppress(OSError):
                             os.kill(pid, signal.SIGKILL)
                 self.objs.reap("driver")
-                for obj in [o for o in self.objs.live.values() if o.protected]:
-                    self.objs.remove(obj)
+                with self.objs.lock:
+                    for obj in [o for o in self.objs.live.values() if o.protected]:
+                        self.objs.remove(obj)
 
 
 def report(
@@ -303,6 +302,7 @@ def report(
         "tracebacks": tracebacks,
         "crash_details": crashes[:5],
         "scan_failures_shown": log.count(b"scan failed"),
+        "tmux_server_losses": soak.terminal_losses,
         "violations": len(soak.violations),
         "violation_details": soak.violations[:20],
         "actions": dict(sorted(soak.counts.items())),
@@ -373,9 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         term.start()
         churner.start()
-        if not term.wait_for("last scan", timeout=120):
-            problems.append("the dashboard did not show its first scan within 120 s")
-        soak.run(seconds)
+        if term.wait_for("last scan", timeout=120):
+            soak.run(seconds)
+        else:
+            problems.append(f"the dashboard did not show its first scan within 120 s:\n{term.screen()}")
     except Interrupted as exc:
         stopped = str(exc)
     except Exception as exc:  # noqa: BLE001 - a failing soak still cleans up and reports

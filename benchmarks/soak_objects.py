@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import posix_ipc
@@ -33,6 +33,11 @@ POOL = 120  # churned objects alive at once, about
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+class Interrupted(BaseException):
+    """A signal asked the soak to stop: it cleans up and reports."""
+
+
+@dataclass(eq=False)
 class Obj:
     """One object the soak made: its ref as ipcwatch names it, and what the kernel showed at creation."""
 

@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+LOST = "lost"  # the exit status shown when the tmux server itself has gone away
 WAIT = 15.0  # seconds to wait for the dashboard to show something (a busy host scans slowly)
 
 
@@ -25,18 +26,39 @@ class Term:
         self.conf.write_text(
             "set -g remain-on-exit on\nset -g history-limit 5000\nset -g default-terminal xterm-256color\n"
         )
-        self.command = "exec env TERM=xterm-256color " + shlex.join(argv)
+        # COLUMNS/LINES (pytest sets them) would override the pty's size in Textual
+        self.client: subprocess.Popen[bytes] | None = None
+        self.pid = 0  # the dashboard's, as last started
+        self.command = "exec env -u COLUMNS -u LINES TERM=xterm-256color " + shlex.join(argv)
 
     def tmux(self, *args: str) -> str:
         argv = ["tmux", "-L", self.socket, "-f", str(self.conf), *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=20).stdout
 
     def start(self) -> None:
-        self.tmux("new-session", "-d", "-s", "soak", "-x", "120", "-y", "40", self.command)
+        """A session with a placeholder, a control-mode client attached (tmux 3.3 was seen to exit when a fresh
+        program wrote to a session nobody was attached to), the log, then the dashboard."""
+        self.tmux("new-session", "-d", "-s", "soak", "-x", "120", "-y", "40", "exec sleep 86400")
+        self.client = subprocess.Popen(
+            ["tmux", "-L", self.socket, "-f", str(self.conf), "-C", "attach", "-t", "soak"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.client.stdin is not None
+        self.client.stdin.write(b"refresh-client -C 120x40\n")  # a control client's size is the window's
+        self.client.stdin.flush()
+        deadline = time.monotonic() + 10
+        while self.tmux("display", "-p", "-t", "soak", "#{window_width}x#{window_height}").strip() != "120x40":
+            if time.monotonic() > deadline:
+                raise RuntimeError("tmux did not make a 120x40 terminal")
+            time.sleep(0.05)
         self.tmux("pipe-pane", "-t", "soak", f"cat >> {shlex.quote(str(self.log))}")
+        self.respawn()
 
     def respawn(self) -> None:
         self.tmux("respawn-pane", "-k", "-t", "soak", self.command)
+        self.pid = self.state()[0]
 
     def keys(self, *keys: str, literal: bool = False, pause: float = 0.12) -> None:
         for key in keys:  # one at a time: Escape followed at once by a key would read as Alt+key
@@ -47,12 +69,12 @@ class Term:
         return self.tmux("capture-pane", "-p", "-t", "soak", *(("-S", "-") if history else ()))
 
     def state(self) -> tuple[int, bool, str]:
-        """The dashboard's pid, whether it has exited, and its exit status."""
-        pid, dead, status = (
-            self.tmux("display", "-p", "-t", "soak", "#{pane_pid} #{pane_dead} #{pane_dead_status}").split()
-            + ["0", "0", ""]
-        )[:3]
-        return int(pid), dead == "1", status
+        """The dashboard's pid, whether it has exited, and its exit status; (0, True, "lost") when the tmux server
+        has gone away."""
+        shown = self.tmux("display", "-p", "-t", "soak", "#{pane_pid} #{pane_dead} #{pane_dead_status}").split()
+        if not shown:
+            return 0, True, LOST
+        return int(shown[0]), shown[1:2] == ["1"], "".join(shown[2:3])
 
     def wait_for(self, pattern: str, timeout: float = WAIT) -> re.Match[str] | None:
         deadline = time.monotonic() + timeout
@@ -65,6 +87,13 @@ class Term:
 
     def close(self) -> None:
         self.tmux("kill-server")
+        if self.client is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.client.wait(5)
+            if self.client.poll() is None:
+                self.client.kill()
+                self.client.wait()
+            self.client = None
 
 
 def rss_kb(pid: int) -> int | None:
@@ -87,11 +116,12 @@ def quit_dashboard(term: Term) -> list[str]:
         if not dead:
             problems.append("the dashboard did not quit on q within 10 s")
     status = term.state()[2]
-    if dead and status not in ("", "0"):
+    if dead and status not in ("", "0", LOST):
         problems.append(f"the dashboard exited with status {status} on q")
     term.close()
+    pid = pid or term.pid
     for _ in range(50):
-        if not Path(f"/proc/{pid}").exists():
+        if not pid or not Path(f"/proc/{pid}").exists():
             break
         time.sleep(0.1)
     else:
