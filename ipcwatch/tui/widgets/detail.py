@@ -30,7 +30,7 @@ LABEL_WIDTH = 14
 HEAD_STYLE = "bold underline"
 STALE_STYLE = "bold #f0b429"
 ALERT_STYLE = "bold #ff7b72"
-NESTED_FIELDS = ("semaphores", "peer_holders")
+NESTED_FIELDS = ("semaphores", "peer_holders", "waiting_clients")
 MAX_THREAD_ROWS = 32
 READING = "reading…"
 
@@ -48,7 +48,7 @@ def _shown(value: object, none: str) -> str:
 
 
 def _line(text: Text, label: str, value: object, style: str = "") -> None:
-    text.append(f"  {label:<{LABEL_WIDTH}}", style="bold")
+    text.append(f"  {label:<{LABEL_WIDTH}}" + (" " if len(label) >= LABEL_WIDTH else ""), style="bold")
     text.append(_shown(value, "?"), style=style)
     text.append("\n")
 
@@ -104,6 +104,14 @@ def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
     if peers:
         rows = [(p.get("pid"), p.get("comm"), p.get("user"), p.get("fd"), p.get("mode")) for p in peers]
         _table(text, f"Peer holders ({len(rows)})", ("PID", "COMM", "USER", "FD", "MODE"), rows)
+    clients: list[Mapping[str, Any]] | None = obj.fields.get("waiting_clients")
+    if clients:
+        rows = [
+            (c.get("inode"), h.get("pid"), h.get("comm"), h.get("user"), h.get("fd"))
+            for c in clients
+            for h in (c.get("holders") or [{}])
+        ]
+        _table(text, f"Waiting to be accepted ({len(clients)})", ("INODE", "PID", "COMM", "USER", "FD"), rows)
     text.append("\nFields\n", style=HEAD_STYLE)
     if obj.name is not None:
         _line(text, "name", obj.name)
