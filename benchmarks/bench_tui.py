@@ -55,6 +55,7 @@ class Result:
     cpu: float | None = None  # % of one core
     watch_cpu: float | None = None
     rss_mb: float | None = None
+    loadavg: float | None = None  # the host's, at the end of the CPU window: other work skews every figure
     keys: list[float] = field(default_factory=list)
     keys_in_scan: int = 0
     keys_lost: int = 0
@@ -190,7 +191,7 @@ def steady_cpu(term: Terminal, seconds: float, result: Result) -> None:
     try:
         while time.monotonic() - started < seconds and term.alive():
             time.sleep(0.5)
-        after, wall = cpu_ticks(term.pid), time.monotonic() - started
+        after, wall, result.loadavg = cpu_ticks(term.pid), time.monotonic() - started, os.getloadavg()[0]
     finally:
         result.watch_cpu = loop.stop()
     if term.alive():
@@ -259,11 +260,10 @@ def quit_dashboard(term: Terminal, result: Result) -> None:
     sent = term.press("q")
     while term.alive() and time.monotonic() - sent < 10:
         time.sleep(0.01)
-    if not term.alive():
-        result.quit_seconds = time.monotonic() - sent
-        term.pid = None
-    else:
+    if term.alive():
         result.notes.append("`q` did not end the dashboard within 10 s (killed)")
+    else:
+        result.quit_seconds, term.pid = time.monotonic() - sent, None
 
 
 def measure(label: str, load: int, args: argparse.Namespace) -> Result:
@@ -287,9 +287,6 @@ def measure(label: str, load: int, args: argparse.Namespace) -> Result:
     return result
 
 
-# --- output ---------------------------------------------------------------------------------------------------
-
-
 def _pct(samples: Sequence[float], q: float) -> float | None:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] if ordered else None
@@ -303,9 +300,11 @@ def rows(result: Result) -> list[tuple[str, str, str, str]]:
     """(measure, figure, target, verdict) for the summary."""
     keys_p95, switches = _pct(result.keys, 0.95), [s for runs in result.switches.values() for s in runs]
 
+    def fmt(value: float, unit: str) -> str:
+        return f"{value * 1000:.0f} ms" if unit == "s" and value < 1 else f"{value:.3g} {unit}".rstrip()
+
     def row(what: str, value: float | None, unit: str, limit: float | None, op: str = "<") -> tuple[str, ...]:
-        shown = "-" if value is None else f"{value * 1000:.0f} ms" if unit == "s" else f"{value:.1f} {unit}"
-        aim = "" if limit is None else f"{op} {limit * 1000:.0f} ms" if unit == "s" else f"{op} {limit:g} {unit}"
+        shown, aim = "-" if value is None else fmt(value, unit), "" if limit is None else f"{op} {fmt(limit, unit)}"
         met = value is not None and limit is not None and (value <= limit if op == "<=" else value < limit)
         return (what, shown, aim, "" if limit is None or value is None else "met" if met else "NOT met")
 
@@ -319,6 +318,7 @@ def rows(result: Result) -> list[tuple[str, str, str, str]]:
         row(f"`{COMBINATION}` every 2 s", result.watch_cpu, "%", None),
         row("dashboard / watch CPU", ratio, "x", None),
         row("peak RSS (VmHWM)", result.rss_mb, "MB", 200.0),
+        row(f"host load average ({os.cpu_count()} CPUs)", result.loadavg, "", None),
     ]
 
 
