@@ -6,10 +6,9 @@
  *         ("p", fd, inode, mode)                                    an anonymous pipe end
  *         ("f", fd, st_dev, st_ino, mode, is_fifo, st_nlink, link)  a FIFO, or a file whose st_dev is in file_devs
  *         ("a", fd, "eventfd" | "signalfd")                        an anon_inode:[eventfd] or anon_inode:[signalfd]
- *     mode ("r", "w", "rw" or "?") comes from the permission bits of the fd's own /proc link; link is the readlink
- *     text decoded like os.fsdecode. An fd that vanishes or cannot be read is skipped; an error reading the
- *     directory itself raises OSError. The directory is read from its start with getdents64 (the caller's fd
- *     offset is rewound before and after), so no descriptor is opened or left behind.
+ *     mode ("r", "w", "rw" or "?") comes from the permission bits of the fd's own /proc link; link is the readlink text
+ *     decoded like os.fsdecode. A vanished or unreadable fd is skipped; an error reading the directory raises
+ *     OSError. It is read from its start with getdents64 (the fd offset rewound before and after): no fd is opened.
  * pipe_fill_one(proc_root, pid, fd, inode) -> (queued, capacity) | None
  *     Bytes queued (FIONREAD) and capacity (F_GETPIPE_SZ) of the pipe behind PROC_ROOT/PID/fd/FD. The fd is
  *     first opened with O_PATH and must be a FIFO with st_ino == inode; only then is it reopened for reading
@@ -71,10 +70,9 @@ typedef struct {
     size_t arena_used;
 } Walk;
 
-static PyObject *kind_s, *kind_p, *kind_f, *kind_a;
+static PyObject *kind_s, *kind_p, *kind_f, *kind_a, *anon_names[2];  /* anon_names: "eventfd", "signalfd" */
 static PyObject *mode_names[4];         /* "?", "r", "w", "rw" */
 static const char *anon_links[2] = {"anon_inode:[eventfd]", "anon_inode:[signalfd]"};
-static PyObject *anon_names[2];         /* "eventfd", "signalfd" */
 
 /* The fd number a /proc/PID/fd entry name spells, or -1 for ".", ".." and anything else. */
 static int parse_fd_name(const char *name)
@@ -168,14 +166,13 @@ static void classify(Walk *w, const char *name)
         e->link_len = (size_t)n;
         w->arena_used += (size_t)n;
     } else if (link[0] == 'a') {
-        e->kind = 0;
+        e->a = 2;
         for (unsigned long long i = 0; i < 2; i++)
-            if ((size_t)n == strlen(anon_links[i]) && memcmp(link, anon_links[i], (size_t)n) == 0) {
-                e->kind = 'a';
+            if ((size_t)n == strlen(anon_links[i]) && memcmp(link, anon_links[i], (size_t)n) == 0)
                 e->a = i;
-            }
-        if (e->kind != 'a')
+        if (e->a == 2)
             return;
+        e->kind = 'a';
     } else {
         return;
     }
@@ -385,19 +382,18 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__procfd(void)
 {
-    static const char *names[4] = {"?", "r", "w", "rw"};
+    static const char *names[4] = {"?", "r", "w", "rw"}, *anons[2] = {"eventfd", "signalfd"};
     if (kind_s == NULL) {
         kind_s = PyUnicode_InternFromString("s");
         kind_p = PyUnicode_InternFromString("p");
         kind_f = PyUnicode_InternFromString("f");
         kind_a = PyUnicode_InternFromString("a");
-        anon_names[0] = PyUnicode_InternFromString("eventfd");
-        anon_names[1] = PyUnicode_InternFromString("signalfd");
+        int ok = kind_s != NULL && kind_p != NULL && kind_f != NULL && kind_a != NULL;
         for (int i = 0; i < 4; i++)
-            mode_names[i] = PyUnicode_InternFromString(names[i]);
-        if (kind_s == NULL || kind_p == NULL || kind_f == NULL || kind_a == NULL || anon_names[0] == NULL
-            || anon_names[1] == NULL || mode_names[0] == NULL || mode_names[1] == NULL
-            || mode_names[2] == NULL || mode_names[3] == NULL)
+            ok = ok && (mode_names[i] = PyUnicode_InternFromString(names[i])) != NULL;
+        for (int i = 0; i < 2; i++)
+            ok = ok && (anon_names[i] = PyUnicode_InternFromString(anons[i])) != NULL;
+        if (!ok)
             return NULL;
     }
     return PyModule_Create(&module);
