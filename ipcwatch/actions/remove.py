@@ -32,8 +32,8 @@ _FILE_TYPES = {
 
 def not_removable(obj: IpcObject) -> str | None:
     """Why this object cannot be removed at all (None when it can)."""
-    if obj.kind == "pipe":
-        return "a pipe has no name to remove; it goes away when its holders close it"
+    if obj.kind in ("pipe", "eventfd", "signalfd"):
+        return f"a {obj.kind} has no name to remove; it goes away when its holders close it"
     if obj.kind == "unix" and obj.id is not None:
         return "a live socket cannot be removed; only an orphan socket file can"
     if obj.kind == "fifo" and obj.fields.get("deleted"):

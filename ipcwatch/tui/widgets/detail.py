@@ -22,6 +22,7 @@ from ipcwatch.scan.dispositions import Dispositions
 from ipcwatch.scan.procinfo import ProcessDetails, ProcessProbe
 from ipcwatch.scan.sigset import mask_names
 from ipcwatch.scan.waits import BlockedThread
+from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import escape, human_size
 from ipcwatch.tui.widgets.rows import waiting_for
 from ipcwatch.views import key_text
@@ -225,6 +226,10 @@ def blocked_text(b: BlockedThread, snapshot: Snapshot) -> Text:
     _line(text, "state", {"S": "S (interruptible sleep)", "D": "D (uninterruptible sleep)"}.get(b.state, b.state))
     _line(text, "syscall", b.syscall)
     _line(text, "operation", b.op)
+    if b.signals:
+        _line(text, "signals", ", ".join(b.signals))
+    if b.timeout is not None:
+        _line(text, "timeout", f"{timeout_text(b.timeout)} (a timed wait wakes by itself)")
     _line(text, "wchan", b.wchan)
     _line(text, "object", Escaped(b.ref) if b.ref else f"{b.label} (not in this scan)")
     if b.ref is not None and b.label != b.ref:
