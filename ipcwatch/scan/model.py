@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipcwatch.text import escape
+
+if TYPE_CHECKING:
+    from ipcwatch.scan.namespaces import Namespace
 
 KINDS: tuple[str, ...] = (
     "sysv-shm",
@@ -139,6 +142,9 @@ class IpcObject:
     identity: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     waiters: tuple[Waiter, ...] = ()
+    # The namespace it lives in (IPC for SysV and POSIX queues, mount for POSIX shm/sem and FIFOs); None for kinds
+    # no namespace scopes (pipe, unix, eventfd, signalfd): a unix socket's net namespace is in fields["net_namespace"].
+    namespace: Namespace | None = None
 
     @property
     def perms(self) -> str | None:
@@ -174,6 +180,7 @@ class IpcObject:
             "stale": self.stale,
             "stale_reason": self.stale_reason,
             "identity": self.identity,
+            "namespace": None if self.namespace is None else self.namespace.brief_json(),
         }
         for k, v in self.fields.items():
             data.setdefault(k, v)
@@ -204,6 +211,7 @@ class Snapshot:
     notes: tuple[str, ...] = ()  # host-level facts: "not root: ...", "/dev/mqueue is not mounted"
     taken_at: float = 0.0  # time.time() when the scan started
     duration: float = 0.0  # seconds the scan took
+    namespaces: tuple[Namespace, ...] = ()  # every IPC, mount and net namespace discovered (host ones first)
     _by_ref: dict[str, IpcObject] = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_pid: dict[int, list[IpcObject]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -215,6 +223,18 @@ class Snapshot:
 
     def get(self, ref: str) -> IpcObject | None:
         return self._by_ref.get(ref)
+
+    def namespace(self, tag: str) -> Namespace | None:
+        """The namespace whose tag (`ipc:4026532251`) is `tag`."""
+        return next((ns for ns in self.namespaces if ns.tag == tag), None)
+
+    def in_namespace(self, ns: Namespace) -> list[IpcObject]:
+        """The objects that live in `ns` (for the host's, also those of kinds no namespace scopes)."""
+        return [
+            o
+            for o in self.objects
+            if (o.namespace is None and ns.host) or (o.namespace is not None and o.namespace.key == ns.key)
+        ]
 
     def of_kind(self, kind: str) -> list[IpcObject]:
         return [o for o in self.objects if o.kind == kind]
@@ -233,6 +253,7 @@ class Snapshot:
             "objects": [o.to_json() for o in self.objects],
             "errors": [e.to_json() for e in self.errors],
             "notes": list(self.notes),
+            "namespaces": [ns.to_json() for ns in self.namespaces],
             "taken_at": self.taken_at,
             "duration": self.duration,
         }

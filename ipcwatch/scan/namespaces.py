@@ -13,10 +13,15 @@ readable (not root). Pure data: nothing here enters or changes a namespace (ipcw
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ipcwatch.scan.model import ScanError
+from ipcwatch.text import escape
+
+if TYPE_CHECKING:
+    from ipcwatch.scan.containers import Container
 
 NS_TYPES: tuple[str, ...] = ("ipc", "mnt", "net")
 NsKey = tuple[str, int, int]  # (type, st_dev, st_ino)
@@ -38,6 +43,8 @@ class Namespace:
     representative: int | None  # a process in it; for "mnt" a single-threaded one when there is one
     host: bool
     pinned_by: tuple[str, ...] = ()  # bind-mount paths and "/proc/PID/fd/N" nsfs fds that keep it alive
+    container: Container | None = None  # filled in by the scan (containers_of); None for the host and bare unshares
+    limits: Mapping[str, int] | None = None  # an IPC namespace's own limits, when the scan read them
 
     @property
     def key(self) -> NsKey:
@@ -53,14 +60,35 @@ class Namespace:
         """No process is in it: only a bind mount or an fd keeps it alive."""
         return not self.pids
 
-    def to_json(self) -> dict[str, object]:
+    @property
+    def label(self) -> str:
+        """What a person calls it (raw: escape it to show): `host`, the container's name (or short id), else the tag."""
+        if self.host:
+            return "host"
+        return self.container.label if self.container is not None else self.tag
+
+    def brief_json(self) -> dict[str, Any]:
+        """What each object's JSON says of its namespace: {type, inode, host, pinned, container}."""
+        box = self.container
         return {
             "type": self.type,
             "inode": self.inode,
             "host": self.host,
+            "pinned": bool(self.pinned_by),
+            "container": None
+            if box is None
+            else {k: None if v is None else escape(v) for k, v in box.to_json().items()},
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The snapshot's `namespaces` entry: the brief form plus who is in it, what pins it and its limits."""
+        return {
+            **self.brief_json(),
+            "label": escape(self.label),
             "pids": list(self.pids),
             "representative": self.representative,
-            "pinned_by": list(self.pinned_by),
+            "pinned_by": [escape(p) for p in self.pinned_by],
+            "limits": None if self.limits is None else dict(self.limits),
         }
 
 
