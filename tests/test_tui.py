@@ -324,11 +324,14 @@ def pty_dashboard() -> Iterator[PtyDashboard]:
         dashboard.close()
 
 
-@pytest.mark.parametrize("sig", STOP_SIGNALS, ids=lambda s: signal.Signals(s).name)
-def test_a_stop_signal_ends_the_dashboard_and_restores_the_terminal(pty_dashboard: PtyDashboard, sig: int) -> None:
+@pytest.mark.parametrize("sig", [0, *STOP_SIGNALS], ids=lambda s: signal.Signals(s).name if s else "q")
+def test_q_or_a_stop_signal_ends_the_dashboard_and_restores_the_terminal(pty_dashboard: PtyDashboard, sig: int) -> None:
     painted = len(pty_dashboard.output)
-    os.kill(pty_dashboard.pid, sig)
-    assert pty_dashboard.wait(EXIT_GRACE + 10) == 128 + sig
+    if sig:
+        os.kill(pty_dashboard.pid, sig)
+    else:
+        pty_dashboard.press("q")
+    assert pty_dashboard.wait(EXIT_GRACE + 10) == (128 + sig if sig else 0)
     restored = (b"\x1b[?1049l", b"\x1b[?25h")  # left the alternate screen, showed the cursor
     wait_until(lambda: all(seq in pty_dashboard.output[painted:] for seq in restored))
     assert "Traceback" not in pty_dashboard.text()

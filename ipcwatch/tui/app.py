@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from textual import work
 from textual.app import App
@@ -40,6 +42,7 @@ NEW_SECONDS = 3.0  # how long an object that appeared stays highlighted
 NEW_MAX = 100
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 EXIT_GRACE = 5.0  # seconds a clean exit may take after a stop signal before the process ends at once
+QUIT_WAIT = 1.0  # seconds quitting waits for background work other than a scan
 
 
 class IpcwatchApp(App[int]):
@@ -218,8 +221,23 @@ class IpcwatchApp(App[int]):
         ]
 
 
-def run(read_only: bool, interval: float) -> int:
-    """Open the dashboard on this host; returns the exit code (128 + N after stop signal N)."""
+def run(read_only: bool, interval: float) -> NoReturn:
+    """Open the dashboard on this host; ends the process with its exit code (128 + N after stop signal N).
+
+    Quitting waits at most QUIT_WAIT seconds for work still running in worker threads — a scan (it only reads, and
+    on a busy host one takes seconds) or an action (whose own waits have timeouts) — then ends the process. The
+    terminal has been restored by then.
+    """
     app = IpcwatchApp(scan, read_only=read_only, interval=interval, stop_signals=STOP_SIGNALS)
-    app.run()
-    return app.return_code or 0
+    loop = asyncio.new_event_loop()
+    try:
+        app.run(loop=loop)  # unlike asyncio.run, this does not wait for the worker threads
+    finally:
+        loop.close()
+    deadline = time.monotonic() + QUIT_WAIT
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(app.return_code or 0)
