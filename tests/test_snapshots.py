@@ -51,6 +51,8 @@ class TestProcessView:
         async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
             await scanned(pilot)
             await pilot.press("1", "p")
+            await pilot.app.workers.wait_for_complete()  # the process pane's context is read in a worker
+            await pilot.pause()
 
         assert snap_compare(make_app(), run_before=run_before, terminal_size=(120, 40))
 

@@ -25,7 +25,7 @@ from ipcwatch.text import escape
 from ipcwatch.tui.flows import QUEUE_KINDS, SEM_KINDS, Flows
 from ipcwatch.tui.messages import FilterChanged, ViewChosen
 from ipcwatch.tui.screens.confirm import with_ref
-from ipcwatch.tui.widgets.detail import DetailPane, blocked_text, object_text, process_text
+from ipcwatch.tui.widgets.detail import DetailPane, blocked_text, object_text
 from ipcwatch.tui.widgets.filter_bar import FilterBar
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
 from ipcwatch.tui.widgets.rows import (
@@ -278,7 +278,7 @@ class DashboardScreen(Screen[None]):
             if proc is None:
                 pane.show_message("No process selected." if pid is None else f"Process {pid} is gone.")
             else:
-                pane.show(process_text(proc, snapshot, self.rows.blocked.values()))
+                pane.show_process(proc, snapshot, self.rows.blocked.values())
             return
         table = self.held_table if focused_held else self.table(self.view_id)
         key = table.selected_key
