@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ipcwatch.scan import anon, logind, pipes, posix, sysv, unix
+from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
 from ipcwatch.scan.model import KIND_TITLES, KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
+from ipcwatch.scan.namespaces import Namespace
 from ipcwatch.scan.procs import HolderIndex, ProcessVisitor, ProcPassConfig, scan_processes
 
 __all__ = [
@@ -149,6 +150,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         d for d in (_dev_of(config.shm_dir), _dev_of(config.mqueue_dir) if mq_on else None) if d is not None
     )
     attach, visit = _waiter_finder() if config.waiters else (None, None)
+    ns_found = nsscan.collector(config.proc_root)
 
     # Phase one: what each object says of itself, then the single /proc pass for holders. (Overlapping the two
     # in a thread was measured slower: both are Python-bound between system calls and contend for the GIL.)
@@ -159,25 +161,25 @@ def _scan(config: ScanConfig | None) -> Snapshot:
             file_devs=file_devs,
             read_maps=bool(kinds & {"sysv-shm", "posix-shm", "posix-sem"}),
             read_anon=bool(kinds & set(anon.ANON_KINDS)),
-            visitors=list(config.extra_visitors) + ([visit] if visit else []),
+            visitors=[*config.extra_visitors, ns_found.visit, *([visit] if visit else [])],
         )
     )
-    errors = reads.errors + index.errors
+    spaces = nsscan.read_namespaces(ns_found, kinds, config.proc_root, config.config_root)
+    errors = reads.errors + index.errors + spaces.errors
+    notes += spaces.notes
     if reads.socket_source == "/proc/net/unix":
         notes.append("unix sockets read from /proc/net/unix (sock_diag unavailable): no peers or queues")
 
     # Phase two: join holders to objects and give verdicts.
     objects: list[IpcObject] = []
-    if "sysv-shm" in kinds:
-        objects += sysv.shm_objects(reads.tables["sysv-shm"], index)
-    if "sysv-msg" in kinds:
-        objects += sysv.msg_objects(reads.tables["sysv-msg"], index)
-    if "sysv-sem" in kinds:
-        objects += sysv.sem_objects(reads.tables["sysv-sem"], index)
-    objects += [o for o in posix.shm_dir_objects(reads.shm_entries, index) if o.kind in kinds]
-    objects += posix.mqueue_objects(reads.mq_entries, index)
+    host_ipc, host_mnt = spaces.host("ipc"), spaces.host("mnt")
+    for ns, tables in [(host_ipc, reads.tables), *spaces.sysv]:
+        objects += _sysv_objects(tables, index, ns)
+    in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index) if o.kind in kinds]
     if "fifo" in kinds:
-        objects += pipes.fifo_objects(index, reads.found, config.proc_root)
+        in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root)
+    objects += [replace(o, namespace=host_mnt) for o in in_mnt]
+    objects += [replace(o, namespace=host_ipc) for o in posix.mqueue_objects(reads.mq_entries, index)]
     if "pipe" in kinds:
         objects += pipes.pipe_objects(index, config.proc_root)
     if "unix" in kinds:
@@ -198,7 +200,17 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         notes=tuple(notes),
         taken_at=started,
         duration=time.monotonic() - clock,
+        namespaces=spaces.namespaces,
     )
+
+
+def _sysv_objects(tables: dict[str, list[sysv.Row]], index: HolderIndex, ns: Namespace | None) -> list[IpcObject]:
+    """The SysV objects of one IPC namespace from its tables (kind -> rows; kinds not scanned are absent)."""
+    out: list[IpcObject] = []
+    for kind, build in (("sysv-shm", sysv.shm_objects), ("sysv-msg", sysv.msg_objects), ("sysv-sem", sysv.sem_objects)):
+        if kind in tables:
+            out += build(tables[kind], index, ns)
+    return out
 
 
 def _with_waiters(obj: IpcObject, waiters: list[Waiter] | None) -> IpcObject:

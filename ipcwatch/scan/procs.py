@@ -76,7 +76,8 @@ class HolderIndex:
     pipes: dict[int, list[Hold]] = field(default_factory=dict)  # pipefs inode
     sockets: dict[int, list[Hold]] = field(default_factory=dict)  # sockfs inode
     files: dict[FileKey, list[Hold]] = field(default_factory=dict)  # FIFOs, /dev/shm and mqueue files
-    shm_segments: dict[int, list[Hold]] = field(default_factory=dict)  # SysV shmid (maps inode)
+    # SysV segments by (IPC namespace inode of the mapping process, shmid): ids repeat across namespaces
+    shm_segments: dict[tuple[int, int], list[Hold]] = field(default_factory=dict)
     fifo_paths: dict[FileKey, str] = field(default_factory=dict)  # FIFO fds: the path readlink gave
     fifo_deleted: set[FileKey] = field(default_factory=set)
     anon_fds: list[AnonFd] = field(default_factory=list)  # eventfd and signalfd fds, grouped by scan.anon
@@ -87,6 +88,12 @@ class HolderIndex:
     def complete(self) -> bool:
         """True when every process's fds and mappings were read: only then can "nobody holds it" be said."""
         return self.unreadable_fd_tables == 0
+
+    def shm_holds(self, ipc_inode: int | None, shmid: int) -> list[Hold]:
+        """Who maps SysV segment `shmid` of the IPC namespace with inode `ipc_inode` (None: any namespace)."""
+        if ipc_inode is not None:
+            return self.shm_segments.get((ipc_inode, shmid), [])
+        return [h for (_, sid), holds in self.shm_segments.items() if sid == shmid for h in holds]
 
     def holders(self, holds: Iterable[Hold]) -> tuple[Holder, ...]:
         """Turn raw (pid, fd, mode) entries into Holders, dropping pids that vanished."""
@@ -218,12 +225,15 @@ def _shared_maps(dir_fd: int) -> list[SharedMap]:
 
 def _scan_maps(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
     seen: set[tuple[str, int, int]] = set()
+    ipc_inode: int | None = None  # read once, only for a process that maps a SysV segment
     for mode, dev, inode, path in _shared_maps(dir_fd):
         if path.startswith(b"/SYSV"):
+            if ipc_inode is None:
+                ipc_inode = os.stat("ns/ipc", dir_fd=dir_fd).st_ino  # the shmid is only unique inside it
             marker = ("sysv", inode, 0)
             if marker not in seen:
                 seen.add(marker)
-                index.shm_segments.setdefault(inode, []).append((pid, None, mode))
+                index.shm_segments.setdefault((ipc_inode, inode), []).append((pid, None, mode))
         elif dev in file_devs:
             marker = ("file", dev, inode)
             if marker not in seen:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ipcwatch import libc
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
+from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.scan.parsers import parse_table
 from ipcwatch.scan.procs import HolderIndex, user_name
 
@@ -41,11 +42,13 @@ def read_details(kind: str, rows: list[Row]) -> None:
 _CTIME_PART = 5  # position of ctime in the identity below
 
 
-def sysv_identity(kind: str, row: Row, id_field: str, *extra: str) -> str:
-    """id + key + creator uid/gid + ctime (+ immutable attributes): changes when an id is reused."""
+def sysv_identity(kind: str, row: Row, id_field: str, *extra: str, ns: Namespace | None = None) -> str:
+    """id + key + creator uid/gid + ctime (+ immutable attributes): changes when an id is reused. In another
+    IPC namespace than the host's, `@ipc:INODE` is appended: the same id there is another object."""
     parts = [kind, row[id_field], row["key"], row["cuid"], row["cgid"], row.get("ctime", 0)]
     parts += [row.get(name, 0) for name in extra]
-    return ":".join(str(p) for p in parts)
+    suffix = "" if ns is None or ns.host else f"@{ns.tag}"
+    return ":".join(str(p) for p in parts) + suffix
 
 
 def same_except_ctime(before: str, after: str) -> bool:
@@ -64,11 +67,12 @@ def sysv_object(
     fields: dict[str, Any],
     holders: tuple[Holder, ...] = (),
     identity_extra: tuple[str, ...] = (),
+    ns: Namespace | None = None,
 ) -> IpcObject:
     """One SysV object from its /proc/sysvipc row; owner, mode and identity are read the same way for each kind."""
     ident = row[id_field]
     return IpcObject(
-        ref=f"{kind}:{ident}",
+        ref=qualified_ref(kind, str(ident), ns),
         kind=kind,
         name=None,
         id=ident,
@@ -80,8 +84,9 @@ def sysv_object(
         holders=holders,
         stale=stale_reason is not None,
         stale_reason=stale_reason,
-        identity=sysv_identity(kind, row, id_field, *identity_extra),
+        identity=sysv_identity(kind, row, id_field, *identity_extra, ns=ns),
         fields={**fields, "cuid": row["cuid"], "gid": row.get("gid"), "ctime": row.get("ctime", 0)},
+        namespace=ns,
     )
 
 
@@ -89,10 +94,11 @@ def _alive(pid: int, index: HolderIndex) -> bool:
     return pid > 0 and pid in index.processes
 
 
-def shm_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
+def shm_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
+    """Segments of IPC namespace `ns` (None: the namespace could not be told; holders are then matched by id)."""
     out = []
     for row in rows:
-        holders = index.holders(index.shm_segments.get(row["shmid"], ()))
+        holders = index.holders(index.shm_holds(None if ns is None else ns.inode, row["shmid"]))
         cpid, lpid, nattch = row.get("cpid", 0), row.get("lpid", 0), row.get("nattch", 0)
         stale_reason = None
         if nattch == 0 and not holders and cpid > 0 and not _alive(cpid, index) and not _alive(lpid, index):
@@ -110,6 +116,7 @@ def shm_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
                 stale_reason=stale_reason,
                 holders=holders,
                 identity_extra=("cpid", "size"),
+                ns=ns,
                 fields={
                     "nattch": nattch,
                     "cpid": cpid,
@@ -125,7 +132,7 @@ def shm_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
     return out
 
 
-def msg_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
+def msg_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
     out = []
     for row in rows:
         lspid, lrpid, qnum = row.get("lspid", 0), row.get("lrpid", 0), row.get("qnum", 0)
@@ -141,6 +148,7 @@ def msg_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
                 "msqid",
                 size=row.get("cbytes"),
                 stale_reason=stale_reason,
+                ns=ns,
                 fields={
                     "messages": qnum,
                     "used_bytes": row.get("cbytes"),
@@ -174,7 +182,7 @@ def read_semaphores(semid: int, nsems: int) -> list[dict[str, int | None]] | Non
     return sems
 
 
-def sem_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
+def sem_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
     out = []
     for row in rows:
         nsems = row.get("nsems", 0)
@@ -194,6 +202,7 @@ def sem_objects(rows: list[Row], index: HolderIndex) -> list[IpcObject]:
                 size=nsems,
                 stale_reason=stale_reason,
                 identity_extra=("nsems",),
+                ns=ns,
                 fields={
                     "nsems": nsems,
                     "semaphores": sems,

@@ -1,0 +1,40 @@
+"""The scan across namespaces, on real `unshare --ipc --mount --net` children: each namespace's SysV objects are
+listed under their own refs with their own holders, even when a SysV id collides with the host's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sysv_ipc
+
+from ipcwatch.scan import ScanConfig, scan
+from ipcwatch.scan.namespaces import split_ref
+from tests.test_namespaces import NsChild, host_segment, needs_unshare, ns_child, secret  # noqa: F401
+from tests.conftest import needs_root
+
+pytestmark = [needs_root, needs_unshare]
+
+
+def test_colliding_sysv_ids_each_have_their_own_holders(
+    ns_child: Callable[..., NsChild], host_segment: sysv_ipc.SharedMemory
+) -> None:
+    child = ns_child(shm_next_id=host_segment.id)
+    assert child.shmid == host_segment.id
+    snap = scan(ScanConfig(kinds=frozenset({"sysv-shm"})))
+    host = snap.get(f"sysv-shm:{host_segment.id}")
+    assert host is not None and host.key == host_segment.key
+    assert host.namespace is not None and host.namespace.host
+    assert child.pid not in host.holder_pids  # the bug: the other namespace's mapper was listed here
+    theirs = [o for o in snap.of_kind("sysv-shm") if o.key == child.key]
+    assert len(theirs) == 1
+    obj = theirs[0]
+    parsed = split_ref(obj.ref)
+    assert parsed is not None and parsed[1] is not None and parsed[1][0] == "ipc" and parsed[2] == str(child.shmid)
+    assert obj.namespace is not None and not obj.namespace.host and child.pid in obj.namespace.pids
+    assert child.pid in obj.holder_pids
+    assert obj.identity != host.identity and obj.identity.endswith(f"@ipc:{obj.namespace.inode}")
+    assert obj.namespace.limits is not None and obj.namespace.limits["shmmni"] == 1234
+    data = obj.to_json()["namespace"]
+    assert data == {"type": "ipc", "inode": obj.namespace.inode, "host": False, "pinned": False, "container": None}
+    assert snap.namespace(obj.namespace.tag) == obj.namespace
+    assert any(ns.tag == obj.namespace.tag for ns in snap.namespaces)
