@@ -9,10 +9,12 @@ import sysv_ipc
 
 from ipcwatch.scan import ScanConfig, scan
 from ipcwatch.scan.namespaces import split_ref
-from tests.test_namespaces import NsChild, host_segment, needs_unshare, ns_child, secret  # noqa: F401
+from tests import test_namespaces as fixtures
 from tests.conftest import needs_root
+from tests.test_namespaces import NsChild, needs_unshare
 
 pytestmark = [needs_root, needs_unshare]
+ns_child, secret, host_segment = fixtures.ns_child, fixtures.secret, fixtures.host_segment  # shared fixtures
 
 
 def test_colliding_sysv_ids_each_have_their_own_holders(
