@@ -250,7 +250,8 @@ class Terminal:
         return started
 
     def alive(self) -> bool:
-        return self.pid is not None and os.path.exists(f"/proc/{self.pid}")
+        """Whether the program runs (not yet reaped by the tmux server counts as ended)."""
+        return self.pid is not None and not _zombie(self.pid)
 
     def press(self, *keys: str) -> float:
         """Send keys (tmux names: Down, Up, Home, q, 0); returns the monotonic time just before."""
