@@ -46,6 +46,7 @@ VIEW_KEYS = (*"0123456789pw[]", "Down", "Up", "PageDown", "Home")
 FILTERS = ("ipcsoak", "sysv", "re:shm|mq", "re:[", "pipe", "zzz-nothing", "re:^unix:")
 FILTER_PLACEHOLDER = "filter: text, or re:REGEX"
 DETAIL_RULE = "─{40}"  # the rule above the detail pane
+HEX_LINE = r"[0-9a-f]{8}  (?:[0-9a-f]{2} ){8} (?:[0-9a-f]{2} ){8} \|"  # a whole `hexdump -C` line
 SETTLE = 1.5  # seconds an action is given to run after its confirmation
 RSS_WARMUP = 0.25  # fraction of the run after which the dashboard's RSS is the baseline
 
@@ -153,7 +154,7 @@ class Soak:
             free = [o for o in self.objs.live.values() if not o.protected and o.kind in (*SYSV, *POSIX)]
         if free and self.select(self.rng.choice(free).ref):
             self.term.keys("Enter", pause=self.rng.uniform(0.3, 2.0))
-            if self.term.wait_for(r"\d{8}  [0-9a-f]{2} ", timeout=1.0):  # a hexdump line: the hex view is open
+            if self.term.wait_for(HEX_LINE, timeout=1.0):  # the hex view is open: `q` closes it
                 self.counts["hex view shown"] += 1
                 self.term.keys("PageDown", "q", literal=False)
         self.close_dialogs()
@@ -390,9 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             log = term.log.read_bytes()
         objs.close()
     result = report(soak, objs, started, seconds, log, leftovers(run_dir, term.socket), problems, seed, stopped)
-    print(json.dumps(result, indent=2) if args.json else "", end="\n" if args.json else "")
-    if not args.json:
-        print_report(result)
+    print(json.dumps(result, indent=2)) if args.json else print_report(result)
     return 0 if result["ok"] else 1
 
 

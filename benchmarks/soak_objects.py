@@ -251,7 +251,12 @@ class Objects:
         self.children.clear()
         for obj in list(self.live.values()):
             self.remove(obj)
-        for kind, table in SYSV.items():  # a safety net: counted, so a bookkeeping slip still shows
+        for directory in ("/dev/shm", "/dev/mqueue"):  # safety nets, counted: a bookkeeping slip still shows
+            for name in [n for n in os.listdir(directory) if TAG in n] if os.path.isdir(directory) else []:
+                self.swept += 1
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, name))
+        for kind, table in SYSV.items():
             for row in sysv_rows(table):
                 if int(row[0]) >> 8 == KEY_PREFIX:
                     self.swept += 1
