@@ -33,16 +33,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TypeVar
 
 import sysv_ipc
 
 from ipcwatch.scan.model import IpcObject
+from ipcwatch.scan.nsread import run_in
 from ipcwatch.scan.parsers import parse_maps_line, parse_stat, parse_table
 from ipcwatch.scan.posix import file_identity, open_regular
 from ipcwatch.scan.procs import read_at
 from ipcwatch.scan.sysv import sysv_identity
+from ipcwatch.shmsearch import SEARCH_WINDOW, search  # noqa: F401 - the hex viewer's search, re-exported
 from ipcwatch.text import escape
 
+T = TypeVar("T")
 READABLE_KINDS = ("sysv-shm", "posix-shm", "posix-sem")
 IDENTITY_TTL = 0.5  # seconds a SysV identity check is trusted by reads (status() always re-checks)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -193,6 +197,8 @@ class SysvSource(ByteSource):
         self._shmid = obj.id
         self._key = obj.key or 0
         self._identity = obj.identity
+        ns = obj.namespace  # another IPC namespace's table is read, and its segment attached, inside it
+        self._ns = None if ns is None or ns.host else ns
         self._table = os.path.join(sysvipc_dir, "shm")
         self._lock = threading.Lock()  # a close never lands in the middle of another thread's pread
         self._fd: int | None = None
@@ -224,6 +230,8 @@ class SysvSource(ByteSource):
             stat = parse_stat(read_at(dir_fd, "stat", 8192))
             if stat is None or stat[3] != start:
                 return None  # the pid now names another process
+            if self._ns is not None and os.stat("ns/ipc", dir_fd=dir_fd).st_ino != self._ns.inode:
+                return None  # it maps a segment with this id in another IPC namespace
             span = _map_range(read_at(dir_fd, "maps", 64 << 20), self._shmid, self._key)
             if span is None:
                 return None
@@ -237,7 +245,19 @@ class SysvSource(ByteSource):
             return None
         return fd
 
+    def _in_ns(self, work: Callable[[], T]) -> T:
+        """`work()` here for the host's segment, else on a short-lived thread inside its IPC namespace."""
+        try:
+            return run_in(self._ns, work)
+        except (ProcessLookupError, TimeoutError) as exc:  # the namespace is gone, or its read hangs
+            raise SourceError(f"{self.title}: {escape(str(exc))}") from exc
+
     def _row(self) -> dict[str, int] | None:
+        """The segment's row if its id still names the same segment (read inside its IPC namespace)."""
+        return self._in_ns(self._row_here)
+
+    def _row_here(self) -> dict[str, int] | None:
+        """`_row` on a thread already in the segment's IPC namespace."""
         try:
             with open(self._table, "rb") as f:
                 rows = parse_table(f.read())
@@ -245,11 +265,11 @@ class SysvSource(ByteSource):
             raise SourceError(f"reading {escape(self._table)}: {_os_message(exc)}") from exc
         for row in rows:
             if row.get("shmid") == self._shmid:
-                same = sysv_identity("sysv-shm", row, "shmid", "cpid", "size") == self._identity
+                same = sysv_identity("sysv-shm", row, "shmid", "cpid", "size", ns=self._ns) == self._identity
                 return row if same else None
         return None
 
-    def _checked_row(self, *, fresh: bool) -> dict[str, int] | None:
+    def _checked_row(self, *, fresh: bool, here: bool = False) -> dict[str, int] | None:
         """The segment's row when it is still the same segment, re-read from /proc when `fresh` or when the last
         check is older than the TTL; None once it was seen gone (for good). The caller holds the lock."""
         if self._gone:
@@ -257,7 +277,7 @@ class SysvSource(ByteSource):
         now = time.monotonic()
         if not fresh and self._checked is not None and now - self._checked[0] < self._identity_ttl:
             return self._checked[1]
-        row = self._row()
+        row = self._row_here() if here and self._ns is not None else self._row()
         if row is None:
             self._mark_gone()
             return None
@@ -293,6 +313,10 @@ class SysvSource(ByteSource):
                 raise SourceError(f"reading {self.title}: {_os_message(exc)}") from exc
 
     def _read_attached(self, offset: int, length: int) -> bytes:
+        return self._in_ns(lambda: self._attach_and_read(offset, length))
+
+    def _attach_and_read(self, offset: int, length: int) -> bytes:
+        """Attach, re-check identity, read, detach: all on one thread (inside the namespace for another one's)."""
         try:
             memory = sysv_ipc.attach(self._shmid, flags=sysv_ipc.SHM_RDONLY)
         except (sysv_ipc.ExistentialError, ValueError) as exc:
@@ -303,7 +327,7 @@ class SysvSource(ByteSource):
         except sysv_ipc.Error as exc:
             raise SourceError(f"cannot attach {self.title}: {escape(str(exc))}") from exc
         try:
-            if self._checked_row(fresh=True) is None:  # the id was reused between the check and the attach
+            if self._checked_row(fresh=True, here=True) is None:  # the id was reused between the check and the attach
                 raise SourceGone(f"{self.title} was removed")
             return memory.read(length, offset)
         finally:
@@ -337,56 +361,3 @@ def open_source(
         filename = obj.name if obj.kind == "posix-shm" else f"sem.{obj.name}"
         return FileSource(os.path.join(shm_dir, filename), obj.ref, obj.identity)
     raise SourceError(f"{obj.ref} is a {obj.kind}; bytes can be read from {', '.join(READABLE_KINDS)}")
-
-
-SEARCH_WINDOW = 1 << 20
-
-
-def search(
-    source: ByteSource,
-    pattern: bytes,
-    start: int,
-    *,
-    backward: bool = False,
-    cancelled: Callable[[], bool] = lambda: False,
-    progress: Callable[[int, int], None] = lambda done, total: None,
-    window: int = SEARCH_WINDOW,
-) -> int | None:
-    """The offset of the first match at or after `start` (backward: the last one starting at or before it).
-
-    Reads `window` bytes at a time (overlapping by len(pattern) - 1), so memory stays constant; calls
-    `progress(bytes_searched, bytes_to_search)` after each window and stops (returning None) once `cancelled()`.
-    """
-    size = source.size()
-    if not pattern or size is None:
-        return None
-    window = max(window, len(pattern))
-    overlap = len(pattern) - 1
-    total = start + len(pattern) if backward else size - start
-    done = 0
-    if not backward:
-        position = start
-        while position < size and not cancelled():
-            data = source.read(position, window + overlap)
-            found = data.find(pattern)
-            if found >= 0:
-                return position + found
-            if len(data) < len(pattern):
-                return None
-            position += window
-            done = min(total, done + window)
-            progress(done, total)
-        return None
-    end = min(start + len(pattern), size)  # exclusive end of the bytes a match may occupy
-    while end >= len(pattern) and not cancelled():
-        position = max(0, end - window - overlap)
-        data = source.read(position, end - position)
-        found = data.rfind(pattern)
-        if found >= 0:
-            return position + found
-        if position == 0:
-            return None
-        end = position + overlap
-        done = min(total, done + window)
-        progress(done, total)
-    return None

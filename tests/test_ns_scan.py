@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import sysv_ipc
 
+from ipcwatch.actions.outcome import Status
+from ipcwatch.actions.remove import remove
+from ipcwatch.cli import main
 from ipcwatch.scan import ScanConfig, scan
 from ipcwatch.scan.namespaces import split_ref
 from tests import test_namespaces as fixtures
@@ -40,3 +44,27 @@ def test_colliding_sysv_ids_each_have_their_own_holders(
     assert data == {"type": "ipc", "inode": obj.namespace.inode, "host": False, "pinned": False, "container": None}
     assert snap.namespace(obj.namespace.tag) == obj.namespace
     assert any(ns.tag == obj.namespace.tag for ns in snap.namespaces)
+
+
+def test_hexdump_and_rm_act_on_the_namespace_the_ref_names(
+    ns_child: Callable[..., NsChild], host_segment: sysv_ipc.SharedMemory, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    child = ns_child(shm_next_id=host_segment.id)
+    snap = scan(ScanConfig(kinds=frozenset({"sysv-shm"})))
+    host_ref = f"sysv-shm:{host_segment.id}"
+    (theirs,) = [o for o in snap.of_kind("sysv-shm") if o.key == child.key]
+    for ref, text in ((host_ref, b"HOST-SEGMENT"), (theirs.ref, b"CHILD-SEGMENT")):
+        assert main(["hexdump", ref, "--length", "64"]) == 0
+        out = capsysbinary.readouterr().out
+        assert text[:8] in out.replace(b"\n", b""), out  # hexdump -C's text column
+        other = b"CHILD-SE" if text.startswith(b"HOST") else b"HOST-SEG"
+        assert other not in out
+    # the child's segment is in use (mapped): removing it needs the second confirmation, and leaves the host's
+    assert remove(theirs.ref, theirs.identity, force_in_use=True).status is Status.DONE
+    after = scan(ScanConfig(kinds=frozenset({"sysv-shm"})))
+    assert after.get(host_ref) is not None and after.get(host_ref).key == host_segment.key  # type: ignore[union-attr]
+    gone = after.get(theirs.ref)
+    assert gone is None or "dest" in gone.fields["status"]  # attached: freed when the child detaches
+    # and the host's segment removed by its ref leaves the child's namespace alone
+    assert remove(host_ref, after.get(host_ref).identity).status is Status.DONE  # type: ignore[union-attr]
+    assert all(o.key != host_segment.key for o in scan(ScanConfig(kinds=frozenset({"sysv-shm"}))).objects)

@@ -18,7 +18,9 @@ from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import recheck, users
 from ipcwatch.scan import IpcObject, ScanConfig
+from ipcwatch.scan.nsread import run_in
 from ipcwatch.scan.posix import file_identity
+from ipcwatch.scan.sysv import current_identity
 
 SYSV_KINDS = frozenset({"sysv-shm", "sysv-msg", "sysv-sem"})
 _FILE_TYPES = {
@@ -77,6 +79,15 @@ def unlink_checked(directory: str, entry: str, identity: str, uid: int | None, k
     return done(f"removed {what}")
 
 
+def _rmid_if_same(obj: IpcObject, sysvipc_dir: str) -> bool:
+    """IPC_RMID the SysV object if, seen from this thread's IPC namespace, its id still names it; True if replaced."""
+    ipc_id = obj.id if obj.id is not None else -1
+    if current_identity(obj.kind, ipc_id, obj.namespace, sysvipc_dir) != obj.identity:
+        return True
+    libc.ipc_rmid(obj.kind, ipc_id)
+    return False
+
+
 def remove(
     ref: str,
     expected: str | None,
@@ -109,9 +120,11 @@ def remove(
             )
         if found.kind in SYSV_KINDS:
             try:
-                libc.ipc_rmid(found.kind, found.id if found.id is not None else -1)
-            except OSError as exc:
+                replaced = run_in(found.namespace, lambda: _rmid_if_same(found, config.sysvipc_dir))
+            except OSError as exc:  # TimeoutError too: the namespace's thread did not answer
                 return from_oserror(exc, f"remove {ref}")
+            if replaced:
+                return refused(f"{ref} was replaced just before removal; nothing was removed")
             attached = found.kind == "sysv-shm" and in_use
             return done(f"removed {ref}" + (" (freed when the last process detaches)" if attached else ""))
         directory, entry = entry_of(found, config)

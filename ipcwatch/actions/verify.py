@@ -8,14 +8,16 @@ from dataclasses import replace
 
 from ipcwatch.actions.outcome import Outcome, Status, failed, refused
 from ipcwatch.scan import KINDS, IpcObject, ScanConfig, scan
+from ipcwatch.scan.namespaces import split_ref
 from ipcwatch.text import human_size
 
 FILE_KINDS = ("fifo", "unix")
 
 
 def kind_of(ref: str) -> str | None:
-    kind, sep, _ = ref.partition(":")
-    return kind if sep and kind in KINDS else None
+    """The kind a ref names (`sysv-shm@ipc:4026532251:7` too); None when it names none."""
+    parsed = split_ref(ref)
+    return parsed[0] if parsed is not None and parsed[0] in KINDS else None
 
 
 def config_for(refs: Iterable[str], base: ScanConfig | None = None) -> ScanConfig:

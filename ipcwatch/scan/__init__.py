@@ -172,14 +172,14 @@ def _scan(config: ScanConfig | None) -> Snapshot:
 
     # Phase two: join holders to objects and give verdicts.
     objects: list[IpcObject] = []
-    host_ipc, host_mnt = spaces.host("ipc"), spaces.host("mnt")
-    for ns, tables in [(host_ipc, reads.tables), *spaces.sysv]:
+    own_ipc, own_mnt = spaces.own("ipc"), spaces.own("mnt")
+    for ns, tables in [(own_ipc, reads.tables), *spaces.sysv]:
         objects += _sysv_objects(tables, index, ns)
     in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index) if o.kind in kinds]
     if "fifo" in kinds:
         in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root)
-    objects += [replace(o, namespace=host_mnt) for o in in_mnt]
-    objects += [replace(o, namespace=host_ipc) for o in posix.mqueue_objects(reads.mq_entries, index)]
+    objects += [replace(o, namespace=own_mnt) for o in in_mnt]
+    objects += [replace(o, namespace=own_ipc) for o in posix.mqueue_objects(reads.mq_entries, index)]
     if "pipe" in kinds:
         objects += pipes.pipe_objects(index, config.proc_root)
     if "unix" in kinds:

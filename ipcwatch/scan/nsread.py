@@ -119,6 +119,11 @@ def in_namespace(ns: Namespace, work: Callable[[], T], timeout: float = DEFAULT_
     return outcome["value"]  # type: ignore[return-value]
 
 
+def run_in(ns: Namespace | None, work: Callable[[], T], timeout: float = DEFAULT_TIMEOUT) -> T:
+    """`work()` on this thread for the host's namespace (or None), else on a fresh thread inside `ns`."""
+    return work() if ns is None or ns.host else in_namespace(ns, work, timeout)
+
+
 @dataclass(frozen=True)
 class IpcRead:
     """What one IPC namespace holds: its /proc/sysvipc rows (by "shm", "msg", "sem") and its limits."""

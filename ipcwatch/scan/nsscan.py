@@ -36,6 +36,11 @@ class NamespaceReads:
     def host(self, ns_type: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == ns_type and ns.host), None)
 
+    def own(self, ns_type: str) -> Namespace | None:
+        """The namespace this process scans from (/proc/sysvipc, /dev/shm and /dev/mqueue show its objects): the
+        host's, unless ipcwatch itself runs in another one (`unshare --ipc ipcwatch`)."""
+        return self.namespace_of(os.getpid(), ns_type) or self.host(ns_type)
+
     def namespace_of(self, pid: int, ns_type: str) -> Namespace | None:
         """The namespace (with its container) process `pid` was in during the scan."""
         key = None if self.discovery is None else self.discovery.of_pid.get(pid, {}).get(ns_type)
@@ -64,14 +69,15 @@ def read_namespaces(
         out.errors.append(ScanError("containers", exc.strerror or str(exc)))
         boxes = {}
     wanted = [kind for kind, _ in SYSV_TABLES if kind in kinds]
-    others = [ns for ns in discovery.namespaces if ns.type == "ipc" and not ns.host]
+    own = discovery.namespace_of(os.getpid(), "ipc") or discovery.host("ipc")
+    others = [ns for ns in discovery.namespaces if ns.type == "ipc" and ns != own]
     if others and wanted and os.geteuid() != 0:
         out.notes.append(NOT_ROOT_NOTE)
         wanted = []
     namespaces = []
     for ns in discovery.namespaces:
         ns = replace(ns, container=boxes.get(ns.key))
-        if ns.type == "ipc" and ns.host:
+        if ns == own:
             ns = replace(ns, limits=limits.read_limits("/proc/sys"))
         elif ns.type == "ipc" and wanted:
             ns = _read_other_ipc(ns, wanted, proc_root, out)

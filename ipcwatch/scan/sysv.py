@@ -51,6 +51,24 @@ def sysv_identity(kind: str, row: Row, id_field: str, *extra: str, ns: Namespace
     return ":".join(str(p) for p in parts) + suffix
 
 
+# kind -> (/proc/sysvipc table, id column, the immutable attributes its identity adds)
+TABLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "sysv-shm": ("shm", "shmid", ("cpid", "size")),
+    "sysv-msg": ("msg", "msqid", ()),
+    "sysv-sem": ("sem", "semid", ("nsems",)),
+}
+
+
+def current_identity(kind: str, ipc_id: int, ns: Namespace | None, sysvipc_dir: str = "/proc/sysvipc") -> str | None:
+    """The identity of the object with this id now, as this thread's IPC namespace shows it (run it inside `ns`);
+    None when no object has that id."""
+    table, id_field, extra = TABLES[kind]
+    for row in read_table(sysvipc_dir, table, []):
+        if row.get(id_field) == ipc_id:
+            return sysv_identity(kind, row, id_field, *extra, ns=ns)
+    return None
+
+
 def same_except_ctime(before: str, after: str) -> bool:
     """True when two identities differ at most in ctime: SETVAL/SETALL change a set's ctime, nothing else."""
     a, b = before.split(":"), after.split(":")
@@ -115,7 +133,7 @@ def shm_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
                 size=row.get("size"),
                 stale_reason=stale_reason,
                 holders=holders,
-                identity_extra=("cpid", "size"),
+                identity_extra=TABLES["sysv-shm"][2],
                 ns=ns,
                 fields={
                     "nattch": nattch,
@@ -201,7 +219,7 @@ def sem_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
                 "semid",
                 size=nsems,
                 stale_reason=stale_reason,
-                identity_extra=("nsems",),
+                identity_extra=TABLES["sysv-sem"][2],
                 ns=ns,
                 fields={
                     "nsems": nsems,
