@@ -18,9 +18,12 @@ import termios
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from ipcwatch.scan import KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
+from ipcwatch.scan.containers import Container
+from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.text import escape
 
 TAKEN_AT = 1_700_000_000.0
@@ -204,6 +207,44 @@ def recorded_snapshot(objects: list[IpcObject] | None = None) -> Snapshot:
         notes=("/dev/mqueue is not mounted: POSIX message queues cannot be listed",),
         taken_at=TAKEN_AT,
         duration=0.042,
+    )
+
+
+NSFS_DEV = 4
+HOST_IPC = Namespace("ipc", NSFS_DEV, 4026531839, (1, 101, 102, 201, 301, 401), 1, True, limits={"shmmni": 4096})
+WEB = Container("podman", "ab" * 32, "web")
+WEB_IPC = Namespace(
+    "ipc", NSFS_DEV, 4026532251, (501, 502), 501, False, container=WEB, limits={"shmmni": 4, "semmni": 32}
+)
+WEB_MNT = Namespace("mnt", NSFS_DEV, 4026532252, (501, 502), 501, False, container=WEB)
+EVIL_IPC = Namespace(
+    "ipc", NSFS_DEV, 4026532300, (601,), 601, False, container=Container("docker", "cd" * 32, HOSTILE_MARKUP)
+)
+PINNED_IPC = Namespace("ipc", NSFS_DEV, 4026532400, (), None, False, pinned_by=("/run/netns/" + HOSTILE_TITLE,))
+NAMESPACES = (HOST_IPC, WEB_IPC, WEB_MNT, EVIL_IPC, PINNED_IPC)
+
+
+def namespaced_snapshot() -> Snapshot:
+    """The recorded host plus two containers and a pinned namespace: the web container's segment has the same id
+    (3) as the host's, its mount namespace holds a stale POSIX segment, and one container has a hostile name."""
+    host = [replace(o, namespace=HOST_IPC) if o.kind.startswith("sysv") else o for o in recorded_objects()]
+    procs = {**PROCESSES, 501: _proc(501, "nginx", "nginx"), 502: _proc(502, "php", "php-fpm"), 601: _proc(601, "x")}
+    web = Holder(501, "nginx", "root", None, "rw", procs[501].start)
+    inside = [
+        (WEB_IPC, _obj("sysv-shm", "3", id=3, key=0x0052E2C1, holders=(web,), fields={"nattch": 1, "cpid": 501})),
+        (WEB_MNT, _obj("posix-shm", "cache", name="cache", stale=True, stale_reason="no process has it open")),
+        (EVIL_IPC, _obj("sysv-sem", "0", id=0, key=1, size=1, fields={"nsems": 1})),
+    ]
+    moved = []
+    for ns, obj in inside:
+        ref = qualified_ref(obj.kind, obj.ref.partition(":")[2], ns)
+        moved.append(replace(obj, ref=ref, identity=ref, namespace=ns))
+    return Snapshot(
+        objects=tuple(host + moved),
+        processes=procs,
+        taken_at=TAKEN_AT,
+        duration=0.042,
+        namespaces=NAMESPACES,
     )
 
 

@@ -9,8 +9,6 @@ diffed; a hidden table catches up when it is shown. Jumps (object -> holder proc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -24,43 +22,36 @@ from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.text import escape
 from ipcwatch.tui.flows import QUEUE_KINDS, SEM_KINDS, Flows
 from ipcwatch.tui.messages import FilterChanged, ViewChosen
-from ipcwatch.tui.screens.confirm import with_ref
-from ipcwatch.tui.widgets.detail import DetailPane, blocked_text, object_text
+from ipcwatch.tui.screens.acting import Acts
+from ipcwatch.tui.screens.jumps import Jumps, Place
+from ipcwatch.tui.screens.panes import Panes
+from ipcwatch.tui.widgets.detail import DetailPane
 from ipcwatch.tui.widgets.filter_bar import FilterBar
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
 from ipcwatch.tui.widgets.rows import (
     ALL,
     BLOCKED,
     BLOCKED_COLUMNS,
+    CONTAINERS,
+    NAMESPACE_COLUMNS,
+    NAMESPACE_PREFIX,
     PROCESS_COLUMNS,
     PROCESSES,
     VIEW_IDS,
     VIEWS,
-    Row,
     RowFilter,
     Rows,
     compile_filter,
     heads,
     object_columns,
-    view_spec,
 )
-from ipcwatch.tui.widgets.status import RefreshState, StatusHeader, notice_text
+from ipcwatch.tui.widgets.status import RefreshState, StatusHeader
 from ipcwatch.tui.widgets.view_list import ViewList
 
 HELD_TABLE = "held-table"
 PROC_TABLE = "proc-table"
-NOTE_TOPICS = {"posix-mq": ("mqueue",), "unix": ("unix",)}  # notes shown only in these views (by substring)
-ALWAYS_NOTES = ("not root",)
-HISTORY_LIMIT = 50
 JUMP_VIEWS = (PROCESSES, BLOCKED)  # views whose rows are not objects: `o` jumps from them to the object
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where the user was: a view and the selected row key."""
-
-    view_id: str
-    key: str | None
+OBJECT_VIEWS = tuple(v.id for v in VIEWS if v.id not in (*JUMP_VIEWS, CONTAINERS))
 
 
 def _view_bindings() -> list[Binding]:
@@ -71,7 +62,7 @@ def _view_bindings() -> list[Binding]:
     ]
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="dashboard.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.clear_filter"),
@@ -110,10 +101,10 @@ class DashboardScreen(Screen[None]):
             with Vertical(id="main"):
                 yield Static(markup=False, id="notice")
                 with ContentSwitcher(initial=f"view-{ALL}", id="switcher"):
-                    for view in VIEWS:
-                        if view.id not in JUMP_VIEWS:
-                            yield KeyedTable(heads(object_columns(view.id)), id=f"view-{view.id}")
+                    for view_id in OBJECT_VIEWS:
+                        yield KeyedTable(heads(object_columns(view_id)), id=f"view-{view_id}")
                     yield KeyedTable(BLOCKED_COLUMNS, id=f"view-{BLOCKED}")
+                    yield KeyedTable(NAMESPACE_COLUMNS, id=f"view-{CONTAINERS}")
                     with Vertical(id=f"view-{PROCESSES}"):
                         yield KeyedTable(PROCESS_COLUMNS, id=PROC_TABLE)
                         yield Static(markup=False, id="held-title")
@@ -142,7 +133,7 @@ class DashboardScreen(Screen[None]):
 
     def selected_object(self) -> IpcObject | None:
         """The object under the cursor in the current view (the held-objects table in the process view)."""
-        if self.snapshot is None or self.view_id == BLOCKED:
+        if self.snapshot is None or self.view_id in (BLOCKED, CONTAINERS):
             return None
         table = self.held_table if self.view_id == PROCESSES else self.table(self.view_id)
         key = table.selected_key
@@ -179,13 +170,19 @@ class DashboardScreen(Screen[None]):
 
     def apply_rows(self, rows: Rows, fresh: frozenset[str]) -> None:
         """A new scan: update counts, then the visible view only."""
+        namespaced_before = self.rows is not None and self.rows.namespaced
         self.rows, self.fresh = rows, fresh
         self._generation += 1
         if not self._widgets_present():
             return
+        if rows.namespaced != namespaced_before:  # the CONTAINER column comes or goes
+            for view_id in OBJECT_VIEWS:
+                self.table(view_id).set_heads(heads(object_columns(view_id, rows.namespaced)))
+            self.held_table.set_heads(heads(object_columns(ALL, rows.namespaced)))
         counts = {v: (len(r), sum(1 for x in r if x.stale)) for v, r in rows.objects.items()}
         counts[PROCESSES] = (len(rows.processes), 0)
         counts[BLOCKED] = (len(rows.blocked), rows.flagged)
+        counts[CONTAINERS] = (len(rows.containers), sum(1 for r in rows.containers if r.stale))
         self.query_one(ViewList).set_counts(counts)
         self._refresh_view()
 
@@ -212,83 +209,14 @@ class DashboardScreen(Screen[None]):
         if force or self._applied.get(view_id) != stamp:
             self._applied[view_id] = stamp
             keep = self._filter(view_id)
-            if view_id in JUMP_VIEWS:
-                rows = self.rows.processes if view_id == PROCESSES else self.rows.blocked_rows
-                alive = {r.key for r in rows}
-            else:
-                rows = self.rows.objects[view_id]
-                alive = self.rows.refs
+            rows = self.rows.view_rows(view_id)
+            alive = self.rows.refs if view_id in OBJECT_VIEWS else {r.key for r in rows}
             shown = rows if keep is None else [r for r in rows if keep(r)]
             self.table(view_id).apply(shown, alive, self.fresh)
             self._show_notice(len(rows), len(shown))
         if view_id == PROCESSES:
             self._refresh_held()
         self._show_detail()
-
-    def _refresh_held(self) -> None:
-        assert self.rows is not None
-        pid = self.selected_pid()
-        title = self.query_one("#held-title", Static)
-        if pid is None:
-            self.held_table.apply([], self.rows.refs)
-            title.update(Text("Pick a process above to see the objects it holds.", style="italic"))
-            return
-        held = self.rows.snapshot.held_by(pid)
-        rows: list[Row] = [self.rows.all_by_ref[o.ref] for o in held if o.ref in self.rows.all_by_ref]
-        self.held_table.apply(rows, self.rows.refs, self.fresh)
-        proc = self.rows.snapshot.processes.get(pid)
-        comm = escape(proc.comm) if proc else "gone"
-        title.update(Text(f"Objects held by {pid} {comm}: {len(rows)}  (o: go to object)", style="bold"))
-
-    def _show_notice(self, total: int, shown: int) -> None:
-        assert self.rows is not None
-        lines = []
-        title = view_spec(self.view_id).title
-        if total == 0:
-            lines.append(f"No {title.lower()} on this host right now.")
-        elif shown == 0:
-            lines.append(f"No {title.lower()} match the filter {self.filters.get(self.view_id, '')!r}.")
-        topics = NOTE_TOPICS.get(self.view_id, ())
-        for note in self.rows.snapshot.notes:
-            if note.startswith(ALWAYS_NOTES) or any(t in note for t in topics) or self.view_id == ALL:
-                lines.append(f"Note: {note}")
-        notice = self.query_one("#notice", Static)
-        notice.update(notice_text(lines))
-        notice.display = bool(lines)
-
-    def _show_detail(self) -> None:
-        self.refresh_bindings()  # what applies depends on the selection
-        pane = self.query_one(DetailPane)
-        snapshot = self.snapshot
-        if snapshot is None or self.rows is None:
-            return
-        if self.view_id == BLOCKED:
-            blocked = self.selected_blocked()
-            if blocked is not None:
-                pane.show(blocked_text(blocked, snapshot))
-            elif self.rows.blocked:
-                pane.show_message("Nothing selected.")
-            else:
-                pane.show_message("No thread is blocked on IPC right now.")
-            return
-        focused_held = self.view_id == PROCESSES and self.focused is self.held_table
-        if self.view_id == PROCESSES and not focused_held:
-            pid = self.selected_pid()
-            proc = None if pid is None else snapshot.processes.get(pid)
-            if proc is None:
-                pane.show_message("No process selected." if pid is None else f"Process {pid} is gone.")
-            else:
-                pane.show_process(proc, snapshot, self.rows.blocked.values())
-            return
-        table = self.held_table if focused_held else self.table(self.view_id)
-        key = table.selected_key
-        obj = None if key is None else snapshot.get(key)
-        if obj is not None:
-            pane.show(object_text(obj, snapshot))
-        elif key is not None:
-            pane.show_message(f"{key} has gone away since the last refresh.")
-        else:
-            pane.show_message("Nothing selected.")
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -307,6 +235,9 @@ class DashboardScreen(Screen[None]):
             return
         if self.view_id == BLOCKED:
             self.action_blocked_actions()
+            return
+        if self.view_id == CONTAINERS:
+            self.show_namespace_objects()
             return
         obj = self.selected_object()
         if obj is not None:
@@ -351,6 +282,15 @@ class DashboardScreen(Screen[None]):
             self.table(view_id).focus()
         self._refresh_view()
 
+    def show_namespace_objects(self) -> None:
+        """From the Containers view, the All view filtered to the selected namespace's objects (`b` comes back)."""
+        tag = self.table(CONTAINERS).selected_key
+        if tag is None:
+            return
+        self._remember()
+        self.filters[ALL] = f"{NAMESPACE_PREFIX}{tag}"
+        self.show_view(ALL)
+
     def action_show_view(self, view_id: str) -> None:
         self.show_view(view_id)
 
@@ -379,122 +319,6 @@ class DashboardScreen(Screen[None]):
 
         if self.snapshot is not None:
             self.app.push_screen(NoticesScreen(self.snapshot))
-
-    # --- jumps -----------------------------------------------------------------------------------------------
-
-    def _remember(self) -> None:
-        table = self.table(self.view_id)
-        self._history = [*self._history[-HISTORY_LIMIT:], Place(self.view_id, table.selected_key)]
-
-    def _reveal(self, view_id: str, key: str) -> bool:
-        """Show `key` in `view_id`, clearing that view's filter if it hides the row."""
-        self.show_view(view_id)
-        table = self.table(view_id)
-        if table.select_key(key):
-            return True
-        if self.filters.get(view_id):
-            self.filters[view_id] = ""
-            self.show_view(view_id)
-            return table.select_key(key)
-        return False
-
-    def action_holder(self) -> None:
-        """Go to a process holding the selected object (again: the next holder), or the blocked thread's."""
-        if self.view_id == BLOCKED:
-            pid = self.selected_pid()
-            if pid is not None:
-                self._remember()
-                if not self._reveal(PROCESSES, str(pid)):
-                    self.notify(f"Process {pid} has exited.", markup=False, severity="warning")
-            return
-        obj = self.selected_object() if self.view_id != PROCESSES or self.focused is self.held_table else None
-        if obj is None:
-            if self.view_id != PROCESSES:
-                self._remember()
-                self.show_view(PROCESSES)
-            return
-        pids = list(dict.fromkeys(h.pid for h in obj.holders))
-        if not pids:
-            why = f" ({obj.stale_reason})" if obj.stale_reason else ""
-            self.notify(f"No process holds {escape(obj.ref)}{why}.", markup=False, severity="warning")
-            return
-        turn = 0
-        if self._holder_cycle and self._holder_cycle[0] == obj.ref:
-            turn = (self._holder_cycle[1] + 1) % len(pids)
-        self._holder_cycle = (obj.ref, turn)
-        self._remember()
-        if not self._reveal(PROCESSES, str(pids[turn])):
-            self.notify(f"Process {pids[turn]} has exited.", markup=False, severity="warning")
-        elif len(pids) > 1:
-            self.notify(f"Holder {turn + 1} of {len(pids)}: press p again for the next.", markup=False)
-
-    def action_object(self) -> None:
-        """From the process view, go to the selected held object in its own view; from the blocked view, to the
-        object the thread waits on."""
-        if self.view_id == BLOCKED:
-            blocked = self.selected_blocked()
-            if blocked is None:
-                return
-            if blocked.ref is None:
-                self.notify(f"{escape(blocked.label)} is not in this scan.", markup=False, severity="warning")
-                return
-            ref = blocked.ref
-            kind = ref.partition(":")[0]
-        else:
-            obj = self.selected_object() if self.view_id == PROCESSES else None
-            if obj is None:
-                return
-            ref, kind = obj.ref, obj.kind
-        self._remember()
-        if kind not in VIEW_IDS or not self._reveal(kind, ref):
-            self.notify(with_ref("", ref, " has gone away.").plain, markup=False, severity="warning")
-
-    def action_back(self) -> None:
-        if not self._history:
-            return
-        place = self._history.pop()
-        self.show_view(place.view_id)
-        if place.key is not None:
-            self.table(place.view_id).select_key(place.key)
-
-    # --- acting on the selection ---------------------------------------------------------------------------------
-
-    def action_remove(self) -> None:
-        """Remove the selected object (asks first; twice when it is in use)."""
-        obj = self.target_object()
-        if obj is not None:
-            self.flows.remove(obj)
-
-    def action_signal(self) -> None:
-        """Send a signal to the selected process, blocked thread's process, or a holder of the selected object."""
-        proc = self.target_process()
-        obj = self.target_object()
-        if proc is not None:
-            self.flows.signal(proc)
-        elif obj is not None and self.snapshot is not None:
-            self.flows.signal_holder(obj, self.snapshot)
-
-    def action_messages(self) -> None:
-        """Open the selected message queue: its messages (peeked, not removed), send, receive."""
-        obj = self.target_object()
-        if obj is not None and obj.kind in QUEUE_KINDS:
-            self.flows.queue(obj)
-
-    def action_semaphore(self) -> None:
-        """Open the selected semaphore: values, post, wait, set."""
-        obj = self.target_object()
-        if obj is not None and obj.kind in SEM_KINDS:
-            self.flows.semaphore(obj)
-
-    def action_blocked_actions(self) -> None:
-        """What can be done about the selected blocked thread: signal it, post its semaphore, open its queue."""
-        blocked = self.selected_blocked()
-        if blocked is not None and self.snapshot is not None:
-            self.flows.blocked_menu(blocked, self.snapshot)
-
-    def action_clean(self) -> None:
-        """Review every stale object and remove the checked ones."""
-        self.flows.clean()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("remove", "messages", "semaphore"):

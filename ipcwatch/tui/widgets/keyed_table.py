@@ -66,6 +66,19 @@ class KeyedTable(DataTable[Cell]):
         for i in range(len(self.heads)):
             self.add_column(self._label(i), key=f"c{i}")
 
+    def set_heads(self, columns: Sequence[ColumnHead]) -> None:
+        """Show other columns (a CONTAINER column comes and goes with namespaced objects): the rows are dropped,
+        the next `apply` fills them again."""
+        heads = tuple(columns)
+        if heads == self.heads:
+            return
+        self.heads, self.sort_column, self.sort_reverse = heads, None, False
+        self.clear(columns=True)
+        self._shown.clear()
+        self._rows.clear()
+        self._gone.clear()
+        self.on_mount()
+
     def _label(self, index: int) -> Text:
         head = self.heads[index]
         mark = "  "  # room for the sort arrow, so sorting never changes a column's width

@@ -1,5 +1,5 @@
-"""What each dashboard view shows: the views, one row of escaped cells per object, process or blocked thread,
-and the filter.
+"""What each dashboard view shows: the views, one row of escaped cells per object, process, blocked thread or
+namespace, and the filter.
 
 Pure data (no widgets), so a scan thread can build rows and tests can check them without an App.
 """
@@ -7,11 +7,13 @@ Pure data (no widgets), so a scan thread can build rows and tests can check them
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, Process, Snapshot
+from ipcwatch.scan.limits import limit_usage
+from ipcwatch.scan.namespaces import Namespace, NsKey
 from ipcwatch.scan.waits import BlockedThread, blocked_threads
 from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import ago, escape
@@ -20,7 +22,9 @@ from ipcwatch.views import ALL_COLUMNS, COLUMNS, Column
 ALL = "all"
 PROCESSES = "processes"
 BLOCKED = "blocked"
+CONTAINERS = "containers"
 REGEX_PREFIX = "re:"
+NAMESPACE_PREFIX = "ns:"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ VIEWS: tuple[ViewSpec, ...] = (
     *(ViewSpec(kind, KIND_TITLES[kind], _LETTER_KEYS.get(kind, str(n))) for n, kind in enumerate(KINDS, start=1)),
     ViewSpec(PROCESSES, "Processes using IPC objects", "p"),
     ViewSpec(BLOCKED, "Threads blocked on IPC", "w"),
+    ViewSpec(CONTAINERS, "Namespaces and containers", "n"),
 )
 VIEW_IDS: tuple[str, ...] = tuple(v.id for v in VIEWS)
 
@@ -48,9 +53,26 @@ def view_spec(view_id: str) -> ViewSpec:
     return next(v for v in VIEWS if v.id == view_id)
 
 
-def object_columns(view_id: str) -> Sequence[Column]:
-    """`views.ALL_COLUMNS` for the All view and the held-objects table, else the kind's `views.COLUMNS`."""
-    return COLUMNS.get(view_id, ALL_COLUMNS)
+def object_columns(view_id: str, namespaced: bool = False) -> Sequence[Column]:
+    """`views.ALL_COLUMNS` for the All view and the held-objects table, else the kind's `views.COLUMNS`; when
+    `namespaced` (some object lives outside the host's namespaces), a CONTAINER column after the identifying one."""
+    columns = COLUMNS.get(view_id, ALL_COLUMNS)
+    if not namespaced:
+        return columns
+    at = next((i + 1 for i, c in enumerate(columns) if c.title in _IDENTIFYING), 1)
+    return (*columns[:at], CONTAINER_COLUMN, *columns[at:])
+
+
+def namespace_label(obj: IpcObject) -> str:
+    """Where the object lives, escaped and clipped: `host`, a container's name, `ipc:4026532251`; `-` for kinds
+    no namespace scopes (pipes, unix sockets, eventfds, signalfds)."""
+    ns = obj.namespace
+    return "-" if ns is None else _clip(escape(ns.label), LABEL_CLIP)
+
+
+_IDENTIFYING = ("ID", "REF", "NAME", "INODE")
+LABEL_CLIP = 24  # a container name in a table cell; the detail pane and the Containers view have it whole
+CONTAINER_COLUMN = Column("CONTAINER", namespace_label, lambda o: (o.namespace is None, namespace_label(o)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +117,14 @@ class Row:
     sort: tuple[Any, ...]
     stale: bool = False
     alert: bool = False  # a blocked thread with a flagged cause (dead partner, wait cycle)
+    scope: tuple[str, ...] = ()  # what an `ns:` filter matches: the namespace's tag and casefolded label
 
 
 def object_row(obj: IpcObject, columns: Sequence[Column]) -> Row:
-    return Row(obj.ref, tuple(c.cell(obj) for c in columns), tuple(c.sort(obj) for c in columns), obj.stale)
+    ns = obj.namespace
+    scope = () if ns is None else (ns.tag, ns.label.casefold())
+    cells, sort = tuple(c.cell(obj) for c in columns), tuple(c.sort(obj) for c in columns)
+    return Row(obj.ref, cells, sort, obj.stale, scope=scope)
 
 
 def process_row(proc: Process, held: int) -> Row:
@@ -130,8 +156,8 @@ def object_cell(b: BlockedThread) -> str:
     return shown + (f" (+{len(b.refs) - 1})" if len(b.refs) > 1 else "")
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= CLIP else text[: CLIP - 1] + "…"
+def _clip(text: str, limit: int = CLIP) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def blocked_row(b: BlockedThread, now: float) -> Row:
@@ -153,6 +179,50 @@ def blocked_row(b: BlockedThread, now: float) -> Row:
     return Row(blocked_key(b), cells, sort, alert=bool(b.causes))
 
 
+NAMESPACE_COLUMNS: tuple[ColumnHead, ...] = (
+    ColumnHead("NAMESPACE", False),
+    ColumnHead("TYPE", False),
+    ColumnHead("RUNTIME", False),
+    ColumnHead("PIDS", True),
+    ColumnHead("OBJECTS", True),
+    ColumnHead("STALE", True),
+    ColumnHead("BLOCKED", True),
+    ColumnHead("MOST-USED LIMIT", False),
+)
+
+
+def top_limit(ns: Namespace, objs: list[IpcObject]) -> str:
+    """The namespace's most used limit, `semmni 3/32000`; `-` when its limits were not read."""
+    if not ns.limits:
+        return "-"
+    uses = [u for u in limit_usage(Snapshot(tuple(objs), {}), dict(ns.limits)) if u.ratio is not None]
+    top = max(uses, key=lambda u: u.ratio or 0.0, default=None)
+    return "-" if top is None else f"{top.resource} {top.used}/{top.limit}"
+
+
+def namespace_rows(snapshot: Snapshot, blocked: Iterable[BlockedThread]) -> list[Row]:
+    """One row per namespace: its label (escaped), type, container runtime, processes, objects living in it,
+    stale ones, threads of its processes blocked on IPC, and its most used limit. Keyed by tag."""
+    objs_of: dict[NsKey, list[IpcObject]] = {}
+    for obj in snapshot.objects:
+        if obj.namespace is not None:
+            objs_of.setdefault(obj.namespace.key, []).append(obj)
+    waits = list(blocked)
+    rows = []
+    for ns in snapshot.namespaces:
+        objs, pids = objs_of.get(ns.key, []), set(ns.pids)
+        stuck = [b for b in waits if b.pid in pids]
+        stale = sum(1 for o in objs if o.stale)
+        label = escape(ns.label) + (" (pinned, no process)" if ns.pinned_only else "")
+        runtime = "-" if ns.container is None else escape(ns.container.runtime)
+        use = top_limit(ns, objs)
+        cells = (label, ns.type, runtime, str(len(pids)), str(len(objs)), str(stale), str(len(stuck)), use)
+        sort = (not ns.host, ns.label, ns.type, runtime, len(pids), len(objs), stale, len(stuck), use)
+        alert = any(b.causes for b in stuck)
+        rows.append(Row(ns.tag, cells, sort, stale=bool(stale), alert=alert, scope=(ns.tag, ns.label.casefold())))
+    return rows
+
+
 @dataclass(frozen=True)
 class Rows:
     """Every row of every view for one snapshot, built in the scan thread so the UI thread only diffs."""
@@ -163,6 +233,13 @@ class Rows:
     processes: list[Row]
     blocked: dict[str, BlockedThread]  # blocked-row key -> the blocked thread
     blocked_rows: list[Row]
+    containers: list[Row] = field(default_factory=list)  # one per namespace (the Containers view)
+    namespaced: bool = False  # some object lives outside the host's namespaces: object views show CONTAINER
+
+    def view_rows(self, view_id: str) -> list[Row]:
+        """The rows of any view."""
+        other = {PROCESSES: self.processes, BLOCKED: self.blocked_rows, CONTAINERS: self.containers}
+        return other[view_id] if view_id in other else self.objects[view_id]
 
     @property
     def refs(self) -> Collection[str]:
@@ -176,10 +253,11 @@ class Rows:
 
 def build_rows(snapshot: Snapshot) -> Rows:
     """Every view's rows, and the blocked-thread analysis (it must run in the thread that scanned)."""
-    all_rows = [object_row(o, ALL_COLUMNS) for o in snapshot.objects]
+    namespaced = any(o.namespace is not None and not o.namespace.host for o in snapshot.objects)
+    all_rows = [object_row(o, object_columns(ALL, namespaced)) for o in snapshot.objects]
     objects: dict[str, list[Row]] = {ALL: all_rows}
     for kind in KINDS:
-        objects[kind] = [object_row(o, COLUMNS[kind]) for o in snapshot.of_kind(kind)]
+        objects[kind] = [object_row(o, object_columns(kind, namespaced)) for o in snapshot.of_kind(kind)]
     blocked = {blocked_key(b): b for b in blocked_threads(snapshot)}
     users = {p.pid: p for p in snapshot.holder_processes}
     for b in blocked.values():  # a waiter holds nothing the kernel records (SysV semaphores): list it anyway
@@ -187,17 +265,25 @@ def build_rows(snapshot: Snapshot) -> Rows:
             users[b.pid] = snapshot.processes[b.pid]
     processes = [process_row(p, len(snapshot.held_by(p.pid))) for p in users.values()]
     blocked_rows = [blocked_row(b, snapshot.taken_at) for b in blocked.values()]
-    return Rows(snapshot, objects, {r.key: r for r in all_rows}, processes, blocked, blocked_rows)
+    containers = namespace_rows(snapshot, blocked.values())
+    by_ref = {r.key: r for r in all_rows}
+    return Rows(snapshot, objects, by_ref, processes, blocked, blocked_rows, containers, namespaced)
 
 
 RowFilter = Callable[[Row], bool]
 
 
 def compile_filter(text: str) -> RowFilter | None:
-    """None for an empty filter; a case-insensitive substring, or a regex after `re:`. Raises ValueError."""
+    """None for an empty filter; a case-insensitive substring, a regex after `re:`, or after `ns:` the objects of
+    one namespace (its tag `ipc:4026532251`, `host`, or a container name or its start). Raises ValueError."""
     text = text.strip()
     if not text:
         return None
+    if text.startswith(NAMESPACE_PREFIX):
+        wanted = text[len(NAMESPACE_PREFIX) :].strip().casefold()
+        if not wanted:
+            raise ValueError("name a namespace after ns: (host, a container, or ipc:INODE)")
+        return lambda row: bool(row.scope) and (row.scope[0] == wanted or row.scope[1].startswith(wanted))
     if text.startswith(REGEX_PREFIX):
         try:
             pattern = re.compile(text[len(REGEX_PREFIX) :], re.IGNORECASE)

@@ -1,4 +1,5 @@
-"""The status header: live counts (objects, stale, blocked threads, holder processes) and the refresh state."""
+"""The status header: live counts (objects, stale, blocked threads, holder processes, namespaces other than the
+host's) and the refresh state."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def status_text(snapshot: Snapshot | None, state: RefreshState, blocked: tuple[i
         if flagged:
             text.append(f" ({flagged} dead partner/cycle: press w)", style="bold #ff7b72")
         text.append(f"  ·  {len(snapshot.holder_processes)} holder procs")
+        text.append(namespaces_text(snapshot))
     text.append("\n ")
     if state.paused:
         text.append(" PAUSED ", style="bold reverse")
@@ -58,6 +60,16 @@ def status_text(snapshot: Snapshot | None, state: RefreshState, blocked: tuple[i
             text.append("  ·  ")
             text.append(f"{problems} notice(s): press e", style="bold #ff7b72" if snapshot.errors else "bold")
     return text
+
+
+def namespaces_text(snapshot: Snapshot) -> str:
+    """`  ·  4 namespaces (2 containers): press n` beside the host's; empty when only the host's were seen."""
+    others = [ns for ns in snapshot.namespaces if not ns.host]
+    if not others:
+        return ""
+    boxes = len({(ns.container.runtime, ns.container.id) for ns in others if ns.container is not None})
+    in_boxes = f" ({boxes} container{'s' if boxes != 1 else ''})" if boxes else ""
+    return f"  ·  {len(others)} other namespace{'s' if len(others) != 1 else ''}{in_boxes}: press n"
 
 
 class StatusHeader(Static):
