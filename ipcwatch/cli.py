@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ipcwatch import __version__
 
-COMMAND_MODULES = ("list", "why", "signals", "hexdump", "peek", "sem", "kill", "rm", "demo", "exporter")
+COMMAND_MODULES = ("list", "namespaces", "why", "signals", "hexdump", "peek", "sem", "kill", "rm", "demo", "exporter")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,8 @@ listed under their own refs with their own holders, even when a SysV id collides
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 
 import pytest
@@ -68,3 +70,26 @@ def test_hexdump_and_rm_act_on_the_namespace_the_ref_names(
     # and the host's segment removed by its ref leaves the child's namespace alone
     assert remove(host_ref, after.get(host_ref).identity).status is Status.DONE  # type: ignore[union-attr]
     assert all(o.key != host_segment.key for o in scan(ScanConfig(kinds=frozenset({"sysv-shm"}))).objects)
+
+
+def test_list_and_namespaces_commands_select_by_namespace(
+    ns_child: Callable[..., NsChild], capsys: pytest.CaptureFixture[str]
+) -> None:
+    child = ns_child()
+    tag = f"ipc:{os.stat(f'/proc/{child.pid}/ns/ipc').st_ino}"
+    assert main(["list", "--json", "--kind", "sysv-shm", "--namespace", tag]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [o["key"] for o in data["objects"]] == [child.key]
+    assert data["objects"][0]["namespace"]["host"] is False and any(n["label"] == tag for n in data["namespaces"])
+    assert main(["list", "--json", "--kind", "sysv-shm", "--namespace", "host"]) == 0
+    assert all(o["key"] != child.key for o in json.loads(capsys.readouterr().out)["objects"])
+    assert main(["list", "--kind", "sysv-shm", "--namespace", tag]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"== namespace {tag} ==\n") and f"0x{child.key:08x}" in out and f"{child.pid} python" in out
+    assert main(["list", "--namespace", "no-such-container"]) == 2
+    assert main(["namespaces", "--json", "--namespace", tag]) == 0
+    (summary,) = json.loads(capsys.readouterr().out)["namespaces"]
+    assert summary["objects"]["sysv-shm"] == 1 and child.pid in summary["pids"]
+    assert {"resource": "shmmni", "limit": 1234, "used": 1} in summary["limit_use"]
+    assert main(["namespaces"]) == 0
+    assert tag in capsys.readouterr().out

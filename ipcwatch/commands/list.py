@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from ipcwatch.scan import KIND_TITLES, KINDS, ScanConfig, Snapshot, scan
+from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, ScanConfig, scan
+from ipcwatch.scan.nsfilter import ALL, select, unknown
 from ipcwatch.text import escape
 from ipcwatch.views import COLUMNS, render_table
 
@@ -35,15 +36,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"only these kinds (repeat or comma-separate): {', '.join(KINDS)}",
     )
     p.add_argument("--stale", action="store_true", help="only objects that look abandoned")
+    add_namespace_option(p)
     p.add_argument("--json", action="store_true", help='machine-readable: {"objects": [...], "errors": [...]}')
     p.set_defaults(func=run)
 
 
-def print_tables(snapshot: Snapshot, kinds: frozenset[str], stale_only: bool) -> None:
+def add_namespace_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--namespace",
+        default=ALL,
+        metavar="NS",
+        help="only objects in: host, all (default), a container's name or id prefix, or a namespace (ipc:INODE)",
+    )
+
+
+def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: bool) -> None:
+    """Tables per kind; objects of other namespaces than the host's in a section per namespace after them."""
+    sections: dict[str, list[IpcObject]] = {}
+    for obj in chosen:
+        ns = obj.namespace
+        label = "" if ns is None or ns.host else f"{ns.label} ({ns.tag})" if ns.label != ns.tag else ns.tag
+        sections.setdefault(label, []).append(obj)
+    for label in sorted(sections):
+        if label:
+            print(f"== namespace {escape(label)} ==")
+        _print_kinds(sections[label], kinds, stale_only)
+
+
+def _print_kinds(chosen: list[IpcObject], kinds: frozenset[str], stale_only: bool) -> None:
     for kind in KINDS:
         if kind not in kinds:
             continue
-        objects = [o for o in snapshot.objects if o.kind == kind and (o.stale or not stale_only)]
+        objects = [o for o in chosen if o.kind == kind and (o.stale or not stale_only)]
         stale = sum(1 for o in objects if o.stale)
         print(f"{KIND_TITLES[kind]} ({kind}): {len(objects)} object(s)" + (f", {stale} stale" if stale else ""))
         if objects:
@@ -59,14 +83,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"ipcwatch: {escape(str(exc))}", file=sys.stderr)
         return 2
     snapshot = scan(ScanConfig(kinds=kinds))
+    if unknown(args.namespace, snapshot.namespaces):
+        print(f"ipcwatch: no namespace or container matches {escape(args.namespace)!s}", file=sys.stderr)
+        return 2
+    chosen = select(snapshot, args.namespace)
     if args.json:
-        data = snapshot.to_json()
-        if args.stale:
-            data["objects"] = [o for o in data["objects"] if o["stale"]]
+        data = snapshot.to_json([o for o in chosen if o.stale or not args.stale])
         # dumps, not dump: dump streams through the pure-Python encoder, one write() per token
         sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
         return 0
-    print_tables(snapshot, kinds, args.stale)
+    print_tables(chosen, kinds, args.stale)
     for note in snapshot.notes:
         print(f"note: {escape(note)}", file=sys.stderr)
     for error in snapshot.errors[:20]:

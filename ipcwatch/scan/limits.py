@@ -1,17 +1,18 @@
 """Kernel IPC limits (/proc/sys/kernel, /proc/sys/fs/mqueue) and how much of each one a snapshot uses.
 
-Pure data: reads a few sysctl files, never writes them. SysV limits and mqueue limits are per IPC namespace, so
-they describe the namespace the scan ran in.
+Pure data: reads a few sysctl files, never writes them. SysV limits and mqueue limits are per IPC namespace:
+`read_limits` describes the namespace it runs in (ipcwatch.scan.nsread reads other namespaces' limits).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ipcwatch.scan.model import IpcObject, Snapshot
+from ipcwatch.scan.namespaces import Namespace
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -83,11 +84,15 @@ _USED: dict[str, tuple[str, Callable[[list[IpcObject]], int]]] = {
 }
 
 
-def limit_usage(snapshot: Snapshot, limits: dict[str, int]) -> list[LimitUse]:
-    """Every readable limit with the snapshot's use of it: counts for shmmni/msgmni/semmni/queues_max, pages for
-    shmall, semaphores for semmns, the largest segment or set for shmmax/semmsl; None for per-call limits."""
+def limit_usage(snapshot: Snapshot, limits: Mapping[str, int], ns: Namespace | None = None) -> list[LimitUse]:
+    """Every readable limit with the use of it by the objects of IPC namespace `ns` (None: the host's): counts for
+    shmmni/msgmni/semmni/queues_max, pages for shmall, semaphores for semmns, the largest segment or set for
+    shmmax/semmsl; None for per-call limits."""
     by_kind: dict[str, list[IpcObject]] = {kind: [] for kind, _ in _USED.values()}
     for obj in snapshot.objects:
+        here = obj.namespace
+        if (here.key != ns.key) if ns is not None and here is not None else (here is not None and not here.host):
+            continue
         if obj.kind in by_kind:
             by_kind[obj.kind].append(obj)
     out = []

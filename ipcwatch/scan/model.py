@@ -7,7 +7,7 @@ CLI, the JSON output and the TUI, and an opaque `identity` that changes when the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -248,9 +248,10 @@ class Snapshot:
         """Processes that hold at least one IPC object, by pid."""
         return [self.processes[pid] for pid in sorted(self._by_pid) if pid in self.processes]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, objects: Iterable[IpcObject] | None = None) -> dict[str, Any]:
+        """The snapshot as JSON; `objects` (a selection of them) instead of all of them."""
         return {
-            "objects": [o.to_json() for o in self.objects],
+            "objects": [o.to_json() for o in (self.objects if objects is None else objects)],
             "errors": [e.to_json() for e in self.errors],
             "notes": list(self.notes),
             "namespaces": [ns.to_json() for ns in self.namespaces],
