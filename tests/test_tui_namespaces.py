@@ -71,6 +71,7 @@ async def test_colliding_ids_are_two_rows_with_their_container() -> None:
         assert table.select_key(WEB_SHM)
         await pilot.pause()
         assert "501" in detail_text(app) and "postgres" not in detail_text(app)
+        assert f"namespace     web (podman {'ab' * 6}), {WEB_IPC.tag}" in detail_text(app)
         assert "4 other namespaces (2 containers): press n" in header(app)
 
 

@@ -77,6 +77,10 @@ def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
     text = Text(no_wrap=False)
     text.append(obj.ref, style="bold")
     text.append(f"  ({obj.kind}, owner {escape(obj.owner)})\n")
+    ns = obj.namespace
+    if ns is not None and not ns.host:
+        box = "" if ns.container is None else f" ({ns.container.runtime} {ns.container.short_id})"
+        _line(text, "namespace", f"{ns.label}{box}, {ns.tag}")
     if obj.stale:
         _line(text, "STALE", obj.stale_reason, STALE_STYLE)
     _table(
