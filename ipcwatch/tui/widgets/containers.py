@@ -40,7 +40,7 @@ def namespace_text(ns: Namespace, snapshot: Snapshot) -> Text:
     _line(text, "objects", f"{len(objs)}{more}")
     if ns.limits:
         text.append("Limits\n", style="bold")
-        for use in limit_usage(Snapshot(tuple(objs), {}), dict(ns.limits)):
+        for use in limit_usage(snapshot, ns.limits, ns):
             used = "" if use.used is None else f"{use.used} of "
             _line(text, use.resource, f"{used}{use.limit}")
     elif ns.type == "ipc":
