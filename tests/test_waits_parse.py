@@ -178,3 +178,15 @@ def test_structure_decoders_never_raise(data: bytes, number: int) -> None:
 def test_epoll_parser_on_token_soup(tokens: list[bytes]) -> None:
     for fd, events, inode in sc.parse_epoll_targets(b" ".join(tokens)):
         assert isinstance(fd, int) and isinstance(events, int) and isinstance(inode, int)
+
+
+def test_blocked_thread_says_dead_partner_and_cycle_from_its_causes() -> None:
+    from ipcwatch.scan.waits.records import BlockedThread  # noqa: PLC0415
+
+    def thread(*causes: str) -> BlockedThread:
+        return BlockedThread(1, 1, "x", "S", "semop", None, None, (), "x", "semop", None, (), causes)
+
+    assert thread("dead partner: no other process has the semaphore open").dead_partner
+    assert not thread("dead partner: no other process has the semaphore open").in_cycle
+    assert thread("wait cycle: 1 (a) -> 2 (b) -> 1 (a)").in_cycle
+    assert not thread("a dead partner: quoted").dead_partner and not thread().in_cycle

@@ -23,7 +23,6 @@ from ipcwatch.text import escape
 
 LABEL_MAX = 200  # characters of an escaped name or ref in a label value
 OTHER_KIND = "other"  # a wait on no listed object: a signal (pause, sigwaitinfo), or an object the scan missed
-DEAD_PARTNER, WAIT_CYCLE = "dead partner:", "wait cycle:"  # how waits.py words the likely causes
 
 # name -> (type, help, label names). Names as exposed (a counter's `_total` is added by the client).
 SPEC: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -143,7 +142,7 @@ def _object_families(snapshot: Snapshot) -> Iterator[Metric]:
 
 def _cycle_groups(blocked: list[BlockedThread]) -> int:
     """Groups of processes in wait cycles: connected components over who-could-wake-whom among them."""
-    in_cycle = {b.pid for b in blocked if any(c.startswith(WAIT_CYCLE) for c in b.causes)}
+    in_cycle = {b.pid for b in blocked if b.in_cycle}
     parent = {pid: pid for pid in in_cycle}
 
     def root(pid: int) -> int:
@@ -171,7 +170,7 @@ def _blocked_families(snapshot: Snapshot, blocked: list[BlockedThread]) -> Itera
         fam.add_metric([kind, label(op)], n)
     yield fam
     dead = family("ipcwatch_dead_partners")
-    dead.add_metric([], sum(1 for b in blocked if any(c.startswith(DEAD_PARTNER) for c in b.causes)))
+    dead.add_metric([], sum(1 for b in blocked if b.dead_partner))
     yield dead
     cycles = family("ipcwatch_wait_cycles")
     cycles.add_metric([], _cycle_groups(blocked))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,6 +24,7 @@ from ipcwatch.scan.sigset import (
     mask_names,
     mask_signals,
     parse_mask,
+    read_sigset,
     signal_name,
 )
 from ipcwatch.scan.syscalls import parse_syscall, syscall_name, table_for
@@ -357,17 +357,16 @@ def _signalfd_mask(dir_fd: int) -> int:
 
 
 def _sigwait_set(dir_fd: int, task_fd: int, tid: str) -> int:
-    """The set a thread asleep in rt_sigtimedwait waits for (read from its memory); 0 when it is not, or when
-    the syscall file or the memory cannot be read (not root, another architecture, it woke up)."""
+    """The set a thread asleep in rt_sigtimedwait waits for (read from its memory, as the blocked-thread analysis
+    does: sigset.read_sigset); 0 when it is not, or when the syscall file or the memory cannot be read."""
     try:
         state = parse_syscall(read_once(task_fd, f"{tid}/syscall", 256))
         if state is None or state.nr is None or syscall_name(table_for(), state.nr) != "rt_sigtimedwait":
             return 0
         mem_fd = os.open("mem", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
         try:
-            data = os.pread(mem_fd, 8, state.args[0])
+            return read_sigset(lambda address, size: os.pread(mem_fd, size, address), state.args[0], state.args[3]) or 0
         finally:
             os.close(mem_fd)
     except (OSError, OverflowError):
         return 0
-    return int.from_bytes(data, sys.byteorder) if len(data) == 8 else 0

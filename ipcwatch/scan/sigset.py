@@ -9,9 +9,11 @@ are named from the kernel's SIGRTMIN (32), not glibc's (34, after the two it res
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 
 KERNEL_SIGRTMIN = 32
+SIGSET_SIZE = 8  # the kernel's sigset_t: 64 signals
 KERNEL_SIGRTMAX = 64
 
 # Default action of each standard signal (signal(7)); real-time signals terminate by default.
@@ -98,3 +100,12 @@ def mask_of(numbers: Iterable[int]) -> int:
         if 1 <= num <= KERNEL_SIGRTMAX:
             mask |= 1 << (num - 1)
     return mask
+
+
+def read_sigset(read_mem: Callable[[int, int], bytes], address: int, size: int = SIGSET_SIZE) -> int | None:
+    """A sigset_t at `address` in another process (a sigwaitinfo set, a sigsuspend mask), read through
+    `read_mem(address, size)` (its /proc/PID/mem); None when nothing could be read there."""
+    if not 0 < address < 1 << 63:
+        return None
+    raw = read_mem(address, min(size or SIGSET_SIZE, SIGSET_SIZE))
+    return int.from_bytes(raw.ljust(SIGSET_SIZE, b"\0"), sys.byteorder) if raw else None

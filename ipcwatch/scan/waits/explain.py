@@ -13,6 +13,7 @@ from ipcwatch.scan.waits.analysis import analyse, fd_wakers
 from ipcwatch.scan.waits.finder import WaitFinder, finder_for
 from ipcwatch.scan.waits.records import (
     KERNEL_THREAD_PARENT,
+    WAIT_CYCLE,
     BlockedThread,
     ProcessWaits,
     Target,
@@ -78,7 +79,7 @@ def _from_finder(snap: Snapshot, finder: WaitFinder) -> list[BlockedThread]:
             causes += [c for a in analyses for c in a.dead]
         cycle = _shortest_cycle(pid, [p for p in wakers if p in stuck], edges) if pid in stuck else None
         if cycle:
-            causes.append("wait cycle: " + " -> ".join(f"{p} ({snap.processes[p].comm})" for p in cycle))
+            causes.append(WAIT_CYCLE + " -> ".join(f"{p} ({snap.processes[p].comm})" for p in cycle))
         refs = tuple(ref for _, ref in resolved if ref is not None)
         first_target, first_ref = resolved[0]
         out.append(

@@ -94,6 +94,9 @@ class Waker:
         return {"pid": self.pid, "comm": escape(self.comm), "why": escape(self.why)}
 
 
+DEAD_PARTNER, WAIT_CYCLE = "dead partner: ", "wait cycle: "  # how the analysis words those two likely causes
+
+
 @dataclass(frozen=True, slots=True)
 class BlockedThread:
     """A thread asleep in the kernel waiting on IPC. Strings are raw: escape them to show them."""
@@ -114,6 +117,16 @@ class BlockedThread:
     hints: tuple[str, ...] = ()  # more on who could wake it, when no process can be named
     signals: tuple[str, ...] = ()  # the signals that would end the wait (a signal wait, or a signalfd in the set)
     timeout: float | None = None  # seconds it was given to wait; None: no timeout
+
+    @property
+    def dead_partner(self) -> bool:
+        """A likely cause is a partner that is gone: nobody left who could wake it."""
+        return any(c.startswith(DEAD_PARTNER) for c in self.causes)
+
+    @property
+    def in_cycle(self) -> bool:
+        """Its process is in a wait cycle (A waits on B, which waits on A)."""
+        return any(c.startswith(WAIT_CYCLE) for c in self.causes)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -7,18 +7,13 @@ decoded with the other fds (decoders.py); both are explained by analysis.analyse
 
 from __future__ import annotations
 
-import sys
-
-from ipcwatch.scan.sigset import mask_names
+from ipcwatch.scan.sigset import mask_names, read_sigset
 from ipcwatch.scan.waits.records import SIGNAL, Target
 from ipcwatch.scan.waits.thread import ThreadReader
 
-SIGSET_SIZE = 8  # the kernel's sigset_t: 64 signals
-
 
 def _sigset(t: ThreadReader, address: int, size: int) -> int | None:
-    raw = t.mem(address, min(size or SIGSET_SIZE, SIGSET_SIZE))
-    return int.from_bytes(raw.ljust(SIGSET_SIZE, b"\0"), sys.byteorder) if raw else None
+    return read_sigset(t.mem, address, size)
 
 
 def _target(t: ThreadReader, op: str, names: tuple[str, ...], label: str) -> Target:
