@@ -9,7 +9,7 @@ from ipcwatch.scan.limits import limit_usage
 from ipcwatch.scan.namespaces import Namespace
 from ipcwatch.text import escape
 
-PIDS_SHOWN = 12
+PIDS_SHOWN = 8
 
 
 def _line(text: Text, label: str, value: str) -> None:

@@ -80,7 +80,7 @@ def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
     ns = obj.namespace
     if ns is not None and not ns.host:
         box = "" if ns.container is None else f" ({ns.container.runtime} {ns.container.short_id})"
-        _line(text, "namespace", f"{ns.label}{box}, {ns.tag}")
+        _line(text, "namespace", f"{ns.label}{box}" + (f", {ns.tag}" if ns.label != ns.tag else ""))
     if obj.stale:
         _line(text, "STALE", obj.stale_reason, STALE_STYLE)
     _table(

@@ -192,12 +192,12 @@ NAMESPACE_COLUMNS: tuple[ColumnHead, ...] = (
 
 
 def top_limit(snapshot: Snapshot, ns: Namespace) -> str:
-    """The namespace's most used limit, `semmni 3/32000`; `-` when its limits were not read."""
+    """The namespace's most used limit, `semmni 3/32000 (0%)`; `-` when its limits were not read."""
     if not ns.limits:
         return "-"
     uses = [u for u in limit_usage(snapshot, ns.limits, ns) if u.ratio is not None]
     top = max(uses, key=lambda u: u.ratio or 0.0, default=None)
-    return "-" if top is None else f"{top.resource} {top.used}/{top.limit}"
+    return "-" if top is None else f"{top.resource} {top.used}/{top.limit} ({top.ratio or 0.0:.0%})"
 
 
 def namespace_rows(snapshot: Snapshot, blocked: Iterable[BlockedThread]) -> list[Row]:

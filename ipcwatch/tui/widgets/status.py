@@ -44,7 +44,6 @@ def status_text(snapshot: Snapshot | None, state: RefreshState, blocked: tuple[i
         if flagged:
             text.append(f" ({flagged} dead partner/cycle: press w)", style="bold #ff7b72")
         text.append(f"  ·  {len(snapshot.holder_processes)} holder procs")
-        text.append(namespaces_text(snapshot))
     text.append("\n ")
     if state.paused:
         text.append(" PAUSED ", style="bold reverse")
@@ -59,24 +58,25 @@ def status_text(snapshot: Snapshot | None, state: RefreshState, blocked: tuple[i
         if problems:
             text.append("  ·  ")
             text.append(f"{problems} notice(s): press e", style="bold #ff7b72" if snapshot.errors else "bold")
+        text.append(namespaces_text(snapshot))
     return text
 
 
 def namespaces_text(snapshot: Snapshot) -> str:
-    """`  ·  4 namespaces (2 containers): press n` beside the host's; empty when only the host's were seen."""
+    """`  ·  4 namespaces (2 containers)` beside the host's; empty when only the host's were seen."""
     others = [ns for ns in snapshot.namespaces if not ns.host]
     if not others:
         return ""
     boxes = len({(ns.container.runtime, ns.container.id) for ns in others if ns.container is not None})
     in_boxes = f" ({boxes} container{'s' if boxes != 1 else ''})" if boxes else ""
-    return f"  ·  {len(others)} other namespace{'s' if len(others) != 1 else ''}{in_boxes}: press n"
+    return f"  ·  {len(others)} namespace{'s' if len(others) != 1 else ''}{in_boxes}"
 
 
 class StatusHeader(Static):
     """Two lines at the top of the dashboard."""
 
     DEFAULT_CSS = """
-    StatusHeader { height: 2; background: $panel; color: $text; }
+    StatusHeader { height: 2; background: $panel; color: $text; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self) -> None:
