@@ -311,31 +311,23 @@ class NonRootCli:
     env: dict[str, str]
     home: str
 
-    def argv(self, *args: str) -> list[str]:
-        return [*AS_NOBODY, self.python, "-m", "ipcwatch", *args]
-
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.argv(*args), capture_output=True, text=True, timeout=timeout, cwd=self.home, env=self.env,
-            stdin=subprocess.DEVNULL,
-        )
+        argv = [*AS_NOBODY, self.python, "-m", "ipcwatch", *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=self.home, env=self.env,
+                              stdin=subprocess.DEVNULL)
 
 
-def _runtime_distributions(name: str = "ipcwatch") -> dict[str, importlib.metadata.Distribution]:
-    """Every installed distribution `name` needs at run time (no extras), by normalised name; `name` excluded."""
+def _runtime_distributions() -> dict[str, importlib.metadata.Distribution]:
+    """Every installed distribution ipcwatch needs at run time (no extras), by name."""
     found: dict[str, importlib.metadata.Distribution] = {}
-    todo = [name]
+    todo = ["ipcwatch"]
     while todo:
-        for line in importlib.metadata.requires(todo.pop()) or ():
-            req = Requirement(line)
-            key = req.name.lower().replace("_", "-")
-            if key in found or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+        for req in map(Requirement, importlib.metadata.requires(todo.pop()) or ()):
+            if req.name in found or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
                 continue
-            try:
-                found[key] = importlib.metadata.distribution(req.name)
-            except importlib.metadata.PackageNotFoundError:
-                continue  # optional at run time (an extra's import is guarded) or not installed here
-            todo.append(req.name)
+            with contextlib.suppress(importlib.metadata.PackageNotFoundError):  # not installed: optional here
+                found[req.name] = importlib.metadata.distribution(req.name)
+                todo.append(req.name)
     return found
 
 
@@ -344,13 +336,11 @@ def _copy_readable(home: Path) -> None:
     shutil.copytree(Path(ipcwatch.__file__).parent, home / "ipcwatch", ignore=shutil.ignore_patterns("__pycache__"))
     for dist in _runtime_distributions().values():
         for file in dist.files or ():
-            if file.parts[0] == ".." or "__pycache__" in file.parts:
-                continue  # scripts outside site-packages; bytecode is rebuilt in memory
-            dest = home / file
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(dist.locate_file(file), dest)
+            if file.parts[0] != ".." and "__pycache__" not in file.parts:  # not scripts outside site-packages
+                (home / file).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(dist.locate_file(file), home / file)
     for path in (home, *home.rglob("*")):  # whatever the umask was
-        path.chmod(0o755 if path.is_dir() or path.suffix == ".so" else 0o644)
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 @pytest.fixture(scope="session")
@@ -361,14 +351,12 @@ def nonroot_cli() -> Iterator[NonRootCli]:
     home = Path(tempfile.mkdtemp(prefix="ipcwatch-nonroot-", dir="/tmp"))  # /tmp: traversable by everyone
     try:
         _copy_readable(home)
-        env = {  # that user's own environment, not ours
-            "PATH": SYSTEM_PATH, "HOME": pwd.getpwuid(NOBODY).pw_dir, "LANG": "C.UTF-8",
-            "PYTHONPATH": str(home), "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        env = {"PATH": SYSTEM_PATH, "HOME": pwd.getpwuid(NOBODY).pw_dir, "LANG": "C.UTF-8", "PYTHONPATH": str(home),
+               "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1"}  # that user's own environment, not ours
         # the venv's base (the extensions were built for it), else the system's Python of the same version; it must
         # start as that user by itself too (the CLI starts children with sys.executable: `demo`)
-        candidates = [getattr(sys, "_base_executable", None), shutil.which(version, path=SYSTEM_PATH)]
+        system = shutil.which(f"python{sys.version_info[0]}.{sys.version_info[1]}", path=SYSTEM_PATH)
+        candidates = [getattr(sys, "_base_executable", None), system]
         probe = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import ipcwatch.cli, psutil'], check=1)"
         for python in filter(None, dict.fromkeys(candidates)):
             check = subprocess.run([*AS_NOBODY, python, "-c", probe], capture_output=True, timeout=60, cwd=home,
