@@ -34,6 +34,7 @@ from soak_objects import (
     Obj,
     Objects,
     churn,
+    eventually,
     fork_child,
     kernel_stamp,
     leftovers,
@@ -47,7 +48,7 @@ FILTERS = ("ipcsoak", "sysv", "re:shm|mq", "re:[", "pipe", "zzz-nothing", "re:^u
 FILTER_PLACEHOLDER = "filter: text, or re:REGEX"
 DETAIL_RULE = "─{40}"  # the rule above the detail pane
 HEX_LINE = r"[0-9a-f]{8}  (?:[0-9a-f]{2} ){8} (?:[0-9a-f]{2} ){8} \|"  # a whole `hexdump -C` line
-SETTLE = 1.5  # seconds an action is given to run after its confirmation
+SETTLE = 3.0  # seconds a raced action is given to run after its confirmation
 RSS_WARMUP = 0.25  # fraction of the run after which the dashboard's RSS is the baseline
 
 
@@ -123,17 +124,21 @@ class Soak:
         self.stuck("dialog not reached")
         return None
 
-    def settle(self, action: str, new: Obj | None, raced: bool, intact: Callable[[Obj], bool]) -> None:
-        """After a confirmation: a replacement must be intact; without a race the action must have happened."""
+    def settle(
+        self, action: str, old: Obj, new: Obj | None, intact: Callable[[Obj], bool], acted: Callable[[Obj], bool]
+    ) -> None:
+        """After a confirmation: a replacement (`new`) must stay intact; without a race the action must happen."""
+        if new is old:
+            self.counts[f"{action} control, " + ("done" if eventually(lambda: acted(old)) else "NOT done")] += 1
+            return
         time.sleep(SETTLE)
-        if raced and new is None:
+        if new is None:
             self.counts[f"{action} race skipped (id taken)"] += 1
-        elif raced:
-            assert new is not None
-            ok = kernel_stamp(new.kind, new.ident) == new.stamp and intact(new)
-            self.counts[f"{action} raced, replacement intact" if ok else f"{action} raced, VIOLATION"] += 1
-            if not ok:
-                self.violations.append(f"{action} touched the replacement {new.ref}")
+            return
+        ok = kernel_stamp(new.kind, new.ident) == new.stamp and intact(new)
+        self.counts[f"{action} raced, replacement intact" if ok else f"{action} raced, VIOLATION"] += 1
+        if not ok:
+            self.violations.append(f"{action} touched the replacement {new.ref}")
 
     # --- scenarios ---------------------------------------------------------------------------------------------
 
@@ -165,12 +170,9 @@ class Soak:
         if not self.open(obj, "x", rf"Remove {re.escape(obj.ref) if obj else ''}\?"):
             return
         assert obj is not None
-        new = self.objs.replace(obj) if raced else None
+        new = self.objs.replace(obj) if raced else obj
         self.confirm()
-        self.settle("remove", new, raced, lambda o: True)
-        if not raced:
-            gone = kernel_stamp(obj.kind, obj.ident) != obj.stamp
-            self.counts["remove control, removed" if gone else "remove control, NOT removed"] += 1
+        self.settle("remove", obj, new, lambda o: True, lambda o: kernel_stamp(o.kind, o.ident) != o.stamp)
 
     def receive(self, raced: bool) -> None:
         """Open a queue (its messages are peeked), replace it, refresh, then receive one message."""
@@ -179,30 +181,25 @@ class Soak:
         if not self.open(obj, "m", r"Receive one"):
             return
         assert obj is not None
-        new = self.objs.replace(obj, messages=2) if raced else None
+        new = self.objs.replace(obj, messages=2) if raced else obj
         self.term.keys("F5", *["Tab"] * (5 if kind == "sysv-msg" else 4), "Enter")
         if not self.term.wait_for(r"REMOVED from the queue"):
             self.stuck("dialog not reached")
             return
         self.confirm()
-        self.settle("receive", new, raced, lambda o: queued(o) == 2)
-        if not raced:
-            self.counts["receive control, " + ("received" if queued(obj) == 1 else "NOT received")] += 1
+        self.settle("receive", obj, new, lambda o: queued(o) == 2, lambda o: queued(o) == 1)
 
     def post(self, raced: bool) -> None:
         obj = self.objs.create(self.rng.choice(("sysv-sem", "posix-sem")), protected=True)
         if not self.open(obj, "v", r"Post \(\+count\)"):
             return
         assert obj is not None
-        new = self.objs.replace(obj) if raced else None
+        new = self.objs.replace(obj) if raced else obj
         self.term.keys("Tab", "Tab", "Tab", "Enter")
-        self.settle("post", new, raced, lambda o: sem_value(o) == 0)
-        if not raced:
-            self.counts["post control, " + ("posted" if sem_value(obj) == 1 else "NOT posted")] += 1
+        self.settle("post", obj, new, lambda o: sem_value(o) == 0, lambda o: sem_value(o) == 1)
 
     def signal(self, raced: bool) -> None:
-        """Signal the only holder of a POSIX segment, a process the soak forked; the race kills it and forks a
-        new soak process under the same pid (ns_last_pid) before the confirmation."""
+        """Signal the only holder of a POSIX segment, a soak child; the race puts a new soak child at its pid."""
         obj = self.objs.create("posix-shm", hold=True, protected=True)
         if obj is None:
             self.counts["create failed"] += 1
@@ -230,7 +227,10 @@ class Soak:
                 self.close_dialogs()
                 return
         self.confirm()
-        time.sleep(SETTLE)
+        if raced:
+            time.sleep(SETTLE)
+        else:  # a zombie's cmdline is empty: delivered (soon, on a busy host)
+            eventually(lambda: not Path(f"/proc/{pid}/cmdline").read_bytes())
         done, status = os.waitpid(pid, os.WNOHANG)
         if raced:
             self.counts["signal raced, replacement intact" if done == 0 else "signal raced, VIOLATION"] += 1
@@ -311,6 +311,7 @@ def report(
         "rss_kb_end": warm[-1][0] if warm else None,
         "host_objects_after_warmup_and_end": [warm[0][1], warm[-1][1]] if warm else None,
         "rss_growth_pct": growth,
+        "rss_kb_series": [kb for _, kb, _ in soak.rss][:: max(1, len(soak.rss) // 20)],  # about 20 samples
         "objects_left": len(left),
         "swept_at_end": objs.swept,
         "left": left[:50],

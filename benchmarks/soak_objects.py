@@ -325,3 +325,13 @@ def leftovers(run_dir: Path, tmux_socket: str) -> list[str]:
     if subprocess.run(["tmux", "-L", tmux_socket, "has-session"], capture_output=True).returncode == 0:
         left.append(f"tmux server -L {tmux_socket}")
     return left
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Whether `check()` comes true within `timeout` s (an action runs in a worker of a possibly busy app)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
