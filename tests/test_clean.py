@@ -105,8 +105,10 @@ for name in ("idle", "fresh"):
 fresh = posix_ipc.MessageQueue("/fresh")
 fresh.send(b"just now")
 fresh.close()
+own = "ipc:%d" % os.stat("/proc/self/ns/ipc").st_ino  # this namespace only: the host's objects are seen too
 def clean(*args):
-    done = subprocess.run([sys.executable, "-m", "ipcwatch", "clean", *args], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "ipcwatch", "clean", "--namespace", own, *args],
+                          capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60)
     return {"rc": done.returncode, "out": done.stdout, "err": done.stderr}
 dry = clean()

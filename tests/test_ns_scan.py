@@ -93,3 +93,20 @@ def test_list_and_namespaces_commands_select_by_namespace(
     assert {"resource": "shmmni", "limit": 1234, "used": 1} in summary["limit_use"]
     assert main(["namespaces"]) == 0
     assert tag in capsys.readouterr().out
+
+
+def test_posix_objects_of_another_mount_view_are_listed_with_their_holders(
+    ns_child: Callable[..., NsChild], secret: object
+) -> None:
+    child = ns_child()
+    snap = scan(ScanConfig(kinds=frozenset({"posix-shm", "posix-mq", "posix-sem"})))
+    mnt = os.stat(f"/proc/{child.pid}/ns/mnt").st_ino
+    ipc = os.stat(f"/proc/{child.pid}/ns/ipc").st_ino
+    shm = snap.get(f"posix-shm@mnt:{mnt}:{child.name}")
+    queue = snap.get(f"posix-mq@ipc:{ipc}:{child.name}")
+    assert shm is not None and queue is not None, [o.ref for o in snap.objects if "@" in o.ref]
+    assert child.pid in shm.holder_pids and child.pid in queue.holder_pids
+    assert shm.size == len(b"CHILD-POSIX-SHM") and queue.namespace is not None and queue.namespace.inode == ipc
+    assert snap.get(f"posix-shm:{child.name}") is None and snap.get(f"posix-mq:{child.name}") is None
+    # the planted symlinks to the host's secret are listed as nothing and never followed
+    assert not any(o.name in ("evil", "evildir") for o in snap.objects)

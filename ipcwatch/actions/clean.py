@@ -18,6 +18,7 @@ from ipcwatch.actions.outcome import Outcome, failed
 from ipcwatch.actions.remove import entry_of, not_removable, remove
 from ipcwatch.actions.verify import users
 from ipcwatch.scan import IpcObject, ScanConfig, Snapshot, scan
+from ipcwatch.scan.nsfilter import ALL, object_matches
 from ipcwatch.text import ago, human_size
 
 RECENT_SECONDS = 60.0
@@ -86,12 +87,13 @@ def _use_times(obj: IpcObject, config: ScanConfig) -> list[float]:
 
 
 def plan_from(snapshot: Snapshot, config: ScanConfig | None = None, *, now: float | None = None,
-              recent: float = RECENT_SECONDS) -> CleanPlan:
+              recent: float = RECENT_SECONDS, namespace: str = ALL) -> CleanPlan:
+    """The stale objects of the namespaces `namespace` selects (nsfilter: host, all, a container, ipc:INODE)."""
     config = config or ScanConfig()
     now = time.time() if now is None else now
     candidates, skipped = [], []
     for obj in snapshot.objects:
-        if not obj.stale:
+        if not obj.stale or not object_matches(obj, namespace):
             continue
         reason = not_removable(obj) or ("in use: " + "; ".join(users(obj)) if users(obj) else None)
         if reason:
@@ -103,10 +105,12 @@ def plan_from(snapshot: Snapshot, config: ScanConfig | None = None, *, now: floa
     return CleanPlan(tuple(candidates), tuple(skipped))
 
 
-def plan(config: ScanConfig | None = None, *, recent: float = RECENT_SECONDS) -> CleanPlan | Outcome:
+def plan(
+    config: ScanConfig | None = None, *, recent: float = RECENT_SECONDS, namespace: str = ALL
+) -> CleanPlan | Outcome:
     """Scan and list the candidates (an Outcome only when the scan itself failed)."""
     try:
-        return plan_from(scan(config), config, recent=recent)
+        return plan_from(scan(config), config, recent=recent, namespace=namespace)
     except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
         return failed(f"could not scan for stale objects: {exc}")
 

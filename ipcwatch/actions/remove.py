@@ -18,6 +18,7 @@ from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import recheck, users
 from ipcwatch.scan import IpcObject, ScanConfig
+from ipcwatch.scan.namespaces import split_ref
 from ipcwatch.scan.nsread import run_in
 from ipcwatch.scan.posix import file_identity
 from ipcwatch.scan.sysv import current_identity
@@ -42,6 +43,9 @@ def not_removable(obj: IpcObject) -> str | None:
         return "the FIFO file is already deleted; it goes away when its holders close it"
     if obj.kind in ("fifo", "unix") and not (obj.name or "").startswith("/"):
         return "no file path is known for it"
+    parsed = split_ref(obj.ref)
+    if obj.kind in _FILE_TYPES and parsed is not None and parsed[1] is not None:
+        return "its file is in another namespace's view: remove it from inside that namespace"
     return None
 
 

@@ -20,7 +20,9 @@ from ipcwatch.commands.common import (
     refuse_if_read_only,
     say,
 )
+from ipcwatch.commands.list import add_namespace_option
 from ipcwatch.scan import IpcObject, scan
+from ipcwatch.scan.nsfilter import ALL, HOST, unknown
 from ipcwatch.text import escape
 
 
@@ -44,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the last minute are kept.",
     )
     p.add_argument("--yes", action="store_true", help="remove the selected objects without asking")
+    add_namespace_option(p)
     p.set_defaults(func=run_clean)
 
 
@@ -108,7 +111,9 @@ def run_rm(args: argparse.Namespace) -> int:
 
 
 def run_clean(args: argparse.Namespace) -> int:
-    plan = cleaning.plan()
+    if args.namespace not in (ALL, HOST) and unknown(args.namespace, scan().namespaces):
+        return fail(f"no namespace or container matches {escape(args.namespace)}", EXIT_USAGE)
+    plan = cleaning.plan(namespace=args.namespace)
     if isinstance(plan, Outcome):
         return fail(escape(plan.message))
     selected = [c for c in plan.candidates if c.selected]

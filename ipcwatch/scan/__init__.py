@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 
 from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
 from ipcwatch.scan.model import KIND_TITLES, KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
-from ipcwatch.scan.namespaces import Namespace
+from ipcwatch.scan.namespaces import Namespace, discover
+from ipcwatch.scan.nsread import SpecialDirs
 from ipcwatch.scan.procs import HolderIndex, ProcessVisitor, ProcPassConfig, scan_processes
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 DEFAULT_FILE_DIRS = ("/tmp", "/run", "/var/run", "/dev/shm")
+POSIX_KINDS = frozenset({"posix-shm", "posix-sem", "posix-mq"})
 
 # A waiter finder: given the objects and the holder index, returns {ref: waiters}. It may add a ProcessVisitor
 # to the /proc pass (so threads are read in the same pass) through `visitor()`.
@@ -146,11 +148,11 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     mq_on = "posix-mq" in kinds and _fs_type(config.mqueue_dir) == "mqueue"
     if "posix-mq" in kinds and not mq_on:
         notes.append(f"{config.mqueue_dir} is not mounted: POSIX message queues cannot be listed")
-    file_devs = frozenset(
-        d for d in (_dev_of(config.shm_dir), _dev_of(config.mqueue_dir) if mq_on else None) if d is not None
-    )
+    own = SpecialDirs(_dev_of(config.shm_dir), _dev_of(config.mqueue_dir) if mq_on else None)
+    discovery = discover(config.proc_root, fds=False)
+    views = nsscan.other_views(discovery, own, config.proc_root) if kinds & POSIX_KINDS else []
+    file_devs = frozenset(d for v in [own, *(v.dirs for v in views)] for d in v.key if d is not None)
     attach, visit = _waiter_finder() if config.waiters else (None, None)
-    ns_found = nsscan.collector(config.proc_root)
 
     # Phase one: what each object says of itself, then the single /proc pass for holders. (Overlapping the two
     # in a thread was measured slower: both are Python-bound between system calls and contend for the GIL.)
@@ -161,10 +163,11 @@ def _scan(config: ScanConfig | None) -> Snapshot:
             file_devs=file_devs,
             read_maps=bool(kinds & {"sysv-shm", "posix-shm", "posix-sem"}),
             read_anon=bool(kinds & set(anon.ANON_KINDS)),
-            visitors=[*config.extra_visitors, ns_found.visit, *([visit] if visit else [])],
+            visitors=[*config.extra_visitors, *([visit] if visit else [])],
         )
     )
-    spaces = nsscan.read_namespaces(ns_found, kinds, config.proc_root, config.config_root)
+    spaces = nsscan.read_namespaces(discovery, kinds, config.proc_root, config.config_root)
+    nsscan.read_views(views, kinds, spaces, config.proc_root)
     errors = reads.errors + index.errors + spaces.errors
     notes += spaces.notes
     if reads.socket_source == "/proc/net/unix":
@@ -180,6 +183,9 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root)
     objects += [replace(o, namespace=own_mnt) for o in in_mnt]
     objects += [replace(o, namespace=own_ipc) for o in posix.mqueue_objects(reads.mq_entries, index)]
+    for mnt, shm_entries, ipc, mq_entries in spaces.posix:
+        objects += [o for o in posix.shm_dir_objects(shm_entries, index, mnt) if o.kind in kinds]
+        objects += posix.mqueue_objects(mq_entries, index, ipc)
     if "pipe" in kinds:
         objects += pipes.pipe_objects(index, config.proc_root)
     if "unix" in kinds:

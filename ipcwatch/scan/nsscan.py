@@ -1,9 +1,9 @@
-"""The scan's namespace step: which namespaces exist, their containers, and the SysV tables of each IPC namespace
-other than the host's (read by a short-lived thread inside it: ipcwatch.scan.nsread).
+"""The scan's namespace step: which namespaces exist, their containers, the SysV tables of each IPC namespace
+other than the scanner's (read by a short-lived thread inside it: ipcwatch.scan.nsread), and the POSIX objects of
+other mount views (read under /proc/PID/root, never following a symlink).
 
-The namespace of every process is noted during the scan's single /proc pass (`collector.visit` is a
-ProcessVisitor); `read_namespaces` then names containers and reads the other IPC namespaces. A namespace that
-vanishes or cannot be entered is skipped with a note, never the scan.
+`discover` runs before the /proc pass, so the other views' /dev/shm and mqueue devices are known to it (their
+fds and mappings are holds). A namespace that vanishes or cannot be entered is skipped with a note, never the scan.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from ipcwatch.scan import limits
+from ipcwatch.scan import limits, posix
 from ipcwatch.scan.containers import containers_of
 from ipcwatch.scan.model import ScanError
-from ipcwatch.scan.namespaces import Discovery, Namespace, NamespaceCollector, NsKey
-from ipcwatch.scan.nsread import read_ipc
+from ipcwatch.scan.namespaces import Discovery, Namespace, NsKey
+from ipcwatch.scan.nsread import SpecialDirs, distinct_mount_views, open_root, read_ipc
 from ipcwatch.scan.sysv import Row
 
 SYSV_TABLES = (("sysv-shm", "shm"), ("sysv-msg", "msg"), ("sysv-sem", "sem"))
@@ -29,6 +29,10 @@ class NamespaceReads:
     namespaces: tuple[Namespace, ...] = ()
     discovery: Discovery | None = None
     sysv: list[tuple[Namespace, dict[str, list[Row]]]] = field(default_factory=list)  # kind -> rows, per ns
+    # other views' POSIX entries: (mount ns, /dev/shm entries, IPC ns, /dev/mqueue entries)
+    posix: list[tuple[Namespace | None, list[posix.Entry], Namespace | None, list[posix.Entry]]] = field(
+        default_factory=list
+    )
     errors: list[ScanError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _by_key: dict[NsKey, Namespace] = field(default_factory=dict, repr=False)
@@ -44,24 +48,69 @@ class NamespaceReads:
     def namespace_of(self, pid: int, ns_type: str) -> Namespace | None:
         """The namespace (with its container) process `pid` was in during the scan."""
         key = None if self.discovery is None else self.discovery.of_pid.get(pid, {}).get(ns_type)
-        if key is None:
-            return None
+        return None if key is None else self.by_key(key)
+
+    def by_key(self, key: NsKey) -> Namespace | None:
         if len(self._by_key) != len(self.namespaces):
             self._by_key.update((ns.key, ns) for ns in self.namespaces)
         return self._by_key.get(key)
 
 
-def collector(proc_root: str = "/proc") -> NamespaceCollector:
-    """A collector to add to the /proc pass as a visitor."""
-    return NamespaceCollector(proc_root)
+@dataclass(frozen=True, slots=True)
+class View:
+    """Another mount namespace's /dev/shm and /dev/mqueue (one per distinct pair of devices), read through `pid`."""
+
+    mnt: NsKey
+    ipc: NsKey | None  # the IPC namespace of `pid`: the one its /dev/mqueue shows
+    pid: int
+    dirs: SpecialDirs
+    read_shm: bool  # False: the scanner's own /dev/shm, or one already read through another view
+    read_mqueue: bool
+
+
+def other_views(discovery: Discovery, own: SpecialDirs, proc_root: str = "/proc") -> list[View]:
+    """The mount views whose /dev/shm or /dev/mqueue the scanner's own does not already show (deduplicated by
+    st_dev: containers sharing a tmpfs or an IPC namespace are read once)."""
+    seen_shm, seen_mq = {own.shm_dev}, {own.mqueue_dev}
+    out = []
+    for (shm_dev, mq_dev), group in distinct_mount_views(discovery.of_type("mnt"), proc_root).items():
+        ns = group[0]
+        pid = ns.representative
+        read_shm, read_mq = shm_dev not in seen_shm, mq_dev not in seen_mq
+        seen_shm.add(shm_dev)
+        seen_mq.add(mq_dev)
+        if pid is None or not (read_shm or read_mq or mq_dev is None):
+            continue
+        ipc = discovery.of_pid.get(pid, {}).get("ipc")
+        out.append(View(ns.key, ipc, pid, SpecialDirs(shm_dev, mq_dev), read_shm, read_mq))
+    return out
+
+
+def read_views(views: list[View], kinds: frozenset[str], spaces: NamespaceReads, proc_root: str = "/proc") -> None:
+    """Read the POSIX objects of each other view into `spaces.posix` (never following a symlink there)."""
+    want_shm, want_mq = bool(kinds & {"posix-shm", "posix-sem"}), "posix-mq" in kinds
+    for view in views:
+        mnt, ipc = spaces.by_key(view.mnt), None if view.ipc is None else spaces.by_key(view.ipc)
+        if want_mq and view.dirs.mqueue_dev is None and ipc is not None and not ipc.host:
+            spaces.notes.append(f"{ipc.label}: no mqueue filesystem at /dev/mqueue: its POSIX queues are not listed")
+        try:
+            root_fd = open_root(view.pid, proc_root)
+        except OSError:
+            spaces.notes.append(f"{view.mnt[0]}:{view.mnt[2]} vanished during the scan: skipped")
+            continue
+        try:
+            beneath = posix.Beneath(root_fd)
+            shm = posix.read_shm_dir("dev/shm", spaces.errors, beneath) if want_shm and view.read_shm else []
+            mq = posix.read_mqueue_dir("dev/mqueue", spaces.errors, beneath) if want_mq and view.read_mqueue else []
+        finally:
+            os.close(root_fd)
+        spaces.posix.append((mnt, shm, ipc, mq))
 
 
 def read_namespaces(
-    found: NamespaceCollector, kinds: frozenset[str], proc_root: str = "/proc", root: str = "/"
+    discovery: Discovery, kinds: frozenset[str], proc_root: str = "/proc", root: str = "/"
 ) -> NamespaceReads:
-    """Name containers and read the SysV tables of every IPC namespace that is not the host's."""
-    found.read_mounts()
-    discovery = found.result()
+    """Name containers and read the SysV tables of every IPC namespace that is not the scanner's."""
     out = NamespaceReads(discovery=discovery, errors=list(discovery.errors))
     try:
         boxes = containers_of(discovery, proc_root=proc_root, root=root)

@@ -10,9 +10,12 @@ import os
 import stat as stat_mod
 import struct
 import time
+from collections.abc import Callable
 
 from ipcwatch import libc
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
+from ipcwatch.scan.namespaces import Namespace, qualified_ref
+from ipcwatch.scan.nsread import list_beneath, open_beneath
 from ipcwatch.scan.parsers import parse_mqueue_status
 from ipcwatch.scan.procs import HolderIndex, user_name
 from ipcwatch.text import ago, escape
@@ -35,10 +38,12 @@ def file_object(
     holders: tuple[Holder, ...],
     stale_reason: str | None,
     fields: dict[str, object],
+    ns: Namespace | None = None,
 ) -> IpcObject:
-    """An object that is a file (/dev/shm, /dev/mqueue, a socket file): owner, mode and identity from its lstat."""
+    """An object that is a file (/dev/shm, /dev/mqueue, a socket file): owner, mode and identity from its lstat.
+    `ns`: the namespace of another view than the scanner's (its ref is qualified with it)."""
     return IpcObject(
-        ref=f"{kind}:{escape(name)}",
+        ref=qualified_ref(kind, escape(name), ns),
         kind=kind,
         name=name,
         id=None,
@@ -52,7 +57,25 @@ def file_object(
         stale_reason=stale_reason,
         identity=file_identity(st),
         fields=fields,
+        namespace=ns,
     )
+
+
+Opener = Callable[[str, os.stat_result], int]  # (path, lstat) -> fd on that very regular file, or OSError
+
+
+class Beneath:
+    """A directory of another mount namespace's view, under its root fd (/proc/PID/root): listed and opened
+    without following any symlink (ipcwatch.scan.nsread), paths relative to that root."""
+
+    def __init__(self, root_fd: int) -> None:
+        self.root_fd = root_fd
+
+    def list(self, path: str, errors: list[ScanError]) -> list[tuple[str, os.stat_result]]:
+        return list_beneath(self.root_fd, path, errors)
+
+    def open(self, path: str, st: os.stat_result) -> int:
+        return open_beneath(self.root_fd, path, os.O_RDONLY, st)
 
 
 def list_dir(path: str, errors: list[ScanError]) -> list[tuple[str, os.stat_result]]:
@@ -100,12 +123,14 @@ def _base_fields(st: os.stat_result, *, with_ctime: bool = True) -> dict[str, in
     return fields
 
 
-def read_sem_value(path: str, st: os.stat_result) -> tuple[int | None, int | None, str | None]:
+def read_sem_value(
+    path: str, st: os.stat_result, opener: Opener = open_regular
+) -> tuple[int | None, int | None, str | None]:
     """(value, waiters, problem) of a POSIX named semaphore, read with pread: a hostile `sem.*` file cannot hurt."""
     if st.st_size < SEM_T_SIZE:
         return None, None, f"not a valid semaphore: {st.st_size} bytes (a sem_t is {SEM_T_SIZE})"
     try:
-        fd = open_regular(path, st)
+        fd = opener(path, st)
     except OSError as exc:
         return None, None, exc.strerror or str(exc)
     try:
@@ -121,15 +146,18 @@ def read_sem_value(path: str, st: os.stat_result) -> tuple[int | None, int | Non
 Entry = tuple[str, os.stat_result, dict[str, object]]  # (name, lstat, fields read from the object itself)
 
 
-def read_shm_dir(shm_dir: str, errors: list[ScanError]) -> list[Entry]:
-    """Regular files in /dev/shm with their own fields (a semaphore's value); needs no holder index."""
+def read_shm_dir(shm_dir: str, errors: list[ScanError], beneath: Beneath | None = None) -> list[Entry]:
+    """Regular files in /dev/shm with their own fields (a semaphore's value); needs no holder index.
+    With `beneath`, `shm_dir` is relative to another view's root."""
     out: list[Entry] = []
-    for name, st in list_dir(shm_dir, errors):
+    listing = list_dir(shm_dir, errors) if beneath is None else beneath.list(shm_dir, errors)
+    opener = open_regular if beneath is None else beneath.open
+    for name, st in listing:
         if not stat_mod.S_ISREG(st.st_mode):
             continue  # FIFOs and sockets are found by the file walk; links and devices are not IPC objects
         fields: dict[str, object] = _base_fields(st)
         if name.startswith("sem."):
-            value, nwaiters, problem = read_sem_value(os.path.join(shm_dir, name), st)
+            value, nwaiters, problem = read_sem_value(os.path.join(shm_dir, name), st, opener)
             fields.update({"value": value, "waiters_count": nwaiters, "problem": problem})
         else:
             fields["allocated"] = st.st_blocks * 512
@@ -137,7 +165,7 @@ def read_shm_dir(shm_dir: str, errors: list[ScanError]) -> list[Entry]:
     return out
 
 
-def shm_dir_objects(entries: list[Entry], index: HolderIndex) -> list[IpcObject]:
+def shm_dir_objects(entries: list[Entry], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
     """POSIX shared memory objects and named semaphores, with their holders."""
     out = []
     now = time.time()
@@ -153,14 +181,14 @@ def shm_dir_objects(entries: list[Entry], index: HolderIndex) -> list[IpcObject]
                 stale_reason = f"no process has it open or mapped; last written {ago(now - st.st_mtime)} ago"
         out.append(
             file_object(
-                kind, shown, st, size=st.st_size, holders=holders, stale_reason=stale_reason, fields=fields
+                kind, shown, st, size=st.st_size, holders=holders, stale_reason=stale_reason, fields=fields, ns=ns
             )
         )
     return out
 
 
-def _read_queue(path: str, st: os.stat_result) -> dict[str, object]:
-    fd = open_regular(path, st)
+def _read_queue(path: str, st: os.stat_result, opener: Opener) -> dict[str, object]:
+    fd = opener(path, st)
     try:
         status = parse_mqueue_status(os.pread(fd, 256, 0))
         _, maxmsg, msgsize, curmsgs = libc.mq_getattr(fd)
@@ -178,17 +206,20 @@ def _read_queue(path: str, st: os.stat_result) -> dict[str, object]:
     }
 
 
-def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError]) -> list[Entry]:
-    """Queues in /dev/mqueue with their attributes and notify registrant; needs no holder index."""
+def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError], beneath: Beneath | None = None) -> list[Entry]:
+    """Queues in /dev/mqueue with their attributes and notify registrant; needs no holder index.
+    With `beneath`, `mqueue_dir` is relative to another view's root."""
     out: list[Entry] = []
-    for name, st in list_dir(mqueue_dir, errors):
+    listing = list_dir(mqueue_dir, errors) if beneath is None else beneath.list(mqueue_dir, errors)
+    opener = open_regular if beneath is None else beneath.open
+    for name, st in listing:
         if not stat_mod.S_ISREG(st.st_mode):
             continue
         # reading a queue's status sets its atime and ctime, so they would only say when we last looked; its mtime
         # is set by mq_send and mq_receive (and creation) alone: the time of its last message activity
         fields: dict[str, object] = _base_fields(st, with_ctime=False)
         try:
-            fields.update(_read_queue(os.path.join(mqueue_dir, name), st))
+            fields.update(_read_queue(os.path.join(mqueue_dir, name), st, opener))
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -198,7 +229,7 @@ def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError]) -> list[Entry]:
     return out
 
 
-def mqueue_objects(entries: list[Entry], index: HolderIndex) -> list[IpcObject]:
+def mqueue_objects(entries: list[Entry], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
     out = []
     now = time.time()
     for name, st, fields in entries:
@@ -219,6 +250,7 @@ def mqueue_objects(entries: list[Entry], index: HolderIndex) -> list[IpcObject]:
                 holders=holders,
                 stale_reason=stale_reason,
                 fields=fields,
+                ns=ns,
             )
         )
     return out
