@@ -15,8 +15,9 @@ from ipcwatch.actions.remove import remove
 from ipcwatch.cli import main
 from ipcwatch.scan import ScanConfig, scan
 from ipcwatch.scan.namespaces import split_ref
+from tests import container
 from tests import test_namespaces as fixtures
-from tests.conftest import needs_root
+from tests.conftest import needs_root, wait_until
 from tests.test_namespaces import NsChild, needs_unshare
 
 pytestmark = [needs_root, needs_unshare]
@@ -110,3 +111,26 @@ def test_posix_objects_of_another_mount_view_are_listed_with_their_holders(
     assert snap.get(f"posix-shm:{child.name}") is None and snap.get(f"posix-mq:{child.name}") is None
     # the planted symlinks to the host's secret are listed as nothing and never followed
     assert not any(o.name in ("evil", "evildir") for o in snap.objects)
+
+
+def test_podman_container_objects_listed_under_its_name(capsys: pytest.CaptureFixture[str]) -> None:
+    why = container.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    with container.podman_container("ipcmk -M 4096; ipcmk -Q; sleep 300") as box:
+        ipc = os.stat(f"/proc/{box.pid}/ns/ipc").st_ino
+
+        def listed() -> list[dict[str, object]]:
+            assert main(["list", "--json", "--kind", "sysv-shm,sysv-msg", "--namespace", box.name]) == 0
+            return json.loads(capsys.readouterr().out)["objects"]
+
+        objects = wait_until(lambda: (found := listed()) and len(found) == 2 and found)
+        assert sorted(o["kind"] for o in objects) == ["sysv-msg", "sysv-shm"]  # type: ignore[union-attr]
+        for obj in objects:  # type: ignore[union-attr]
+            assert obj["ref"].startswith(f"{obj['kind']}@ipc:{ipc}:")
+            assert obj["namespace"]["container"]["name"] == box.name
+            assert obj["namespace"]["container"]["runtime"] == "podman"
+        assert main(["list", "--kind", "sysv-shm,sysv-msg", "--namespace", box.id[:12]]) == 0
+        assert f"== namespace {box.name} (ipc:{ipc}) ==" in capsys.readouterr().out
+        assert main(["namespaces"]) == 0
+        assert f"{box.name} (podman)" in capsys.readouterr().out
