@@ -5,13 +5,19 @@ Run: .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]   (default: screenshot
 The scan is real; only its result is narrowed to the demo's objects (and what the demo's processes hold), so
 the pictures do not show whatever else runs on the machine that makes them. For the Blocked view the script
 kills the demo's SysV message producer: its consumer drains the queue and then waits for a sender that is gone.
+For the Containers view it starts a process in a new IPC namespace (`unshare --ipc`, needs root) holding a SysV
+segment with the same id as the demo's and a queue; killing it at the end removes the namespace and both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,25 +29,63 @@ from ipcwatch.tui.app import IpcwatchApp  # noqa: E402
 from ipcwatch.tui.widgets.filter_bar import FilterBar  # noqa: E402
 
 SIZE = (120, 36)
-SHOTS = ("main", "detail", "process", "filter", "confirm", "blocked")
+SHOTS = ("main", "detail", "process", "filter", "confirm", "blocked", "containers", "namespaced")
+UNSHARED = """
+import sys, sysv_ipc
+with open("/proc/sys/kernel/shm_next_id", "w") as f:
+    f.write(sys.argv[1])
+shm = sysv_ipc.SharedMemory(None, sysv_ipc.IPC_CREX, size=65536)
+mq = sysv_ipc.MessageQueue(None, sysv_ipc.IPC_CREX)
+mq.send(b"queued inside the namespace")
+print(shm.id, flush=True)
+sys.stdin.read()
+"""
 BLOCK_TIMEOUT = 20.0
 
 
-def demo_scanner(demo: Demo):  # type: ignore[no-untyped-def]
+def demo_scanner(demo: Demo, extra_pids: set[int]):  # type: ignore[no-untyped-def]
+    """The demo's objects and processes, plus the namespaces of `extra_pids` (filled in later) with their objects."""
     refs = {m.ref for m in demo.made}
     pids = set(demo.pids.values())
 
     def scanner() -> Snapshot:
         snap = scan(ScanConfig(file_dirs=(demo.directory,)))
-        objects = tuple(o for o in snap.objects if o.ref in refs or o.holder_pids & pids)
-        processes = {pid: p for pid, p in snap.processes.items() if pid in pids}
-        return replace(snap, objects=objects, processes=processes)
+        spaces = tuple(ns for ns in snap.namespaces if ns.host or extra_pids & set(ns.pids))
+        keys = {ns.key for ns in spaces if not ns.host}
+        mine = pids | extra_pids
+        objects = tuple(
+            o
+            for o in snap.objects
+            if o.ref in refs or o.holder_pids & pids or (o.namespace is not None and o.namespace.key in keys)
+        )
+        processes = {pid: p for pid, p in snap.processes.items() if pid in mine}
+        return replace(snap, objects=objects, processes=processes, namespaces=spaces)
 
     return scanner
 
 
+@contextmanager
+def unshared(shm_next_id: int) -> Iterator[int]:
+    """A process in a new IPC namespace holding a segment numbered `shm_next_id` and a queue: yields its pid."""
+    child = subprocess.Popen(
+        ["unshare", "--ipc", "--", sys.executable, "-c", UNSHARED, str(shm_next_id)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        if not child.stdout.readline().strip():
+            raise RuntimeError("the unshared process made nothing (root is needed)")
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait(10)
+
+
 async def shoot(out: Path, demo: Demo) -> None:
-    app = IpcwatchApp(demo_scanner(demo), interval=2.0)
+    extra_pids: set[int] = set()
+    app = IpcwatchApp(demo_scanner(demo, extra_pids), interval=2.0)
     async with app.run_test(size=SIZE) as pilot:
         while app.dashboard.rows is None:
             await pilot.pause(0.05)
@@ -66,6 +110,27 @@ async def shoot(out: Path, demo: Demo) -> None:
         await pilot.press("escape", "slash", "escape")
         await show_blocked(app, pilot, demo)
         app.save_screenshot("blocked.svg", str(out))
+        shmid = min(int(m.ref.partition(":")[2]) for m in demo.made if m.ref.startswith("sysv-shm:"))
+        with unshared(shmid) as pid:
+            extra_pids.add(pid)
+            await show_containers(app, pilot, pid)
+            app.save_screenshot("containers.svg", str(out))
+            await pilot.press("1")
+            app.dashboard.table("sysv-shm").select_key(f"sysv-shm@ipc:{os.stat(f'/proc/{pid}/ns/ipc').st_ino}:{shmid}")
+            await pilot.pause(0.3)
+            app.save_screenshot("namespaced.svg", str(out))
+
+
+async def show_containers(app: IpcwatchApp, pilot, pid: int) -> None:  # type: ignore[no-untyped-def]
+    """Rescan until the unshared namespace shows; select it in the Containers view."""
+    tag = f"ipc:{os.stat(f'/proc/{pid}/ns/ipc').st_ino}"
+    await pilot.press("n")
+    deadline = time.monotonic() + BLOCK_TIMEOUT
+    while time.monotonic() < deadline and not app.dashboard.table("containers").select_key(tag):
+        app.action_refresh_now()
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+    await pilot.pause(0.3)
 
 
 async def show_blocked(app: IpcwatchApp, pilot, demo: Demo) -> None:  # type: ignore[no-untyped-def]
