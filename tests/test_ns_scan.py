@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sysv_ipc
@@ -17,11 +20,11 @@ from ipcwatch.scan import ScanConfig, scan
 from ipcwatch.scan.namespaces import split_ref
 from tests import container
 from tests import test_namespaces as fixtures
-from tests.conftest import needs_root, wait_until
-from tests.test_namespaces import NsChild, needs_unshare
+from tests.conftest import needs_root, unique_key, wait_until
+from tests.test_namespaces import MAKE_SEGMENT, NsChild, needs_unshare
 
 pytestmark = [needs_root, needs_unshare]
-ns_child, secret, host_segment = fixtures.ns_child, fixtures.secret, fixtures.host_segment  # shared fixtures
+ns_child, secret, host_segment, pin_dir = fixtures.ns_child, fixtures.secret, fixtures.host_segment, fixtures.pin_dir
 
 
 def test_colliding_sysv_ids_each_have_their_own_holders(
@@ -134,3 +137,26 @@ def test_podman_container_objects_listed_under_its_name(capsys: pytest.CaptureFi
         assert f"== namespace {box.name} (ipc:{ipc}) ==" in capsys.readouterr().out
         assert main(["namespaces"]) == 0
         assert f"{box.name} (podman)" in capsys.readouterr().out
+
+
+def test_a_namespace_pinned_by_a_bind_mount_with_no_process_is_scanned(
+    pin_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pin = pin_dir / "ipcns"
+    pin.touch()
+    key = unique_key()
+    made = subprocess.run(
+        ["unshare", f"--ipc={pin}", sys.executable, "-c", MAKE_SEGMENT, str(key)], capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    snap = scan(ScanConfig(kinds=frozenset({"sysv-shm"})))
+    (obj,) = [o for o in snap.of_kind("sysv-shm") if o.key == key]
+    assert obj.namespace is not None and obj.namespace.pinned_only and str(pin) in obj.namespace.pinned_by
+    assert obj.ref.startswith(f"sysv-shm@ipc:{os.stat(pin).st_ino}:") and obj.to_json()["namespace"]["pinned"]
+    assert not obj.holders and obj.stale  # nobody attached, its creator gone
+    assert main(["namespaces", "--json", "--namespace", obj.namespace.tag]) == 0
+    (summary,) = json.loads(capsys.readouterr().out)["namespaces"]
+    assert summary["pids"] == [] and summary["pinned_by"] == [str(pin)] and summary["stale"] == 1
+    # removed inside the pinned namespace (entered through the pin), by its qualified ref
+    assert remove(obj.ref, obj.identity).status is Status.DONE
+    assert all(o.key != key for o in scan(ScanConfig(kinds=frozenset({"sysv-shm"}))).objects)
