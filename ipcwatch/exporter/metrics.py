@@ -17,19 +17,26 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from ipcwatch.exporter import PER_OBJECT_MAX
 from ipcwatch.scan import KINDS, IpcObject, Snapshot
-from ipcwatch.scan.limits import LimitUse
+from ipcwatch.scan.limits import LimitUse, limit_usage
+from ipcwatch.scan.namespaces import NsKey
 from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.text import escape
 
 LABEL_MAX = 200  # characters of an escaped name or ref in a label value
+NAMESPACES_MAX = 50  # distinct `namespace` label values besides "host"; objects of the others count as "other"
+HOST, OTHER_NAMESPACE = "host", "other"
 OTHER_KIND = "other"  # a wait on no listed object: a signal (pause, sigwaitinfo), or an object the scan missed
 
 # name -> (type, help, label names). Names as exposed (a counter's `_total` is added by the client).
 SPEC: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "ipcwatch_objects": ("gauge", "Live IPC objects", ("kind",)),
-    "ipcwatch_object_bytes": ("gauge", "Sum of the objects' sizes (segment, file or queued bytes)", ("kind",)),
-    "ipcwatch_stale_objects": ("gauge", "Objects that look abandoned (ipcwatch list --stale)", ("kind",)),
-    "ipcwatch_stale_bytes": ("gauge", "Sum of the sizes of objects that look abandoned", ("kind",)),
+    "ipcwatch_objects": ("gauge", "Live IPC objects", ("kind", "namespace")),
+    "ipcwatch_object_bytes": (
+        "gauge",
+        "Sum of the objects' sizes (segment, file or queued bytes)",
+        ("kind", "namespace"),
+    ),
+    "ipcwatch_stale_objects": ("gauge", "Objects that look abandoned (ipcwatch list --stale)", ("kind", "namespace")),
+    "ipcwatch_stale_bytes": ("gauge", "Sum of the sizes of objects that look abandoned", ("kind", "namespace")),
     "ipcwatch_blocked_threads": ("gauge", "Threads asleep waiting on an IPC object, by system call", ("kind", "op")),
     "ipcwatch_dead_partners": ("gauge", "Blocked threads whose partner is gone (nobody can wake them)", ()),
     "ipcwatch_wait_cycles": ("gauge", "Groups of processes each asleep waiting on the next (deadlocks)", ()),
@@ -39,8 +46,12 @@ SPEC: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "bytes/capacity, unix listener pending connections/backlog",
         ("kind",),
     ),
-    "ipcwatch_limit": ("gauge", "Kernel IPC limit (/proc/sys/kernel, /proc/sys/fs/mqueue)", ("resource",)),
-    "ipcwatch_limit_used": ("gauge", "How much of the kernel IPC limit is in use", ("resource",)),
+    "ipcwatch_limit": (
+        "gauge",
+        "Kernel IPC limit (/proc/sys/kernel, /proc/sys/fs/mqueue) of an IPC namespace",
+        ("resource", "namespace"),
+    ),
+    "ipcwatch_limit_used": ("gauge", "How much of the kernel IPC limit is in use", ("resource", "namespace")),
     "ipcwatch_largest_object_bytes": (
         "gauge",
         "Size of the largest objects (only with --per-object N)",
@@ -111,19 +122,39 @@ def _last_use(obj: IpcObject) -> int | None:
     return max(times, default=None)
 
 
-def _object_families(snapshot: Snapshot) -> Iterator[Metric]:
-    count, size, stale, stale_size = Counter[str](), Counter[str](), Counter[str](), Counter[str]()
+def namespace_labels(snapshot: Snapshot) -> dict[NsKey, str]:
+    """The `namespace` label of each namespace: "host", else its container's name or its tag (escaped, bounded);
+    at most NAMESPACES_MAX distinct values (the namespaces with the most objects), the rest "other"."""
+    sizes = Counter(o.namespace.key for o in snapshot.objects if o.namespace is not None and not o.namespace.host)
+    out: dict[NsKey, str] = {}
+    named: set[str] = set()
+    for ns in sorted(snapshot.namespaces, key=lambda n: (-sizes[n.key], n.type, n.inode)):
+        if ns.host:
+            out[ns.key] = HOST
+            continue
+        value = label(ns.label)
+        if value not in named and len(named) >= NAMESPACES_MAX:
+            value = OTHER_NAMESPACE
+        named.add(value)
+        out[ns.key] = value
+    return out
+
+
+def _object_families(snapshot: Snapshot, names: dict[NsKey, str]) -> Iterator[Metric]:
+    count, size, stale, stale_size = (Counter[tuple[str, str]]() for _ in range(4))
     fill: dict[str, float] = dict.fromkeys((k for k in KINDS if k in FILL_FIELDS), 0.0)
     for obj in snapshot.objects:
-        count[obj.kind] += 1
-        size[obj.kind] += obj.size or 0
+        key = (obj.kind, HOST if obj.namespace is None else names.get(obj.namespace.key, OTHER_NAMESPACE))
+        count[key] += 1
+        size[key] += obj.size or 0
         if obj.stale:
-            stale[obj.kind] += 1
-            stale_size[obj.kind] += obj.size or 0
+            stale[key] += 1
+            stale_size[key] += obj.size or 0
         ratio = _fill_ratio(obj)
         if ratio is not None:
             fill[obj.kind] = max(fill.get(obj.kind, 0.0), ratio)
-    kinds = list(dict.fromkeys([*KINDS, *count]))  # every kind, even empty ones, and any the model adds
+    # every kind in the host, even empty ones, and any the model adds; other namespaces where they have objects
+    series = list(dict.fromkeys([*((kind, HOST) for kind in KINDS), *sorted(count)]))
     for name, values in (
         ("ipcwatch_objects", count),
         ("ipcwatch_object_bytes", size),
@@ -131,8 +162,8 @@ def _object_families(snapshot: Snapshot) -> Iterator[Metric]:
         ("ipcwatch_stale_bytes", stale_size),
     ):
         fam = family(name)
-        for kind in kinds:
-            fam.add_metric([kind], values[kind])
+        for kind, where in series:
+            fam.add_metric([kind, where], values[(kind, where)])
         yield fam
     fam = family("ipcwatch_queue_fill_ratio_max")
     for kind, ratio in fill.items():
@@ -177,12 +208,19 @@ def _blocked_families(snapshot: Snapshot, blocked: list[BlockedThread]) -> Itera
     yield cycles
 
 
-def _limit_families(uses: Iterable[LimitUse]) -> Iterator[Metric]:
+def _limit_families(snapshot: Snapshot, uses: Iterable[LimitUse], names: dict[NsKey, str]) -> Iterator[Metric]:
+    """The host's limits (`uses`), then each other IPC namespace's own that the scan read (not "other" ones)."""
     limit, used = family("ipcwatch_limit"), family("ipcwatch_limit_used")
-    for use in uses:
-        limit.add_metric([use.resource], use.limit)
-        if use.used is not None:
-            used.add_metric([use.resource], use.used)
+    per_ns = [(HOST, list(uses))] + [
+        (names[ns.key], limit_usage(snapshot, ns.limits, ns))
+        for ns in snapshot.namespaces
+        if not ns.host and ns.limits is not None and names.get(ns.key, OTHER_NAMESPACE) != OTHER_NAMESPACE
+    ]
+    for where, ns_uses in per_ns:
+        for use in ns_uses:
+            limit.add_metric([use.resource, where], use.limit)
+            if use.used is not None:
+                used.add_metric([use.resource, where], use.used)
     yield limit
     yield used
 
@@ -206,7 +244,12 @@ def snapshot_families(
     snapshot: Snapshot, blocked: list[BlockedThread], limits: list[LimitUse], options: BuildOptions
 ) -> list[Metric]:
     """Every family the snapshot yields (the scan-level ones are the collector's)."""
-    families = [*_object_families(snapshot), *_blocked_families(snapshot, blocked), *_limit_families(limits)]
+    names = namespace_labels(snapshot)
+    families = [
+        *_object_families(snapshot, names),
+        *_blocked_families(snapshot, blocked),
+        *_limit_families(snapshot, limits, names),
+    ]
     if options.per_object > 0:
         families += _per_object_families(snapshot, options.per_object, time.time())
     errors = family("ipcwatch_scan_errors")
