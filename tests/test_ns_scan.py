@@ -160,3 +160,28 @@ def test_a_namespace_pinned_by_a_bind_mount_with_no_process_is_scanned(
     # removed inside the pinned namespace (entered through the pin), by its qualified ref
     assert remove(obj.ref, obj.identity).status is Status.DONE
     assert all(o.key != key for o in scan(ScanConfig(kinds=frozenset({"sysv-shm"}))).objects)
+
+
+def test_exporter_labels_objects_and_limits_with_their_namespace(
+    ns_child: Callable[..., NsChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipcwatch.exporter import metrics  # noqa: PLC0415
+
+    child = ns_child()
+    tag = f"ipc:{os.stat(f'/proc/{child.pid}/ns/ipc').st_ino}"
+    snap = scan(ScanConfig(kinds=frozenset({"sysv-shm"})))
+
+    def samples(name: str) -> dict[tuple[str, str], float]:
+        fams = metrics.snapshot_families(snap, [], [], metrics.BuildOptions())
+        (fam,) = [f for f in fams if f.name == name]
+        first = "kind" if name.endswith("objects") else "resource"
+        return {(s.labels[first], s.labels["namespace"]): s.value for s in fam.samples}
+
+    assert samples("ipcwatch_objects")[("sysv-shm", tag)] == 1
+    assert samples("ipcwatch_limit")[("shmmni", tag)] == 1234
+    assert samples("ipcwatch_limit_used")[("shmmni", tag)] == 1
+    assert ("sysv-shm", "host") in samples("ipcwatch_objects")
+    monkeypatch.setattr(metrics, "NAMESPACES_MAX", 0)  # past the cap: counted as "other", no limits of their own
+    capped = samples("ipcwatch_objects")
+    assert capped[("sysv-shm", "other")] >= 1 and ("sysv-shm", tag) not in capped
+    assert not any(where == tag for _, where in samples("ipcwatch_limit"))
