@@ -18,6 +18,7 @@ from ipcwatch.scan import ScanConfig, scan
 from ipcwatch.tui.app import IpcwatchApp
 from ipcwatch.tui.widgets.rows import ALL, CONTAINERS
 
+from .container import podman_container, unavailable
 from .test_tui import SIZE, cells, detail_text, settle
 from .tui_fixtures import (
     EVIL_IPC,
@@ -184,3 +185,25 @@ async def test_a_real_unshared_namespace(unshared_segment) -> None:  # type: ign
         assert row[0] == f"ipc:{inode}" and int(row[3]) >= 1 and row[4] == "1"
         await pilot.press("1")
         assert cells(app.dashboard.table("sysv-shm"), ref)[1:3] == [str(shmid), f"ipc:{inode}"]
+
+
+async def test_a_real_podman_container() -> None:
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    app = IpcwatchApp(lambda: scan(ScanConfig(kinds=frozenset({"sysv-shm", "sysv-msg"}), waiters=False)), interval=60.0)
+    with podman_container("ipcmk -M 4096; ipcmk -Q; sleep 300") as box:
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app, pilot)
+            await pilot.press("n")
+            table = app.dashboard.table(CONTAINERS)
+            tag = f"ipc:{os.stat(f'/proc/{box.pid}/ns/ipc').st_ino}"
+            assert cells(table, tag)[:3] == [box.name, "ipc", "podman"] and cells(table, tag)[4] == "2"
+            assert table.select_key(tag)
+            await pilot.pause()
+            assert f"container id  {box.id}" in detail_text(app) and "mqueue_queues_max 0 of 256" in detail_text(app)
+            await pilot.press("enter")
+            await settle(app, pilot)
+            refs = [str(key.value) for key in app.dashboard.table(ALL).rows]
+            assert sorted(r.partition("@")[0] for r in refs) == ["sysv-msg", "sysv-shm"]
+            assert all(cells(app.dashboard.table(ALL), r)[2] == box.name for r in refs)  # KIND, REF, CONTAINER

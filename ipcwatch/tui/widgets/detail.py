@@ -48,7 +48,7 @@ def _shown(value: object, none: str) -> str:
     return escape(none if value is None else str(value))
 
 
-def _line(text: Text, label: str, value: object, style: str = "") -> None:
+def field_line(text: Text, label: str, value: object, style: str = "") -> None:
     text.append(f"  {label:<{LABEL_WIDTH}}" + (" " if len(label) >= LABEL_WIDTH else ""), style="bold")
     text.append(_shown(value, "?"), style=style)
     text.append("\n")
@@ -80,9 +80,9 @@ def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
     ns = obj.namespace
     if ns is not None and not ns.host:
         box = "" if ns.container is None else f" ({ns.container.runtime} {ns.container.short_id})"
-        _line(text, "namespace", f"{ns.label}{box}" + (f", {ns.tag}" if ns.label != ns.tag else ""))
+        field_line(text, "namespace", f"{ns.label}{box}" + (f", {ns.tag}" if ns.label != ns.tag else ""))
     if obj.stale:
-        _line(text, "STALE", obj.stale_reason, STALE_STYLE)
+        field_line(text, "STALE", obj.stale_reason, STALE_STYLE)
     _table(
         text,
         f"Holders ({len(obj.holders)})",
@@ -119,20 +119,20 @@ def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
         _table(text, f"Waiting to be accepted ({len(clients)})", ("INODE", "PID", "COMM", "USER", "FD"), rows)
     text.append("\nFields\n", style=HEAD_STYLE)
     if obj.name is not None:
-        _line(text, "name", obj.name)
+        field_line(text, "name", obj.name)
     if obj.id is not None:
-        _line(text, "id", obj.id)
+        field_line(text, "id", obj.id)
     if obj.key is not None:
-        _line(text, "key", key_text(obj))
-    _line(text, "owner", f"{obj.owner} (uid {'?' if obj.uid is None else obj.uid})")
+        field_line(text, "key", key_text(obj))
+    field_line(text, "owner", f"{obj.owner} (uid {'?' if obj.uid is None else obj.uid})")
     if obj.perms is not None:
-        _line(text, "perms", obj.perms)
+        field_line(text, "perms", obj.perms)
     if obj.size is not None and obj.kind != "sysv-sem":  # a semaphore set's "size" is its nsems
-        _line(text, "size", f"{obj.size} ({human_size(obj.size)})")
-    _line(text, "identity", obj.identity)
+        field_line(text, "size", f"{obj.size} ({human_size(obj.size)})")
+    field_line(text, "identity", obj.identity)
     for name in sorted(obj.fields):
         if name not in NESTED_FIELDS:
-            _line(text, name, _field_value(obj.fields[name]))
+            field_line(text, name, _field_value(obj.fields[name]))
     return text
 
 
@@ -153,11 +153,11 @@ def process_text(
     text = Text(no_wrap=False)
     text.append(f"process {proc.pid}", style="bold")
     text.append(f"  {escape(proc.comm)}\n")
-    _line(text, "user", f"{proc.user} (uid {proc.uid})")
-    _line(text, "ppid", proc.ppid)
-    _line(text, "state", proc.state)
-    _line(text, "started", f"{proc.start} ticks after boot")
-    _line(text, "command", proc.command)
+    field_line(text, "user", f"{proc.user} (uid {proc.uid})")
+    field_line(text, "ppid", proc.ppid)
+    field_line(text, "state", proc.state)
+    field_line(text, "started", f"{proc.start} ticks after boot")
+    field_line(text, "command", proc.command)
     _table(
         text,
         f"Holds ({len(held)})",
@@ -184,15 +184,15 @@ def process_text(
 
 def _context(text: Text, d: ProcessDetails) -> None:
     text.append("\nContext\n", style=HEAD_STYLE)
-    _line(text, "cpu", "measuring…" if d.cpu_percent is None else f"{d.cpu_percent:.1f} %")
-    _line(text, "memory", None if d.rss is None else f"{human_size(d.rss)} resident")
-    _line(text, "threads", d.threads)
-    _line(text, "started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d.started)))
-    _line(text, "cwd", d.cwd)
-    _line(text, "exe", d.exe)
-    _line(text, "user", d.username)
-    _line(text, "nice", d.nice)
-    _line(text, "status", d.status)
+    field_line(text, "cpu", "measuring…" if d.cpu_percent is None else f"{d.cpu_percent:.1f} %")
+    field_line(text, "memory", None if d.rss is None else f"{human_size(d.rss)} resident")
+    field_line(text, "threads", d.threads)
+    field_line(text, "started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d.started)))
+    field_line(text, "cwd", d.cwd)
+    field_line(text, "exe", d.exe)
+    field_line(text, "user", d.username)
+    field_line(text, "nice", d.nice)
+    field_line(text, "status", d.status)
 
 
 def _names(mask: int) -> str:
@@ -202,14 +202,16 @@ def _names(mask: int) -> str:
 def _signals(text: Text, disp: Dispositions) -> None:
     """Dispositions, then what each signal that is not simply left to its default would do now."""
     text.append("\nSignals\n", style=HEAD_STYLE)
-    _line(text, "caught", _names(disp.caught))
-    _line(text, "ignored", _names(disp.ignored))
-    _line(text, "pending", _names(disp.pending), ALERT_STYLE if disp.pending else "")
-    _line(text, "blocked (all)", _names(disp.blocked_everywhere))
-    _line(text, "queued", None if disp.queued is None else f"{disp.queued} of {disp.queue_limit}")
+    field_line(text, "caught", _names(disp.caught))
+    field_line(text, "ignored", _names(disp.ignored))
+    field_line(text, "pending", _names(disp.pending), ALERT_STYLE if disp.pending else "")
+    field_line(text, "blocked (all)", _names(disp.blocked_everywhere))
+    field_line(text, "queued", None if disp.queued is None else f"{disp.queued} of {disp.queue_limit}")
     for verdict in (disp.verdict(n) for n in disp.notable()):
         if verdict.disposition != "default" or verdict.effect in ("pending", "taken", "discarded"):
-            _line(text, verdict.name, verdict.says, STALE_STYLE if verdict.effect in ("pending", "discarded") else "")
+            field_line(
+                text, verdict.name, verdict.says, STALE_STYLE if verdict.effect in ("pending", "discarded") else ""
+            )
     rows = [
         (t.tid, _names(t.blocked), _names(t.pending), _names(t.waits_for) if t.waits_for else None)
         for t in disp.threads[:MAX_THREAD_ROWS]
@@ -225,21 +227,21 @@ def blocked_text(b: BlockedThread, snapshot: Snapshot) -> Text:
     text.append(f"thread {b.tid} of process {b.pid}", style="bold")
     text.append(f"  {escape(b.comm)}\n")
     for cause in b.causes:
-        _line(text, "CAUSE", cause, ALERT_STYLE)
-    _line(text, "waiting", f"{waiting_for(b, snapshot.taken_at)} (as of the scan)")
-    _line(text, "state", {"S": "S (interruptible sleep)", "D": "D (uninterruptible sleep)"}.get(b.state, b.state))
-    _line(text, "syscall", b.syscall)
-    _line(text, "operation", b.op)
+        field_line(text, "CAUSE", cause, ALERT_STYLE)
+    field_line(text, "waiting", f"{waiting_for(b, snapshot.taken_at)} (as of the scan)")
+    field_line(text, "state", {"S": "S (interruptible sleep)", "D": "D (uninterruptible sleep)"}.get(b.state, b.state))
+    field_line(text, "syscall", b.syscall)
+    field_line(text, "operation", b.op)
     if b.signals:
-        _line(text, "signals", ", ".join(b.signals))
+        field_line(text, "signals", ", ".join(b.signals))
     if b.timeout is not None:
-        _line(text, "timeout", f"{timeout_text(b.timeout)} (a timed wait wakes by itself)")
-    _line(text, "wchan", b.wchan)
-    _line(text, "object", Escaped(b.ref) if b.ref else f"{b.label} (not in this scan)")
+        field_line(text, "timeout", f"{timeout_text(b.timeout)} (a timed wait wakes by itself)")
+    field_line(text, "wchan", b.wchan)
+    field_line(text, "object", Escaped(b.ref) if b.ref else f"{b.label} (not in this scan)")
     if b.ref is not None and b.label != b.ref:
-        _line(text, "called", b.label)
+        field_line(text, "called", b.label)
     for ref in b.refs[1:]:
-        _line(text, "also on", Escaped(ref))
+        field_line(text, "also on", Escaped(ref))
     wakers = ((w.pid, w.comm, w.why) for w in b.wakers)
     _table(text, f"Who could wake it ({len(b.wakers)})", ("PID", "COMM", "WHY"), wakers)
     if b.hints:
@@ -249,8 +251,8 @@ def blocked_text(b: BlockedThread, snapshot: Snapshot) -> Text:
     proc = snapshot.processes.get(b.pid)
     if proc is not None:
         text.append("\nProcess\n", style=HEAD_STYLE)
-        _line(text, "user", f"{proc.user} (uid {proc.uid})")
-        _line(text, "command", proc.command)
+        field_line(text, "user", f"{proc.user} (uid {proc.uid})")
+        field_line(text, "command", proc.command)
     text.append("\no: go to the object   p: go to the process   a: actions", style="dim")
     return text
 
