@@ -15,6 +15,7 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("click a column header", "sort by that column (again: reverse)"),
     ("enter", "shared memory: hex view; queue: messages; semaphore: values; process: objects it holds"),
     ("enter (blocked view)", "what can be done about the thread (like a)"),
+    ("enter (containers view)", "the All view showing only that namespace's objects (b comes back)"),
     ("tab / shift+tab", "move between the view list, the table and the detail pane"),
     ("ctrl+p", "command palette: every action by name"),
     ("ctrl+q", "quit"),
@@ -43,7 +44,9 @@ def help_text(bindings: Iterable[Binding]) -> Text:
     for key, what in rows:
         text.append(f"{key:<{width}}", style="bold #79c0ff")
         text.append(what + "\n")
-    text.append("\nFilter: plain text matches any column (case-insensitive); start with re: for a regex.\n")
+    text.append("\nFilter: plain text matches any column (case-insensitive); start with re: for a regex;\n")
+    text.append("ns:NAME shows one namespace's objects (host, a container's name or its start, ipc:INODE).\n")
+    text.append("A CONTAINER column shows where each object lives while some live outside the host's namespaces.\n")
     text.append("Rows: green = appeared just now, struck out = gone since the last refresh, amber = stale,\n")
     text.append("red = blocked with a flagged cause (dead partner, wait cycle).\n")
     text.append("Blocked: a wait for a signal (sigwaitinfo, a signalfd) names the signals under WAKERS; a timed\n")

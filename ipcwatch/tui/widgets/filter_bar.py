@@ -1,4 +1,5 @@
-"""The filter line (`/`): a substring, or a regular expression after `re:`; Enter keeps it, Escape clears it."""
+"""The filter line (`/`): a substring, a regular expression after `re:`, or one namespace after `ns:`; Enter keeps
+it, Escape clears it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class FilterBar(Input):
     """
 
     def __init__(self) -> None:
-        super().__init__(placeholder="filter: text, or re:REGEX  (Enter keeps, Esc clears)", id="filter")
+        super().__init__(placeholder="filter: text, re:REGEX or ns:CONTAINER  (Enter keeps, Esc clears)", id="filter")
 
     def open(self) -> None:
         self.display = True  # at once: a hidden widget cannot take focus, and the next key must land here
