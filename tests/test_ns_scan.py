@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -185,3 +186,41 @@ def test_exporter_labels_objects_and_limits_with_their_namespace(
     capped = samples("ipcwatch_objects")
     assert capped[("sysv-shm", "other")] >= 1 and ("sysv-shm", tag) not in capped
     assert not any(where == tag for _, where in samples("ipcwatch_limit"))
+
+
+BLOCKED_IN_NS = """
+import sys, sysv_ipc
+with open("/proc/sys/kernel/sem_next_id", "w") as f:
+    f.write(sys.argv[1])
+sem = sysv_ipc.Semaphore(None, sysv_ipc.IPC_CREX, initial_value=0)
+print(sem.id, flush=True)
+sem.acquire()  # blocks: nobody else is in this namespace
+"""
+
+
+def test_a_thread_blocked_in_another_namespace_waits_on_that_namespace_s_object(
+    sysv_sem: Callable[..., sysv_ipc.Semaphore],
+) -> None:
+    host = sysv_sem()
+    proc = subprocess.Popen(
+        ["unshare", "--ipc", "--fork", "--kill-child", sys.executable, "-c", BLOCKED_IN_NS, str(host.id)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and int(proc.stdout.readline()) == host.id  # the same id in both
+        inner = int(subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()[0])
+        ipc = os.stat(f"/proc/{inner}/ns/ipc").st_ino
+
+        def waiting() -> object:
+            snap = scan(ScanConfig(kinds=frozenset({"sysv-sem"})))
+            theirs = snap.get(f"sysv-sem@ipc:{ipc}:{host.id}")
+            return theirs is not None and theirs.waiters and (snap, theirs)
+
+        snap, theirs = wait_until(waiting)  # type: ignore[misc]
+        assert [w.pid for w in theirs.waiters] == [inner]
+        assert not snap.get(f"sysv-sem:{host.id}").waiters  # the host's set with that id has nobody waiting
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -27,6 +27,7 @@ from ipcwatch.scan.waits.thread import ThreadReader, read_small, scheduler_now, 
 
 RECENT: deque[WaitFinder] = deque(maxlen=4)  # the last few scans' samples, for explain(snapshot)
 RECENT_LOCK = threading.Lock()
+SYSV_WAITS = frozenset({"sysv-sem", "sysv-msg"})  # waits whose target is a SysV id, unique only in its namespace
 
 
 class WaitFinder:
@@ -73,6 +74,8 @@ class WaitFinder:
                         raise
                     except OSError:
                         continue  # the thread exited while we read it
+            if any(t.kind in SYSV_WAITS for thread in sample.threads for t in thread.targets):
+                sample.ipc_inode = os.stat("ns/ipc", dir_fd=dir_fd).st_ino
         except PermissionError:
             sample.problem = f"could not read syscall file of {pid} (permission denied)"
         except OSError:
@@ -123,6 +126,9 @@ class WaitFinder:
         self.unreadable = index.unreadable_fd_tables
         by_ref = {o.ref: o for o in objects}
         by_identity = {o.identity: o for o in objects if o.identity.startswith("file:")}
+        by_sysv = {
+            (o.kind, o.id, o.namespace.inode): o for o in objects if o.kind in SYSV_WAITS and o.namespace is not None
+        }
         out: dict[str, list[Waiter]] = {}
         for pid, sample in self.samples.items():
             for thread in sample.threads:
@@ -130,7 +136,10 @@ class WaitFinder:
                     continue
                 resolved: list[tuple[Target, str | None]] = []
                 for target in thread.targets:
-                    obj = by_ref.get(target.match) or by_identity.get(target.match)
+                    if target.kind in SYSV_WAITS and sample.ipc_inode is not None:  # the id in its own namespace
+                        obj = by_sysv.get((target.kind, _sysv_id(target.match), sample.ipc_inode))
+                    else:
+                        obj = by_ref.get(target.match) or by_identity.get(target.match)
                     if obj is None and target.kind not in ALWAYS_IPC:
                         continue  # e.g. a TCP socket: not IPC
                     if obj is not None and obj.kind == "unix" and obj.fields.get("state") == "listen":
@@ -153,6 +162,12 @@ class WaitFinder:
             if proc is not None:
                 return proc is sample.proc
         return False
+
+
+def _sysv_id(match: str) -> int | None:
+    """The id in a SysV target's `sysv-sem:ID` match."""
+    digits = match.rpartition(":")[2]
+    return int(digits) if digits.isdigit() else None
 
 
 def finder_for(snapshot: Snapshot) -> WaitFinder | None:

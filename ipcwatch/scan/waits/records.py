@@ -80,6 +80,7 @@ class ProcessSample:
     proc: Process  # the very Process object of the scan: ties this sample to its snapshot
     threads: list[ThreadSample] = field(default_factory=list)
     problem: str | None = None  # e.g. "could not read syscall file of 42 (permission denied)"
+    ipc_inode: int | None = None  # its IPC namespace, read when it waits on a SysV object (the id is only unique there)
 
 
 @dataclass(frozen=True, slots=True)
