@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from ipcwatch.scan import ScanConfig, scan
 from ipcwatch.tui.app import IpcwatchApp
+from ipcwatch.tui.screens.confirm import ConfirmScreen
 from ipcwatch.tui.widgets.rows import ALL, CONTAINERS
 
 from .container import podman_container, unavailable
@@ -73,6 +74,12 @@ async def test_colliding_ids_are_two_rows_with_their_container() -> None:
         await pilot.pause()
         assert "501" in detail_text(app) and "postgres" not in detail_text(app)
         assert f"namespace     web (podman {'ab' * 6}), {WEB_IPC.tag}" in detail_text(app)
+        await pilot.press("x")  # the confirmation says where the segment lives: its ref alone does not
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        shown = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert f"in container web's ipc namespace {WEB_IPC.inode}" in shown
+        await pilot.press("escape")
         assert "4 namespaces (2 containers)" in header(app)
 
 

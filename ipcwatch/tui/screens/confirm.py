@@ -37,8 +37,14 @@ def with_ref(before: str, ref: str, after: str = "") -> Text:
 
 
 def described(obj: IpcObject) -> Text:
-    """`verify.describe` (the object in one line) without escaping its ref a second time."""
-    return with_ref("", obj.ref, describe(obj).removeprefix(obj.ref))
+    """`verify.describe` (the object in one line) without escaping its ref a second time; outside the host's
+    namespaces, where it lives (`in container web's ipc namespace`): the ref alone does not say it to a person."""
+    ns = obj.namespace
+    where = ""
+    if ns is not None and not ns.host:
+        box = f"container {ns.label}'s " if ns.container is not None else ""
+        where = f" in {box}{ns.type} namespace {ns.inode}"
+    return with_ref("", obj.ref, describe(obj).removeprefix(obj.ref) + where)
 
 
 def run_in_thread(node: DOMNode, call: Callable[[], T], then: Callable[[T], None], group: str = "action") -> Worker[T]:
