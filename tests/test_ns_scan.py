@@ -224,3 +224,52 @@ def test_a_thread_blocked_in_another_namespace_waits_on_that_namespace_s_object(
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+SEM_AND_QUEUE_IN_NS = """
+import sys, sysv_ipc
+def next_id(name, value):
+    with open("/proc/sys/kernel/" + name, "w") as f:
+        f.write(value)
+next_id("sem_next_id", sys.argv[1])
+sem = sysv_ipc.Semaphore(None, sysv_ipc.IPC_CREX, initial_value=0)
+next_id("msg_next_id", sys.argv[2])
+queue = sysv_ipc.MessageQueue(None, sysv_ipc.IPC_CREX)
+print(sem.id, queue.id, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_semaphore_and_queue_actions_land_in_the_namespace_the_ref_names(
+    sysv_sem: Callable[..., sysv_ipc.Semaphore], sysv_msg: Callable[..., sysv_ipc.MessageQueue]
+) -> None:
+    from ipcwatch.actions import queues, semaphores  # noqa: PLC0415
+
+    host_sem, host_queue = sysv_sem(), sysv_msg()
+    proc = subprocess.Popen(
+        ["unshare", "--ipc", "--fork", "--kill-child", sys.executable, "-c", SEM_AND_QUEUE_IN_NS,
+         str(host_sem.id), str(host_queue.id)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert [int(x) for x in proc.stdout.readline().split()] == [host_sem.id, host_queue.id]
+        snap = scan(ScanConfig(kinds=frozenset({"sysv-sem", "sysv-msg"})))
+        (sem,) = [o for o in snap.of_kind("sysv-sem") if o.id == host_sem.id and "@ipc:" in o.ref]
+        (queue,) = [o for o in snap.of_kind("sysv-msg") if o.id == host_queue.id and "@ipc:" in o.ref]
+        assert semaphores.post(sem).status is Status.DONE
+        assert queues.send(queue, b"to-the-namespace").status is Status.DONE
+        assert host_sem.value == 0 and host_queue.current_messages == 0  # the host's objects were not touched
+        after = scan(ScanConfig(kinds=frozenset({"sysv-sem", "sysv-msg"})))
+        assert after.get(sem.ref).fields["semaphores"][0]["value"] == 1  # type: ignore[union-attr]
+        assert after.get(queue.ref).fields["messages"] == 1  # type: ignore[union-attr]
+        peeked = queues.peek(after.get(queue.ref))  # type: ignore[arg-type]
+        assert peeked.status is Status.DONE and peeked.data.messages[0].body == b"to-the-namespace"
+        got = queues.receive(after.get(queue.ref))  # type: ignore[arg-type]
+        assert got.status is Status.DONE and got.data.body == b"to-the-namespace"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()

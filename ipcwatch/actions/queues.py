@@ -16,7 +16,7 @@ import posix_ipc
 
 from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
-from ipcwatch.actions.verify import recheck
+from ipcwatch.actions.verify import in_its_namespace, recheck
 from ipcwatch.scan import IpcObject, ScanConfig
 
 PEEK_LIMIT = 100_000
@@ -113,7 +113,7 @@ def peek(obj: IpcObject, limit: int = PEEK_LIMIT) -> Outcome:
     """SysV: every message (index, type, body), copied, never removed. POSIX: the queue's attributes."""
     try:
         if obj.kind == "sysv-msg":
-            return _sysv_peek(obj, limit)
+            return in_its_namespace(obj, lambda: _sysv_peek(obj, limit), f"peek {obj.ref}")
         if obj.kind == "posix-mq":
             attributes = {key: obj.fields.get(key) for key, _ in POSIX_ATTRIBUTES}
             view = QueueView(obj.ref, obj.kind, attributes=attributes)
@@ -166,18 +166,32 @@ def send(
             msqid = _checked_sysv(obj, config)
             if isinstance(msqid, Outcome):
                 return msqid
-            try:
-                libc.msgsnd(msqid, mtype, body, libc.IPC_NOWAIT)
-            except OSError as exc:
-                if exc.errno == errno.EAGAIN:
-                    return failed(f"{obj.ref}: queue full (nothing was sent)")
-                return from_oserror(exc, what)
-            return done(f"sent {len(body)} byte(s) with type {mtype} to {obj.ref}")
+            return in_its_namespace(obj, lambda: _msgsnd(obj, msqid, mtype, body, what), what)
         if obj.kind == "posix-mq":
             return _posix_send(obj, body, priority)
         return refused(f"{obj.ref} is a {obj.kind}, not a message queue")
     except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
         return failed(f"{what}: {exc}")
+
+
+def _msgsnd(obj: IpcObject, msqid: int, mtype: int, body: bytes, what: str) -> Outcome:
+    try:
+        libc.msgsnd(msqid, mtype, body, libc.IPC_NOWAIT)
+    except OSError as exc:
+        if exc.errno == errno.EAGAIN:
+            return failed(f"{obj.ref}: queue full (nothing was sent)")
+        return from_oserror(exc, what)
+    return done(f"sent {len(body)} byte(s) with type {mtype} to {obj.ref}")
+
+
+def _msgrcv(obj: IpcObject, msqid: int, what: str) -> Outcome:
+    try:
+        mtype, body = libc.msgrcv(msqid, _max_message(msqid), 0, libc.IPC_NOWAIT)
+    except OSError as exc:
+        if exc.errno == errno.ENOMSG:
+            return failed(f"{obj.ref}: the queue is empty (nothing was removed)")
+        return from_oserror(exc, what)
+    return done(f"received {len(body)} byte(s) of type {mtype} from {obj.ref}", Message(0, mtype, body))
 
 
 def _posix_send(obj: IpcObject, body: bytes, priority: int) -> Outcome:
@@ -205,13 +219,7 @@ def receive(obj: IpcObject, *, read_only: bool = False, config: ScanConfig | Non
             msqid = _checked_sysv(obj, config)
             if isinstance(msqid, Outcome):
                 return msqid
-            try:
-                mtype, body = libc.msgrcv(msqid, _max_message(msqid), 0, libc.IPC_NOWAIT)
-            except OSError as exc:
-                if exc.errno == errno.ENOMSG:
-                    return failed(f"{obj.ref}: the queue is empty (nothing was removed)")
-                return from_oserror(exc, what)
-            return done(f"received {len(body)} byte(s) of type {mtype} from {obj.ref}", Message(0, mtype, body))
+            return in_its_namespace(obj, lambda: _msgrcv(obj, msqid, what), what)
         if obj.kind == "posix-mq":
             return _posix_receive(obj)
         return refused(f"{obj.ref} is a {obj.kind}, not a message queue")

@@ -16,12 +16,10 @@ import stat as stat_mod
 
 from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
-from ipcwatch.actions.verify import recheck, users
+from ipcwatch.actions.verify import in_its_namespace, recheck, users
 from ipcwatch.scan import IpcObject, ScanConfig
 from ipcwatch.scan.namespaces import split_ref
-from ipcwatch.scan.nsread import run_in
 from ipcwatch.scan.posix import file_identity
-from ipcwatch.scan.sysv import current_identity
 
 SYSV_KINDS = frozenset({"sysv-shm", "sysv-msg", "sysv-sem"})
 _FILE_TYPES = {
@@ -83,13 +81,12 @@ def unlink_checked(directory: str, entry: str, identity: str, uid: int | None, k
     return done(f"removed {what}")
 
 
-def _rmid_if_same(obj: IpcObject, sysvipc_dir: str) -> bool:
-    """IPC_RMID the SysV object if, seen from this thread's IPC namespace, its id still names it; True if replaced."""
-    ipc_id = obj.id if obj.id is not None else -1
-    if current_identity(obj.kind, ipc_id, obj.namespace, sysvipc_dir) != obj.identity:
-        return True
-    libc.ipc_rmid(obj.kind, ipc_id)
-    return False
+def _rmid(obj: IpcObject, ref: str, attached: bool) -> Outcome:
+    try:
+        libc.ipc_rmid(obj.kind, obj.id if obj.id is not None else -1)
+    except OSError as exc:
+        return from_oserror(exc, f"remove {ref}")
+    return done(f"removed {ref}" + (" (freed when the last process detaches)" if attached else ""))
 
 
 def remove(
@@ -123,14 +120,8 @@ def remove(
                 in_use,
             )
         if found.kind in SYSV_KINDS:
-            try:
-                replaced = run_in(found.namespace, lambda: _rmid_if_same(found, config.sysvipc_dir))
-            except OSError as exc:  # TimeoutError too: the namespace's thread did not answer
-                return from_oserror(exc, f"remove {ref}")
-            if replaced:
-                return refused(f"{ref} was replaced just before removal; nothing was removed")
-            attached = found.kind == "sysv-shm" and in_use
-            return done(f"removed {ref}" + (" (freed when the last process detaches)" if attached else ""))
+            attached = found.kind == "sysv-shm" and bool(in_use)
+            return in_its_namespace(found, lambda: _rmid(found, ref, attached), f"remove {ref}")
         directory, entry = entry_of(found, config)
         return unlink_checked(directory, entry, found.identity, found.uid, found.kind, ref)
     except Exception as exc:  # noqa: BLE001 - an action never raises to its caller

@@ -22,7 +22,7 @@ import time
 
 from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
-from ipcwatch.actions.verify import recheck
+from ipcwatch.actions.verify import in_its_namespace, recheck
 from ipcwatch.scan import IpcObject, ScanConfig
 from ipcwatch.scan.posix import SEM_T_SIZE, file_identity, read_sem_value
 from ipcwatch.scan.sysv import read_semaphores
@@ -91,6 +91,11 @@ def _sysv_op(obj: IpcObject, num: int, delta: int, timeout: float | None, config
     if isinstance(semid, Outcome):
         return semid
     limit = _timeout(timeout)
+    return in_its_namespace(obj, lambda: _semop(semid, num, delta, limit, what), what, limit)
+
+
+def _semop(semid: int, num: int, delta: int, limit: float, what: str) -> Outcome:
+    """semop without SEM_UNDO, retried on EINTR until `limit` seconds have passed (a wait)."""
     deadline = time.monotonic() + limit
     while True:
         try:
@@ -121,12 +126,16 @@ def sysv_set(
         semid = _sysv_checked(obj, num, config)
         if isinstance(semid, Outcome):
             return semid
-        libc.semctl_setval(semid, num, value)
-        return done(f"{what}: done", _sysv_value(semid, num))
+        return in_its_namespace(obj, lambda: _setval(semid, num, value, what), what)
     except OSError as exc:
         return from_oserror(exc, what)
     except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
         return failed(f"{what}: {exc}")
+
+
+def _setval(semid: int, num: int, value: int, what: str) -> Outcome:
+    libc.semctl_setval(semid, num, value)
+    return done(f"{what}: done", _sysv_value(semid, num))
 
 
 # --- POSIX -----------------------------------------------------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from ipcwatch.actions.outcome import Outcome, Status, failed, refused
+from ipcwatch.actions.outcome import Outcome, Status, failed, from_oserror, refused
 from ipcwatch.scan import KINDS, IpcObject, ScanConfig, scan
 from ipcwatch.scan.namespaces import split_ref
+from ipcwatch.scan.nsread import in_namespace
+from ipcwatch.scan.sysv import current_identity
 from ipcwatch.text import human_size
 
 FILE_KINDS = ("fifo", "unix")
@@ -99,3 +101,23 @@ def resolve(ref: str, kinds: Iterable[str] = (), config: ScanConfig | None = Non
     if allowed and found.kind not in allowed:
         return refused(f"{ref} is a {found.kind}; this takes {', '.join(allowed)}")
     return found
+
+
+def in_its_namespace(obj: IpcObject, work: Callable[[], Outcome], what: str, timeout: float = 0.0) -> Outcome:
+    """Run a SysV action on `obj` in the IPC namespace it lives in: on this thread when that is this thread's,
+    else on a fresh thread that joins it, re-checks there that the id still names `obj` (identity), runs `work`
+    and ends. No SEM_UNDO may be used there: joining an IPC namespace drops the thread's undo list."""
+    ns = obj.namespace
+    if ns is None or os.stat("/proc/thread-self/ns/ipc").st_ino == ns.inode:
+        return work()
+
+    def inside() -> Outcome:
+        ipc_id = obj.id if obj.id is not None else -1
+        if current_identity(obj.kind, ipc_id, ns) != obj.identity:
+            return refused(f"{obj.ref} was replaced or removed in its namespace; nothing was changed")
+        return work()
+
+    try:
+        return in_namespace(ns, inside, timeout + 5.0)
+    except OSError as exc:  # the namespace is gone (ProcessLookupError), cannot be entered, or timed out
+        return from_oserror(exc, what)
