@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -273,3 +274,22 @@ def test_semaphore_and_queue_actions_land_in_the_namespace_the_ref_names(
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
                 stream.close()
+
+
+def test_unix_sockets_of_another_network_namespace_carry_it(ns_child: Callable[..., NsChild]) -> None:
+    child = ns_child()
+    net = os.stat(f"/proc/{child.pid}/ns/net").st_ino
+    pair = socket.socketpair()
+    try:
+        snap = scan(ScanConfig(kinds=frozenset({"unix"})))
+    finally:
+        for end in pair:
+            end.close()
+    (sock,) = [o for o in snap.of_kind("unix") if o.name == "@" + child.name]
+    assert child.pid in sock.holder_pids and sock.fields["state"] == "listen"
+    assert sock.namespace is None  # a socket inode is unique host-wide: its ref needs no namespace
+    assert sock.to_json()["net_namespace"] == {
+        "type": "net", "inode": net, "host": False, "pinned": False, "container": None
+    }  # fmt: skip
+    mine = [o for o in snap.of_kind("unix") if os.getpid() in o.holder_pids]
+    assert mine and all(o.fields["net_namespace"]["host"] for o in mine)

@@ -189,7 +189,8 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     if "pipe" in kinds:
         objects += pipes.pipe_objects(index, config.proc_root)
     if "unix" in kinds:
-        objects += unix.unix_objects(reads.sockets, index, reads.found)
+        sockets, net_of = nsscan.read_unix(spaces, reads.sockets, config.proc_root)
+        objects += unix.unix_objects(sockets, index, reads.found, net_of)
     objects += anon.anon_objects(index, kinds)
 
     if kinds & logind.REMOVED_KINDS:

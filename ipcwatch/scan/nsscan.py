@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from ipcwatch.scan import limits, posix
+from ipcwatch.scan import limits, posix, unix
 from ipcwatch.scan.containers import containers_of
 from ipcwatch.scan.model import ScanError
 from ipcwatch.scan.namespaces import Discovery, Namespace, NsKey
-from ipcwatch.scan.nsread import SpecialDirs, distinct_mount_views, open_root, read_ipc
+from ipcwatch.scan.nsread import SpecialDirs, distinct_mount_views, open_root, read_ipc, sock_diag_socket
 from ipcwatch.scan.sysv import Row
 
 SYSV_TABLES = (("sysv-shm", "shm"), ("sysv-msg", "msg"), ("sysv-sem", "sem"))
@@ -105,6 +105,37 @@ def read_views(views: list[View], kinds: frozenset[str], spaces: NamespaceReads,
         finally:
             os.close(root_fd)
         spaces.posix.append((mnt, shm, ipc, mq))
+
+
+def read_unix(
+    spaces: NamespaceReads, own: list[unix.UnixSocket], proc_root: str = "/proc"
+) -> tuple[list[unix.UnixSocket], dict[int, Namespace]]:
+    """The scanner's own sockets plus every other network namespace's (sock_diag inside it, else the
+    /proc/PID/net/unix of a process in it), and the namespace of each socket inode."""
+    own_net = spaces.own("net")
+    net_of = {s.inode: own_net for s in own} if own_net is not None else {}
+    out = list(own)
+    for ns in spaces.namespaces:
+        if ns.type != "net" or own_net is None or ns.key == own_net.key:
+            continue
+        try:
+            found = unix.dump_sock_diag(sock_diag_socket(ns, proc_root=proc_root))
+        except (ProcessLookupError, FileNotFoundError):
+            spaces.notes.append(f"{ns.tag} vanished during the scan: skipped")
+            continue
+        except OSError as exc:
+            if ns.representative is None:
+                spaces.errors.append(ScanError(ns.tag, exc.strerror or str(exc)))
+                continue
+            try:  # the fallback: fewer fields (no peers, no queues)
+                found = unix.from_proc_net_unix(f"{proc_root}/{ns.representative}/net/unix")
+            except OSError as again:
+                spaces.errors.append(ScanError(ns.tag, again.strerror or str(again)))
+                continue
+        for sock in found:
+            net_of.setdefault(sock.inode, ns)
+        out += found
+    return out, net_of
 
 
 def read_namespaces(

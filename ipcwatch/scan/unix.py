@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from ipcwatch.scan.model import IpcObject, ScanError
+from ipcwatch.scan.namespaces import Namespace
 from ipcwatch.scan.parsers import parse_proc_net_unix
 from ipcwatch.scan.pipes import FoundFiles
 from ipcwatch.scan.posix import file_object
@@ -95,13 +96,16 @@ def parse_diag_message(payload: bytes) -> UnixSocket | None:
     return UnixSocket(inode, sock_type, state, name, vfs, peer or None, tuple(icons), rq, wq, uid, cookie)
 
 
-def dump_sock_diag() -> list[UnixSocket]:
-    """Every unix socket in this network namespace, from one NETLINK_SOCK_DIAG dump."""
+def dump_sock_diag(sock: socket.socket | None = None) -> list[UnixSocket]:
+    """Every unix socket in this network namespace (or in the one `sock`, a NETLINK_SOCK_DIAG socket made in
+    another namespace, lives in: nsread.sock_diag_socket), from one dump. The socket is closed afterwards."""
     show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID
     request = struct.pack("=BBHIIIQ", socket.AF_UNIX, 0, 0, 0xFFFFFFFF, 0, show, 0xFFFFFFFFFFFFFFFF)
     header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
     out: list[UnixSocket] = []
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG) as sock:
+    if sock is None:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
+    with sock:
         sock.settimeout(5.0)
         sock.sendto(header + request, (0, 0))
         while True:
@@ -166,7 +170,12 @@ def _listener_fields(s: UnixSocket, index: HolderIndex) -> dict[str, object]:
     return {"pending_connections": s.recv_queue, "backlog": s.send_queue, "waiting_clients": clients}
 
 
-def unix_objects(sockets: list[UnixSocket], index: HolderIndex, found: FoundFiles) -> list[IpcObject]:
+def unix_objects(
+    sockets: list[UnixSocket], index: HolderIndex, found: FoundFiles, net_of: dict[int, Namespace] | None = None
+) -> list[IpcObject]:
+    """Live sockets (of every network namespace read: `net_of` maps a socket inode to its namespace, shown as
+    fields["net_namespace"]) and the socket files no live socket is bound to."""
+    net_of = net_of or {}
     out = []
     bound_files = set()
     for s in sockets:
@@ -204,6 +213,7 @@ def unix_objects(sockets: list[UnixSocket], index: HolderIndex, found: FoundFile
                     "recv_queue": None if listening else s.recv_queue,
                     "send_queue": None if listening else s.send_queue,
                     **_listener_fields(s, index),
+                    "net_namespace": net.brief_json() if (net := net_of.get(s.inode)) is not None else None,
                 },
             )
         )
