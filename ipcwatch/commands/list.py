@@ -83,10 +83,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"ipcwatch: {escape(str(exc))}", file=sys.stderr)
         return 2
     snapshot = scan(ScanConfig(kinds=kinds))
-    if unknown(args.namespace, snapshot.namespaces):
-        print(f"ipcwatch: no namespace or container matches {escape(args.namespace)!s}", file=sys.stderr)
+    selector = getattr(args, "namespace", ALL)  # callers that build their own args may leave it out
+    if unknown(selector, snapshot.namespaces):
+        print(f"ipcwatch: no namespace or container matches {escape(selector)}", file=sys.stderr)
         return 2
-    chosen = select(snapshot, args.namespace)
+    chosen = select(snapshot, selector)
     if args.json:
         data = snapshot.to_json([o for o in chosen if o.stale or not args.stale])
         # dumps, not dump: dump streams through the pure-Python encoder, one write() per token
