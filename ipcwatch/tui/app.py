@@ -41,7 +41,7 @@ MIN_INTERVAL = 0.2
 NEW_SECONDS = 3.0  # how long an object that appeared stays highlighted
 NEW_MAX = 100
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
-EXIT_GRACE = 5.0  # seconds a clean exit may take after a stop signal before the process ends at once
+EXIT_GRACE = 2.0  # seconds a clean exit may take after a stop signal before the process ends at once (~0.3 s)
 QUIT_WAIT = 1.0  # seconds quitting waits for background work other than a scan
 
 
