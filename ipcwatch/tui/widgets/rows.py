@@ -55,9 +55,10 @@ def view_spec(view_id: str) -> ViewSpec:
 
 def object_columns(view_id: str, namespaced: bool = False) -> Sequence[Column]:
     """`views.ALL_COLUMNS` for the All view and the held-objects table, else the kind's `views.COLUMNS`; when
-    `namespaced` (some object lives outside the host's namespaces), a CONTAINER column after the identifying one."""
+    `namespaced` (some object lives outside the host's namespaces), a CONTAINER column after the identifying one
+    (not for the kinds no namespace scopes)."""
     columns = COLUMNS.get(view_id, ALL_COLUMNS)
-    if not namespaced:
+    if not namespaced or view_id in UNSCOPED_KINDS:
         return columns
     at = next((i + 1 for i, c in enumerate(columns) if c.title in _IDENTIFYING), 1)
     return (*columns[:at], CONTAINER_COLUMN, *columns[at:])
@@ -71,6 +72,7 @@ def namespace_label(obj: IpcObject) -> str:
 
 
 _IDENTIFYING = ("ID", "REF", "NAME", "INODE")
+UNSCOPED_KINDS = frozenset({"pipe", "unix", "eventfd", "signalfd"})  # no IPC or mount namespace scopes them
 LABEL_CLIP = 24  # a container name in a table cell; the detail pane and the Containers view have it whole
 CONTAINER_COLUMN = Column("CONTAINER", namespace_label, lambda o: (o.namespace is None, namespace_label(o)))
 
