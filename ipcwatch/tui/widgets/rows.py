@@ -193,11 +193,12 @@ NAMESPACE_COLUMNS: tuple[ColumnHead, ...] = (
 )
 
 
-def top_limit(snapshot: Snapshot, ns: Namespace) -> str:
-    """The namespace's most used limit, `semmni 3/32000 (0%)`; `-` when its limits were not read."""
+def top_limit(ns: Namespace, objs: Sequence[IpcObject]) -> str:
+    """The most used limit of `ns` by its objects `objs`, `semmni 3/32000 (0%)`; `-` when its limits were not read.
+    (Given only its own objects, so a host with many namespaces is not walked once per namespace.)"""
     if not ns.limits:
         return "-"
-    uses = [u for u in limit_usage(snapshot, ns.limits, ns) if u.ratio is not None]
+    uses = [u for u in limit_usage(Snapshot(tuple(objs), {}), ns.limits, ns) if u.ratio is not None]
     top = max(uses, key=lambda u: u.ratio or 0.0, default=None)
     return "-" if top is None else f"{top.resource} {top.used}/{top.limit} ({top.ratio or 0.0:.0%})"
 
@@ -217,7 +218,7 @@ def namespace_rows(snapshot: Snapshot, blocked: Iterable[BlockedThread]) -> list
         stale = sum(1 for o in objs if o.stale)
         label = escape(ns.label) + (" (pinned, no process)" if ns.pinned_only else "")
         runtime = "-" if ns.container is None else escape(ns.container.runtime)
-        use = top_limit(snapshot, ns)
+        use = top_limit(ns, objs)
         cells = (label, ns.type, runtime, str(len(pids)), str(len(objs)), str(stale), str(len(stuck)), use)
         sort = (not ns.host, ns.label, ns.type, runtime, len(pids), len(objs), stale, len(stuck), use)
         alert = any(b.causes for b in stuck)
