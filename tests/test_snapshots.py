@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipcwatch.tui.app import IpcwatchApp
 from ipcwatch.tui.widgets.filter_bar import FilterBar
 
-from .tui_fixtures import fixed_clock, recorded_objects, recorded_snapshot, sequence_scanner
+from .tui_fixtures import fixed_clock, namespaced_snapshot, recorded_objects, recorded_snapshot, sequence_scanner
 
 
 def make_app() -> IpcwatchApp:
@@ -107,3 +107,23 @@ class TestActions:
             await pilot.pause()
 
         assert snap_compare(make_app(), run_before=run_before, terminal_size=(120, 40))
+
+
+class TestContainers:
+    def test_containers_view(self, snap_compare) -> None:  # type: ignore[no-untyped-def]
+        async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+            await scanned(pilot)
+            await pilot.press("n", "down")  # the web container's IPC namespace
+            await pilot.pause()
+
+        app = IpcwatchApp(namespaced_snapshot, interval=2.0, clock=fixed_clock)
+        assert snap_compare(app, run_before=run_before, terminal_size=(120, 40))
+
+    def test_colliding_ids_in_a_small_terminal(self, snap_compare) -> None:  # type: ignore[no-untyped-def]
+        async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+            await scanned(pilot)
+            await pilot.press("1")
+            await pilot.pause()
+
+        app = IpcwatchApp(namespaced_snapshot, interval=2.0, clock=fixed_clock)
+        assert snap_compare(app, run_before=run_before, terminal_size=(80, 24))
