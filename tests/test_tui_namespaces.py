@@ -27,6 +27,7 @@ from .tui_fixtures import (
     PINNED_IPC,
     WEB_IPC,
     WEB_MNT,
+    WEB_NET,
     fixed_clock,
     namespaced_snapshot,
     recorded_snapshot,
@@ -80,7 +81,7 @@ async def test_colliding_ids_are_two_rows_with_their_container() -> None:
         shown = " ".join(str(s.render()) for s in app.screen.query(Static))
         assert f"in container web's ipc namespace {WEB_IPC.inode}" in shown
         await pilot.press("escape")
-        assert "4 namespaces (2 containers)" in header(app)
+        assert "5 namespaces (2 containers)" in header(app)
 
 
 async def test_filter_by_container_and_the_containers_view() -> None:
@@ -94,6 +95,7 @@ async def test_filter_by_container_and_the_containers_view() -> None:
         # NAMESPACE, TYPE, RUNTIME, PIDS, OBJECTS, STALE, BLOCKED, MOST-USED LIMIT
         assert cells(table, WEB_IPC.tag) == ["web", "ipc", "podman", "2", "1", "0", "0", "shmmni 1/4 (25%)"]
         assert cells(table, WEB_MNT.tag)[4:6] == ["1", "1"]  # its stale POSIX segment
+        assert cells(table, WEB_NET.tag)[4] == "1"  # a unix socket lives in its network namespace
         assert cells(table, PINNED_IPC.tag)[0] == f"{PINNED_IPC.tag} (pinned, no process)"
         assert table.select_key(WEB_IPC.tag)
         await pilot.pause()
@@ -105,7 +107,7 @@ async def test_filter_by_container_and_the_containers_view() -> None:
         app.dashboard.filters[ALL] = "ns:web"  # a container name matches both its namespaces
         app.dashboard.show_view(ALL)
         await settle(app, pilot)
-        assert set(app.dashboard.table(ALL).rows) == {WEB_SHM, f"posix-shm@mnt:{WEB_MNT.inode}:cache"}
+        assert set(app.dashboard.table(ALL).rows) == {WEB_SHM, f"posix-shm@mnt:{WEB_MNT.inode}:cache", "unix:8001"}
         app.dashboard.filters[ALL] = "ns:host"
         app.dashboard.show_view(ALL)
         await settle(app, pilot)

@@ -221,7 +221,8 @@ EVIL_IPC = Namespace(
     "ipc", NSFS_DEV, 4026532300, (601,), 601, False, container=Container("docker", "cd" * 32, HOSTILE_MARKUP)
 )
 PINNED_IPC = Namespace("ipc", NSFS_DEV, 4026532400, (), None, False, pinned_by=("/run/netns/" + HOSTILE_TITLE,))
-NAMESPACES = (HOST_IPC, WEB_IPC, WEB_MNT, EVIL_IPC, PINNED_IPC)
+WEB_NET = Namespace("net", NSFS_DEV, 4026532253, (501, 502), 501, False, container=WEB)
+NAMESPACES = (HOST_IPC, WEB_IPC, WEB_MNT, WEB_NET, EVIL_IPC, PINNED_IPC)
 
 
 def namespaced_snapshot() -> Snapshot:
@@ -235,12 +236,15 @@ def namespaced_snapshot() -> Snapshot:
         (WEB_MNT, _obj("posix-shm", "cache", name="cache", stale=True, stale_reason="no process has it open")),
         (EVIL_IPC, _obj("sysv-sem", "0", id=0, key=1, size=1, fields={"nsems": 1})),
     ]
+    web_socket = _obj(
+        "unix", "8001", id=8001, name="@web", holders=(web,), fields={"net_namespace": WEB_NET.brief_json()}
+    )
     moved = []
     for ns, obj in inside:
         ref = qualified_ref(obj.kind, obj.ref.partition(":")[2], ns)
         moved.append(replace(obj, ref=ref, identity=ref, namespace=ns))
     return Snapshot(
-        objects=tuple(host + moved),
+        objects=tuple([*host, *moved, web_socket]),
         processes=procs,
         taken_at=TAKEN_AT,
         duration=0.042,

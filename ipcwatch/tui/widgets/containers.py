@@ -9,6 +9,7 @@ from ipcwatch.scan.limits import limit_usage
 from ipcwatch.scan.namespaces import Namespace
 from ipcwatch.text import escape
 from ipcwatch.tui.widgets.detail import field_line
+from ipcwatch.tui.widgets.rows import home
 
 PIDS_SHOWN = 8
 
@@ -30,7 +31,8 @@ def namespace_text(ns: Namespace, snapshot: Snapshot) -> Text:
     field_line(text, "processes", f"{len(ns.pids)}" + (f": {shown}" if shown else ""))
     for pin in ns.pinned_by:
         field_line(text, "pinned by", pin)
-    objs = [o for o in snapshot.objects if o.namespace is not None and o.namespace.key == ns.key]
+    by_tag = {n.tag: n for n in snapshot.namespaces}
+    objs = [o for o in snapshot.objects if (where := home(o, by_tag)) is not None and where.key == ns.key]
     stale = sum(1 for o in objs if o.stale)
     more = (f", {stale} stale" if stale else "") + ("  (enter: show them)" if objs else "")
     field_line(text, "objects", f"{len(objs)}{more}")

@@ -7,7 +7,7 @@ Pure data (no widgets), so a scan thread can build rows and tests can check them
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,8 +122,17 @@ class Row:
     scope: tuple[str, ...] = ()  # what an `ns:` filter matches: the namespace's tag and casefolded label
 
 
-def object_row(obj: IpcObject, columns: Sequence[Column]) -> Row:
-    ns = obj.namespace
+def home(obj: IpcObject, by_tag: Mapping[str, Namespace]) -> Namespace | None:
+    """The namespace the object lives in: its own, or for a unix socket its network namespace (from the scan's
+    `net_namespace` field, looked up in `by_tag`, the snapshot's namespaces by tag)."""
+    if obj.namespace is not None or obj.kind != "unix":
+        return obj.namespace
+    net = obj.fields.get("net_namespace")
+    return by_tag.get(f"net:{net.get('inode')}") if isinstance(net, Mapping) else None
+
+
+def object_row(obj: IpcObject, columns: Sequence[Column], ns: Namespace | None = None) -> Row:
+    """`ns`: where it lives (`home`), matched by `ns:` filters."""
     scope = () if ns is None else (ns.tag, ns.label.casefold())
     cells, sort = tuple(c.cell(obj) for c in columns), tuple(c.sort(obj) for c in columns)
     return Row(obj.ref, cells, sort, obj.stale, scope=scope)
@@ -206,10 +215,11 @@ def top_limit(ns: Namespace, objs: Sequence[IpcObject]) -> str:
 def namespace_rows(snapshot: Snapshot, blocked: Iterable[BlockedThread]) -> list[Row]:
     """One row per namespace: its label (escaped), type, container runtime, processes, objects living in it,
     stale ones, threads of its processes blocked on IPC, and its most used limit. Keyed by tag."""
+    by_tag = {ns.tag: ns for ns in snapshot.namespaces}
     objs_of: dict[NsKey, list[IpcObject]] = {}
     for obj in snapshot.objects:
-        if obj.namespace is not None:
-            objs_of.setdefault(obj.namespace.key, []).append(obj)
+        if (where := home(obj, by_tag)) is not None:
+            objs_of.setdefault(where.key, []).append(obj)
     waits = list(blocked)
     rows = []
     for ns in snapshot.namespaces:
@@ -257,10 +267,12 @@ class Rows:
 def build_rows(snapshot: Snapshot) -> Rows:
     """Every view's rows, and the blocked-thread analysis (it must run in the thread that scanned)."""
     namespaced = any(o.namespace is not None and not o.namespace.host for o in snapshot.objects)
-    all_rows = [object_row(o, object_columns(ALL, namespaced)) for o in snapshot.objects]
+    by_tag = {ns.tag: ns for ns in snapshot.namespaces}
+    all_rows = [object_row(o, object_columns(ALL, namespaced), home(o, by_tag)) for o in snapshot.objects]
     objects: dict[str, list[Row]] = {ALL: all_rows}
     for kind in KINDS:
-        objects[kind] = [object_row(o, object_columns(kind, namespaced)) for o in snapshot.of_kind(kind)]
+        columns = object_columns(kind, namespaced)
+        objects[kind] = [object_row(o, columns, home(o, by_tag)) for o in snapshot.of_kind(kind)]
     blocked = {blocked_key(b): b for b in blocked_threads(snapshot)}
     users = {p.pid: p for p in snapshot.holder_processes}
     for b in blocked.values():  # a waiter holds nothing the kernel records (SysV semaphores): list it anyway
