@@ -229,12 +229,8 @@ class Snapshot:
         return next((ns for ns in self.namespaces if ns.tag == tag), None)
 
     def in_namespace(self, ns: Namespace) -> list[IpcObject]:
-        """The objects that live in `ns` (for the host's, also those of kinds no namespace scopes)."""
-        return [
-            o
-            for o in self.objects
-            if (o.namespace is None and ns.host) or (o.namespace is not None and o.namespace.key == ns.key)
-        ]
+        """The objects that live in `ns` (kinds no namespace scopes live in none: pipes, unix sockets, ...)."""
+        return [o for o in self.objects if o.namespace is not None and o.namespace.key == ns.key]
 
     def of_kind(self, kind: str) -> list[IpcObject]:
         return [o for o in self.objects if o.kind == kind]

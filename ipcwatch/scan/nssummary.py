@@ -46,7 +46,7 @@ def summarize(snapshot: Snapshot) -> list[NamespaceSummary]:
     """One summary per namespace of the snapshot, in its order (host first, by type)."""
     out = []
     for ns in snapshot.namespaces:
-        mine = [o for o in snapshot.objects if o.namespace is not None and o.namespace.key == ns.key]
+        mine = snapshot.in_namespace(ns)
         counts: dict[str, int] = {}
         for obj in mine:
             counts[obj.kind] = counts.get(obj.kind, 0) + 1
