@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Static
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
 
 from ipcwatch.scan import IpcObject, Process, Snapshot
 from ipcwatch.scan.waits import BlockedThread
@@ -64,7 +64,9 @@ def _view_bindings() -> list[Binding]:
 
 class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="dashboard.filter"),
+        # priority: runs as the key arrives, so keys queued behind it (a paste, a fast typist) reach the filter, not
+        # the dashboard's one-letter keys; check_action lets `/` through to a text field that has focus
+        Binding("slash", "filter", "Filter", id="dashboard.filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="dashboard.clear_filter"),
         Binding("p", "holder", "Holder process", id="dashboard.holder"),
         Binding("o", "object", "Object", id="dashboard.object"),
@@ -321,6 +323,8 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             self.app.push_screen(NoticesScreen(self.snapshot))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not isinstance(self.focused, Input)
         if action in ("remove", "messages", "semaphore"):
             obj = self.target_object()
             kinds = {"messages": QUEUE_KINDS, "semaphore": SEM_KINDS}.get(action)

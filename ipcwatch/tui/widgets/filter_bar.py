@@ -23,7 +23,9 @@ class FilterBar(Input):
 
     def open(self) -> None:
         self.display = True  # at once: a hidden widget cannot take focus, and the next key must land here
-        self.focus()
+        # Synchronously, not through `focus()` (which defers to the next turn of the loop): keys already queued
+        # behind `/` (a paste, a fast typist) must reach the filter, not the dashboard's one-letter keys.
+        self.screen.set_focus(self)
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
