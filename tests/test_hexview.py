@@ -185,7 +185,7 @@ async def test_read_only_refuses_to_attach_an_unmapped_segment_in_the_dashboard(
         app.flows.hexview(obj)
         await until(pilot, lambda: isinstance(app.screen, HexViewScreen))
         assert app.screen.status_known and app.screen.status == Status(4096, False)  # stat'ed by the flow
-        assert "nattch" in header(app.screen)
+        await until(pilot, lambda: "nattch" in header(app.screen))  # the header fills in on the next paint
 
 
 async def test_search_finds_planted_patterns_forward_and_back(posix_shm) -> None:
