@@ -45,7 +45,7 @@ from soak_term import LOST, Term, quit_dashboard, rss_kb
 
 VIEW_KEYS = (*"0123456789pw[]", "Down", "Up", "PageDown", "Home")
 FILTERS = ("ipcsoak", "sysv", "re:shm|mq", "re:[", "pipe", "zzz-nothing", "re:^unix:")
-FILTER_PLACEHOLDER = "filter: text, or re:REGEX"
+FILTER_PLACEHOLDER = "filter: text"  # the start of the open filter bar's placeholder
 DETAIL_RULE = "─{40}"  # the rule above the detail pane
 HEX_LINE = r"[0-9a-f]{8}  (?:[0-9a-f]{2} ){8} (?:[0-9a-f]{2} ){8} \|"  # a whole `hexdump -C` line
 SETTLE = 3.0  # seconds a raced action is given to run after its confirmation
@@ -367,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     churner = threading.Thread(target=churn, args=(objs, random.Random(seed + 1), stop), daemon=True)
 
     def interrupted(signum: int, _frame: object) -> None:
-        raise Interrupted(signal.Signals(signum).name)
+        if not stop.is_set():  # once the clean-up has begun, nothing stops it
+            raise Interrupted(signal.Signals(signum).name)
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, interrupted)
@@ -384,7 +385,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a failing soak still cleans up and reports
         problems.append(f"the soak failed: {exc!r}")
     finally:
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # held off until exit: nothing stops the clean-up
         stop.set()
         churner.join(10)
         problems += quit_dashboard(term)
