@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
+from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from ipcwatch.scan import IpcObject, Process, Snapshot
 from ipcwatch.scan.waits import BlockedThread
@@ -27,6 +27,7 @@ from ipcwatch.tui.screens.jumps import Jumps, Place
 from ipcwatch.tui.screens.panes import Panes
 from ipcwatch.tui.widgets.detail import DetailPane
 from ipcwatch.tui.widgets.filter_bar import FilterBar
+from ipcwatch.tui.widgets.footer import KeyFooter
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
 from ipcwatch.tui.widgets.rows import (
     ALL,
@@ -94,6 +95,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self._generation = 0
         self._history: list[Place] = []
         self._holder_cycle: tuple[str, int] | None = None
+        self._bindings_state: tuple[bool | None, ...] | None = None
         self.flows = flows
 
     def compose(self) -> ComposeResult:
@@ -113,7 +115,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
                         yield KeyedTable(heads(object_columns(ALL)), id=HELD_TABLE)
                 yield DetailPane(id="detail")
                 yield FilterBar()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.table(ALL).focus()
@@ -321,6 +323,15 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
 
         if self.snapshot is not None:
             self.app.push_screen(NoticesScreen(self.snapshot))
+
+    def refresh_bindings_if_changed(self) -> None:
+        """Refresh the footer only when what applies changed: every refresh recomposes it, and textual keeps each
+        discarded footer key alive (bound to the footer's `compact`), so refreshing per scan or per row leaked."""
+        actions = dict.fromkeys(b.action for b in self.BINDINGS if isinstance(b, Binding))
+        state = tuple(self.check_action(action, ()) for action in actions)
+        if state != self._bindings_state:
+            self._bindings_state = state
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":

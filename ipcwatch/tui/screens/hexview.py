@@ -12,13 +12,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker, get_current_worker
 
 from ipcwatch.commands.hexdump import parse_size
 from ipcwatch.native import LINE_BYTES
 from ipcwatch.shmread import ByteSource, SourceError, Status, search
 from ipcwatch.text import escape, human_size
+from ipcwatch.tui.widgets.footer import KeyFooter
 from ipcwatch.tui.widgets.hexview import PAGE_BYTES, HexView
 
 SEARCH_HELP = "hex bytes (de ad be ef) or t:text"
@@ -131,7 +132,7 @@ class HexViewScreen(Screen[None]):
         yield Static(id="hex-header", markup=False)
         yield HexView(self.source, self.status.size or 0, id="hex-view")
         yield Static(id="hex-status", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def view(self) -> HexView:

@@ -56,7 +56,7 @@ class Panes:
         notice.display = bool(lines)
 
     def _show_detail(self: DashboardScreen) -> None:
-        self.refresh_bindings()  # what applies depends on the selection
+        self.refresh_bindings_if_changed()  # what applies depends on the selection
         pane = self.query_one(DetailPane)
         snapshot = self.snapshot
         if snapshot is None or self.rows is None:
