@@ -482,33 +482,12 @@ def test_list_json_shows_the_waiter(spawn, capsys) -> None:
     assert objects[b.ref]["stale"] is False
 
 
-def run_unprivileged(argv: list[str]) -> tuple[int, str]:
-    """Run the CLI in a forked child that dropped to uid/gid 65534: (exit code, stdout)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        code = 99
-        try:
-            os.close(r)
-            sys.stdout = os.fdopen(w, "w")  # pytest's capture replaced sys.stdout: write to the pipe itself
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            code = main(argv)
-            sys.stdout.flush()
-        finally:
-            os._exit(code)
-    os.close(w)
-    with os.fdopen(r) as f:
-        out = f.read()
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), out
-
-
-def test_without_ptrace_rights_it_says_so_and_never_guesses(spawn) -> None:
+def test_without_ptrace_rights_it_says_so_and_never_guesses(spawn, nonroot_cli) -> None:
     """An unprivileged user cannot read root's syscall files: `why` says so instead of guessing."""
     sleeper = spawn("import time; print('READY', flush=True); time.sleep(600)")
-    code, out = run_unprivileged(["why", str(sleeper.pid)])
-    assert code == 0, out
+    result = nonroot_cli.run("why", str(sleeper.pid))
+    out = result.stdout
+    assert result.returncode == 0, (out, result.stderr)
     assert (
         out.strip()
         == f"{sleeper.pid} ({comm(sleeper.pid)}): could not read syscall file of {sleeper.pid} (permission denied)"
