@@ -94,10 +94,11 @@ async def test_dashboard_checklist_checks_the_idle_queue_only(posix_mq):
 # IPC, mount and network namespaces with fresh /dev/mqueue, /dev/shm, /tmp and /run (all gone when it exits).
 _PRIVATE_CLEAN = """
 import json, os, subprocess, sys, posix_ipc
-subprocess.run(["mount", "-t", "mqueue", "mqueue", "/dev/mqueue"], check=True)
+from tests.private_mounts import mount_fresh
+mount_fresh("/dev/mqueue", "mqueue")
 for d in ("/dev/shm", "/tmp", "/run", "/var/run"):
     if os.path.isdir(d) and not os.path.islink(d):
-        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", d], check=True)
+        mount_fresh(d)
 for name in ("idle", "fresh"):
     posix_ipc.MessageQueue("/" + name, posix_ipc.O_CREX, mode=0o600).close()
     old = os.stat("/dev/mqueue/" + name).st_mtime - 3600

@@ -33,6 +33,7 @@ from ipcwatch.exporter.metrics import OTHER_KIND
 from ipcwatch.scan import KINDS
 from ipcwatch.text import escape
 from tests.conftest import needs_root
+from tests.private_mounts import mount_fresh
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOSTILE = ("new\nline", 'quo"te', "back\\slash", "esc\x1b[31mred\x1b]0;title\x07", "c1\x9bmid")
@@ -46,7 +47,7 @@ SHM_LEAK = 1 << 20
 
 def _private_mounts() -> None:
     for target, fstype in (("/dev/shm", "tmpfs"), ("/dev/mqueue", "mqueue"), ("/tmp", "tmpfs"), ("/run", "tmpfs")):
-        subprocess.run(["mount", "-t", fstype, fstype, target], check=True)
+        mount_fresh(target, fstype)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 

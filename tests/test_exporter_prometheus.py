@@ -187,7 +187,8 @@ def test_promtool_unit_test_fires_the_alerts() -> None:
 def test_systemd_units_verify(tmp_path: Path) -> None:
     ipcwatch = shutil.which("ipcwatch", path=str(Path(sys.executable).parent)) or sys.executable
     for unit in sorted((CONTRIB / "systemd").iterdir()):
-        (tmp_path / unit.name).write_text(unit.read_text().replace("/usr/local/bin/ipcwatch", ipcwatch))
+        quoted = f'"{ipcwatch}"'  # a clone's path may hold a space
+        (tmp_path / unit.name).write_text(unit.read_text().replace("/usr/local/bin/ipcwatch", quoted))
     done = subprocess.run(
         ["systemd-analyze", "verify", "--man=no", *sorted(str(p) for p in tmp_path.iterdir())],
         capture_output=True, text=True, timeout=60,
