@@ -67,6 +67,23 @@ def add_runs_argument(parser: argparse.ArgumentParser, default: int = 5) -> None
     parser.add_argument("--runs", type=int, default=default, metavar="N", help=f"timed runs per command ({default})")
 
 
+DEFAULT_SIZES = "1000x200,5000x1000"
+
+
+def add_sizes_argument(parser: argparse.ArgumentParser, default: str | None = DEFAULT_SIZES) -> None:
+    shown = default or DEFAULT_SIZES
+    parser.add_argument("--sizes", default=default, help=f"comma-separated PER_KINDxPROCESSES ({shown})")
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """`1000x200,5000x1000` -> [(1000, 200), (5000, 1000)]: objects of each kind, holder processes."""
+    sizes = []
+    for item in filter(None, text.split(",")):
+        per_kind, _, processes = item.partition("x")
+        sizes.append((int(per_kind), int(processes)))
+    return sizes
+
+
 def run_once(argv: tuple[str, ...]) -> tuple[float, int]:
     """(wall seconds, exit code) of one run, output discarded.
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import psutil
-from _common import PYTHON, REPO, add_runs_argument, header, machine
+from _common import PYTHON, REPO, add_runs_argument, add_sizes_argument, header, machine, parse_sizes
 from loadgen import Load, LoadError
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -143,23 +143,15 @@ def bench_size(per_kind: int, processes: int, runs: int) -> None:
         load.close()
 
 
-def _size(text: str) -> tuple[int, int]:
-    per_kind, _, processes = text.partition("x")
-    return int(per_kind), int(processes)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_runs_argument(parser)
-    parser.add_argument(
-        "--sizes", default="1000x200,5000x1000", help="comma-separated PER_KINDxPROCESSES (1000x200,5000x1000)"
-    )
+    add_sizes_argument(parser)
     args = parser.parse_args()
     print(f"bench_exporter: {machine()}")
     if os.geteuid() != 0:
         print("note: not root: the exporter sees only this user's processes' holders and waits")
-    for text in args.sizes.split(","):
-        per_kind, processes = _size(text)
+    for per_kind, processes in parse_sizes(args.sizes):
         bench_size(per_kind, processes, args.runs)
     return 0
 

@@ -25,8 +25,10 @@ from _common import (
     PYTHON,
     Command,
     add_runs_argument,
+    add_sizes_argument,
     header,
     machine,
+    parse_sizes,
     print_table,
     time_call,
     time_commands,
@@ -127,24 +129,16 @@ def bench_size(per_kind: int, processes: int, runs: int, profile: int) -> None:
     verdict("ipcwatch under half of lsfd", ours, None if lsfd is None else lsfd / 2)
 
 
-def _size(text: str) -> tuple[int, int]:
-    per_kind, _, processes = text.partition("x")
-    return int(per_kind), int(processes)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_runs_argument(parser)
-    parser.add_argument(
-        "--sizes", default="1000x200,5000x1000", help="comma-separated PER_KINDxPROCESSES (1000x200,5000x1000)"
-    )
+    add_sizes_argument(parser)
     parser.add_argument("--profile", type=int, default=0, metavar="TOP", help="also print the TOP cProfile rows")
     args = parser.parse_args()
     print(f"bench_list: {machine()}")
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         print("note: PYTHONDONTWRITEBYTECODE is set: modules without a cached .pyc are compiled at every start")
-    for text in args.sizes.split(","):
-        per_kind, processes = _size(text)
+    for per_kind, processes in parse_sizes(args.sizes):
         bench_size(per_kind, processes, args.runs, args.profile)
     return 0
 

@@ -32,7 +32,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import IPCWATCH, Timing, add_runs_argument, header, machine, print_table
+from _common import (
+    DEFAULT_SIZES,
+    IPCWATCH,
+    Timing,
+    add_runs_argument,
+    add_sizes_argument,
+    header,
+    machine,
+    parse_sizes,
+    print_table,
+)
 from _terminal import Frame, Terminal, TerminalError, volatile_cells
 from loadgen import KINDS, Load, LoadError
 
@@ -356,15 +366,13 @@ def _stop(signum: int, _frame: object) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_runs_argument(parser, default=3)  # rounds of view switches
-    parser.add_argument(
-        "--sizes", help="comma-separated PER_KINDxPROCESSES (default, with no --idle: 1000x200,5000x1000)"
-    )
+    add_sizes_argument(parser, default=None)  # none given: the idle host, then DEFAULT_SIZES
     parser.add_argument("--idle", action="store_true", help="measure the idle host (the default with no --sizes)")
     parser.add_argument("--seconds", type=float, default=60.0, help="CPU window (60)")
     parser.add_argument("--keys", type=int, default=30, help="keypresses timed (30)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # in order with loadgen's stderr
-    sizes = args.sizes if args.sizes is not None else ("" if args.idle else "1000x200,5000x1000")
+    sizes = args.sizes if args.sizes is not None else ("" if args.idle else DEFAULT_SIZES)
     idle = args.idle or args.sizes is None
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, _stop)  # unwind through every finally: the dashboard, tmux and the load are ended
@@ -376,8 +384,7 @@ def main() -> int:
             header("idle host")
             results.append(measure("idle", 0, args))
             report(results[-1])
-        for text in filter(None, sizes.split(",")):
-            per_kind, processes = map(int, text.split("x"))
+        for per_kind, processes in parse_sizes(sizes):
             objects = per_kind * len(KINDS)
             header(f"{objects:,} objects ({per_kind:,} of each kind), {processes:,} holders")
             try:
