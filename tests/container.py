@@ -85,6 +85,9 @@ def build_rootfs_tar(dest: Path) -> Path:
     return tar_path
 
 
+PODMAN_SHM_LOCK = "/dev/shm/libpod_lock"
+
+
 @contextlib.contextmanager
 def podman_container(script: str) -> Iterator[Container]:
     """Run `/bin/sh -c script` in a fresh podman container (runc, host cgroup namespace); always removed."""
@@ -92,6 +95,7 @@ def podman_container(script: str) -> Iterator[Container]:
     image = f"localhost/{tag}:latest"
     name = f"{tag}-box"
     cid = ""
+    lock_was_there = os.path.exists(PODMAN_SHM_LOCK)
     with tempfile.TemporaryDirectory(prefix="ipcwatch-rootfs-") as tmp:
         try:
             _podman("import", str(build_rootfs_tar(Path(tmp))), image)
@@ -105,6 +109,10 @@ def podman_container(script: str) -> Iterator[Container]:
         finally:
             _podman("rm", "-f", "-t", "0", name, check=False)
             _podman("rmi", "-f", image, check=False)
+            if not lock_was_there and not _podman("ps", "-aq", check=False).strip():
+                # podman's lock segment in /dev/shm: made by this test's first podman call, used by nobody now
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(PODMAN_SHM_LOCK)
 
 
 def _wait_pid(name: str) -> int:
