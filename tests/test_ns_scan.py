@@ -293,3 +293,30 @@ def test_unix_sockets_of_another_network_namespace_carry_it(ns_child: Callable[.
     }  # fmt: skip
     mine = [o for o in snap.of_kind("unix") if os.getpid() in o.holder_pids]
     assert mine and all(o.fields["net_namespace"]["host"] for o in mine)
+
+
+def test_a_namespace_kept_alive_only_by_an_open_fd_is_scanned(ns_child: Callable[..., NsChild]) -> None:
+    child = ns_child()
+    inode = os.stat(f"/proc/{child.pid}/ns/ipc").st_ino
+    keeper = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys; print(os.open(sys.argv[1], os.O_RDONLY), flush=True); sys.stdin.read()",
+         f"/proc/{child.pid}/ns/ipc"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert keeper.stdout is not None and keeper.stdin is not None
+        pin = f"/proc/{keeper.pid}/fd/{int(keeper.stdout.readline())}"
+        child.proc.stdin.close()  # type: ignore[union-attr]
+        child.proc.wait(timeout=10)
+        snap = scan(ScanConfig(kinds=frozenset({"sysv-shm"})))
+        ns = snap.namespace(f"ipc:{inode}")
+        assert ns is not None and ns.pinned_only and pin in ns.pinned_by  # no process in it, only the fd
+        (obj,) = [o for o in snap.of_kind("sysv-shm") if o.key == child.key]  # its segment outlived the child
+        assert obj.namespace == ns and obj.ref.startswith(f"sysv-shm@ipc:{inode}:") and not obj.holders
+    finally:
+        keeper.kill()
+        keeper.wait(timeout=10)
+        for stream in (keeper.stdin, keeper.stdout):
+            if stream is not None:
+                stream.close()
+    assert scan(ScanConfig(kinds=frozenset({"sysv-shm"}))).namespace(f"ipc:{inode}") is None  # the last pin closed

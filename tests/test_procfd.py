@@ -97,6 +97,7 @@ def holder(spawn, make_fifo, posix_shm, cleanup: Cleanup, tmp_path) -> Holder:
     efd = _keep(cleanup, os.eventfd(0))
     sfd = _keep(cleanup, signalfd(1 << (signal.SIGUSR1 - 1)))
     epoll = select.epoll()  # anon_inode:[eventpoll]: not an object of ours
+    ns_fds = {t: _keep(cleanup, os.open(f"/proc/self/ns/{t}", os.O_RDONLY)) for t in ("ipc", "mnt", "net", "uts")}
     cleanup.add(epoll.close)
     node_path = str(tmp_path / "null-node")
     os.mknod(node_path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers, on a private inode
@@ -113,6 +114,7 @@ def holder(spawn, make_fifo, posix_shm, cleanup: Cleanup, tmp_path) -> Holder:
         "efd": efd,
         "sfd": sfd,
         "epoll": epoll.fileno(),
+        **{f"ns_{t}": fd for t, fd in ns_fds.items()},
     }
     code = CHILD.format(w=w, fifo_w=fifo_w, pipe_bytes=PIPE_BYTES, fifo_bytes=FIFO_BYTES, node=node_path)
     child = spawn(code, pass_fds=fds.values())
@@ -180,6 +182,10 @@ def test_classification_and_modes(holder: Holder, fd_dir: int) -> None:
         assert table[fds["efd"]] == ("a", fds["efd"], "eventfd")
         assert table[fds["sfd"]] == ("a", fds["sfd"], "signalfd")
         assert fds["epoll"] not in table
+        for ns_type in ("ipc", "mnt", "net"):
+            inode = os.stat(f"/proc/self/ns/{ns_type}").st_ino
+            assert table[fds[f"ns_{ns_type}"]] == ("n", fds[f"ns_{ns_type}"], ns_type, inode)
+        assert fds["ns_uts"] not in table  # a namespace type no object lives in
         # Only file_devs decides for non-FIFO files: without /dev/shm the shm fd is gone, the FIFOs stay.
         bare = {entry[1] for entry in fd_table(fd_dir, ())}
         assert fds["shm"] not in bare and {fds["fifo_r"], fds["fifo_w"]} <= bare

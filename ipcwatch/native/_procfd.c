@@ -6,6 +6,7 @@
  *         ("p", fd, inode, mode)                                    an anonymous pipe end
  *         ("f", fd, st_dev, st_ino, mode, is_fifo, st_nlink, link)  a FIFO, or a file whose st_dev is in file_devs
  *         ("a", fd, "eventfd" | "signalfd")                        an anon_inode:[eventfd] or anon_inode:[signalfd]
+ *         ("n", fd, "ipc" | "mnt" | "net", inode)                  an nsfs fd (link ipc:[N], mnt:[N] or net:[N])
  *     mode ("r", "w", "rw" or "?") comes from the permission bits of the fd's own /proc link; link is the readlink text
  *     decoded like os.fsdecode. A vanished or unreadable fd is skipped; an error reading the directory raises
  *     OSError. It is read from its start with getdents64 (the fd offset rewound before and after): no fd is opened.
@@ -13,6 +14,7 @@
  *     Bytes queued (FIONREAD) and capacity (F_GETPIPE_SZ) of the pipe behind PROC_ROOT/PID/fd/FD. The fd is
  *     first opened with O_PATH and must be a FIFO with st_ino == inode; only then is it reopened for reading
  *     (non-blocking) through /proc/self/fd, so a recycled fd number can never make us open a device.
+ *     It lives in _procfd_pipe.c, compiled into this same extension.
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
@@ -22,9 +24,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,12 +45,12 @@ struct dirent64_raw {
 #define NAME_OFFSET offsetof(struct dirent64_raw, d_name)
 
 typedef struct {
-    char kind;                          /* 's', 'p', 'f' or 'a' */
+    char kind;                          /* 's', 'p', 'f', 'a' or 'n' */
     unsigned char mode;                 /* index into mode_names */
     char is_fifo;
     int fd;
-    unsigned long long a;               /* s, p: inode; f: st_dev; a: index into anon_names */
-    unsigned long long b;               /* f: st_ino */
+    unsigned long long a;               /* s, p: inode; f: st_dev; a: index into anon_names; n: into ns_names */
+    unsigned long long b;               /* f: st_ino; n: inode */
     unsigned long long nlink;
     size_t link_off;
     size_t link_len;
@@ -70,9 +70,12 @@ typedef struct {
     size_t arena_used;
 } Walk;
 
-static PyObject *kind_s, *kind_p, *kind_f, *kind_a, *anon_names[2];  /* anon_names: "eventfd", "signalfd" */
-static PyObject *mode_names[4];         /* "?", "r", "w", "rw" */
+static PyObject *kind_s, *kind_p, *kind_f, *kind_a, *kind_n, *anon_names[2];  /* "eventfd", "signalfd" */
+static PyObject *mode_names[4], *ns_names[3];  /* "?", "r", "w", "rw"; "ipc", "mnt", "net" */
 static const char *anon_links[2] = {"anon_inode:[eventfd]", "anon_inode:[signalfd]"};
+static const char *ns_links[3] = {"ipc:[", "mnt:[", "net:["};
+
+PyObject *procfd_pipe_fill_one(PyObject *self, PyObject *args);  /* _procfd_pipe.c */
 
 /* The fd number a /proc/PID/fd entry name spells, or -1 for ".", ".." and anything else. */
 static int parse_fd_name(const char *name)
@@ -174,7 +177,12 @@ static void classify(Walk *w, const char *name)
             return;
         e->kind = 'a';
     } else {
-        return;
+        for (e->a = 0; e->a < 3; e->a++)
+            if (parse_bracketed(link, (size_t)n, ns_links[e->a], &e->b))
+                break;
+        if (e->a == 3)
+            return;
+        e->kind = 'n';
     }
     w->n_entries++;
 }
@@ -218,6 +226,8 @@ static PyObject *entry_tuple(const Walk *w, const Entry *e)
         return Py_BuildValue("(OiKO)", kind_p, e->fd, e->a, mode_names[e->mode]);
     if (e->kind == 'a')
         return Py_BuildValue("(OiO)", kind_a, e->fd, anon_names[e->a]);
+    if (e->kind == 'n')
+        return Py_BuildValue("(OiOK)", kind_n, e->fd, ns_names[e->a], e->b);
     PyObject *link = PyUnicode_DecodeFSDefaultAndSize(w->arena + e->link_off, (Py_ssize_t)e->link_len);
     if (link == NULL)
         return NULL;
@@ -318,60 +328,9 @@ done:
     return result;
 }
 
-/* One attempt; 0 with *queued and *capacity set, or -1. Called without the GIL. */
-static int fill_one(const char *path, unsigned long long inode, int *queued, int *capacity)
-{
-    int path_fd = open(path, O_PATH | O_CLOEXEC);
-    if (path_fd < 0)
-        return -1;
-    struct stat st;
-    if (fstat(path_fd, &st) != 0 || !S_ISFIFO(st.st_mode) || (unsigned long long)st.st_ino != inode) {
-        close(path_fd);
-        return -1;
-    }
-    char self_path[64];
-    snprintf(self_path, sizeof self_path, "/proc/self/fd/%d", path_fd);
-    int read_fd = open(self_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    close(path_fd);
-    if (read_fd < 0)
-        return -1;
-    int ok = ioctl(read_fd, FIONREAD, queued) == 0 && (*capacity = fcntl(read_fd, F_GETPIPE_SZ)) >= 0;
-    close(read_fd);
-    return ok ? 0 : -1;
-}
-
-static PyObject *pipe_fill_one(PyObject *self, PyObject *args)
-{
-    (void)self;
-    PyObject *root_bytes;
-    long long pid, fd;
-    PyObject *inode_obj;
-    if (!PyArg_ParseTuple(args, "O&LLO!:pipe_fill_one", PyUnicode_FSConverter, &root_bytes, &pid, &fd,
-                          &PyLong_Type, &inode_obj))
-        return NULL;
-    unsigned long long inode = PyLong_AsUnsignedLongLong(inode_obj);
-    if (inode == (unsigned long long)-1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        Py_DECREF(root_bytes);
-        Py_RETURN_NONE;                 /* no pipe has that inode */
-    }
-    char path[LINK_CAP];
-    int len = snprintf(path, sizeof path, "%s/%lld/fd/%lld", PyBytes_AS_STRING(root_bytes), pid, fd);
-    Py_DECREF(root_bytes);
-    if (len < 0 || len >= (int)sizeof path)
-        Py_RETURN_NONE;
-    int queued = 0, capacity = 0, rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fill_one(path, inode, &queued, &capacity);
-    Py_END_ALLOW_THREADS
-    if (rc != 0)
-        Py_RETURN_NONE;
-    return Py_BuildValue("(ii)", queued, capacity);
-}
-
 static PyMethodDef methods[] = {
     {"fd_table", fd_table, METH_VARARGS, "The IPC-capable fds of an open /proc/PID/fd directory."},
-    {"pipe_fill_one", pipe_fill_one, METH_VARARGS, "(queued, capacity) through one pipe read end, or None."},
+    {"pipe_fill_one", procfd_pipe_fill_one, METH_VARARGS, "(queued, capacity) through one pipe read end, or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -383,16 +342,20 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__procfd(void)
 {
     static const char *names[4] = {"?", "r", "w", "rw"}, *anons[2] = {"eventfd", "signalfd"};
+    static const char *nss[3] = {"ipc", "mnt", "net"};
     if (kind_s == NULL) {
         kind_s = PyUnicode_InternFromString("s");
         kind_p = PyUnicode_InternFromString("p");
         kind_f = PyUnicode_InternFromString("f");
         kind_a = PyUnicode_InternFromString("a");
-        int ok = kind_s != NULL && kind_p != NULL && kind_f != NULL && kind_a != NULL;
+        kind_n = PyUnicode_InternFromString("n");
+        int ok = kind_s != NULL && kind_p != NULL && kind_f != NULL && kind_a != NULL && kind_n != NULL;
         for (int i = 0; i < 4; i++)
             ok = ok && (mode_names[i] = PyUnicode_InternFromString(names[i])) != NULL;
         for (int i = 0; i < 2; i++)
             ok = ok && (anon_names[i] = PyUnicode_InternFromString(anons[i])) != NULL;
+        for (int i = 0; i < 3; i++)
+            ok = ok && (ns_names[i] = PyUnicode_InternFromString(nss[i])) != NULL;
         if (!ok)
             return NULL;
     }

@@ -4,7 +4,8 @@
 
     fd_table(fd_dir_fd, file_devs)              # [("s", fd, inode) | ("p", fd, inode, mode)
                                                 #  | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
-                                                #  | ("a", fd, "eventfd" | "signalfd"), ...]
+                                                #  | ("a", fd, "eventfd" | "signalfd")
+                                                #  | ("n", fd, "ipc" | "mnt" | "net", inode), ...]
     pipe_fill_one(proc_root, pid, fd, inode)    # (queued, capacity) through that read end, or None
 """
 
@@ -19,13 +20,14 @@ import termios
 from collections.abc import Collection
 
 FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
-#                  | ("a", fd, "eventfd" | "signalfd")
+#                  | ("a", fd, "eventfd" | "signalfd") | ("n", fd, "ipc" | "mnt" | "net", inode)
 
 # /proc/PID/fd/N links carry the open mode in their own permission bits: S_IRUSR for read, S_IWUSR for write.
 _LINK_MODES = {0o400: "r", 0o200: "w", 0o600: "rw"}
 _MAX_FD = 2**31 - 1
 _MAX_INODE = 2**64 - 1
 _ANON_KINDS = {"anon_inode:[eventfd]": "eventfd", "anon_inode:[signalfd]": "signalfd"}
+_NS_TYPES = ("ipc", "mnt", "net")
 
 
 def _link_mode(fd_dir: int, name: str) -> str:
@@ -80,6 +82,12 @@ def py_fd_table(fd_dir: int, file_devs: Collection[int]) -> list[FdEntry]:
             if is_fifo or st.st_dev in file_devs:
                 mode = _link_mode(fd_dir, name)
                 out.append(("f", int(name), st.st_dev, st.st_ino, mode, is_fifo, st.st_nlink, link))
+        else:
+            for ns_type in _NS_TYPES:
+                inode = _bracketed(link, f"{ns_type}:[")
+                if inode is not None:
+                    out.append(("n", int(name), ns_type, inode))
+                    break
     return out
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
 from ipcwatch.scan.model import KIND_TITLES, KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
-from ipcwatch.scan.namespaces import Namespace, discover
+from ipcwatch.scan.namespaces import Namespace, discover, with_fd_pins
 from ipcwatch.scan.nsread import SpecialDirs
 from ipcwatch.scan.procs import HolderIndex, ProcessVisitor, ProcPassConfig, scan_processes
 
@@ -166,6 +166,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
             visitors=[*config.extra_visitors, *([visit] if visit else [])],
         )
     )
+    discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)
     spaces = nsscan.read_namespaces(discovery, kinds, config.proc_root, config.config_root)
     nsscan.read_views(views, kinds, spaces, config.proc_root)
     errors = reads.errors + index.errors + spaces.errors

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ipcwatch.scan.model import ScanError
@@ -345,3 +345,22 @@ def discover(
         os.close(proc_fd)
     collector.read_mounts(mountinfo)
     return collector.result()
+
+
+def with_fd_pins(
+    discovery: Discovery, ns_fds: Iterable[tuple[int, int, str, int]], proc_root: str = "/proc"
+) -> Discovery:
+    """`discovery` plus the nsfs fds (pid, fd, type, inode) the scan's fd walker found: a namespace kept alive only
+    by an open fd is added (pinned only), one already found gains the fd in `pinned_by`."""
+    collector = NamespaceCollector(proc_root)
+    for pid, fd, ns_type, inode in ns_fds:
+        collector.visit_ns_fd(pid, fd, ns_type, inode)
+    if not collector._pins:
+        return discovery
+    namespaces = []
+    for ns in discovery.namespaces:
+        paths = collector._pins.pop(ns.key, ())
+        namespaces.append(replace(ns, pinned_by=tuple(dict.fromkeys((*ns.pinned_by, *paths)))) if paths else ns)
+    for (ns_type, dev, inode), paths in sorted(collector._pins.items()):
+        namespaces.append(Namespace(ns_type, dev, inode, (), None, False, tuple(dict.fromkeys(paths))))
+    return Discovery(tuple(namespaces), discovery.host_from, discovery.of_pid, discovery.errors)

@@ -81,6 +81,7 @@ class HolderIndex:
     fifo_paths: dict[FileKey, str] = field(default_factory=dict)  # FIFO fds: the path readlink gave
     fifo_deleted: set[FileKey] = field(default_factory=set)
     anon_fds: list[AnonFd] = field(default_factory=list)  # eventfd and signalfd fds, grouped by scan.anon
+    ns_fds: list[tuple[int, int, str, int]] = field(default_factory=list)  # nsfs fds: (pid, fd, type, inode)
     errors: list[ScanError] = field(default_factory=list)
     unreadable_fd_tables: int = 0
 
@@ -131,6 +132,8 @@ def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[in
         elif kind == "a":
             if anon:
                 _note_anon(pid, dir_fd, entry[1], entry[2], index)
+        elif kind == "n":
+            index.ns_fds.append((pid, entry[1], entry[2], entry[3]))
         else:
             _, fd, dev, ino, mode, is_fifo, nlink, link = entry
             key = (dev, ino)
