@@ -320,3 +320,40 @@ def test_a_namespace_kept_alive_only_by_an_open_fd_is_scanned(ns_child: Callable
             if stream is not None:
                 stream.close()
     assert scan(ScanConfig(kinds=frozenset({"sysv-shm"}))).namespace(f"ipc:{inode}") is None  # the last pin closed
+
+
+def test_posix_objects_of_another_mount_view_are_removed_there_only(ns_child: Callable[..., NsChild]) -> None:
+    child = ns_child()
+    host_twin = Path("/dev/shm") / child.name  # the same name in the host's /dev/shm: it must survive
+    host_twin.write_bytes(b"HOST")
+    try:
+        kinds = frozenset({"posix-shm", "posix-mq"})
+        snap = scan(ScanConfig(kinds=kinds))
+        mnt, ipc = (os.stat(f"/proc/{child.pid}/ns/{t}").st_ino for t in ("mnt", "ipc"))
+        shm, queue = snap.get(f"posix-shm@mnt:{mnt}:{child.name}"), snap.get(f"posix-mq@ipc:{ipc}:{child.name}")
+        assert shm is not None and queue is not None
+        # a stale identity is refused, nothing removed
+        assert remove(shm.ref, "file:0:0", force_in_use=True).status is Status.REFUSED
+        view = Path(f"/proc/{child.pid}/root/dev")
+        assert (view / "shm" / child.name).exists()
+        for obj in (shm, queue):  # the child holds both open: in use, so the second confirmation is given
+            assert remove(obj.ref, obj.identity).status is Status.REFUSED
+            outcome = remove(obj.ref, obj.identity, force_in_use=True)
+            assert outcome.status is Status.DONE, outcome.message
+        assert not (view / "shm" / child.name).exists() and not (view / "mqueue" / child.name).exists()
+        assert host_twin.read_bytes() == b"HOST"
+        after = scan(ScanConfig(kinds=kinds))
+        assert after.get(shm.ref) is None and after.get(queue.ref) is None
+        assert after.get(f"posix-shm:{child.name}") is not None
+    finally:
+        host_twin.unlink(missing_ok=True)
+
+
+def test_removal_in_a_vanished_view_is_refused(ns_child: Callable[..., NsChild]) -> None:
+    child = ns_child()
+    mnt = os.stat(f"/proc/{child.pid}/ns/mnt").st_ino
+    shm = scan(ScanConfig(kinds=frozenset({"posix-shm"}))).get(f"posix-shm@mnt:{mnt}:{child.name}")
+    assert shm is not None
+    child.proc.stdin.close()  # type: ignore[union-attr]
+    child.proc.wait(timeout=10)  # its mount namespace (and private /dev/shm) is gone with it
+    assert remove(shm.ref, shm.identity, force_in_use=True).status is Status.GONE

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ipcwatch.actions.outcome import Outcome, failed
-from ipcwatch.actions.remove import entry_of, not_removable, remove
+from ipcwatch.actions.remove import entry_of, in_other_view, not_removable, remove
 from ipcwatch.actions.verify import users
 from ipcwatch.scan import IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.nsfilter import ALL, object_matches
@@ -76,7 +76,7 @@ def _use_times(obj: IpcObject, config: ScanConfig) -> list[float]:
     """The object's use times (see USE_TIMES), a file's re-read with lstat: it may have moved since the scan."""
     names = USE_TIMES.get(obj.kind, FILE_TIMES)
     times = [float(obj.fields[k]) for k in names if isinstance(obj.fields.get(k), (int, float))]
-    if obj.kind in FILE_KINDS and not_removable(obj) is None:
+    if obj.kind in FILE_KINDS and not_removable(obj) is None and not in_other_view(obj):
         directory, entry = entry_of(obj, config)
         try:
             st = os.lstat(os.path.join(directory, entry))
@@ -86,8 +86,14 @@ def _use_times(obj: IpcObject, config: ScanConfig) -> list[float]:
     return [t for t in times if t > 0]
 
 
-def plan_from(snapshot: Snapshot, config: ScanConfig | None = None, *, now: float | None = None,
-              recent: float = RECENT_SECONDS, namespace: str = ALL) -> CleanPlan:
+def plan_from(
+    snapshot: Snapshot,
+    config: ScanConfig | None = None,
+    *,
+    now: float | None = None,
+    recent: float = RECENT_SECONDS,
+    namespace: str = ALL,
+) -> CleanPlan:
     """The stale objects of the namespaces `namespace` selects (nsfilter: host, all, a container, ipc:INODE)."""
     config = config or ScanConfig()
     now = time.time() if now is None else now

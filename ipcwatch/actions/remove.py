@@ -5,12 +5,18 @@ file entry is then lstat'ed relative to an open directory fd and unlinked only i
 match (a planted symlink or a swapped file is never followed nor removed). An object in use (holders, attached
 processes, waiters) is removed only with `force_in_use`, the caller's second confirmation naming who uses it.
 
+An object of another namespace's view (a ref with `@mnt:` or `@ipc:`) is unlinked through a directory fd opened
+with `open_beneath` under `/proc/PID/root` of a process that is still in that namespace (checked on the same
+/proc/PID directory fd, so a reused pid is refused); POSIX shm and semaphores under its `/dev/shm`, queues under its
+`/dev/mqueue`. The same dev/inode/uid/type check then applies.
+
 Residual race: between the lstat and the unlink the entry can be renamed over. In the sticky /dev/shm and /tmp
 only the entry's owner can do that, so the worst case removes an entry its own owner just put there.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as stat_mod
 
@@ -19,9 +25,12 @@ from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror
 from ipcwatch.actions.verify import in_its_namespace, recheck, users
 from ipcwatch.scan import IpcObject, ScanConfig
 from ipcwatch.scan.namespaces import split_ref
+from ipcwatch.scan.nsread import open_beneath
 from ipcwatch.scan.posix import file_identity
 
 SYSV_KINDS = frozenset({"sysv-shm", "sysv-msg", "sysv-sem"})
+_VIEW_DIRS = {"posix-shm": "dev/shm", "posix-sem": "dev/shm", "posix-mq": "dev/mqueue"}
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _FILE_TYPES = {
     "posix-shm": stat_mod.S_ISREG,
     "posix-sem": stat_mod.S_ISREG,
@@ -41,10 +50,15 @@ def not_removable(obj: IpcObject) -> str | None:
         return "the FIFO file is already deleted; it goes away when its holders close it"
     if obj.kind in ("fifo", "unix") and not (obj.name or "").startswith("/"):
         return "no file path is known for it"
-    parsed = split_ref(obj.ref)
-    if obj.kind in _FILE_TYPES and parsed is not None and parsed[1] is not None:
+    if obj.kind in ("fifo", "unix") and in_other_view(obj):
         return "its file is in another namespace's view: remove it from inside that namespace"
     return None
+
+
+def in_other_view(obj: IpcObject) -> bool:
+    """True when the object's ref names another namespace: its file is not at the path this process sees."""
+    parsed = split_ref(obj.ref)
+    return parsed is not None and parsed[1] is not None
 
 
 def entry_of(obj: IpcObject, config: ScanConfig) -> tuple[str, str]:
@@ -59,12 +73,42 @@ def entry_of(obj: IpcObject, config: ScanConfig) -> tuple[str, str]:
     return os.path.dirname(name), os.path.basename(name)
 
 
-def unlink_checked(directory: str, entry: str, identity: str, uid: int | None, kind: str, what: str) -> Outcome:
-    """Unlink `entry` in `directory` via a directory fd, only if it is still the file with this dev/inode/uid/type."""
+def view_dir(obj: IpcObject) -> int:
+    """A directory fd on the `/dev/shm` or `/dev/mqueue` that shows `obj` in its own namespace's view, opened under
+    the root of a process still in that namespace (never following a symlink); OSError when none is left."""
+    ns = obj.namespace
+    if ns is None or not ns.pids:
+        raise ProcessLookupError(errno.ESRCH, "no process is in its namespace: its view cannot be reached")
+    for pid in ns.pids:
+        try:
+            pid_fd = os.open(f"/proc/{pid}", _DIR_FLAGS)
+        except OSError:
+            continue  # exited since the re-scan
+        try:
+            st = os.stat(f"ns/{ns.type}", dir_fd=pid_fd)
+            if (st.st_dev, st.st_ino) != (ns.dev, ns.inode):
+                continue  # the pid was reused, or the process moved: not a door into this namespace
+            root_fd = os.open("root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=pid_fd)
+            try:
+                return open_beneath(root_fd, _VIEW_DIRS[obj.kind], os.O_RDONLY | os.O_DIRECTORY)
+            finally:
+                os.close(root_fd)
+        except OSError:
+            continue
+        finally:
+            os.close(pid_fd)
+    raise ProcessLookupError(errno.ESRCH, f"no process left in {ns.tag}: its view cannot be reached")
+
+
+def unlink_checked(directory: str | int, entry: str, identity: str, uid: int | None, kind: str, what: str) -> Outcome:
+    """Unlink `entry` in `directory` (a path, or an open directory fd this call closes) via a directory fd, only if
+    it is still the file with this dev/inode/uid/type."""
     if not entry or "/" in entry or entry in (".", ".."):
+        if isinstance(directory, int):
+            os.close(directory)
         return refused(f"{what}: {entry!r} is not a plain directory entry")
     try:
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        dir_fd = directory if isinstance(directory, int) else os.open(directory, _DIR_FLAGS | os.O_NOFOLLOW)
     except OSError as exc:
         return from_oserror(exc, what)
     try:
@@ -123,6 +167,11 @@ def remove(
             attached = found.kind == "sysv-shm" and bool(in_use)
             return in_its_namespace(found, lambda: _rmid(found, ref, attached), f"remove {ref}")
         directory, entry = entry_of(found, config)
+        if in_other_view(found):
+            try:
+                return unlink_checked(view_dir(found), entry, found.identity, found.uid, found.kind, ref)
+            except OSError as exc:
+                return from_oserror(exc, f"remove {ref}")
         return unlink_checked(directory, entry, found.identity, found.uid, found.kind, ref)
     except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
         return failed(f"remove {ref}: {exc}")
