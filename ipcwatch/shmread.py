@@ -38,7 +38,8 @@ from typing import TypeVar
 import sysv_ipc
 
 from ipcwatch.scan.model import IpcObject
-from ipcwatch.scan.nsread import run_in
+from ipcwatch.scan.namespaces import in_other_namespace
+from ipcwatch.scan.nsread import open_view_dir, run_in
 from ipcwatch.scan.parsers import parse_maps_line, parse_stat, parse_table
 from ipcwatch.scan.posix import file_identity, open_regular
 from ipcwatch.scan.procs import read_at
@@ -127,11 +128,11 @@ def _os_message(exc: OSError) -> str:
 class FileSource(ByteSource):
     """A /dev/shm file read with pread through one fd that was checked to be the object the scan saw."""
 
-    def __init__(self, path: str, title: str, identity: str | None = None) -> None:
+    def __init__(self, path: str, title: str, identity: str | None = None, dir_fd: int | None = None) -> None:
         self.title = title
         self._lock = threading.Lock()  # a close never lands in the middle of another thread's pread
         try:
-            self._fd: int | None = open_regular(path)
+            self._fd: int | None = open_regular(path, dir_fd=dir_fd)
         except FileNotFoundError as exc:
             raise SourceGone(f"{title} no longer exists") from exc
         except OSError as exc:
@@ -359,5 +360,14 @@ def open_source(
         return SysvSource(obj, proc_root=proc_root, sysvipc_dir=sysvipc_dir, allow_attach=allow_attach)
     if obj.kind in ("posix-shm", "posix-sem") and obj.name and "/" not in obj.name:
         filename = obj.name if obj.kind == "posix-shm" else f"sem.{obj.name}"
-        return FileSource(os.path.join(shm_dir, filename), obj.ref, obj.identity)
+        if not in_other_namespace(obj.ref):
+            return FileSource(os.path.join(shm_dir, filename), obj.ref, obj.identity)
+        try:  # another mount view's /dev/shm, reached under the root of a process in it
+            dir_fd = open_view_dir(obj.namespace, "dev/shm")
+        except OSError as exc:
+            raise SourceGone(f"{obj.ref}: {_os_message(exc)}") from exc
+        try:
+            return FileSource(filename, obj.ref, obj.identity, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
     raise SourceError(f"{obj.ref} is a {obj.kind}; bytes can be read from {', '.join(READABLE_KINDS)}")

@@ -357,3 +357,22 @@ def test_removal_in_a_vanished_view_is_refused(ns_child: Callable[..., NsChild])
     child.proc.stdin.close()  # type: ignore[union-attr]
     child.proc.wait(timeout=10)  # its mount namespace (and private /dev/shm) is gone with it
     assert remove(shm.ref, shm.identity, force_in_use=True).status is Status.GONE
+
+
+def test_hexdump_of_posix_shm_in_another_mount_view_reads_that_file(
+    ns_child: Callable[..., NsChild], capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    child = ns_child()
+    host_twin = Path("/dev/shm") / child.name  # the same name in the host's view: never read for the child's ref
+    host_twin.write_bytes(b"HOST-TWIN-BYTES")
+    try:
+        mnt = os.stat(f"/proc/{child.pid}/ns/mnt").st_ino
+        for ref, text, other in (
+            (f"posix-shm@mnt:{mnt}:{child.name}", b"CHILD-PO", b"HOST-TWI"),
+            (f"posix-shm:{child.name}", b"HOST-TWI", b"CHILD-PO"),
+        ):
+            assert main(["hexdump", ref, "--length", "64"]) == 0
+            out = capsysbinary.readouterr().out.replace(b"\n", b"")
+            assert text in out and other not in out, out
+    finally:
+        host_twin.unlink(missing_ok=True)

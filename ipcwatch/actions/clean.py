@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ipcwatch.actions.outcome import Outcome, failed
-from ipcwatch.actions.remove import entry_of, in_other_view, not_removable, remove
+from ipcwatch.actions.remove import entry_of, not_removable, remove
 from ipcwatch.actions.verify import users
 from ipcwatch.scan import IpcObject, ScanConfig, Snapshot, scan
+from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsfilter import ALL, object_matches
 from ipcwatch.text import ago, human_size
 
@@ -76,7 +77,7 @@ def _use_times(obj: IpcObject, config: ScanConfig) -> list[float]:
     """The object's use times (see USE_TIMES), a file's re-read with lstat: it may have moved since the scan."""
     names = USE_TIMES.get(obj.kind, FILE_TIMES)
     times = [float(obj.fields[k]) for k in names if isinstance(obj.fields.get(k), (int, float))]
-    if obj.kind in FILE_KINDS and not_removable(obj) is None and not in_other_view(obj):
+    if obj.kind in FILE_KINDS and not_removable(obj) is None and not in_other_namespace(obj.ref):
         directory, entry = entry_of(obj, config)
         try:
             st = os.lstat(os.path.join(directory, entry))

@@ -16,7 +16,6 @@ only the entry's owner can do that, so the worst case removes an entry its own o
 
 from __future__ import annotations
 
-import errno
 import os
 import stat as stat_mod
 
@@ -24,8 +23,8 @@ from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import in_its_namespace, recheck, users
 from ipcwatch.scan import IpcObject, ScanConfig
-from ipcwatch.scan.namespaces import split_ref
-from ipcwatch.scan.nsread import open_beneath
+from ipcwatch.scan.namespaces import in_other_namespace
+from ipcwatch.scan.nsread import open_view_dir
 from ipcwatch.scan.posix import file_identity
 
 SYSV_KINDS = frozenset({"sysv-shm", "sysv-msg", "sysv-sem"})
@@ -50,15 +49,9 @@ def not_removable(obj: IpcObject) -> str | None:
         return "the FIFO file is already deleted; it goes away when its holders close it"
     if obj.kind in ("fifo", "unix") and not (obj.name or "").startswith("/"):
         return "no file path is known for it"
-    if obj.kind in ("fifo", "unix") and in_other_view(obj):
+    if obj.kind in ("fifo", "unix") and in_other_namespace(obj.ref):
         return "its file is in another namespace's view: remove it from inside that namespace"
     return None
-
-
-def in_other_view(obj: IpcObject) -> bool:
-    """True when the object's ref names another namespace: its file is not at the path this process sees."""
-    parsed = split_ref(obj.ref)
-    return parsed is not None and parsed[1] is not None
 
 
 def entry_of(obj: IpcObject, config: ScanConfig) -> tuple[str, str]:
@@ -71,33 +64,6 @@ def entry_of(obj: IpcObject, config: ScanConfig) -> tuple[str, str]:
     if obj.kind == "posix-mq":
         return config.mqueue_dir, name
     return os.path.dirname(name), os.path.basename(name)
-
-
-def view_dir(obj: IpcObject) -> int:
-    """A directory fd on the `/dev/shm` or `/dev/mqueue` that shows `obj` in its own namespace's view, opened under
-    the root of a process still in that namespace (never following a symlink); OSError when none is left."""
-    ns = obj.namespace
-    if ns is None or not ns.pids:
-        raise ProcessLookupError(errno.ESRCH, "no process is in its namespace: its view cannot be reached")
-    for pid in ns.pids:
-        try:
-            pid_fd = os.open(f"/proc/{pid}", _DIR_FLAGS)
-        except OSError:
-            continue  # exited since the re-scan
-        try:
-            st = os.stat(f"ns/{ns.type}", dir_fd=pid_fd)
-            if (st.st_dev, st.st_ino) != (ns.dev, ns.inode):
-                continue  # the pid was reused, or the process moved: not a door into this namespace
-            root_fd = os.open("root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=pid_fd)
-            try:
-                return open_beneath(root_fd, _VIEW_DIRS[obj.kind], os.O_RDONLY | os.O_DIRECTORY)
-            finally:
-                os.close(root_fd)
-        except OSError:
-            continue
-        finally:
-            os.close(pid_fd)
-    raise ProcessLookupError(errno.ESRCH, f"no process left in {ns.tag}: its view cannot be reached")
 
 
 def unlink_checked(directory: str | int, entry: str, identity: str, uid: int | None, kind: str, what: str) -> Outcome:
@@ -167,9 +133,10 @@ def remove(
             attached = found.kind == "sysv-shm" and bool(in_use)
             return in_its_namespace(found, lambda: _rmid(found, ref, attached), f"remove {ref}")
         directory, entry = entry_of(found, config)
-        if in_other_view(found):
+        if in_other_namespace(found.ref):
             try:
-                return unlink_checked(view_dir(found), entry, found.identity, found.uid, found.kind, ref)
+                dir_fd = open_view_dir(found.namespace, _VIEW_DIRS[found.kind])
+                return unlink_checked(dir_fd, entry, found.identity, found.uid, found.kind, ref)
             except OSError as exc:
                 return from_oserror(exc, f"remove {ref}")
         return unlink_checked(directory, entry, found.identity, found.uid, found.kind, ref)

@@ -144,6 +144,12 @@ def split_ref(ref: str) -> tuple[str, tuple[str, int] | None, str] | None:
     return kind, parsed, rest
 
 
+def in_other_namespace(ref: str) -> bool:
+    """True when `ref` names an object of another namespace than the scanner's own (it carries `@TYPE:INODE`)."""
+    parsed = split_ref(ref)
+    return parsed is not None and parsed[1] is not None
+
+
 def parse_ns_link(link: str) -> tuple[str, int] | None:
     """`ipc:[4026532251]` -> ("ipc", 4026532251) for the three types discovered; None for anything else."""
     ns_type, sep, rest = link.partition(":[")

@@ -169,6 +169,33 @@ def open_root(pid: int, proc_root: str = "/proc") -> int:
     return os.open(f"{proc_root}/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
+def open_view_dir(ns: Namespace | None, path: str) -> int:
+    """A directory fd on `path` (e.g. "dev/shm") as namespace `ns`'s view shows it: opened with open_beneath under
+    the root of a process still in `ns` (checked on the same /proc/PID directory fd, so a reused pid or a process
+    that moved is passed over). ProcessLookupError when no process in it is left."""
+    if ns is None or not ns.pids:
+        raise ProcessLookupError(errno.ESRCH, "no process is in its namespace: its view cannot be reached")
+    for pid in ns.pids:
+        try:
+            pid_fd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue  # exited since the scan
+        try:
+            st = os.stat(f"ns/{ns.type}", dir_fd=pid_fd)
+            if (st.st_dev, st.st_ino) != (ns.dev, ns.inode):
+                continue
+            root_fd = os.open("root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=pid_fd)
+            try:
+                return open_beneath(root_fd, path, os.O_RDONLY | os.O_DIRECTORY)
+            finally:
+                os.close(root_fd)
+        except OSError:
+            continue
+        finally:
+            os.close(pid_fd)
+    raise ProcessLookupError(errno.ESRCH, f"no process left in {ns.tag}: its view cannot be reached")
+
+
 def _openat2(root_fd: int, path: str, flags: int) -> int | None:
     """openat2 resolving `path` inside `root_fd` with no symlink; None when the kernel lacks openat2."""
     if _openat2_state.get("available") is False:

@@ -98,12 +98,12 @@ def list_dir(path: str, errors: list[ScanError]) -> list[tuple[str, os.stat_resu
     return out
 
 
-def open_regular(path: str, expected: os.stat_result | None = None) -> int:
+def open_regular(path: str, expected: os.stat_result | None = None, dir_fd: int | None = None) -> int:
     """Open a file for reading without following links or blocking; refuse anything but a regular file.
 
     With `expected`, also refuse a file whose dev/inode differ (it was replaced since it was listed).
     """
-    fd = os.open(path, SAFE_OPEN)
+    fd = os.open(path, SAFE_OPEN, dir_fd=dir_fd)
     try:
         st = os.fstat(fd)
         if not stat_mod.S_ISREG(st.st_mode):
