@@ -10,8 +10,10 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import posix_ipc
 import pytest
 import sysv_ipc
 
@@ -376,3 +378,25 @@ def test_hexdump_of_posix_shm_in_another_mount_view_reads_that_file(
             assert text in out and other not in out, out
     finally:
         host_twin.unlink(missing_ok=True)
+
+
+def test_posix_queue_of_another_ipc_namespace_sends_and_receives_there(ns_child: Callable[..., NsChild]) -> None:
+    from ipcwatch.actions import queues
+
+    child = ns_child()
+    twin = posix_ipc.MessageQueue("/" + child.name, posix_ipc.O_CREX)  # the same name in the host's namespace
+    try:
+        ipc = os.stat(f"/proc/{child.pid}/ns/ipc").st_ino
+        obj = scan(ScanConfig(kinds=frozenset({"posix-mq"}))).get(f"posix-mq@ipc:{ipc}:{child.name}")
+        assert obj is not None
+        assert queues.send(obj, b"INTO-THE-CHILD", priority=4).status is Status.DONE
+        assert twin.current_messages == 0  # nothing landed in the host's queue of the same name
+        assert Path(f"/proc/{child.pid}/root/dev/mqueue/{child.name}").read_text().startswith("QSIZE:14 ")
+        got = queues.receive(obj)
+        assert got.status is Status.DONE and got.data.body == b"INTO-THE-CHILD" and got.data.mtype == 4
+        assert queues.receive(obj).status is Status.FAILED  # empty now: never blocks
+        stale = replace(obj, identity="file:0:0")
+        assert queues.send(stale, b"x").status is Status.REFUSED
+    finally:
+        twin.close()
+        twin.unlink()

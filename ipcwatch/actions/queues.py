@@ -15,9 +15,12 @@ from typing import Any
 import posix_ipc
 
 from ipcwatch import libc
+from ipcwatch.actions.mqfd import FdQueue
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import in_its_namespace, recheck
 from ipcwatch.scan import IpcObject, ScanConfig
+from ipcwatch.scan.namespaces import in_other_namespace
+from ipcwatch.scan.nsread import open_view_dir
 
 PEEK_LIMIT = 100_000
 DEFAULT_MSGMAX = 8192
@@ -123,10 +126,32 @@ def peek(obj: IpcObject, limit: int = PEEK_LIMIT) -> Outcome:
         return failed(f"peek {obj.ref}: {exc}")
 
 
-def _open_posix(obj: IpcObject) -> posix_ipc.MessageQueue | Outcome:
-    """Open the queue by name, non-blocking, and make sure it is the inode the user saw."""
+def _open_in_view(obj: IpcObject) -> FdQueue:
+    """Another IPC namespace's queue: its /dev/mqueue file opened under the root of a process in it."""
+    name = obj.name or ""
+    if not name or "/" in name or name in (".", ".."):
+        raise posix_ipc.ExistentialError(f"{name!r} is not a queue name")
+    dir_fd = open_view_dir(obj.namespace, "dev/mqueue")
     try:
-        mq = posix_ipc.MessageQueue("/" + (obj.name or ""), 0)
+        return FdQueue(os.open(name, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd))
+    except FileNotFoundError as exc:
+        raise posix_ipc.ExistentialError(str(exc)) from exc
+    except PermissionError as exc:
+        raise posix_ipc.PermissionsError(str(exc)) from exc
+    finally:
+        os.close(dir_fd)
+
+
+def _open_posix(obj: IpcObject) -> posix_ipc.MessageQueue | FdQueue | Outcome:
+    """Open the queue by name (in another IPC namespace: by its file there), non-blocking, and make sure it is the
+    inode the user saw."""
+    try:
+        if in_other_namespace(obj.ref):
+            mq: posix_ipc.MessageQueue | FdQueue = _open_in_view(obj)
+        else:
+            mq = posix_ipc.MessageQueue("/" + (obj.name or ""), 0)
+    except ProcessLookupError as exc:
+        return Outcome(Status.GONE, f"{obj.ref}: {exc.strerror}")
     except posix_ipc.ExistentialError:
         return Outcome(Status.GONE, f"{obj.ref}: already gone")
     except posix_ipc.PermissionsError as exc:
@@ -135,7 +160,8 @@ def _open_posix(obj: IpcObject) -> posix_ipc.MessageQueue | Outcome:
     if f"file:{st.st_dev}:{st.st_ino}" != obj.identity:
         mq.close()
         return refused(f"{obj.ref} was replaced by another queue since it was shown; nothing was changed")
-    mq.block = False
+    if isinstance(mq, posix_ipc.MessageQueue):
+        mq.block = False
     return mq
 
 
