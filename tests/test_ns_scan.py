@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -400,3 +401,26 @@ def test_posix_queue_of_another_ipc_namespace_sends_and_receives_there(ns_child:
     finally:
         twin.close()
         twin.unlink()
+
+
+def test_posix_semaphore_of_another_mount_view_is_read_and_operated_there(ns_child: Callable[..., NsChild]) -> None:
+    from ipcwatch.actions import semaphores
+
+    child = ns_child()
+    theirs = Path(f"/proc/{child.pid}/root/dev/shm/sem.{child.name}")  # a sem_t of value 2, made in the child's view
+    theirs.write_bytes(struct.pack("=II", 2, 0).ljust(32, b"\0"))
+    twin = Path(f"/dev/shm/sem.{child.name}")  # the host's file of the same name: never touched
+    twin.write_bytes(struct.pack("=II", 7, 0).ljust(32, b"\0"))
+    try:
+        mnt = os.stat(f"/proc/{child.pid}/ns/mnt").st_ino
+        obj = scan(ScanConfig(kinds=frozenset({"posix-sem"}))).get(f"posix-sem@mnt:{mnt}:{child.name}")
+        assert obj is not None
+        assert semaphores.values(obj).data == [{"num": 0, "value": 2, "waiters": 0}]
+        assert semaphores.post(obj, 1).status is Status.DONE
+        assert struct.unpack_from("=I", theirs.read_bytes())[0] == 3
+        assert semaphores.wait(obj, 1, timeout=1.0).status is Status.DONE
+        assert struct.unpack_from("=I", theirs.read_bytes())[0] == 2
+        assert struct.unpack_from("=I", twin.read_bytes())[0] == 7
+        assert semaphores.post(replace(obj, identity="file:0:0"), 1).status is Status.REFUSED
+    finally:
+        twin.unlink(missing_ok=True)

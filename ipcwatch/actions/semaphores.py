@@ -24,7 +24,9 @@ from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import in_its_namespace, recheck
 from ipcwatch.scan import IpcObject, ScanConfig
-from ipcwatch.scan.posix import SEM_T_SIZE, file_identity, read_sem_value
+from ipcwatch.scan.namespaces import in_other_namespace
+from ipcwatch.scan.nsread import open_view_dir
+from ipcwatch.scan.posix import SEM_T_SIZE, file_identity, open_regular, read_sem_value
 from ipcwatch.scan.sysv import read_semaphores
 
 DEFAULT_TIMEOUT = 5.0
@@ -141,11 +143,25 @@ def _setval(semid: int, num: int, value: int, what: str) -> Outcome:
 # --- POSIX -----------------------------------------------------------------------------------------------------
 
 
+def _shm_dir_fd(obj: IpcObject, shm_dir: str) -> int:
+    """A directory fd on the /dev/shm that shows `obj`: ours, or its mount namespace's opened under a member's root."""
+    if in_other_namespace(obj.ref):
+        return open_view_dir(obj.namespace, "dev/shm")
+    return os.open(shm_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
 def _open_checked_sem(obj: IpcObject, shm_dir: str) -> int | Outcome:
     """An O_RDWR fd on the semaphore file, only if it is a regular file >= 32 bytes with the identity shown."""
-    path = os.path.join(shm_dir, "sem." + (obj.name or ""))
+    name = "sem." + (obj.name or "")
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        if "/" in name:
+            return refused(f"{obj.ref}: {name!r} is not a plain directory entry")
+        dir_fd = _shm_dir_fd(obj, shm_dir)
+        try:
+            fd = os.open(name, flags, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return refused(f"{obj.ref} is a symbolic link; not followed")
@@ -254,11 +270,17 @@ def values(obj: IpcObject, config: ScanConfig | None = None) -> Outcome:
                 return Outcome(Status.DENIED, f"{obj.ref}: the values cannot be read (gone or not permitted)")
             return done(f"{obj.ref}: {len(sems)} semaphore(s)", sems)
         if obj.kind == "posix-sem":
-            path = os.path.join((config or ScanConfig()).shm_dir, "sem." + (obj.name or ""))
-            st = os.lstat(path)
-            if file_identity(st) != obj.identity:
-                return refused(f"{obj.ref} was replaced by another file since it was shown")
-            value, waiters, problem = read_sem_value(path, st)
+            name = "sem." + (obj.name or "")
+            if "/" in name:
+                return refused(f"{obj.ref}: {name!r} is not a plain directory entry")
+            dir_fd = _shm_dir_fd(obj, (config or ScanConfig()).shm_dir)
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                if file_identity(st) != obj.identity:
+                    return refused(f"{obj.ref} was replaced by another file since it was shown")
+                value, waiters, problem = read_sem_value(name, st, lambda n, s: open_regular(n, s, dir_fd=dir_fd))
+            finally:
+                os.close(dir_fd)
             if problem:
                 return failed(f"{obj.ref}: {problem}")
             return done(f"{obj.ref}: value {value}", [{"num": 0, "value": value, "waiters": waiters}])
