@@ -424,3 +424,36 @@ def test_posix_semaphore_of_another_mount_view_is_read_and_operated_there(ns_chi
         assert semaphores.post(replace(obj, identity="file:0:0"), 1).status is Status.REFUSED
     finally:
         twin.unlink(missing_ok=True)
+
+
+def test_fifos_of_another_mount_view_are_stat_there_and_never_collide(ns_child: Callable[..., NsChild]) -> None:
+    child = ns_child()
+    name = f"{child.name}.fifo"
+    os.mkfifo(f"/proc/{child.pid}/root/dev/shm/{name}", 0o640)  # in the child's private /dev/shm
+    host_path = f"/dev/shm/{name}"  # the same path in the host's view
+    os.mkfifo(host_path, 0o600)
+    host_fd = os.open(host_path, os.O_RDWR | os.O_NONBLOCK)
+    code = "import os, sys; os.open(sys.argv[1], os.O_RDWR); print('ok', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen(
+        ["nsenter", f"--mount=/proc/{child.pid}/ns/mnt", sys.executable, "-c", code, host_path],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ok\n"
+        mnt = os.stat(f"/proc/{child.pid}/ns/mnt").st_ino
+        snap = scan(ScanConfig(kinds=frozenset({"fifo"})))
+        theirs, ours = snap.get(f"fifo@mnt:{mnt}:{host_path}"), snap.get(f"fifo:{host_path}")
+        assert theirs is not None and ours is not None, [o.ref for o in snap.of_kind("fifo")]
+        assert theirs.holder_pids == {holder.pid} and os.getpid() in ours.holder_pids
+        assert holder.pid not in ours.holder_pids and theirs.identity != ours.identity
+        assert theirs.mode == 0o640 and not theirs.fields["deleted"]  # stat'ed in its own view, not the host's
+        assert theirs.namespace is not None and theirs.namespace.inode == mnt
+        assert ours.namespace is not None and ours.namespace.host
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        for stream in (holder.stdin, holder.stdout):
+            if stream is not None:
+                stream.close()
+        os.close(host_fd)
+        os.unlink(host_path)

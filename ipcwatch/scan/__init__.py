@@ -65,6 +65,16 @@ def _dev_of(path: str) -> int | None:
         return None
 
 
+def _other_mnt(spaces: nsscan.NamespaceReads, own: Namespace | None) -> Callable[[int], Namespace | None]:
+    """pid -> its mount namespace when that is not the scanner's own (None otherwise or unknown)."""
+
+    def other(pid: int) -> Namespace | None:
+        ns = spaces.namespace_of(pid, "mnt")
+        return ns if ns is not None and own is not None and ns.key != own.key else None
+
+    return other
+
+
 def _fs_type(path: str) -> str | None:
     """The filesystem type mounted at `path`, from /proc/self/mounts (last mount wins)."""
     found = None
@@ -181,8 +191,8 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         objects += _sysv_objects(tables, index, ns)
     in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index) if o.kind in kinds]
     if "fifo" in kinds:
-        in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root)
-    objects += [replace(o, namespace=own_mnt) for o in in_mnt]
+        in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root, _other_mnt(spaces, own_mnt))
+    objects += [o if o.namespace is not None else replace(o, namespace=own_mnt) for o in in_mnt]
     objects += [replace(o, namespace=own_ipc) for o in posix.mqueue_objects(reads.mq_entries, index)]
     for mnt, shm_entries, ipc, mq_entries in spaces.posix:
         objects += [o for o in posix.shm_dir_objects(shm_entries, index, mnt) if o.kind in kinds]

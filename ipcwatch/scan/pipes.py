@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ipcwatch.native.procfd import pipe_fill_one
 from ipcwatch.scan.model import IpcObject, ScanError
+from ipcwatch.scan.namespaces import Namespace, qualified_ref
+from ipcwatch.scan.nsread import open_beneath, open_root
 from ipcwatch.scan.procs import FileKey, Hold, HolderIndex, user_name
 from ipcwatch.text import escape
 
@@ -116,20 +118,43 @@ def pipe_objects(index: HolderIndex, proc_root: str) -> list[IpcObject]:
     return out
 
 
-def fifo_objects(index: HolderIndex, found: FoundFiles, proc_root: str) -> list[IpcObject]:
-    """FIFOs someone has open (anywhere) plus FIFO files in the walked directories."""
+def _stat_in_view(proc_root: str, pid: int, path: str) -> os.stat_result:
+    """lstat of `path` as process `pid`'s root shows it (open_beneath: no symlink followed, never the host path)."""
+    root_fd = open_root(pid, proc_root)
+    try:
+        fd = open_beneath(root_fd, path, os.O_PATH)
+    finally:
+        os.close(root_fd)
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def fifo_objects(
+    index: HolderIndex,
+    found: FoundFiles,
+    proc_root: str,
+    other_mnt: Callable[[int], Namespace | None] = lambda pid: None,
+) -> list[IpcObject]:
+    """FIFOs someone has open (anywhere) plus FIFO files in the walked directories. A FIFO whose holder is in
+    another mount namespace (`other_mnt(pid)`) has a path relative to that holder's root: it is stat'ed there and
+    its ref and namespace are that mount namespace's, so the host's `/tmp/x` and a container's never collide."""
     out = []
     keys = {key for key in index.files if key in index.fifo_paths} | set(found.fifos)
     for key in keys:
         holds = index.files.get(key, [])
         holders = index.holders(holds)
+        ns = None
         if key in found.fifos:
             path, st = found.fifos[key]
             deleted = False
         else:
             path, st, deleted = index.fifo_paths[key], None, key in index.fifo_deleted
+            pid = holds[0][0] if holds else None
+            ns = None if pid is None else other_mnt(pid)
             try:
-                st = os.stat(path, follow_symlinks=False)
+                st = os.stat(path, follow_symlinks=False) if ns is None else _stat_in_view(proc_root, pid, path)
                 if (st.st_dev, st.st_ino) != key:
                     st, deleted = None, True
             except OSError:
@@ -145,7 +170,7 @@ def fifo_objects(index: HolderIndex, found: FoundFiles, proc_root: str) -> list[
             stale_reason = "FIFO write end held but no reader"
         out.append(
             IpcObject(
-                ref=f"fifo:{escape(path)}" + (f" (deleted, inode {key[1]})" if deleted else ""),
+                ref=qualified_ref("fifo", escape(path), ns) + (f" (deleted, inode {key[1]})" if deleted else ""),
                 kind="fifo",
                 name=path,
                 id=None,
@@ -166,6 +191,7 @@ def fifo_objects(index: HolderIndex, found: FoundFiles, proc_root: str) -> list[
                     "deleted": deleted,
                     "inode": key[1],
                 },
+                namespace=ns,
             )
         )
     return out
