@@ -15,6 +15,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
@@ -27,6 +28,8 @@ GONE_STYLE = "dim strike"
 REBUILD_FRACTION = 4  # changing more than 1/4 of the rows: clear and refill
 REBUILD_MIN = 200
 BULK_REMOVE_MIN = 8  # fewer removals than this go through the public remove_row
+CELL_CACHE = 2000  # rendered cells kept per table (DataTable's own: 10,000)
+LINE_CACHE = 200  # rendered rows and lines kept per table (DataTable's own: 1,000)
 
 
 def _style(row: Row, fresh: Collection[str]) -> str:
@@ -55,6 +58,11 @@ class KeyedTable(DataTable[Cell]):
 
     def __init__(self, columns: Sequence[ColumnHead], *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable")
+        # DataTable caches up to 10,000 rendered cells and 1,000 rows and lines per table, keyed by update count:
+        # with a table per view on a churning host they only ever fill. A screen needs a few hundred.
+        self._cell_render_cache = LRUCache(CELL_CACHE)
+        self._row_render_cache = LRUCache(LINE_CACHE)
+        self._line_cache = LRUCache(LINE_CACHE)
         self.heads = tuple(columns)
         self.sort_column: int | None = None
         self.sort_reverse = False
