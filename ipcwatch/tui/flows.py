@@ -53,8 +53,10 @@ def consequence(obj: IpcObject) -> str:
     if obj.kind == "sysv-sem":
         return f"IPC_RMID on id {obj.id}: the set is destroyed at once; processes waiting on it get EIDRM."
     directory, entry = removal.entry_of(obj, ScanConfig())
+    ns = obj.namespace
+    view = "" if ns is None or ns.host else f" as that {ns.type} namespace sees it (not the host's file)"
     return (
-        f"unlink {os.path.join(directory, entry)}: the name goes away; processes that have it open keep it "
+        f"unlink {os.path.join(directory, entry)}{view}: the name goes away; processes that have it open keep it "
         "until they close it."
     )
 
