@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loadgen import Load, LoadError
+
 REPO = Path(__file__).resolve().parent.parent
 _VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 PYTHON = str(_VENV_PYTHON) if _VENV_PYTHON.exists() else sys.executable
@@ -177,3 +179,17 @@ def machine() -> str:
     """A one-line description of the machine, printed at the top of each benchmark."""
     load = os.getloadavg()
     return f"{os.cpu_count()} CPUs, load average {load[0]:.2f}, Python {sys.version.split()[0]}, {os.uname().release}"
+
+
+def start_load(per_kind: int, processes: int) -> Load | None:
+    """The load generator's load for one size, under a header; None (and why) when it cannot be made. The caller
+    closes it."""
+    header(f"{per_kind:,} objects of each kind over {processes:,} processes")
+    try:
+        load = Load(per_kind=per_kind, processes=processes, log=True)
+        load.start()
+    except LoadError as exc:
+        print(f"  could not create the load: {exc}")
+        return None
+    print(f"  load ready in {load.setup_seconds:.1f} s ({sum(load.counts.values()):,} objects)")
+    return load

@@ -23,8 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import psutil
-from _common import PYTHON, REPO, add_runs_argument, add_sizes_argument, header, machine, parse_sizes
-from loadgen import Load, LoadError
+from _common import PYTHON, REPO, add_runs_argument, add_sizes_argument, machine, parse_sizes, start_load
 from prometheus_client.parser import text_string_to_metric_families
 
 CONCURRENT = 10
@@ -112,15 +111,10 @@ def line(label: str, walls: list[float], cpus: list[float]) -> None:
 
 
 def bench_size(per_kind: int, processes: int, runs: int) -> None:
-    header(f"{per_kind:,} objects of each kind over {processes:,} processes")
-    try:
-        load = Load(per_kind=per_kind, processes=processes, log=True)
-        load.start()
-    except LoadError as exc:
-        print(f"  could not create the load: {exc}")
+    load = start_load(per_kind, processes)
+    if load is None:
         return
     try:
-        print(f"  load ready in {load.setup_seconds:.1f} s ({sum(load.counts.values()):,} objects)")
         with exporter(max_age=0.001) as (process, url):
             scrape(url)  # warm-up: imports, page cache
             walls, cpus, body = timed_scrapes(url, process, runs, pause=0.01)

@@ -26,15 +26,15 @@ from _common import (
     Command,
     add_runs_argument,
     add_sizes_argument,
-    header,
     machine,
     parse_sizes,
     print_table,
+    start_load,
     time_call,
     time_commands,
     verdict,
 )
-from loadgen import KINDS, Load, LoadError
+from loadgen import KINDS, Load
 
 from ipcwatch.scan import scan
 
@@ -98,15 +98,10 @@ def profile_scan(top: int) -> None:
 
 
 def bench_size(per_kind: int, processes: int, runs: int, profile: int) -> None:
-    header(f"{per_kind:,} objects of each kind over {processes:,} processes")
-    try:
-        load = Load(per_kind=per_kind, processes=processes, log=True)
-        load.start()
-    except LoadError as exc:
-        print(f"  could not create the load: {exc}")
+    load = start_load(per_kind, processes)
+    if load is None:
         return
     try:
-        print(f"  load ready in {load.setup_seconds:.1f} s ({sum(load.counts.values()):,} objects)")
         print_seen(load)
         in_process = [
             time_call("scan() in-process", scan, runs),
