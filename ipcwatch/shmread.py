@@ -37,12 +37,12 @@ from typing import TypeVar
 
 import sysv_ipc
 
+from ipcwatch.procfs import read_at
 from ipcwatch.scan.model import IpcObject
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsread import open_view_dir, run_in
 from ipcwatch.scan.parsers import parse_maps_line, parse_stat, parse_table
 from ipcwatch.scan.posix import file_identity, open_regular
-from ipcwatch.scan.procs import read_at
 from ipcwatch.scan.sysv import sysv_identity
 from ipcwatch.shmsearch import SEARCH_WINDOW, search  # noqa: F401 - the hex viewer's search, re-exported
 from ipcwatch.text import escape

@@ -13,8 +13,8 @@ import signal
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ipcwatch.procfs import read_at, read_once
 from ipcwatch.scan.parsers import parse_fdinfo, parse_stat
-from ipcwatch.scan.procs import read_at, read_once
 from ipcwatch.scan.sigset import (
     CONTINUE,
     IGNORE,

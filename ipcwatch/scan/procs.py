@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ipcwatch.native.procfd import fd_table
+from ipcwatch.procfs import read_at, read_once
 from ipcwatch.scan.model import Holder, Process, ScanError
 from ipcwatch.scan.parsers import parse_fdinfo, parse_maps_line, parse_stat
 
@@ -40,32 +41,6 @@ def user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
-
-
-def read_at(dir_fd: int, name: str, limit: int = 1 << 20) -> bytes:
-    """Read a small /proc file relative to an open directory fd."""
-    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        chunks = []
-        total = 0
-        while total < limit:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def read_once(dir_fd: int, name: str, size: int) -> bytes:
-    """One read() of a /proc file the kernel produces in a single call (stat, cmdline): no extra read for EOF."""
-    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        return os.read(fd, size)
-    finally:
-        os.close(fd)
 
 
 @dataclass

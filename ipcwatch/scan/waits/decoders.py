@@ -6,9 +6,9 @@ import os
 import stat as stat_mod
 from collections.abc import Callable, Iterable
 
+from ipcwatch.procfs import read_at
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.parsers import parse_maps_line
-from ipcwatch.scan.procs import read_at
 from ipcwatch.scan.waits.records import (
     AT_FDCWD,
     CLIENT,

@@ -7,6 +7,7 @@ import threading
 from collections import deque
 from dataclasses import replace
 
+from ipcwatch.procfs import read_once
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.model import IpcObject, Process, Snapshot, Waiter
 from ipcwatch.scan.procs import HolderIndex
@@ -20,7 +21,7 @@ from ipcwatch.scan.waits.records import (
     Target,
     ThreadSample,
 )
-from ipcwatch.scan.waits.thread import ThreadReader, read_small, scheduler_now, waiting_since
+from ipcwatch.scan.waits.thread import ThreadReader, scheduler_now, waiting_since
 
 # --- the finder ---------------------------------------------------------------------------------------------
 
@@ -90,7 +91,7 @@ class WaitFinder:
         """
         if state is not None and state not in ("S", "D"):
             return ThreadSample(tid, state, None)
-        raw = read_small(dir_fd, f"{prefix}syscall", 512)  # PermissionError: no access
+        raw = read_once(dir_fd, f"{prefix}syscall", 512)  # PermissionError: no access
         if raw.startswith(b"running"):
             return ThreadSample(tid, "R", None)
         head = raw.split(b" ", 1)[0]
@@ -100,7 +101,7 @@ class WaitFinder:
         if call is None or (name is not None and not may_wait_on_ipc(name, call.args)):
             return ThreadSample(tid, state or "?", name)  # most sleepers: a private futex, a nanosleep, ...
         if state is None:
-            state = sc.parse_thread_state(read_small(dir_fd, f"{prefix}stat", 1024)) or "?"
+            state = sc.parse_thread_state(read_once(dir_fd, f"{prefix}stat", 1024)) or "?"
         if name is None:  # asleep outside a system call (a page fault, a stop): wchan says where
             return ThreadSample(tid, state, None, wchan=ThreadReader(dir_fd, prefix, state, "", ()).wchan())
         if decode is None or state not in ("S", "D"):

@@ -8,6 +8,7 @@ import struct
 import time
 from dataclasses import dataclass
 
+from ipcwatch.procfs import read_once, stat_identity
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.anon import ANON_KINDS, anon_ref
 from ipcwatch.scan.parsers import parse_fdinfo
@@ -31,14 +32,6 @@ _TIMEOUT_ARGS = {
 }
 
 # --- reading one thread ---------------------------------------------------------------------------------------
-
-
-def read_small(dir_fd: int, name: str, limit: int = 4096) -> bytes:
-    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        return os.read(fd, limit)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +60,7 @@ class ThreadReader:
     def wchan(self) -> str | None:
         if self._wchan is False:
             try:
-                text = read_small(self.dir_fd, f"{self.prefix}wchan", 256).decode("ascii", "replace").strip()
+                text = read_once(self.dir_fd, f"{self.prefix}wchan", 256).decode("ascii", "replace").strip()
             except OSError:
                 text = ""
             self._wchan = text if text and text != "0" else None
@@ -128,7 +121,7 @@ class ThreadReader:
                 return FileRef(kind, f"{ref}:{inode}", inode, None)
         if link.startswith("anon_inode:[") and link[12:-1] in ANON_KINDS:
             kind = link[12:-1]
-            info = parse_fdinfo(read_small(self.dir_fd, f"fdinfo/{fd}"))
+            info = parse_fdinfo(read_once(self.dir_fd, f"fdinfo/{fd}", 4096))
             mask = parse_mask(info.get("sigmask", "")) if kind == "signalfd" else None
             inode = os.stat(name, dir_fd=self.dir_fd).st_ino  # an anon inode: never a device or a network file
             return FileRef(kind, anon_ref(self.pid, fd, kind, info), inode, None, tuple(mask_names(mask or 0)))
@@ -138,7 +131,7 @@ class ThreadReader:
             st = os.stat(name, dir_fd=self.dir_fd)
             kind = "fifo" if stat_mod.S_ISFIFO(st.st_mode) else "file" if stat_mod.S_ISREG(st.st_mode) else ""
             if kind:
-                return FileRef(kind, f"file:{st.st_dev}:{st.st_ino}", st.st_ino, link)
+                return FileRef(kind, stat_identity(st), st.st_ino, link)
         return f"fd {fd} is {link}"
 
 
@@ -157,7 +150,7 @@ def waiting_since(dir_fd: int, prefix: str, clock: tuple[float, float] | None) -
     if clock is None:
         return None
     try:
-        theirs = sc.parse_exec_start(read_small(dir_fd, f"{prefix}sched", 1 << 16))
+        theirs = sc.parse_exec_start(read_once(dir_fd, f"{prefix}sched", 1 << 16))
     except OSError:
         return None
     if theirs is None:
