@@ -20,6 +20,7 @@ from ipcwatch.scan.model import KIND_TITLES, KINDS, Holder, IpcObject, Process, 
 from ipcwatch.scan.namespaces import Namespace, discover, with_fd_pins
 from ipcwatch.scan.nsread import SpecialDirs
 from ipcwatch.scan.procs import HolderIndex, ProcessVisitor, ProcPassConfig, scan_processes
+from ipcwatch.scan.waits import WaitFinder
 
 __all__ = [
     "KINDS",
@@ -36,11 +37,6 @@ __all__ = [
 
 DEFAULT_FILE_DIRS = ("/tmp", "/run", "/var/run", "/dev/shm")
 POSIX_KINDS = frozenset({"posix-shm", "posix-sem", "posix-mq"})
-
-# A waiter finder: given the objects and the holder index, returns {ref: waiters}. It may add a ProcessVisitor
-# to the /proc pass (so threads are read in the same pass) through `visitor()`.
-WaiterFinder = Callable[[list[IpcObject], HolderIndex], dict[str, list[Waiter]]]
-
 
 @dataclass(frozen=True)
 class ScanConfig:
@@ -89,14 +85,9 @@ def _fs_type(path: str) -> str | None:
     return found
 
 
-def _waiter_finder() -> tuple[WaiterFinder | None, ProcessVisitor | None]:
-    """The blocked-thread analysis, when it is installed (ipcwatch.scan.waits)."""
-    try:
-        from ipcwatch.scan import waits  # noqa: PLC0415 - optional layer
-    except ImportError:
-        return None, None
-    finder = waits.WaitFinder()
-    return finder.attach, finder.visit
+def _waiter_finder(config: ScanConfig) -> WaitFinder | None:
+    """The blocked-thread sampling for this scan (its `visit` joins the /proc pass), unless waiters are off."""
+    return WaitFinder() if config.waiters else None
 
 
 def scan(config: ScanConfig | None = None) -> Snapshot:
@@ -162,7 +153,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     discovery = discover(config.proc_root, fds=False)
     views = nsscan.other_views(discovery, own, config.proc_root) if kinds & POSIX_KINDS else []
     file_devs = frozenset(d for v in [own, *(v.dirs for v in views)] for d in v.key if d is not None)
-    attach, visit = _waiter_finder() if config.waiters else (None, None)
+    finder = _waiter_finder(config)
 
     # Phase one: what each object says of itself, then the single /proc pass for holders. (Overlapping the two
     # in a thread was measured slower: both are Python-bound between system calls and contend for the GIL.)
@@ -173,7 +164,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
             file_devs=file_devs,
             read_maps=bool(kinds & {"sysv-shm", "posix-shm", "posix-sem"}),
             read_anon=bool(kinds & set(anon.ANON_KINDS)),
-            visitors=[*config.extra_visitors, *([visit] if visit else [])],
+            visitors=[*config.extra_visitors, *([finder.visit] if finder else [])],
         )
     )
     discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)
@@ -207,8 +198,9 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     if kinds & logind.REMOVED_KINDS:
         policy = logind.read_policy(config.config_root)
         objects = [_with_removal(o, logind.removal_note(o, policy)) for o in objects]
-    if attach is not None:
-        waiting = attach(objects, index)
+    threads = None
+    if finder is not None:
+        waiting, threads = finder.attach(objects, index)
         objects = [_with_waiters(o, waiting.get(o.ref)) for o in objects]
 
     return Snapshot(
@@ -219,6 +211,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         taken_at=started,
         duration=time.monotonic() - clock,
         namespaces=spaces.namespaces,
+        threads=threads,
     )
 
 

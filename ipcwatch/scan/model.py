@@ -212,6 +212,9 @@ class Snapshot:
     taken_at: float = 0.0  # time.time() when the scan started
     duration: float = 0.0  # seconds the scan took
     namespaces: tuple[Namespace, ...] = ()  # every IPC, mount and net namespace discovered (host ones first)
+    # The blocked-thread analysis's thread samples from the same /proc pass (a `scan.waits.WaitSamples`, typed
+    # loosely: the model never imports the analysis); None when the scan sampled no threads.
+    threads: Any = field(default=None, compare=False, repr=False)
     _by_ref: dict[str, IpcObject] = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_pid: dict[int, list[IpcObject]] = field(default_factory=dict, init=False, repr=False, compare=False)
 

@@ -1,4 +1,8 @@
-"""Turning a snapshot and its samples into `BlockedThread`s and the per-process report `describe`."""
+"""Turning a snapshot and the samples it carries into `BlockedThread`s and the per-process report `describe`.
+
+Pure functions of their arguments: a recorded snapshot explains itself exactly as it did when it was taken (save
+`describe`'s signal notes, read now for the live process).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from ipcwatch.scan.dispositions import read_dispositions
 from ipcwatch.scan.model import Process, Snapshot
 from ipcwatch.scan.sigset import mask_names
 from ipcwatch.scan.waits.analysis import analyse, fd_wakers
-from ipcwatch.scan.waits.finder import WaitFinder, finder_for
 from ipcwatch.scan.waits.records import (
     KERNEL_THREAD_PARENT,
     WAIT_CYCLE,
@@ -18,6 +21,7 @@ from ipcwatch.scan.waits.records import (
     ProcessWaits,
     Target,
     ThreadSample,
+    WaitSamples,
     Waker,
     timeout_text,
 )
@@ -55,15 +59,17 @@ def _shortest_cycle(start: int, first: Iterable[int], edges: dict[int, set[int]]
     return None
 
 
-def _from_finder(snap: Snapshot, finder: WaitFinder) -> list[BlockedThread]:
+def _from_samples(snap: Snapshot, samples: WaitSamples) -> list[BlockedThread]:
     rows = []
-    for (pid, _), (thread, resolved) in finder.resolved.items():
-        if not resolved or pid not in snap.processes:
+    for pid, sample in samples.processes.items():
+        if pid not in snap.processes:
             continue
-        lone = len(finder.samples[pid].threads) == 1
-        analyses = [analyse(snap, pid, target, ref, lone, finder.unreadable) for target, ref in resolved]
-        rows.append((pid, thread, resolved, analyses))
-    running = {pid for pid, s in finder.samples.items() if any(t.state == "R" for t in s.threads)}
+        lone = len(sample.threads) == 1
+        for thread in sample.threads:
+            if thread.resolved:
+                analyses = [analyse(snap, pid, t, ref, lone, samples.unreadable) for t, ref in thread.resolved]
+                rows.append((pid, thread, thread.resolved, analyses))
+    running = {pid for pid, s in samples.processes.items() if any(t.state == "R" for t in s.threads)}
     stuck = {pid for pid, _, _, _ in rows} - running
     edges: dict[int, set[int]] = {}
     for pid, _, _, analyses in rows:
@@ -106,7 +112,7 @@ def _from_finder(snap: Snapshot, finder: WaitFinder) -> list[BlockedThread]:
 
 
 def _from_waiters(snap: Snapshot) -> list[BlockedThread]:
-    """Without this scan's samples (a snapshot from elsewhere): what the objects' waiters alone say."""
+    """Without thread samples (a snapshot rebuilt from its JSON): what the objects' waiters alone say."""
     out = []
     for obj in snap.objects:
         for w in obj.waiters:
@@ -133,10 +139,16 @@ def _from_waiters(snap: Snapshot) -> list[BlockedThread]:
     return sorted(out, key=lambda b: (b.pid, b.tid))
 
 
+def _samples(snapshot: Snapshot) -> WaitSamples | None:
+    """The thread samples the snapshot carries; None when its scan took none (or it was rebuilt from JSON)."""
+    samples = snapshot.threads
+    return samples if isinstance(samples, WaitSamples) else None
+
+
 def blocked_threads(snapshot: Snapshot) -> list[BlockedThread]:
     """Every thread the scan saw asleep waiting on IPC, with who could wake it and the likely cause."""
-    finder = finder_for(snapshot)
-    return _from_finder(snapshot, finder) if finder is not None else _from_waiters(snapshot)
+    samples = _samples(snapshot)
+    return _from_samples(snapshot, samples) if samples is not None else _from_waiters(snapshot)
 
 
 def explain(snapshot: Snapshot, pid: int) -> list[BlockedThread]:
@@ -175,14 +187,14 @@ def _activity(thread: ThreadSample, undecoded: bool) -> str:
 def describe(snapshot: Snapshot, pid: int) -> ProcessWaits:
     """What every thread of one process (`pid` may be any of its thread ids) is doing, IPC waits explained;
     says plainly what was not seen."""
-    finder = finder_for(snapshot)
-    if pid not in snapshot.processes and finder is not None:
-        owner = next((p for p, s in finder.samples.items() if any(t.tid == pid for t in s.threads)), None)
+    samples = _samples(snapshot)
+    if pid not in snapshot.processes and samples is not None:
+        owner = next((p for p, s in samples.processes.items() if any(t.tid == pid for t in s.threads)), None)
         if owner is not None:
             return describe(snapshot, owner)
     proc = snapshot.processes.get(pid)
     blocked = tuple(explain(snapshot, pid))
-    sample = finder.samples.get(pid) if finder is not None else None
+    sample = samples.processes.get(pid) if samples is not None else None
     problem = None
     others: list[tuple[int, str]] = []
     if proc is None:
@@ -194,8 +206,8 @@ def describe(snapshot: Snapshot, pid: int) -> ProcessWaits:
             problem = "a kernel thread: it never waits in a user's system call"
         elif pid == os.getpid():
             problem = "this is ipcwatch itself"
-        elif finder is not None and finder.problem:
-            problem = finder.problem
+        elif samples is not None and samples.problem:
+            problem = samples.problem
         else:
             problem = "its threads were not sampled in this scan"
     else:
@@ -203,8 +215,7 @@ def describe(snapshot: Snapshot, pid: int) -> ProcessWaits:
         waiting = {b.tid for b in blocked}
         for thread in sorted(sample.threads, key=lambda t: t.tid):
             if thread.tid not in waiting:
-                undecoded = (pid, thread.tid) in finder.resolved if finder else False
-                others.append((thread.tid, _activity(thread, undecoded)))
+                others.append((thread.tid, _activity(thread, undecoded=bool(thread.targets))))
     return ProcessWaits(pid, proc, blocked, tuple(others), problem, _signal_notes(proc) if sample else ())
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections import deque
 from dataclasses import replace
 
 from ipcwatch.procfs import read_once
 from ipcwatch.scan import syscalls as sc
-from ipcwatch.scan.model import IpcObject, Process, Snapshot, Waiter
+from ipcwatch.scan.model import IpcObject, Process, Waiter
 from ipcwatch.scan.procs import HolderIndex
 from ipcwatch.scan.waits.decoders import DECODERS, may_wait_on_ipc
 from ipcwatch.scan.waits.records import (
@@ -20,27 +18,20 @@ from ipcwatch.scan.waits.records import (
     ProcessSample,
     Target,
     ThreadSample,
+    WaitSamples,
 )
 from ipcwatch.scan.waits.thread import ThreadReader, scheduler_now, waiting_since
 
-# --- the finder ---------------------------------------------------------------------------------------------
-
-
-RECENT: deque[WaitFinder] = deque(maxlen=4)  # the last few scans' samples, for explain(snapshot)
-RECENT_LOCK = threading.Lock()
 SYSV_WAITS = frozenset({"sysv-sem", "sysv-msg"})  # waits whose target is a SysV id, unique only in its namespace
 
 
 class WaitFinder:
-    """One scan's blocked-thread analysis: `visit` in the /proc pass, then `attach` to the objects."""
+    """One scan's thread sampling: `visit` in the /proc pass, then `attach` to the objects."""
 
     def __init__(self, machine: str | None = None) -> None:
         self.table = sc.table_for(machine)
         self.problem = None if self.table is not None else f"unknown architecture {os.uname().machine}"
         self.samples: dict[int, ProcessSample] = {}
-        # (pid, tid) -> (thread, [(target, ref or None)]) for threads whose targets are IPC objects
-        self.resolved: dict[tuple[int, int], tuple[ThreadSample, tuple[tuple[Target, str | None], ...]]] = {}
-        self.unreadable = 0  # processes whose fds the scan could not read (set by attach)
         self._self_pid = os.getpid()
         self._clock_read: tuple[float, float] | None | bool = False
 
@@ -55,12 +46,13 @@ class WaitFinder:
             return
         if proc.ppid == KERNEL_THREAD_PARENT or pid == KERNEL_THREAD_PARENT:
             return
-        sample = ProcessSample(proc)
+        threads: list[ThreadSample] = []
+        problem, ipc_inode = None, None
         try:
             if os.stat("task", dir_fd=dir_fd).st_nlink <= 3:  # 2 + one per thread: skip listing a lone thread
                 if proc.state in ("Z", "X"):
                     return  # exited; a zombie leader with live threads is sampled thread by thread below
-                sample.threads.append(self._thread(dir_fd, "", pid, proc.state, pid))
+                threads.append(self._thread(dir_fd, "", pid, proc.state, pid))
             else:
                 task_fd = os.open("task", DIR_FLAGS, dir_fd=dir_fd)
                 try:
@@ -70,18 +62,18 @@ class WaitFinder:
                 for tid in tids:
                     try:
                         state = proc.state if tid == pid else None  # /proc/PID/stat is the main thread's
-                        sample.threads.append(self._thread(dir_fd, f"task/{tid}/", tid, state, pid))
+                        threads.append(self._thread(dir_fd, f"task/{tid}/", tid, state, pid))
                     except PermissionError:
                         raise
                     except OSError:
                         continue  # the thread exited while we read it
-            if any(t.kind in SYSV_WAITS for thread in sample.threads for t in thread.targets):
-                sample.ipc_inode = os.stat("ns/ipc", dir_fd=dir_fd).st_ino
+            if any(t.kind in SYSV_WAITS for thread in threads for t in thread.targets):
+                ipc_inode = os.stat("ns/ipc", dir_fd=dir_fd).st_ino
         except PermissionError:
-            sample.problem = f"could not read syscall file of {pid} (permission denied)"
+            problem = f"could not read syscall file of {pid} (permission denied)"
         except OSError:
             return  # the process exited
-        self.samples[pid] = sample
+        self.samples[pid] = ProcessSample(tuple(threads), problem, ipc_inode)
 
     def _thread(self, dir_fd: int, prefix: str, tid: int, state: str | None, pid: int) -> ThreadSample:
         """One thread; `state` is known for the main thread (the process's stat), else read only when it matters.
@@ -122,17 +114,18 @@ class WaitFinder:
         since = waiting_since(dir_fd, prefix, self._clock())
         return ThreadSample(tid, state, name, thread.wchan(), targets, note, since, timeout)
 
-    def attach(self, objects: list[IpcObject], index: HolderIndex) -> dict[str, list[Waiter]]:
-        """Map the sampled waits to objects: {ref: waiters}. Remembers the samples for `explain`."""
-        self.unreadable = index.unreadable_fd_tables
+    def attach(self, objects: list[IpcObject], index: HolderIndex) -> tuple[dict[str, list[Waiter]], WaitSamples]:
+        """Map the sampled waits to objects: ({ref: waiters}, the samples with each wait resolved, for the snapshot)."""
         by_ref = {o.ref: o for o in objects}
         by_identity = {o.identity: o for o in objects if o.identity.startswith("file:")}
         by_sysv = {
             (o.kind, o.id, o.namespace.inode): o for o in objects if o.kind in SYSV_WAITS and o.namespace is not None
         }
         out: dict[str, list[Waiter]] = {}
+        samples: dict[int, ProcessSample] = {}
         for pid, sample in self.samples.items():
-            for thread in sample.threads:
+            threads = list(sample.threads)
+            for i, thread in enumerate(threads):
                 if not thread.targets:
                     continue
                 resolved: list[tuple[Target, str | None]] = []
@@ -151,27 +144,12 @@ class WaitFinder:
                     resolved.append((target, ref))
                     if ref is not None:
                         out.setdefault(ref, []).append(Waiter(pid, thread.tid, target.op))
-                self.resolved[(pid, thread.tid)] = (thread, tuple(resolved))
-        with RECENT_LOCK:
-            RECENT.append(self)
-        return out
-
-    def covers(self, snapshot: Snapshot) -> bool:
-        """True when these samples come from the scan that made `snapshot` (the very same Process objects)."""
-        for pid, sample in self.samples.items():
-            proc = snapshot.processes.get(pid)
-            if proc is not None:
-                return proc is sample.proc
-        return False
+                threads[i] = replace(thread, resolved=tuple(resolved))
+            samples[pid] = replace(sample, threads=tuple(threads))
+        return out, WaitSamples(samples, index.unreadable_fd_tables, self.problem)
 
 
 def _sysv_id(match: str) -> int | None:
     """The id in a SysV target's `sysv-sem:ID` match."""
     digits = match.rpartition(":")[2]
     return int(digits) if digits.isdigit() else None
-
-
-def finder_for(snapshot: Snapshot) -> WaitFinder | None:
-    with RECENT_LOCK:
-        recent = list(RECENT)
-    return next((f for f in reversed(recent) if f.covers(snapshot)), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,14 +74,27 @@ class ThreadSample:
     note: str | None = None  # raw: why a wait is not an IPC wait, or what could not be decoded
     waiting_since: float | None = None  # epoch seconds: when it last ran
     timeout: float | None = None  # seconds the call was given to wait (a timed wait wakes by itself); None: none
+    # The targets that are IPC, each with the ref of its object in the snapshot (None: the scan has none); set when
+    # the waits are attached to the scan's objects. Empty with targets: it waits, but not on IPC (a TCP socket).
+    resolved: tuple[tuple[Target, str | None], ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ProcessSample:
-    proc: Process  # the very Process object of the scan: ties this sample to its snapshot
-    threads: list[ThreadSample] = field(default_factory=list)
+    """Every thread of one process, as the scan's /proc pass saw them."""
+
+    threads: tuple[ThreadSample, ...] = ()
     problem: str | None = None  # e.g. "could not read syscall file of 42 (permission denied)"
     ipc_inode: int | None = None  # its IPC namespace, read when it waits on a SysV object (the id is only unique there)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitSamples:
+    """One scan's thread samples: carried in its `Snapshot.threads`, all the analysis reads besides the snapshot."""
+
+    processes: Mapping[int, ProcessSample] = field(default_factory=dict)  # pid -> sample; pids not sampled absent
+    unreadable: int = 0  # processes whose fds the scan could not read: "nobody holds it" cannot be said then
+    problem: str | None = None  # why no thread was sampled at all (an unknown architecture)
 
 
 @dataclass(frozen=True, slots=True)
