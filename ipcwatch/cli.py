@@ -1,7 +1,8 @@
 """Command line: `ipcwatch` opens the dashboard; subcommands give the same snapshot and actions headless.
 
-Each subcommand lives in `ipcwatch/commands/<name>.py` with `register(subparsers)`; the modules import their
-heavy dependencies inside `run`, so `ipcwatch list` never pays for textual.
+Each subcommand lives in `ipcwatch/commands/<name>.py` with `register(subparsers)`. Only the module of the command
+being run is imported (all of them for `--help`, an unknown command or the dashboard), and the modules import their
+heavy dependencies inside `run`: `ipcwatch list` never pays for textual, the actions or the exporter.
 """
 
 from __future__ import annotations
@@ -14,10 +15,40 @@ from collections.abc import Sequence
 
 from ipcwatch import __version__
 
-COMMAND_MODULES = ("list", "namespaces", "why", "signals", "hexdump", "peek", "sem", "kill", "rm", "demo", "exporter")
+# Every subcommand -> the module under ipcwatch/commands that registers it (in the order `--help` lists them).
+COMMANDS = {
+    "list": "list",
+    "namespaces": "namespaces",
+    "why": "why",
+    "signals": "signals",
+    "hexdump": "hexdump",
+    "peek": "peek",
+    "send": "peek",
+    "receive": "peek",
+    "sem": "sem",
+    "kill": "kill",
+    "rm": "rm",
+    "clean": "rm",
+    "demo": "demo",
+    "exporter": "exporter",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names (its first word that is not an option or an option's value), if it is one."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-h", "--help"):
+            return None  # help on the top-level parser lists every command
+        if word == "--interval":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with `only` that one (the others' modules are never imported)."""
     parser = argparse.ArgumentParser(
         prog="ipcwatch",
         description="Every live IPC object on this host, who holds it, and who is waiting on it. "
@@ -31,31 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=float, default=2.0, metavar="SECONDS", help="dashboard refresh interval (default 2)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"ipcwatch.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"ipcwatch.commands.{name}":
-                raise
-            continue
-        module.register(sub)
+    for name in dict.fromkeys(COMMANDS.values()) if only is None else (COMMANDS[only],):
+        importlib.import_module(f"ipcwatch.commands.{name}").register(sub)
     return parser
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
-    try:
-        from ipcwatch.tui.app import run  # noqa: PLC0415 - the TUI is only imported when it is used
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("ipcwatch.tui"):
-            raise
-        print("the dashboard is not available in this build; try `ipcwatch list`", file=sys.stderr)
-        return 2
+    from ipcwatch.tui.app import run  # noqa: PLC0415 - the TUI is only imported when it is used
+
     return run(read_only=args.read_only, interval=args.interval)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(command_of(argv)).parse_args(argv)
     if args.command is None:
         return run_dashboard(args)
     # A headless command is short-lived and builds a large acyclic heap (the snapshot): the cyclic collector would

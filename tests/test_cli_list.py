@@ -137,3 +137,43 @@ def test_scan_with_a_recorded_sysvipc_tree(tmp_path):
     assert host == ["sysv-shm:12", "sysv-shm:13"]
     dest = snap.get("sysv-shm:12")
     assert dest.fields["status"] == "dest" and dest.perms == "0600"
+
+
+def test_every_subcommand_is_mapped_to_the_module_that_registers_it():
+    from ipcwatch import cli
+
+    full = cli.build_parser()
+    registered = set(full._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    assert registered == set(cli.COMMANDS)
+    for command in cli.COMMANDS:
+        alone = cli.build_parser(command)._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+        assert command in alone, command
+    assert cli.command_of(["--read-only", "--interval", "3", "list", "--json"]) == "list"
+    assert cli.command_of(["--interval", "list"]) is None  # "list" there is the interval's value
+    assert cli.command_of(["--help", "list"]) is None and cli.command_of(["bogus"]) is None
+
+
+def test_list_imports_neither_the_dashboard_nor_other_commands_heavy_dependencies(posix_shm):
+    name, _ = posix_shm()
+    code = (
+        "import sys\nfrom ipcwatch.cli import main\nmain(['list', '--json'])\n"
+        "print(' '.join(sorted(m for m in sys.modules)), file=sys.stderr)\n"
+    )
+    root = os.path.dirname(os.path.dirname(__file__))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert f"posix-shm:{name}" in {o["ref"] for o in json.loads(result.stdout)["objects"]}
+    loaded = {m.split(".")[0] for m in result.stderr.split()} | set(result.stderr.split())
+    for heavy in ("textual", "rich", "psutil", "prometheus_client", "pyroute2", "ipcwatch.tui", "ipcwatch.actions",
+                  "ipcwatch.exporter", "ipcwatch.commands.rm", "ipcwatch.workload"):
+        assert heavy not in loaded, heavy
+
+
+def test_json_that_orjson_refuses_is_written_by_the_stdlib_encoder(capfd):
+    from ipcwatch.commands.list import write_json
+
+    write_json({"name": "bad\udcff", "big": 2**70})  # a lone surrogate and an int over 64 bits
+    assert json.loads(capfd.readouterr().out) == {"name": "bad\udcff", "big": 2**70}
+    write_json({"name": "caf\u00e9"})
+    out = capfd.readouterr().out
+    assert out.endswith("\n") and json.loads(out) == {"name": "caf\u00e9"}

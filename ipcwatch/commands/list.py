@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
+
+import orjson
 
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, ScanConfig, scan
 from ipcwatch.scan.nsfilter import ALL, select, unknown
@@ -50,6 +53,18 @@ def add_namespace_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def write_json(data: Any) -> None:
+    """One compact JSON document and a newline on stdout, in UTF-8 (orjson: ~15x faster than the stdlib's encoder)."""
+    try:
+        out = orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        # What orjson refuses and the stdlib writes (a lone surrogate that was not escaped, an int over 64 bits):
+        # never lose the whole listing for it.
+        out = (json.dumps(data, separators=(",", ":")) + "\n").encode()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(out)
+
+
 def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: bool) -> None:
     """Tables per kind; objects of other namespaces than the host's in a section per namespace after them."""
     sections: dict[str, list[IpcObject]] = {}
@@ -89,9 +104,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     chosen = select(snapshot, selector)
     if args.json:
-        data = snapshot.to_json([o for o in chosen if o.stale or not args.stale])
-        # dumps, not dump: dump streams through the pure-Python encoder, one write() per token
-        sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
+        write_json(snapshot.to_json([o for o in chosen if o.stale or not args.stale]))
         return 0
     print_tables(chosen, kinds, args.stale)
     for note in snapshot.notes:
