@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import sysv_ipc
 
-from ipcwatch import workload
+from ipcwatch.workload import ledger as workload
 from tests.conftest import needs_mqueue, needs_root, wait_until
 
 pytestmark = [needs_root, needs_mqueue]

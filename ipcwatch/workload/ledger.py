@@ -20,14 +20,14 @@ import secrets
 import shutil
 import signal
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, refused
 from ipcwatch.actions.remove import unlink_checked
+from ipcwatch.procfs import stat_identity
 from ipcwatch.scan.parsers import parse_table
-from ipcwatch.scan.posix import file_identity
 from ipcwatch.scan.procs import process_at
 from ipcwatch.scan.sysv import sysv_identity
 
@@ -83,15 +83,39 @@ def open_state_dir(create: bool) -> int | None:
 # --- identity of what a ref names now --------------------------------------------------------------------------
 
 
+def identities(refs: Iterable[str]) -> dict[str, str | None]:
+    """The identity of whatever each ref names right now (None: nothing there); each SysV table is read once,
+    however many refs name its objects."""
+    tables: dict[str, dict[str, str]] = {}
+    found: dict[str, str | None] = {}
+    for ref in refs:
+        kind, _, rest = ref.partition(":")
+        if kind in _SYSV:
+            if kind not in tables:
+                tables[kind] = _sysv_identities(kind)
+            found[ref] = tables[kind].get(rest)
+        else:
+            found[ref] = _identify_other(kind, rest)
+    return found
+
+
 def identify(ref: str) -> str | None:
     """The identity of whatever `ref` names right now; None when nothing is there."""
-    kind, _, rest = ref.partition(":")
+    return identities((ref,))[ref]
+
+
+def _sysv_identities(kind: str) -> dict[str, str]:
+    table, id_column, extra = _SYSV[kind]
     try:
-        if kind in _SYSV:
-            table, id_column, extra = _SYSV[kind]
-            with open(f"/proc/sysvipc/{table}", "rb") as f:
-                rows = [row for row in parse_table(f.read()) if str(row.get(id_column)) == rest]
-            return sysv_identity(kind, rows[0], id_column, *extra) if rows else None
+        with open(f"/proc/sysvipc/{table}", "rb") as f:
+            rows = parse_table(f.read())
+    except OSError:
+        return {}
+    return {str(row.get(id_column)): sysv_identity(kind, row, id_column, *extra) for row in rows}
+
+
+def _identify_other(kind: str, rest: str) -> str | None:
+    try:
         if kind == "process":
             proc = process_at(int(rest))
             return proc.identity if proc is not None and proc.state not in ("Z", "X") else None  # a zombie is gone
@@ -99,7 +123,7 @@ def identify(ref: str) -> str | None:
     except (OSError, ValueError):
         return None
     is_type = _PATH_TYPES.get(kind, stat.S_ISREG)
-    return file_identity(st) if is_type(st.st_mode) else None
+    return stat_identity(st) if is_type(st.st_mode) else None
 
 
 def _path_of(kind: str, rest: str) -> str:
@@ -121,11 +145,11 @@ class Entry:
     identity: str | None
 
 
-def remove(entry: Entry) -> Outcome:
-    """Remove (or, for a process, SIGKILL) the thing behind `entry` only if it is still the one recorded."""
+def remove(entry: Entry, now: str | None) -> Outcome:
+    """Remove (or, for a process, SIGKILL) the thing behind `entry` only if what is there `now` (its identity,
+    read just before) is still the one recorded."""
     ref, expected = entry.ref, entry.identity
     kind, _, rest = ref.partition(":")
-    now = identify(ref)
     if now is None:
         return Outcome(Status.GONE, f"{ref}: already gone")
     if expected is None or now != expected:
@@ -195,14 +219,21 @@ class Ledger:
         self._write({"ref": entry.ref, "identity": entry.identity})
         return entry
 
-    def _write(self, record: dict[str, object]) -> None:
-        if self._fd is not None:
-            os.write(self._fd, json.dumps(record).encode() + b"\n")  # one write per line: a kill cuts at most one
+    def add_many(self, refs: Iterable[str]) -> int:
+        """Record every ref that names something now (one read per SysV table, one write); how many were."""
+        found = [Entry(ref, identity) for ref, identity in identities(refs).items() if identity is not None]
+        self.entries += found
+        self._write(*({"ref": e.ref, "identity": e.identity} for e in found))
+        return len(found)
+
+    def _write(self, *records: dict[str, object]) -> None:
+        if self._fd is not None and records:  # one write: a kill cuts at most the line being written
+            os.write(self._fd, b"".join(json.dumps(record).encode() + b"\n" for record in records))
 
     def remove_all(self) -> list[Outcome]:
         """Remove every entry, newest first (children before objects, a directory after its files), then the marker
         unless something could not be removed (it stays for `sweep`). Idempotent."""
-        outcomes = [remove(entry) for entry in reversed(self.entries)]
+        outcomes = _remove_entries(self.entries)
         self.entries.clear()
         if self._fd is not None:
             os.close(self._fd)
@@ -211,6 +242,12 @@ class Ledger:
                 _unlink_marker(self.marker)
                 self.marker = None
         return outcomes
+
+
+def _remove_entries(entries: list[Entry]) -> list[Outcome]:
+    """Remove entries newest first, each checked against the identity read (in bulk) just before."""
+    now = identities(entry.ref for entry in entries)
+    return [remove(entry, now[entry.ref]) for entry in reversed(entries)]
 
 
 def _unlink_marker(name: str) -> None:
@@ -242,8 +279,9 @@ class Swept:
         return sum(o.ok for o in self.outcomes)
 
 
-def sweep(tool: str) -> list[Swept]:
-    """Remove what every dead owner's marker of `tool` lists (identity-checked); live owners are left alone."""
+def sweep(tool: str, *, live_too: bool = False) -> list[Swept]:
+    """Remove what every dead owner's marker of `tool` lists (identity-checked); live owners are left alone unless
+    `live_too`."""
     dir_fd = open_state_dir(create=False)
     if dir_fd is None:
         return []
@@ -261,9 +299,9 @@ def sweep(tool: str) -> list[Swept]:
             if not entries and not os.path.exists(f"/proc/{name.split('-')[1]}"):
                 _unlink_marker(name)
             continue
-        if identify(f"process:{owner.partition('@')[0]}") == owner:
+        if not live_too and identify(f"process:{owner.partition('@')[0]}") == owner:
             continue  # a running workload: its own stop removes all of it
-        outcomes = tuple(remove(entry) for entry in reversed(entries))
+        outcomes = tuple(_remove_entries(entries))
         kept = any(o.status in (Status.DENIED, Status.FAILED) for o in outcomes)
         if not kept:
             _unlink_marker(name)
@@ -277,7 +315,7 @@ def _read_marker(dir_fd: int, name: str) -> tuple[str | None, list[Entry]]:
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None, []
-        data = f.read(1 << 20)
+        data = f.read()  # ours: in a 0700 directory, 0600, written by a workload
     owner, entries = None, []
     for line in data.splitlines():
         try:

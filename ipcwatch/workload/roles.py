@@ -1,4 +1,4 @@
-"""The demo's child processes: one role each (`python -m ipcwatch.workload_roles ROLE PARENT ARG...`).
+"""The demo's child processes: one role each (`python -m ipcwatch.workload.roles ROLE PARENT ARG...`).
 
 Every role opens what the parent made, prints READY (some print a line before it), lets go of its stdout and then
 produces or consumes every TICK until killed. A role dies with its parent (PR_SET_PDEATHSIG), even a SIGKILLed one.
