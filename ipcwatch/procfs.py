@@ -44,3 +44,8 @@ def file_identity(dev: int, ino: int) -> str:
 def stat_identity(st: os.stat_result) -> str:
     """`file_identity` of a stat result."""
     return file_identity(st.st_dev, st.st_ino)
+
+
+def is_file_identity(identity: str) -> bool:
+    """Whether `identity` is one `file_identity` made (a file-backed object's)."""
+    return identity.startswith("file:")

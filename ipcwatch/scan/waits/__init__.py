@@ -3,10 +3,10 @@
 `WaitFinder.visit` runs inside the scan's one /proc pass. For every thread it reads `task/TID/stat` (only
 sleeping threads go on) and `task/TID/syscall` through the process directory fd, so a recycled pid cannot
 mix two processes' data; only calls that can wait on IPC are decoded further (their wchan, the argument
-memory they point at in /proc/PID/mem, their fds). `attach` maps the waits to the scan's objects.
-`explain`, `blocked_threads` and `describe` turn a snapshot into `BlockedThread`s: the operation, who could
-wake the thread, and the likely cause (a dead partner, a wait cycle). Every string they hold is raw: escape
-it to show it.
+memory they point at in /proc/PID/mem, their fds). `attach` maps the waits to the scan's objects and returns
+the samples (`WaitSamples`), which travel in `Snapshot.threads`. `explain`, `blocked_threads` and `describe` are
+pure functions of a snapshot: they turn it into `BlockedThread`s: the operation, who could wake the thread, and
+the likely cause (a dead partner, a wait cycle). Every string they hold is raw: escape it to show it.
 
 Waits for a signal count too: sigwaitinfo/sigtimedwait (the set), sigsuspend, pause, and a signalfd, an eventfd
 or a self-pipe in a poll/select/epoll set; a timed wait carries its timeout.
@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from ipcwatch.scan.waits.explain import blocked_threads, describe, explain
 from ipcwatch.scan.waits.finder import WaitFinder
-from ipcwatch.scan.waits.records import BlockedThread, ProcessSample, ProcessWaits, Target, ThreadSample, Waker
+from ipcwatch.scan.waits.records import (
+    BlockedThread,
+    ProcessSample,
+    ProcessWaits,
+    Target,
+    ThreadSample,
+    WaitSamples,
+    Waker,
+)
 
 __all__ = [
     "BlockedThread",
@@ -28,6 +36,7 @@ __all__ = [
     "Target",
     "ThreadSample",
     "WaitFinder",
+    "WaitSamples",
     "Waker",
     "blocked_threads",
     "describe",

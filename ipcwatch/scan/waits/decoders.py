@@ -6,7 +6,7 @@ import os
 import stat as stat_mod
 from collections.abc import Callable, Iterable
 
-from ipcwatch.procfs import read_at
+from ipcwatch.procfs import file_identity, read_at, stat_identity
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.parsers import parse_maps_line
 from ipcwatch.scan.waits.records import (
@@ -195,7 +195,7 @@ def _open(t: ThreadReader) -> Decoded:
     reading = flags & 3 == os.O_RDONLY
     op = "open FIFO for reading (no writer)" if reading else "open FIFO for writing (no reader)"
     role = WRITER if reading else READER
-    return (Target(f"file:{st.st_dev}:{st.st_ino}", "fifo", role, op, label=os.fsdecode(path)),), None
+    return (Target(stat_identity(st), "fifo", role, op, label=os.fsdecode(path)),), None
 
 
 def may_wait_on_ipc(syscall: str, args: tuple[int, ...]) -> bool:
@@ -220,7 +220,7 @@ def _futex(t: ThreadReader) -> Decoded:
     base = os.path.basename(path.removesuffix(b" (deleted)"))
     if perms[3:4] != b"s" or not base.startswith(b"sem."):
         return (), None
-    target = Target(f"file:{dev}:{inode}", "posix-sem", POST, "futex wait on sem", label=os.fsdecode(base[4:]))
+    target = Target(file_identity(dev, inode), "posix-sem", POST, "futex wait on sem", label=os.fsdecode(base[4:]))
     return (target,), None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from ipcwatch.procfs import read_once
+from ipcwatch.procfs import is_file_identity, read_once
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.model import IpcObject, Process, Waiter
 from ipcwatch.scan.procs import HolderIndex
@@ -117,7 +117,7 @@ class WaitFinder:
     def attach(self, objects: list[IpcObject], index: HolderIndex) -> tuple[dict[str, list[Waiter]], WaitSamples]:
         """Map the sampled waits to objects: ({ref: waiters}, the samples with each wait resolved, for the snapshot)."""
         by_ref = {o.ref: o for o in objects}
-        by_identity = {o.identity: o for o in objects if o.identity.startswith("file:")}
+        by_identity = {o.identity: o for o in objects if is_file_identity(o.identity)}
         by_sysv = {
             (o.kind, o.id, o.namespace.inode): o for o in objects if o.kind in SYSV_WAITS and o.namespace is not None
         }
