@@ -1,16 +1,41 @@
-"""Column definitions per kind, shared by the CLI tables and the dashboard: one place decides what is shown.
+"""Column definitions per kind, shared by the CLI tables and the dashboard: one place decides what is shown, and
+which columns give way first when the terminal is narrow.
 
 Every cell is produced as an already-escaped `str` plus a sort key; front ends never format objects themselves.
+Each column says how it fits: `width` (the cells it is laid out at: longer cells are elided), `priority` (lower is
+kept first when space runs out: `IDENTITY` always, `ESSENTIAL` at 80 columns, `DETAIL` from about 120, `EXTRA` on
+wide terminals), `flex` (it takes the remaining width: the name) and `elide` (`middle` keeps the tail of a path,
+`/tmp/…/app.sock`; `end` cuts the end).
 """
 
 from __future__ import annotations
 
+import functools
+import shutil
+import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from ipcwatch.scan.model import IpcObject
+from ipcwatch.scan.model import Holder, IpcObject
 from ipcwatch.text import escape, human_size
+
+Elide = Literal["middle", "end"]
+IDENTITY, ESSENTIAL, DETAIL, EXTRA = 0, 1, 2, 3  # priorities: lower is kept first
+ELLIPSIS = "…"
+
+
+@functools.lru_cache(maxsize=4096)
+def _char_cells(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def cell_len(value: str) -> int:
+    """Terminal cells an escaped string takes (wide CJK characters take two; rich is not loaded by the CLI)."""
+    return len(value) if value.isascii() else sum(_char_cells(ch) for ch in value)
 
 
 @dataclass(frozen=True)
@@ -19,6 +44,14 @@ class Column:
     cell: Callable[[IpcObject], str]
     sort: Callable[[IpcObject], Any]
     numeric: bool = False  # right-aligned
+    width: int = 0  # cells it is laid out at (0: its title's); the flex column gets at least this
+    priority: int = DETAIL
+    flex: bool = False  # takes the width left over (the name column)
+    elide: Elide = "end"
+
+    @property
+    def min_width(self) -> int:
+        return max(self.width, cell_len(self.title))
 
 
 def _f(name: str) -> Callable[[IpcObject], Any]:
@@ -38,29 +71,79 @@ def _sortable(value: Any) -> tuple[int, Any]:
     return (2, str(value))
 
 
-def number(title: str, get: Callable[[IpcObject], Any]) -> Column:
-    return Column(title, lambda o: _num(get(o)), lambda o: _sortable(get(o)), numeric=True)
+def number(title: str, get: Callable[[IpcObject], Any], **fit: Any) -> Column:
+    return Column(title, lambda o: _num(get(o)), lambda o: _sortable(get(o)), numeric=True, **fit)
 
 
-def size(title: str, get: Callable[[IpcObject], Any]) -> Column:
-    return Column(title, lambda o: human_size(get(o)), lambda o: _sortable(get(o)), numeric=True)
+def size(title: str, get: Callable[[IpcObject], Any], **fit: Any) -> Column:
+    return Column(title, lambda o: human_size(get(o)), lambda o: _sortable(get(o)), numeric=True, **fit)
 
 
-def text(title: str, get: Callable[[IpcObject], Any]) -> Column:
-    return Column(title, lambda o: escape(None if get(o) is None else str(get(o))), lambda o: _sortable(get(o)))
+def text(title: str, get: Callable[[IpcObject], Any], **fit: Any) -> Column:
+    return Column(title, lambda o: escape(None if get(o) is None else str(get(o))), lambda o: _sortable(get(o)), **fit)
+
+
+def end_text(holders: Sequence[Holder]) -> str:
+    """`1234 postgres (+3)`: the first holder (comm escaped) and how many other processes hold it; `` for none."""
+    if not holders:
+        return ""
+    first = holders[0]
+    others = len({h.pid for h in holders}) - 1
+    return f"{first.pid} {escape(first.comm)}" + (f" (+{others})" if others else "")
 
 
 def holders_summary(obj: IpcObject) -> str:
-    """`1234 postgres (+3)`: the first holder and how many other processes hold it."""
-    if not obj.holders:
-        return "-"
-    first = obj.holders[0]
-    others = len(obj.holder_pids) - 1
-    return f"{first.pid} {escape(first.comm)}" + (f" (+{others})" if others else "")
+    """`1234 postgres (+3)`, `-` when nobody holds it."""
+    return end_text(obj.holders) or "-"
+
+
+def pipe_ends(obj: IpcObject) -> str:
+    """`1234 bash → 1240 grep`: who holds the write end, then who holds the read end (from the fds' modes)."""
+    writers = [h for h in obj.holders if "w" in h.mode]
+    readers = [h for h in obj.holders if "r" in h.mode]
+    return f"{end_text(writers) or 'nobody'} → {end_text(readers) or 'nobody'}"
+
+
+def _peer_holders(obj: IpcObject) -> tuple[Holder, ...]:
+    """The processes holding the socket's peer. Transitional: the scan still stores them as JSON dicts (their
+    comm already escaped, so a hostile one shows escaped twice) until the typed unix record lands."""
+    return tuple(
+        h if isinstance(h, Holder) else Holder(h["pid"], h["comm"], h["user"], h["fd"], h["mode"], h["start"])
+        for h in obj.fields.get("peer_holders") or ()
+    )
+
+
+def socket_ends(obj: IpcObject) -> str | None:
+    """`1234 nginx ⇄ 5678 php-fpm` for a connected socket (its holders, then its peer's); None when unconnected."""
+    if obj.fields.get("peer") is None:
+        return None
+    return f"{end_text(obj.holders) or 'nobody'} ⇄ {end_text(_peer_holders(obj)) or 'nobody'}"
 
 
 def key_text(obj: IpcObject) -> str:
     return "?" if obj.key is None else f"0x{obj.key & 0xFFFFFFFF:08x}"
+
+
+def object_name(obj: IpcObject) -> str:
+    """What a person calls it, escaped: a pipe or a connected socket by its ends, a file or POSIX object by its
+    name, a SysV object by id and key, anything else by its ref without the kind."""
+    if obj.kind == "pipe":
+        return pipe_ends(obj)
+    ends = socket_ends(obj) if obj.kind == "unix" else None
+    if ends is not None:
+        return ends
+    if obj.name:
+        return escape(obj.name)
+    if obj.key is not None and obj.id is not None:
+        return f"{obj.id} " + ("private" if obj.key == 0 else f"key {key_text(obj)}")
+    return obj.ref.partition(":")[2]  # refs are built from escaped names already
+
+
+def mark(obj: IpcObject) -> str:
+    """`stale`, or `2 wait` when threads are blocked on it, else nothing."""
+    if obj.stale:
+        return "stale"
+    return f"{len(obj.waiters)} wait" if obj.waiters else ""
 
 
 def sem_values(obj: IpcObject) -> str:
@@ -106,73 +189,184 @@ def signal_list(obj: IpcObject) -> str:
     return ",".join(obj.fields.get("signals") or ()) or "-"
 
 
-REF = Column("REF", lambda o: o.ref, lambda o: o.ref)  # refs are built from escaped names already
-KEY = Column("KEY", key_text, lambda o: _sortable(o.key))
-ID = number("ID", lambda o: o.id)
-NAME = text("NAME", lambda o: o.name)
-OWNER = text("OWNER", lambda o: o.owner)
-PERMS = text("PERMS", lambda o: o.perms)
-HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), numeric=False)
-STALE = Column("STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref))
+# A short label per kind for narrow tables (the All view's KIND; the ref spells the kind out).
+KIND_LABELS = {
+    "sysv-shm": "shm", "sysv-msg": "msg", "sysv-sem": "sem", "posix-shm": "pshm", "posix-mq": "mq",
+    "posix-sem": "psem", "fifo": "fifo", "pipe": "pipe", "unix": "unix", "eventfd": "efd", "signalfd": "sfd",
+}  # fmt: skip
+
+_ESSENTIAL, _DETAIL, _EXTRA = {"priority": ESSENTIAL}, {"priority": DETAIL}, {"priority": EXTRA}
+REF = Column("REF", lambda o: o.ref, lambda o: o.ref, width=16, priority=EXTRA, elide="middle")  # escaped already
+KEY = Column("KEY", key_text, lambda o: _sortable(o.key), width=10, priority=ESSENTIAL)
+ID = number("ID", lambda o: o.id, width=5, priority=IDENTITY)
+INODE = number("INODE", lambda o: o.id, width=8, priority=EXTRA)
+NAME = Column("NAME", object_name, lambda o: object_name(o), width=12, priority=IDENTITY, flex=True, elide="middle")
+KIND = Column("KIND", lambda o: KIND_LABELS.get(o.kind, o.kind), lambda o: o.kind, width=4, priority=ESSENTIAL)
+OWNER = text("OWNER", lambda o: o.owner, width=8, priority=ESSENTIAL)
+PERMS = text("PERMS", lambda o: o.perms, width=5, priority=DETAIL)
+SIZE = size("SIZE", lambda o: o.size, width=6, priority=ESSENTIAL)
+HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=18, priority=ESSENTIAL, elide="middle")
+MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=6, priority=ESSENTIAL)
+STALE = Column("STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24)
+STALE_FLEX = Column(STALE.title, STALE.cell, STALE.sort, width=STALE.width, flex=True)  # for tables with no name
 
 COLUMNS: dict[str, Sequence[Column]] = {
     "sysv-shm": (
-        KEY, ID, OWNER, PERMS, size("SIZE", lambda o: o.size), number("NATTCH", _f("nattch")),
-        text("STATUS", _f("status")), number("CPID", _f("cpid")), number("LPID", _f("lpid")), HOLDERS, STALE,
+        KEY, ID, OWNER, PERMS, SIZE, number("NATTCH", _f("nattch"), width=6, **_DETAIL),
+        text("STATUS", _f("status"), width=6, **_EXTRA), number("CPID", _f("cpid"), width=7, **_EXTRA),
+        number("LPID", _f("lpid"), width=7, **_EXTRA), HOLDERS, MARK, STALE_FLEX,
     ),
     "sysv-msg": (
-        KEY, ID, OWNER, PERMS, size("USED-BYTES", _f("used_bytes")), number("MESSAGES", _f("messages")),
-        size("MAX-BYTES", _f("max_bytes")), number("LSPID", _f("lspid")), number("LRPID", _f("lrpid")), STALE,
+        KEY, ID, OWNER, PERMS, size("USED-BYTES", _f("used_bytes"), width=10, **_ESSENTIAL),
+        number("MESSAGES", _f("messages"), width=8, **_ESSENTIAL),
+        size("MAX-BYTES", _f("max_bytes"), width=9, **_EXTRA), number("LSPID", _f("lspid"), width=7, **_DETAIL),
+        number("LRPID", _f("lrpid"), width=7, **_DETAIL), MARK, STALE_FLEX,
     ),
     "sysv-sem": (
-        KEY, ID, OWNER, PERMS, number("NSEMS", _f("nsems")), Column("VALUES", sem_values, lambda o: sem_values(o)),
-        number("NCNT", _f("ncnt")), number("ZCNT", _f("zcnt")), STALE,
+        KEY, ID, OWNER, PERMS, number("NSEMS", _f("nsems"), width=5, **_ESSENTIAL),
+        Column("VALUES", sem_values, lambda o: sem_values(o), width=10, **_ESSENTIAL),
+        number("NCNT", _f("ncnt"), width=4, **_DETAIL), number("ZCNT", _f("zcnt"), width=4, **_EXTRA),
+        MARK, STALE_FLEX,
     ),
-    "posix-shm": (
-        NAME, OWNER, PERMS, size("SIZE", lambda o: o.size), size("ALLOC", _f("allocated")), HOLDERS, STALE,
-    ),
+    "posix-shm": (NAME, OWNER, PERMS, SIZE, size("ALLOC", _f("allocated"), width=6, **_EXTRA), HOLDERS, MARK, STALE),
     "posix-mq": (
-        NAME, OWNER, PERMS, number("MSGS", _f("messages")), number("MAXMSG", _f("max_messages")),
-        size("MSGSIZE", _f("message_size")), size("QSIZE", _f("qsize")), text("NOTIFY", _f("notify")),
-        HOLDERS, STALE,
+        NAME, OWNER, PERMS, number("MSGS", _f("messages"), width=4, **_ESSENTIAL),
+        number("MAXMSG", _f("max_messages"), width=6, **_EXTRA),
+        size("MSGSIZE", _f("message_size"), width=7, **_EXTRA), size("QSIZE", _f("qsize"), width=6, **_ESSENTIAL),
+        text("NOTIFY", _f("notify"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
-    "posix-sem": (NAME, OWNER, PERMS, number("VALUE", _f("value")), HOLDERS, STALE),
+    "posix-sem": (NAME, OWNER, PERMS, number("VALUE", _f("value"), width=5, **_ESSENTIAL), HOLDERS, MARK, STALE),
     "fifo": (
-        NAME, OWNER, PERMS, number("READERS", _f("readers")), number("WRITERS", _f("writers")),
-        size("QUEUED", _f("queued")), size("CAP", _f("capacity")), HOLDERS, STALE,
+        NAME, OWNER, PERMS, number("READERS", _f("readers"), width=7, **_DETAIL),
+        number("WRITERS", _f("writers"), width=7, **_DETAIL), size("QUEUED", _f("queued"), width=6, **_ESSENTIAL),
+        size("CAP", _f("capacity"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
     "pipe": (
-        number("INODE", lambda o: o.id), number("READERS", _f("readers")), number("WRITERS", _f("writers")),
-        size("QUEUED", _f("queued")), size("CAP", _f("capacity")), HOLDERS, STALE,
+        INODE, Column("WRITER → READER", pipe_ends, pipe_ends, width=22, priority=IDENTITY, flex=True),
+        OWNER, number("READERS", _f("readers"), width=7, **_DETAIL),
+        number("WRITERS", _f("writers"), width=7, **_DETAIL),
+        size("QUEUED", _f("queued"), width=6, **_ESSENTIAL), size("CAP", _f("capacity"), width=6, **_EXTRA),
+        Column(HOLDERS.title, HOLDERS.cell, HOLDERS.sort, width=HOLDERS.width, elide="middle", **_EXTRA),
+        MARK, STALE,
     ),
     "unix": (
-        number("INODE", lambda o: o.id), text("TYPE", _f("type")), text("STATE", _f("state")), NAME,
-        number("PEER", _f("peer")), Column("RECV-Q", recv_queue_cell, lambda o: _sortable(_received(o)), numeric=True),
-        Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.fields.get("send_queue")), numeric=True),
-        HOLDERS, STALE,
+        INODE, text("TYPE", _f("type"), width=6, **_DETAIL), text("STATE", _f("state"), width=6, **_DETAIL), NAME,
+        text("PATH", lambda o: o.name, width=16, elide="middle", **_EXTRA), OWNER,
+        number("PEER", _f("peer"), width=8, **_EXTRA),
+        Column("RECV-Q", recv_queue_cell, lambda o: _sortable(_received(o)), numeric=True, width=6, **_ESSENTIAL),
+        Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.fields.get("send_queue")), numeric=True, width=6),
+        HOLDERS, MARK, STALE,
     ),
     "eventfd": (
-        REF, OWNER, number("COUNT", _f("count")), Column("MODE", counter_mode, counter_mode),
-        number("PROCS", _processes), HOLDERS,
+        Column("REF", REF.cell, REF.sort, width=12, priority=IDENTITY, flex=True, elide="middle"), OWNER,
+        number("COUNT", _f("count"), width=6, **_ESSENTIAL), Column("MODE", counter_mode, counter_mode, width=9),
+        number("PROCS", _processes, width=5, **_DETAIL), HOLDERS, MARK,
     ),
-    "signalfd": (REF, OWNER, Column("SIGNALS", signal_list, signal_list), HOLDERS),
-}
+    "signalfd": (
+        Column("REF", REF.cell, REF.sort, width=12, priority=IDENTITY, flex=True, elide="middle"), OWNER,
+        Column("SIGNALS", signal_list, signal_list, width=12, **_ESSENTIAL), HOLDERS, MARK,
+    ),
+}  # fmt: skip
 
-# The "All" view: what every kind has in common.
-ALL_COLUMNS: Sequence[Column] = (
-    text("KIND", lambda o: o.kind), REF, OWNER, PERMS, size("SIZE", lambda o: o.size), HOLDERS, STALE,
-)
+# The "All" view: what every kind has in common; the KIND label and the name say what the ref says.
+ALL_COLUMNS: Sequence[Column] = (KIND, NAME, OWNER, PERMS, SIZE, HOLDERS, MARK, REF, STALE)
 
 
-def render_table(columns: Sequence[Column], objects: Sequence[IpcObject]) -> list[str]:
-    """Aligned plain-text rows (header first) for a terminal or a pipe."""
+def elide(value: str, width: int, how: Elide = "end") -> str:
+    """`value` cut to `width` terminal cells with `…`: at the end, or in the middle keeping the tail
+    (`/tmp/…/app.sock`: a path's file name says the most)."""
+    if cell_len(value) <= width:
+        return value
+    if width <= 1:
+        return ELLIPSIS[:width]
+    if how == "end":
+        return _fit_left(value, width - 1) + ELLIPSIS
+    tail_cells = (width - 1) * 2 // 3
+    return _fit_left(value, width - 1 - tail_cells) + ELLIPSIS + _fit_right(value, tail_cells)
+
+
+def _fit_left(value: str, cells: int) -> str:
+    out, used = [], 0
+    for ch in value:
+        used += cell_len(ch)
+        if used > cells:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _fit_right(value: str, cells: int) -> str:
+    return _fit_left(value[::-1], cells)[::-1]
+
+
+GAP = 2  # cells between columns in the CLI table
+
+
+def fit(columns: Sequence[Column], natural: Sequence[int], available: int, gap: int = GAP) -> list[int | None]:
+    """The width of each column in `available` cells (None: left out), given each one's `natural` width (its
+    widest cell, title included). Each column needs min(natural, its width); the least important go (highest
+    priority, the rightmost first) until the rest fit, and further while a more important column would be elided
+    (the flex column counts as DETAIL: it gives way to EXTRA columns only). What is left widens the flex column,
+    then the others by priority, up to their natural width. Identity columns always stay."""
+    floor = [min(n, c.min_width) for c, n in zip(columns, natural, strict=True)]
+    shown = list(range(len(columns)))
+    widths = _spread(columns, natural, floor, shown, available, gap)
+    while True:
+        elided = [max(columns[i].priority, DETAIL if columns[i].flex else IDENTITY) for i in shown
+                  if (widths[i] or 0) < natural[i]]  # fmt: skip
+        over = sum(floor[i] for i in shown) + gap * (len(shown) - 1) > available
+        worst = max((i for i in shown if columns[i].priority > IDENTITY), key=lambda i: (columns[i].priority, i),
+                    default=None)  # fmt: skip
+        if worst is None or not (over or (elided and columns[worst].priority > min(elided))):
+            return widths
+        shown.remove(worst)
+        widths = _spread(columns, natural, floor, shown, available, gap)
+
+
+def _spread(
+    columns: Sequence[Column], natural: Sequence[int], floor: Sequence[int], shown: list[int], available: int, gap: int
+) -> list[int | None]:
+    """Each shown column at its floor, then the spare cells to the flex column, then by priority."""
+    widths: list[int | None] = [floor[i] if i in shown else None for i in range(len(columns))]
+    spare = available - sum(floor[i] for i in shown) - gap * max(0, len(shown) - 1)
+    for i in sorted(shown, key=lambda i: (not columns[i].flex, columns[i].priority, i)):
+        grow = min(max(spare, 0), natural[i] - floor[i])
+        widths[i] = floor[i] + grow
+        spare -= grow
+    return widths
+
+
+AUTO = -1  # render_table's width: the terminal's, when stdout is one
+
+
+def _terminal_width(indent: int) -> int | None:
+    """What a table printed with `indent` may use: the terminal's width when stdout is a terminal, else None (a
+    script gets every column whole)."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns - indent
+
+
+def render_table(
+    columns: Sequence[Column], objects: Sequence[IpcObject], width: int | None = AUTO, indent: int = 2
+) -> list[str]:
+    """Aligned plain-text rows (header first) for a terminal or a pipe. `width`: cells available (None: no limit;
+    AUTO: the terminal's less the caller's `indent` when stdout is a terminal): the least important columns go,
+    long cells are elided."""
+    if width == AUTO:
+        width = _terminal_width(indent)
     rows = [[c.title for c in columns]] + [[c.cell(o) for c in columns] for o in objects]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+    natural = [max(cell_len(r[i]) for r in rows) for i in range(len(columns))]
+    widths = natural if width is None else fit(columns, natural, width)
     lines = []
     for row in rows:
-        cells = [
-            cell.rjust(widths[i]) if columns[i].numeric and row is not rows[0] else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
+        cells = []
+        for i, cell in enumerate(row):
+            w = widths[i]
+            if w is None:
+                continue
+            cell = elide(cell, w, columns[i].elide)
+            pad = " " * (w - cell_len(cell))
+            cells.append(pad + cell if columns[i].numeric and row is not rows[0] else cell + pad)
+        lines.append((" " * GAP).join(cells).rstrip())
     return lines

@@ -17,7 +17,7 @@ from ipcwatch.scan.namespaces import Namespace, NsKey
 from ipcwatch.scan.waits import BlockedThread, blocked_threads
 from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import ago, escape
-from ipcwatch.views import ALL_COLUMNS, COLUMNS, Column
+from ipcwatch.views import ALL_COLUMNS, COLUMNS, DETAIL, ESSENTIAL, IDENTITY, Column, Elide, cell_len
 
 ALL = "all"
 PROCESSES = "processes"
@@ -60,7 +60,7 @@ def object_columns(view_id: str, namespaced: bool = False) -> Sequence[Column]:
     columns = COLUMNS.get(view_id, ALL_COLUMNS)
     if not namespaced or view_id in UNSCOPED_KINDS:
         return columns
-    at = next((i + 1 for i, c in enumerate(columns) if c.title in _IDENTIFYING), 1)
+    at = next((i + 1 for i, c in enumerate(columns) if c.priority == IDENTITY), 1)
     return (*columns[:at], CONTAINER_COLUMN, *columns[at:])
 
 
@@ -71,43 +71,60 @@ def namespace_label(obj: IpcObject) -> str:
     return "-" if ns is None else _clip(escape(ns.label), LABEL_CLIP)
 
 
-_IDENTIFYING = ("ID", "REF", "NAME", "INODE")
 UNSCOPED_KINDS = frozenset({"pipe", "unix", "eventfd", "signalfd"})  # no IPC or mount namespace scopes them
 LABEL_CLIP = 24  # a container name in a table cell; the detail pane and the Containers view have it whole
-CONTAINER_COLUMN = Column("CONTAINER", namespace_label, lambda o: (o.namespace is None, namespace_label(o)))
+CONTAINER_COLUMN = Column(
+    "CONTAINER", namespace_label, lambda o: (o.namespace is None, namespace_label(o)), width=12, priority=ESSENTIAL
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ColumnHead:
+    """A table column as the table lays it out (the meaning of each attribute is in `ipcwatch.views`): `width`
+    cells (0: the title's), `priority` (lower is kept first when the terminal is narrow), `flex` (takes the width
+    left over) and `elide` (`middle` keeps the tail, `end`)."""
+
     title: str
     numeric: bool
+    width: int = 0
+    priority: int = DETAIL
+    flex: bool = False
+    elide: Elide = "end"
+
+    @property
+    def min_width(self) -> int:
+        return max(self.width, cell_len(self.title))
+
+
+def _head(title: str, numeric: bool, width: int, priority: int, flex: bool = False, elide: Elide = "end") -> ColumnHead:
+    return ColumnHead(title, numeric, width, priority, flex, elide)
 
 
 PROCESS_COLUMNS: tuple[ColumnHead, ...] = (
-    ColumnHead("PID", True),
-    ColumnHead("USER", False),
-    ColumnHead("COMM", False),
-    ColumnHead("OBJECTS", True),
-    ColumnHead("STATE", False),
-    ColumnHead("COMMAND", False),
+    _head("PID", True, 7, IDENTITY),
+    _head("USER", False, 8, ESSENTIAL),
+    _head("COMM", False, 15, IDENTITY),
+    _head("OBJECTS", True, 7, ESSENTIAL),
+    _head("STATE", False, 5, DETAIL),
+    _head("COMMAND", False, 16, ESSENTIAL, flex=True),
 )
 
 
 BLOCKED_COLUMNS: tuple[ColumnHead, ...] = (
-    ColumnHead("PID", True),
-    ColumnHead("TID", True),
-    ColumnHead("COMM", False),
-    ColumnHead("WAITING", True),
-    ColumnHead("OBJECT", False),
-    ColumnHead("CAUSE", False),
-    ColumnHead("OP", False),
-    ColumnHead("WAKERS", False),
+    _head("PID", True, 7, IDENTITY),
+    _head("TID", True, 7, DETAIL),
+    _head("COMM", False, 12, IDENTITY),
+    _head("WAITING", True, 7, ESSENTIAL),
+    _head("OBJECT", False, 16, IDENTITY, flex=True, elide="middle"),
+    _head("CAUSE", False, 16, ESSENTIAL),
+    _head("OP", False, 16, DETAIL),
+    _head("WAKERS", False, 16, ESSENTIAL),
 )
 CLIP = 40  # long operations and cause lists are cut in the table; the detail pane has them whole
 
 
 def heads(columns: Sequence[Column]) -> tuple[ColumnHead, ...]:
-    return tuple(ColumnHead(c.title, c.numeric) for c in columns)
+    return tuple(ColumnHead(c.title, c.numeric, c.width, c.priority, c.flex, c.elide) for c in columns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +208,14 @@ def blocked_row(b: BlockedThread, now: float) -> Row:
 
 
 NAMESPACE_COLUMNS: tuple[ColumnHead, ...] = (
-    ColumnHead("NAMESPACE", False),
-    ColumnHead("TYPE", False),
-    ColumnHead("RUNTIME", False),
-    ColumnHead("PIDS", True),
-    ColumnHead("OBJECTS", True),
-    ColumnHead("STALE", True),
-    ColumnHead("BLOCKED", True),
-    ColumnHead("MOST-USED LIMIT", False),
+    _head("NAMESPACE", False, 16, IDENTITY, flex=True),
+    _head("TYPE", False, 4, ESSENTIAL),
+    _head("RUNTIME", False, 7, DETAIL),
+    _head("PIDS", True, 5, ESSENTIAL),
+    _head("OBJECTS", True, 7, ESSENTIAL),
+    _head("STALE", True, 5, ESSENTIAL),
+    _head("BLOCKED", True, 7, ESSENTIAL),
+    _head("MOST-USED LIMIT", False, 20, DETAIL),
 )
 
 
