@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from ipcwatch.scan.model import Holder, IpcObject, Process, Snapshot
 from ipcwatch.scan.waits.records import CLIENT, DATA, LISTENER, READER, SIGNAL, SPACE, WRITER, Target, Waker
 
-# --- explaining ---------------------------------------------------------------------------------------------
-
 
 def _who(holders: Iterable[Holder], pid: int, want: str) -> tuple[list[Holder], bool]:
     """(other processes' holders with `want` in their mode, whether `pid` itself holds it so)."""

@@ -30,6 +30,7 @@ from ipcwatch.scan.waits.records import (
     SIGNAL,
     SPACE,
     WRITER,
+    Decoded,
     Target,
 )
 from ipcwatch.scan.waits.sigwait import SIGNAL_DECODERS
@@ -41,9 +42,6 @@ def _empty_or_full(kind: str, role: str) -> str:
         return "nothing received" if role == DATA else "peer not reading"
     noun = "pipe" if kind == "pipe" else "FIFO"
     return f"{noun} empty" if role == DATA else f"{noun} full"
-
-
-Decoded = tuple[tuple[Target, ...], str | None]
 
 
 def _fd_waits(

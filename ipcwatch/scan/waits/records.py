@@ -62,6 +62,9 @@ class Target:
     in_set: bool = False  # one fd of a poll/select/epoll set (a self-pipe there is a wait for a signal)
 
 
+Decoded = tuple[tuple[Target, ...], str | None]  # what a decoder found: the targets, or a note on why none
+
+
 @dataclass(frozen=True, slots=True)
 class ThreadSample:
     """What one thread was doing when the scan saw it."""

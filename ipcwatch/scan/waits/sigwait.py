@@ -8,22 +8,18 @@ decoded with the other fds (decoders.py); both are explained by analysis.analyse
 from __future__ import annotations
 
 from ipcwatch.scan.sigset import mask_names, read_sigset
-from ipcwatch.scan.waits.records import SIGNAL, Target
+from ipcwatch.scan.waits.records import SIGNAL, Decoded, Target
 from ipcwatch.scan.waits.thread import ThreadReader
-
-
-def _sigset(t: ThreadReader, address: int, size: int) -> int | None:
-    return read_sigset(t.mem, address, size)
 
 
 def _target(t: ThreadReader, op: str, names: tuple[str, ...], label: str) -> Target:
     return Target(f"signal:{t.pid}", "signal", SIGNAL, op, label=label, signals=names)
 
 
-def _sigtimedwait(t: ThreadReader) -> tuple[tuple[Target, ...], str | None]:
+def _sigtimedwait(t: ThreadReader) -> Decoded:
     """rt_sigtimedwait(set, info, timeout, sigsetsize): sigwaitinfo when timeout is NULL."""
     call = "sigtimedwait" if t.args[2] else "sigwaitinfo"
-    mask = _sigset(t, t.args[0], t.args[3])
+    mask = read_sigset(t.mem, t.args[0], t.args[3])
     if mask is None:
         return (_target(t, f"{call} (its set is not readable)", (), "a signal"),), None
     names = tuple(mask_names(mask))
@@ -32,14 +28,14 @@ def _sigtimedwait(t: ThreadReader) -> tuple[tuple[Target, ...], str | None]:
     return (_target(t, f"{call} for {', '.join(names)}", names, f"signal {', '.join(names)}"),), None
 
 
-def _sigsuspend(t: ThreadReader) -> tuple[tuple[Target, ...], str | None]:
+def _sigsuspend(t: ThreadReader) -> Decoded:
     """rt_sigsuspend(mask, sigsetsize): any signal the temporary mask does not block ends it."""
-    mask = _sigset(t, t.args[0], t.args[1])
+    mask = read_sigset(t.mem, t.args[0], t.args[1])
     blocked = f" (blocking {', '.join(mask_names(mask))} meanwhile)" if mask else ""
     return (_target(t, f"sigsuspend for any signal it handles{blocked}", (), "any signal"),), None
 
 
-def _pause(t: ThreadReader) -> tuple[tuple[Target, ...], str | None]:
+def _pause(t: ThreadReader) -> Decoded:
     return (_target(t, "pause for any signal it handles", (), "any signal"),), None
 
 

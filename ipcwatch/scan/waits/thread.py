@@ -31,8 +31,6 @@ _TIMEOUT_ARGS = {
     "mq_timedsend": (4, "deadline"),
 }
 
-# --- reading one thread ---------------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True, slots=True)
 class FileRef:
