@@ -15,6 +15,10 @@
  *     first opened with O_PATH and must be a FIFO with st_ino == inode; only then is it reopened for reading
  *     (non-blocking) through /proc/self/fd, so a recycled fd number can never make us open a device.
  *     It lives in _procfd_pipe.c, compiled into this same extension.
+ * shared_maps(maps_fd) -> list[(mode, st_dev, inode, path)]
+ *     The shared file-backed mappings of an open /proc/PID/maps, in address order, through PROCMAP_QUERY (Linux
+ *     6.11+): mode "r", "w", "rw" or "-", path the mapping's name as bytes. OSError(ENOTTY or EINVAL) on kernels
+ *     without the ioctl (the caller then parses the maps text). It lives in _procfd_maps.c.
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
@@ -76,6 +80,7 @@ static const char *anon_links[2] = {"anon_inode:[eventfd]", "anon_inode:[signalf
 static const char *ns_links[3] = {"ipc:[", "mnt:[", "net:["};
 
 PyObject *procfd_pipe_fill_one(PyObject *self, PyObject *args);  /* _procfd_pipe.c */
+PyObject *procfd_shared_maps(PyObject *self, PyObject *args);     /* _procfd_maps.c */
 
 /* The fd number a /proc/PID/fd entry name spells, or -1 for ".", ".." and anything else. */
 static int parse_fd_name(const char *name)
@@ -331,6 +336,7 @@ done:
 static PyMethodDef methods[] = {
     {"fd_table", fd_table, METH_VARARGS, "The IPC-capable fds of an open /proc/PID/fd directory."},
     {"pipe_fill_one", procfd_pipe_fill_one, METH_VARARGS, "(queued, capacity) through one pipe read end, or None."},
+    {"shared_maps", procfd_shared_maps, METH_VARARGS, "Shared file-backed mappings of an open maps fd."},
     {NULL, NULL, 0, NULL},
 };
 

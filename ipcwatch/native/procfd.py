@@ -1,4 +1,5 @@
-"""The /proc fd-table walk and pipe fill: the compiled helper `_procfd` when it was built, else this pure-Python twin.
+"""The /proc fd-table walk, pipe fill and shared-mapping query: the compiled helper `_procfd` when it was built, else
+this pure-Python twin.
 
 `IMPLEMENTATION` says which one is in use ("c" or "python"); both return the same values (see _procfd.c):
 
@@ -7,10 +8,13 @@
                                                 #  | ("a", fd, "eventfd" | "signalfd")
                                                 #  | ("n", fd, "ipc" | "mnt" | "net", inode), ...]
     pipe_fill_one(proc_root, pid, fd, inode)    # (queued, capacity) through that read end, or None
+    shared_maps(maps_fd)                        # [(mode, st_dev, inode, path bytes), ...] through PROCMAP_QUERY;
+                                                # OSError(ENOTTY or EINVAL) on kernels before 6.11
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
@@ -115,17 +119,63 @@ def py_pipe_fill_one(proc_root: str, pid: int, fd: int, inode: int) -> tuple[int
         os.close(read_fd)
 
 
+# PROCMAP_QUERY (Linux 6.11+): the next shared, file-backed mapping at or after an address; struct procmap_query
+# is 104 bytes.
+_PROCMAP_QUERY = (3 << 30) | (104 << 16) | (ord("f") << 8) | 17
+_QUERY = struct.Struct("=9Q4I2Q")
+_VMA_READ, _VMA_WRITE, _VMA_SHARED, _NEXT_VMA, _FILE_BACKED = 0x1, 0x2, 0x8, 0x10, 0x20
+
+SharedMap = tuple[str, int, int, bytes]  # (mode, st_dev, inode, path)
+
+
+def py_shared_maps(maps_fd: int) -> list[SharedMap]:
+    """The pure-Python twin of `_procfd.shared_maps`."""
+    out = []
+    query = bytearray(_QUERY.size)
+    name_buf = ctypes.create_string_buffer(4096)  # per call: scans may run in several threads at once
+    addr = 0
+    while True:
+        _QUERY.pack_into(
+            query, 0, _QUERY.size, _NEXT_VMA | _VMA_SHARED | _FILE_BACKED, addr, 0, 0, 0, 0, 0, 0, 0, 0,
+            len(name_buf), 0, ctypes.addressof(name_buf), 0,
+        )
+        try:
+            fcntl.ioctl(maps_fd, _PROCMAP_QUERY, query)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:  # no mapping after addr
+                return out
+            raise
+        _, _, _, _, end, flags, _, _, inode, major, minor, name_size, _, _, _ = _QUERY.unpack(query)
+        mode = ("r" if flags & _VMA_READ else "") + ("w" if flags & _VMA_WRITE else "")
+        out.append((mode or "-", os.makedev(major, minor), inode, name_buf.raw[: max(name_size - 1, 0)]))
+        if end <= addr:
+            raise OSError(errno.EIO, "PROCMAP_QUERY did not advance")
+        addr = end
+
+
 try:
     from ipcwatch.native import _procfd
 
     fd_table = _procfd.fd_table
     pipe_fill_one = _procfd.pipe_fill_one
+    shared_maps = _procfd.shared_maps
     IMPLEMENTATION = "c"
 except ImportError:
     if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
         raise
     fd_table = py_fd_table
     pipe_fill_one = py_pipe_fill_one
+    shared_maps = py_shared_maps
     IMPLEMENTATION = "python"
 
-__all__ = ["IMPLEMENTATION", "FdEntry", "fd_table", "pipe_fill_one", "py_fd_table", "py_pipe_fill_one"]
+__all__ = [
+    "IMPLEMENTATION",
+    "FdEntry",
+    "SharedMap",
+    "fd_table",
+    "pipe_fill_one",
+    "py_fd_table",
+    "py_pipe_fill_one",
+    "py_shared_maps",
+    "shared_maps",
+]

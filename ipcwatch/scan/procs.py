@@ -6,17 +6,14 @@ instead of mixing two processes' data. Vanished processes, zombies and EACCES sk
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import fcntl
 import functools
 import os
 import pwd
-import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ipcwatch.native.procfd import fd_table
+from ipcwatch.native.procfd import SharedMap, fd_table, shared_maps
 from ipcwatch.procfs import read_at, read_once
 from ipcwatch.scan.model import Holder, Process, ScanError
 from ipcwatch.scan.parsers import parse_fdinfo, parse_maps_line, parse_stat
@@ -134,37 +131,7 @@ def _note_fifo(index: HolderIndex, key: FileKey, link: str, nlink: int) -> None:
     index.fifo_paths.setdefault(key, link)
 
 
-# PROCMAP_QUERY (Linux 6.11+): ask the kernel for the next shared, file-backed mapping at or after an address,
-# instead of reading and parsing the whole maps text. struct procmap_query is 104 bytes.
-_PROCMAP_QUERY = (3 << 30) | (104 << 16) | (ord("f") << 8) | 17
-_QUERY = struct.Struct("=9Q4I2Q")
-_VMA_READ, _VMA_WRITE, _VMA_SHARED, _NEXT_VMA, _FILE_BACKED = 0x1, 0x2, 0x8, 0x10, 0x20
-_procmap_query_works = True
-
-SharedMap = tuple[str, int, int, bytes]  # (mode, st_dev, inode, path)
-
-
-def _query_shared_maps(maps_fd: int) -> list[SharedMap]:
-    """Shared file-backed mappings through PROCMAP_QUERY. Raises OSError(ENOTTY) on kernels without it."""
-    out = []
-    query = bytearray(_QUERY.size)
-    name_buf = ctypes.create_string_buffer(4096)  # per call: scans may run in several threads at once
-    addr = 0
-    while True:
-        _QUERY.pack_into(
-            query, 0, _QUERY.size, _NEXT_VMA | _VMA_SHARED | _FILE_BACKED, addr, 0, 0, 0, 0, 0, 0, 0, 0,
-            len(name_buf), 0, ctypes.addressof(name_buf), 0,
-        )
-        try:
-            fcntl.ioctl(maps_fd, _PROCMAP_QUERY, query)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:  # no mapping after addr
-                return out
-            raise
-        _, _, _, _, end, flags, _, _, inode, major, minor, name_size, _, _, _ = _QUERY.unpack(query)
-        mode = ("r" if flags & _VMA_READ else "") + ("w" if flags & _VMA_WRITE else "")
-        out.append((mode or "-", os.makedev(major, minor), inode, name_buf.raw[: max(name_size - 1, 0)]))
-        addr = end
+_procmap_query_works = True  # until a kernel without PROCMAP_QUERY says otherwise
 
 
 def _parse_shared_maps(data: bytes) -> list[SharedMap]:
@@ -191,7 +158,7 @@ def _shared_maps(dir_fd: int) -> list[SharedMap]:
     if _procmap_query_works:
         fd = os.open("maps", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
         try:
-            return _query_shared_maps(fd)
+            return shared_maps(fd)
         except OSError as exc:
             if exc.errno not in (errno.ENOTTY, errno.EINVAL):
                 raise
@@ -201,22 +168,25 @@ def _shared_maps(dir_fd: int) -> list[SharedMap]:
     return _parse_shared_maps(read_at(dir_fd, "maps", 64 << 20))
 
 
+_MODE_BITS = {"r": 1, "w": 2, "rw": 3, "-": 0}
+_BITS_MODE = ("-", "r", "w", "rw")
+
+
 def _scan_maps(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
-    seen: set[tuple[str, int, int]] = set()
-    ipc_inode: int | None = None  # read once, only for a process that maps a SysV segment
+    """One hold per object a process maps, whose mode is the union of all its mappings of it (rw and r: rw)."""
+    segments: dict[int, int] = {}  # SysV shmid -> mode bits
+    files: dict[FileKey, int] = {}  # (st_dev, inode) -> mode bits
     for mode, dev, inode, path in _shared_maps(dir_fd):
         if path.startswith(b"/SYSV"):
-            if ipc_inode is None:
-                ipc_inode = os.stat("ns/ipc", dir_fd=dir_fd).st_ino  # the shmid is only unique inside it
-            marker = ("sysv", inode, 0)
-            if marker not in seen:
-                seen.add(marker)
-                index.shm_segments.setdefault((ipc_inode, inode), []).append((pid, None, mode))
+            segments[inode] = segments.get(inode, 0) | _MODE_BITS[mode]
         elif dev in file_devs:
-            marker = ("file", dev, inode)
-            if marker not in seen:
-                seen.add(marker)
-                index.files.setdefault((dev, inode), []).append((pid, None, mode))
+            files[(dev, inode)] = files.get((dev, inode), 0) | _MODE_BITS[mode]
+    if segments:
+        ipc_inode = os.stat("ns/ipc", dir_fd=dir_fd).st_ino  # the shmid is only unique inside it
+        for shmid, bits in segments.items():
+            index.shm_segments.setdefault((ipc_inode, shmid), []).append((pid, None, _BITS_MODE[bits]))
+    for key, bits in files.items():
+        index.files.setdefault(key, []).append((pid, None, _BITS_MODE[bits]))
 
 
 def read_process(pid: int, dir_fd: int) -> Process | None:
