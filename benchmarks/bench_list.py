@@ -1,10 +1,12 @@
-"""Benchmark `ipcwatch list --json` against ipcs, lsfd, ss and lsof under a loadgen load of every kind.
+"""Benchmark `ipcwatch list` (JSON and tables) against `ipcs -a; ss -xap; lsof -n`, lsfd and the rest, side by side.
 
-    .venv/bin/python benchmarks/bench_list.py                 # ~1,000 of each over 200 processes, then ~5,000/1,000
+    .venv/bin/python benchmarks/bench_list.py                 # idle host, then ~1,000 of each kind over 200
+                                                              # processes (9,000 objects), then ~5,000/1,000 (45,000)
     .venv/bin/python benchmarks/bench_list.py --runs 3 --sizes 1000x200 --profile 25
 
-Prints median wall times with ratios, whether the targets are met (never fails on them), what ipcwatch saw of
-the load per kind, and the in-process `scan()` time that separates interpreter start-up from scan work.
+Prints median wall times with ratios, the peak RSS of `list --json`, what ipcwatch saw of the load per kind, the
+in-process `scan()` time that separates interpreter start-up from scan work, and at the end every target of issue 12
+as target / figure / MET or NOT met (never fails on them).
 """
 
 from __future__ import annotations
@@ -18,32 +20,57 @@ import pstats
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from _common import (
     IPCWATCH,
     PYTHON,
     Command,
     add_runs_argument,
     add_sizes_argument,
+    header,
     machine,
     parse_sizes,
     print_table,
     start_load,
     time_call,
     time_commands,
-    verdict,
 )
 from loadgen import KINDS, Load
 
 from ipcwatch.scan import scan
 
 COMBINATION = "ipcs -a; ss -xap; lsof -n"
+JSON, TABLE = "ipcwatch list --json", "ipcwatch list"
+JSON_ARGV = (PYTHON, "-m", "ipcwatch", "list", "--json")
+JSON_SHARE = 0.5  # `list --json` at most half the combination's time
+TABLE_SLACK = 1.1  # the table output within 10 % of that
+RSS_LIMIT_MB = 150.0  # peak RSS of `list` at 45,000 objects
+IDLE_LIMIT = 0.080  # `list` end to end on an idle host
+
+
+@dataclass
+class Target:
+    what: str
+    figure: float | None
+    limit: float | None
+    unit: str = "s"
+
+    def line(self) -> str:
+        fmt = "{:.3f} s" if self.unit == "s" else "{:.0f} MB"
+        figure = "-" if self.figure is None else fmt.format(self.figure)
+        if self.limit is None:
+            return f"  {self.what:<66}  {'-':>10}  {figure:>10}  {'no target' if self.figure else 'not measured'}"
+        met = "not measured" if self.figure is None else "MET" if self.figure <= self.limit else "NOT met"
+        return f"  {self.what:<66}  {fmt.format(self.limit):>10}  {figure:>10}  {met}"
 
 
 def commands() -> list[Command]:
     return [
-        Command("ipcwatch list --json", (PYTHON, "-m", "ipcwatch", "list", "--json")),
+        Command(JSON, JSON_ARGV),
+        Command(TABLE, (PYTHON, "-m", "ipcwatch", "list")),
         Command("ipcwatch (console script)", (IPCWATCH, "list", "--json")),
         Command("python -c pass", (PYTHON, "-c", "pass")),
         Command("ipcs -a", ("ipcs", "-a"), ("ipcs",)),
@@ -67,13 +94,19 @@ def _is_load_object(obj: dict[str, Any], load: Load) -> bool:
     return any(h["pid"] in pids for h in obj["holders"])
 
 
-def print_seen(load: Load) -> None:
-    """Per kind: what the load created, what `ipcwatch list --json` reported, and the load's objects with holders."""
-    out = subprocess.run((PYTHON, "-m", "ipcwatch", "list", "--json"), capture_output=True, check=False, timeout=300)
+def _load_json() -> list[dict[str, Any]] | None:
+    out = subprocess.run(JSON_ARGV, capture_output=True, check=False, timeout=300)
     try:
-        objects = json.loads(out.stdout)["objects"]
+        return json.loads(out.stdout)["objects"]
     except ValueError:
         print(f"  ipcwatch list --json printed no JSON (exit {out.returncode})")
+        return None
+
+
+def print_seen(load: Load) -> None:
+    """Per kind: what the load created, what `ipcwatch list --json` reported, and the load's objects with holders."""
+    objects = _load_json()
+    if objects is None:
         return
     total, ours, held = Counter(), Counter(), Counter()
     pids = set(load.pids)
@@ -88,6 +121,17 @@ def print_seen(load: Load) -> None:
         print(f"  {kind:<10}  {load.counts[kind]:>8}  {total[kind]:>8}  {ours[kind]:>8}  {held[kind]:>12}")
 
 
+def peak_rss_mb(argv: tuple[str, ...], runs: int) -> float:
+    """The median peak RSS (MB) of `runs` runs of argv, output discarded (wait4's ru_maxrss)."""
+    peaks = []
+    for _ in range(runs):
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0  # reaped above: Popen must not wait for it again
+        peaks.append(usage.ru_maxrss / 1024)
+    return sorted(peaks)[len(peaks) // 2]
+
+
 def profile_scan(top: int) -> None:
     profiler = cProfile.Profile()
     profiler.runcall(scan)
@@ -97,31 +141,49 @@ def profile_scan(top: int) -> None:
     print("\n".join("  " + line for line in text.getvalue().splitlines() if line.strip()))
 
 
-def bench_size(per_kind: int, processes: int, runs: int, profile: int) -> None:
+def bench_idle(runs: int) -> list[Target]:
+    """`list` on the host as it is (no load): the end-to-end floor that interpreter start-up and imports set."""
+    header("idle host (no load)")
+    objects = _load_json()
+    print(f"  ipcwatch lists {len(objects) if objects is not None else '?'} objects")
+    timings = time_commands(commands()[:2] + [Command.sh(COMBINATION, COMBINATION, ("ipcs", "ss", "lsof"))], runs)
+    print_table(f"wall time, median of {runs} (round-robin)", timings, reference=JSON)
+    return [
+        Target("idle: `list --json` under 80 ms", timings[JSON].median, IDLE_LIMIT),
+        Target("idle: `list` (tables) under 80 ms", timings[TABLE].median, IDLE_LIMIT),
+    ]
+
+
+def bench_size(per_kind: int, processes: int, runs: int, profile: int) -> list[Target]:
     load = start_load(per_kind, processes)
     if load is None:
-        return
+        return []
+    size = f"{sum(load.counts.values()):,} objects"
     try:
         print_seen(load)
         in_process = [
             time_call("scan() in-process", scan, runs),
-            time_call("scan() + to_json + dumps", lambda: json.dumps(scan().to_json()), runs),
+            time_call("scan() + to_json + orjson", lambda: orjson.dumps(scan().to_json()), runs),
         ]
         timings = time_commands(commands(), runs)
+        rss = peak_rss_mb(JSON_ARGV, runs)
         if profile:
             profile_scan(profile)
     finally:
         load.close()
-    print_table(
-        f"wall time, median of {runs} (round-robin)",
-        list(timings.values()) + in_process,
-        reference="ipcwatch list --json",
-    )
-    ours = timings["ipcwatch list --json"].median
+    print_table(f"wall time, median of {runs} (round-robin)", list(timings.values()) + in_process, reference=JSON)
+    print(f"  peak RSS of `{JSON}`: {rss:.0f} MB (median of {runs})")
     combination = timings[COMBINATION].median
-    lsfd = timings["lsfd"].median
-    verdict(f"ipcwatch faster than `{COMBINATION}`", ours, combination)
-    verdict("ipcwatch under half of lsfd", ours, None if lsfd is None else lsfd / 2)
+    json_limit = None if combination is None else combination * JSON_SHARE
+    targets = [
+        Target(f"{size}: `list --json` at most 0.5x `{COMBINATION}`", timings[JSON].median, json_limit),
+        Target(f"{size}: `list` within 10 % of that", timings[TABLE].median, json_limit and json_limit * TABLE_SLACK),
+    ]
+    if per_kind * len(KINDS) >= 40_000:
+        targets.append(Target(f"{size}: peak RSS of `list --json` under 150 MB", rss, RSS_LIMIT_MB, "MB"))
+    else:
+        targets.append(Target(f"{size}: peak RSS of `list --json`", rss, None, "MB"))
+    return targets
 
 
 def main() -> int:
@@ -129,12 +191,18 @@ def main() -> int:
     add_runs_argument(parser)
     add_sizes_argument(parser)
     parser.add_argument("--profile", type=int, default=0, metavar="TOP", help="also print the TOP cProfile rows")
+    parser.add_argument("--no-idle", action="store_true", help="skip the idle-host measurement")
     args = parser.parse_args()
     print(f"bench_list: {machine()}")
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         print("note: PYTHONDONTWRITEBYTECODE is set: modules without a cached .pyc are compiled at every start")
+    targets = [] if args.no_idle else bench_idle(args.runs)
     for per_kind, processes in parse_sizes(args.sizes):
-        bench_size(per_kind, processes, args.runs, args.profile)
+        targets += bench_size(per_kind, processes, args.runs, args.profile)
+    print(f"\ntargets (issue 12), median of {args.runs}")
+    print(f"  {'target':<66}  {'limit':>10}  {'figure':>10}  verdict")
+    for target in targets:
+        print(target.line())
     return 0
 
 
