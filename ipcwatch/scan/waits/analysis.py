@@ -41,6 +41,12 @@ class Analysis:
     hints: list[str] = field(default_factory=list)
     unreadable: int = 0  # processes whose fds could not be read: "nobody holds it" cannot be said then
 
+    def holders_wake(self, others: list[Holder], what: str, nobody: str = "no other process") -> None:
+        """The `others` that have `what` ("the FIFO open for writing") could end the wait; none: a dead partner."""
+        self.wakers += fd_wakers(others, f"has {what}")
+        if not others:
+            self.nobody(f"dead partner: {nobody} has {what}")
+
     def nobody(self, cause: str) -> None:
         """A dead partner, when every fd table was read; else only what is visible, as a hint."""
         if self.unreadable:
@@ -85,23 +91,16 @@ def _pipe_wakers(others: list[Holder], end: str, proc: Process | None) -> list[W
 def _analyse_file(obj: IpcObject, pid: int, target: Target, snap: Snapshot, lone: bool, a: Analysis) -> None:
     """Pipes, FIFOs, POSIX queues and semaphores: the other processes holding the right end are the wakers."""
     if obj.kind == "posix-sem":
-        others, _ = _who(obj.holders, pid, "")
-        a.wakers += fd_wakers(others, "has the semaphore open")
-        if not others:
-            a.nobody("dead partner: no other process has the semaphore open")
+        a.holders_wake(_who(obj.holders, pid, "")[0], "the semaphore open")
         return
     want, end = _END_OF.get(target.role, ("", "it"))
     others, itself = _who(obj.holders, pid, want)
     direction = "writing" if want == "w" else "reading"
     if obj.kind == "posix-mq":
-        a.wakers += fd_wakers(others, f"has the queue open for {direction}")
-        if not others:
-            a.nobody(f"dead partner: no other process has the queue open for {direction}")
+        a.holders_wake(others, f"the queue open for {direction}")
         return
     if target.role in (WRITER, READER):
-        a.wakers += fd_wakers(others, f"has the FIFO open for {direction}")
-        if not others:
-            a.nobody(f"dead partner: no process has the FIFO open for {direction}")
+        a.holders_wake(others, f"the FIFO open for {direction}", nobody="no process")
         return
     if not others and target.in_set and target.kind == "pipe" and obj.holder_pids == {pid}:
         a.hints.append(

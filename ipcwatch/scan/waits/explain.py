@@ -15,7 +15,6 @@ from ipcwatch.scan.model import Process, Snapshot
 from ipcwatch.scan.sigset import mask_names
 from ipcwatch.scan.waits.analysis import analyse, fd_wakers
 from ipcwatch.scan.waits.records import (
-    KERNEL_THREAD_PARENT,
     WAIT_CYCLE,
     BlockedThread,
     ProcessWaits,
@@ -23,6 +22,7 @@ from ipcwatch.scan.waits.records import (
     ThreadSample,
     WaitSamples,
     Waker,
+    is_kernel_thread,
     timeout_text,
 )
 
@@ -202,7 +202,7 @@ def describe(snapshot: Snapshot, pid: int) -> ProcessWaits:
     elif sample is None:
         if proc.state == "Z":
             problem = f"a zombie: it has exited and waits for its parent {proc.ppid} to reap it"
-        elif proc.ppid == KERNEL_THREAD_PARENT or pid == KERNEL_THREAD_PARENT:
+        elif is_kernel_thread(proc):
             problem = "a kernel thread: it never waits in a user's system call"
         elif pid == os.getpid():
             problem = "this is ipcwatch itself"

@@ -14,11 +14,11 @@ from ipcwatch.scan.waits.records import (
     ALWAYS_IPC,
     CLIENT,
     DIR_FLAGS,
-    KERNEL_THREAD_PARENT,
     ProcessSample,
     Target,
     ThreadSample,
     WaitSamples,
+    is_kernel_thread,
 )
 from ipcwatch.scan.waits.thread import ThreadReader, scheduler_now, waiting_since
 
@@ -42,9 +42,7 @@ class WaitFinder:
 
     def visit(self, pid: int, dir_fd: int, proc: Process) -> None:
         """Sample every thread of one process (called while its /proc/PID directory fd is open)."""
-        if self.table is None or pid == self._self_pid:
-            return
-        if proc.ppid == KERNEL_THREAD_PARENT or pid == KERNEL_THREAD_PARENT:
+        if self.table is None or pid == self._self_pid or is_kernel_thread(proc):
             return
         threads: list[ThreadSample] = []
         problem, ipc_inode = None, None

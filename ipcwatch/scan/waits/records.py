@@ -43,6 +43,11 @@ ALWAYS_IPC = frozenset(
 )
 
 
+def is_kernel_thread(proc: Process) -> bool:
+    """kthreadd or one of its children: never asleep in a user's system call."""
+    return proc.ppid == KERNEL_THREAD_PARENT or proc.pid == KERNEL_THREAD_PARENT
+
+
 def timeout_text(seconds: float) -> str:
     """`120 s`, `1.5 s`, `250 ms`."""
     return f"{seconds * 1000:.3g} ms" if seconds < 1 else f"{seconds:.4g} s"
