@@ -28,7 +28,7 @@ from ipcwatch.scan.waits import (
     describe,
     explain,
 )
-from ipcwatch.scan.waits.records import DATA, WRITER
+from ipcwatch.scan.waits.records import DATA, SIGNAL, WRITER
 from tests.conftest import Child, needs_root, wait_until
 
 # Pids above the largest pid_max (2^22): never a live process, so nothing is read from /proc for them.
@@ -278,3 +278,16 @@ def test_removing_a_queue_a_receiver_sleeps_on_needs_the_second_confirmation(
     assert f"pid {receiver.pid} thread {receiver.pid} waiting (msgrcv type 1)" in outcome.message
     assert finders  # the re-check sampled threads
     assert sysv_ipc.MessageQueue(mq.key).id == mq.id  # still there
+
+
+def test_a_wait_for_a_signal_says_so() -> None:
+    """sigwaitinfo has no object: `signal_wait` marks it (who may send the signal is in the hints)."""
+    wait = Target(
+        f"signal:{C}", "signal", SIGNAL, "sigwaitinfo for SIGUSR1", label="signal SIGUSR1", signals=("SIGUSR1",)
+    )
+    thread = ThreadSample(C, "S", "rt_sigtimedwait", "do_sigtimedwait", (wait,), resolved=((wait, None),))
+    snap = dataclasses.replace(recorded(), threads=WaitSamples({C: ProcessSample((thread,))}))
+    (b,) = blocked_threads(snap)
+    assert b.signal_wait and b.signals == ("SIGUSR1",) and b.causes == ()
+    assert b.hints == ("waits for SIGUSR1: root may send it (kill)",)
+    assert not any(x.signal_wait for x in blocked_threads(recorded()))

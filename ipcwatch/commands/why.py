@@ -34,14 +34,9 @@ def _field(name: str, value: str) -> str:
     return f"{_INDENT}{(name + ':').ljust(_LABEL_WIDTH)}{value}"
 
 
-def _signal_wait(b: BlockedThread) -> bool:
-    """A wait for a signal (sigwaitinfo, sigsuspend, pause, a signalfd): anyone permitted may end it."""
-    return any(h.startswith("waits for ") for h in b.hints)
-
-
 def _object(b: BlockedThread) -> str:
     if b.ref is None:
-        return escape(b.label) if _signal_wait(b) else f"{escape(b.label)} (not in this scan)"
+        return escape(b.label) if b.signal_wait else f"{escape(b.label)} (not in this scan)"
     return b.ref if b.label == b.ref else f"{b.ref} ({escape(b.label)})"
 
 
@@ -62,7 +57,7 @@ def render_thread(b: BlockedThread, now: float) -> list[str]:
         for i, w in enumerate(b.wakers):
             lines.append(_field("could wake" if i == 0 else "", f"{w.pid} ({escape(w.comm)}): {escape(w.why)}"))
     else:
-        lines.append(_field("could wake", "a signal (see the note)" if _signal_wait(b) else "no live process known"))
+        lines.append(_field("could wake", "a signal (see the note)" if b.signal_wait else "no live process known"))
     lines += [_field("note", escape(h)) for h in b.hints]
     lines += [_field("likely cause", escape(c)) for c in b.causes]
     return lines

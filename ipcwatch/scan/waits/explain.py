@@ -15,6 +15,7 @@ from ipcwatch.scan.model import Process, Snapshot
 from ipcwatch.scan.sigset import mask_names
 from ipcwatch.scan.waits.analysis import analyse, fd_wakers
 from ipcwatch.scan.waits.records import (
+    SIGNAL,
     WAIT_CYCLE,
     BlockedThread,
     ProcessWaits,
@@ -106,6 +107,7 @@ def _from_samples(snap: Snapshot, samples: WaitSamples) -> list[BlockedThread]:
                 hints=tuple(dict.fromkeys(h for a in analyses for h in a.hints)),
                 signals=tuple(dict.fromkeys(name for target, _ in resolved for name in target.signals)),
                 timeout=thread.timeout,
+                signal_wait=any(target.role == SIGNAL for target, _ in resolved),
             )
         )
     return sorted(out, key=lambda b: (b.pid, b.tid))

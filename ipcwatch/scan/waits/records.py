@@ -140,6 +140,7 @@ class BlockedThread:
     hints: tuple[str, ...] = ()  # more on who could wake it, when no process can be named
     signals: tuple[str, ...] = ()  # the signals that would end the wait (a signal wait, or a signalfd in the set)
     timeout: float | None = None  # seconds it was given to wait; None: no timeout
+    signal_wait: bool = False  # it waits for a signal (sigwaitinfo, sigsuspend, pause, a signalfd in its set)
 
     @property
     def dead_partner(self) -> bool:
