@@ -1,5 +1,5 @@
-"""What the dashboard shows around its tables: the objects the selected process holds, the notice line above a
-table, and the detail pane for the selection. A mixin of `DashboardScreen`."""
+"""What is selected on the dashboard and what it shows around its tables: the objects the selected process holds,
+the notice line above a table, and the detail pane for the selection. A mixin of `DashboardScreen`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
+from ipcwatch.scan import IpcObject, Process
+from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.text import escape
+from ipcwatch.tui.navigation import Pane, Selection
 from ipcwatch.tui.widgets.containers import namespace_text
 from ipcwatch.tui.widgets.detail import DetailPane, blocked_text, object_text
-from ipcwatch.tui.widgets.rows import ALL, BLOCKED, CONTAINERS, PROCESSES, Row, view_spec
+from ipcwatch.tui.widgets.rows import ALL, PROCESSES, Row, view_spec
 from ipcwatch.tui.widgets.status import notice_text
 
 if TYPE_CHECKING:
@@ -22,7 +25,38 @@ ALWAYS_NOTES = ("not root",)
 
 
 class Panes:
-    """The held-objects table, the notice line and the detail pane follow the selection."""
+    """The selection (one `navigation.Selection`), and the held-objects table, the notice line and the detail pane
+    that follow it."""
+
+    def selection(self: DashboardScreen) -> Selection:
+        held = self.view_id == PROCESSES
+        return Selection(
+            self.view_id,
+            held and self.focused is self.held_table,
+            self.table(self.view_id).selected_key,
+            self.held_table.selected_key if held else None,
+        )
+
+    def selected_object(self: DashboardScreen) -> IpcObject | None:
+        """The object under the cursor in the current view (the held-objects table in the process view)."""
+        return None if self.snapshot is None else self.selection().object(self.snapshot)
+
+    def target_object(self: DashboardScreen) -> IpcObject | None:
+        """The object an action applies to: the selected one, in the process view only when its table has focus."""
+        return None if self.snapshot is None else self.selection().target_object(self.snapshot)
+
+    def selected_blocked(self: DashboardScreen) -> BlockedThread | None:
+        return None if self.rows is None else self.selection().blocked(self.rows.blocked)
+
+    def selected_pid(self: DashboardScreen) -> int | None:
+        """The process under the cursor: in the process view, or the blocked thread's in the blocked view."""
+        return None if self.rows is None else self.selection().pid(self.rows.blocked)
+
+    def target_process(self: DashboardScreen) -> Process | None:
+        """The process an action applies to (not when the held-objects table has focus)."""
+        if self.rows is None:
+            return None
+        return self.selection().target_process(self.rows.snapshot, self.rows.blocked)
 
     def _refresh_held(self: DashboardScreen) -> None:
         assert self.rows is not None
@@ -61,8 +95,9 @@ class Panes:
         snapshot = self.snapshot
         if snapshot is None or self.rows is None:
             return
-        if self.view_id == BLOCKED:
-            blocked = self.selected_blocked()
+        selection = self.selection()
+        if selection.pane is Pane.BLOCKED:
+            blocked = selection.blocked(self.rows.blocked)
             if blocked is not None:
                 pane.show(blocked_text(blocked, snapshot))
             elif self.rows.blocked:
@@ -70,25 +105,23 @@ class Panes:
             else:
                 pane.show_message("No thread is blocked on IPC right now.")
             return
-        if self.view_id == CONTAINERS:
-            tag = self.table(CONTAINERS).selected_key
+        if selection.pane is Pane.CONTAINERS:
+            tag = selection.key
             ns = None if tag is None else snapshot.namespace(tag)
             if ns is not None:
                 pane.show(namespace_text(ns, snapshot))
             else:
                 pane.show_message("No namespace seen." if tag is None else f"{tag} has gone away.")
             return
-        focused_held = self.view_id == PROCESSES and self.focused is self.held_table
-        if self.view_id == PROCESSES and not focused_held:
-            pid = self.selected_pid()
+        if selection.pane is Pane.PROCESSES:
+            pid = selection.pid(self.rows.blocked)
             proc = None if pid is None else snapshot.processes.get(pid)
             if proc is None:
                 pane.show_message("No process selected." if pid is None else f"Process {pid} is gone.")
             else:
                 pane.show_process(proc, snapshot, self.rows.blocked.values())
             return
-        table = self.held_table if focused_held else self.table(self.view_id)
-        key = table.selected_key
+        key = selection.held_key if selection.pane is Pane.HELD else selection.key
         obj = None if key is None else snapshot.get(key)
         if obj is not None:
             pane.show(object_text(obj, snapshot))
