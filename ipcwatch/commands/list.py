@@ -67,28 +67,30 @@ def write_json(data: Any) -> None:
 
 def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: bool) -> None:
     """Tables per kind; objects of other namespaces than the host's in a section per namespace after them."""
-    sections: dict[str, list[IpcObject]] = {}
+    sections: dict[str, dict[str, list[IpcObject]]] = {}
     for obj in chosen:
         ns = obj.namespace
         label = "" if ns is None or ns.host else f"{ns.label} ({ns.tag})" if ns.label != ns.tag else ns.tag
-        sections.setdefault(label, []).append(obj)
-    for label in sorted(sections):
+        by_kind = sections.setdefault(label, {})  # a section even when none of its objects is stale
+        if obj.stale or not stale_only:
+            by_kind.setdefault(obj.kind, []).append(obj)
+    lines: list[str] = []
+    for label, by_kind in sorted(sections.items()):
         if label:
-            print(f"== namespace {escape(label)} ==")
-        _print_kinds(sections[label], kinds, stale_only)
+            lines.append(f"== namespace {escape(label)} ==")
+        for kind in KINDS:
+            if kind in kinds:
+                _table(lines, kind, by_kind.get(kind, []))
+    lines.append("")
+    sys.stdout.write("\n".join(lines))  # one write: a print per row costs as much as rendering it
 
 
-def _print_kinds(chosen: list[IpcObject], kinds: frozenset[str], stale_only: bool) -> None:
-    for kind in KINDS:
-        if kind not in kinds:
-            continue
-        objects = [o for o in chosen if o.kind == kind and (o.stale or not stale_only)]
-        stale = sum(1 for o in objects if o.stale)
-        print(f"{KIND_TITLES[kind]} ({kind}): {len(objects)} object(s)" + (f", {stale} stale" if stale else ""))
-        if objects:
-            for line in render_table(COLUMNS[kind], objects):
-                print("  " + line)
-        print()
+def _table(lines: list[str], kind: str, objects: list[IpcObject]) -> None:
+    stale = sum(1 for o in objects if o.stale)
+    lines.append(f"{KIND_TITLES[kind]} ({kind}): {len(objects)} object(s)" + (f", {stale} stale" if stale else ""))
+    if objects:
+        lines += ["  " + line for line in render_table(COLUMNS[kind], objects)]
+    lines.append("")
 
 
 def run(args: argparse.Namespace) -> int:
