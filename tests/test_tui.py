@@ -19,7 +19,7 @@ from ipcwatch.tui.app import EXIT_GRACE, STOP_SIGNALS, IpcwatchApp
 from ipcwatch.tui.screens.help import HelpScreen
 from ipcwatch.tui.screens.hexview import HexViewScreen
 from ipcwatch.tui.widgets.filter_bar import FilterBar
-from ipcwatch.tui.widgets.keyed_table import GONE_STYLE, NEW_STYLE, KeyedTable
+from ipcwatch.tui.widgets.keyed_table import GONE, NEW, KeyedTable
 from ipcwatch.tui.widgets.rows import PROCESSES
 
 from .conftest import RUN_TAG, Child, Cleanup, unique_name, wait_until
@@ -57,7 +57,12 @@ def detail_text(app: IpcwatchApp) -> str:
 
 
 def cells(table: KeyedTable, key: str) -> list[str]:
-    return [cell.plain for cell in table.get_row(key)]
+    return list(table.rows[key].cells)
+
+
+def cell(table: KeyedTable, key: str, title: str) -> str:
+    """The cell of the row `key` in the column titled `title`."""
+    return table.rows[key].cells[[head.title for head in table.heads].index(title)]
 
 
 def make_shm(cleanup: Cleanup, name: str, size: int = 4096) -> str:
@@ -87,10 +92,8 @@ async def test_object_appears_in_its_view_with_its_holder(cleanup: Cleanup, spaw
         assert app.dashboard.view_id == "posix-shm"
         assert table.select_key(ref)
         await pilot.pause()
-        row = cells(table, ref)
-        titles = [str(c.label.plain).strip() for c in table.ordered_columns]  # a CONTAINER column may be shown
-        assert row[0] == name
-        assert row[titles.index("HOLDERS")].startswith(f"{child.pid} ")
+        assert cell(table, ref, "NAME") == name  # a CONTAINER column may be shown
+        assert cell(table, ref, "HOLDERS").startswith(f"{child.pid} ")
         assert "Holders (1)" in detail_text(app)
         assert str(child.pid) in detail_text(app)
         await pilot.press("p")  # jump to the holder process ...
@@ -149,11 +152,11 @@ async def test_selection_survives_a_refresh_and_a_vanished_object_goes(cleanup: 
         await refresh(app, pilot)
         assert third_ref in table.rows
         assert table.selected_key == second_ref
-        assert table.get_row(third_ref)[0].style == NEW_STYLE
+        assert table.row_class(third_ref) == NEW
 
         posix_ipc.unlink_shared_memory("/" + first)
         await refresh(app, pilot)
-        assert table.get_row(first_ref)[0].style == GONE_STYLE  # shown struck out for one refresh
+        assert table.row_class(first_ref) == GONE  # shown struck out for one refresh
         assert table.selected_key == second_ref
         await refresh(app, pilot)
         assert first_ref not in table.rows
@@ -177,10 +180,11 @@ async def test_hostile_names_render_literally_and_clicks_run_nothing(cleanup: Cl
         await pilot.pause()
         table = app.dashboard.table("all")
         assert set(table.rows) == {markup_ref, title_ref}
-        assert cells(table, markup_ref)[1] == markup_ref  # the scan escaped the name in the ref: shown once
-        assert cells(table, title_ref)[1] == title_ref
+        assert cell(table, markup_ref, "REF") == markup_ref  # the scan escaped the name in the ref: shown once
+        assert cell(table, title_ref, "REF") == title_ref
         for key in (markup_ref, title_ref):
-            row = table.get_row_index(key)
+            row = table.index_of(key)
+            assert row is not None
             await pilot.click(KeyedTable, offset=(12, 1 + row))  # the REF cell
             await pilot.pause()
         assert table.selected_key in {markup_ref, title_ref}

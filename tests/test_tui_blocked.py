@@ -16,7 +16,7 @@ from ipcwatch.tui.app import IpcwatchApp
 from ipcwatch.tui.screens.choose import ChoiceScreen
 from ipcwatch.tui.screens.dashboard import DashboardScreen
 from ipcwatch.tui.screens.semaphore import SemaphoreScreen
-from ipcwatch.tui.widgets.keyed_table import ALERT_STYLE
+from ipcwatch.tui.widgets.keyed_table import ALERT
 from ipcwatch.tui.widgets.rows import BLOCKED, PROCESSES
 
 from .conftest import Child
@@ -117,7 +117,7 @@ async def test_a_fifo_reader_whose_writer_exited_is_a_dead_partner(spawn, make_f
         row = cells(table, key)
         assert row[4] == f"fifo:{path}"
         assert row[5].startswith("dead partner: no process has the FIFO")
-        assert table.get_row(key)[5].style == ALERT_STYLE
+        assert table.row_class(key) == ALERT
         assert "CAUSE" in detail_text(app) and "dead partner" in detail_text(app)
         assert "dead partner/cycle" in header(app)
 

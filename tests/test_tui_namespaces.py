@@ -52,7 +52,7 @@ def header(app: IpcwatchApp) -> str:
 
 
 def heads(app: IpcwatchApp, view_id: str) -> list[str]:
-    return [str(c.label.plain).strip() for c in app.dashboard.table(view_id).ordered_columns]
+    return [head.title for head in app.dashboard.table(view_id).heads]
 
 
 async def started(app: IpcwatchApp, pilot) -> None:  # type: ignore[no-untyped-def]
@@ -111,7 +111,7 @@ async def test_filter_by_container_and_the_containers_view() -> None:
         app.dashboard.filters[ALL] = "ns:host"
         app.dashboard.show_view(ALL)
         await settle(app, pilot)
-        assert {str(r.value).partition(":")[0] for r in app.dashboard.table(ALL).rows} == {
+        assert {r.partition(":")[0] for r in app.dashboard.table(ALL).rows} == {
             "sysv-shm",
             "sysv-msg",
             "sysv-sem",
@@ -213,6 +213,6 @@ async def test_a_real_podman_container() -> None:
             assert f"container id  {box.id}" in detail_text(app) and "mqueue_queues_max 0 of 256" in detail_text(app)
             await pilot.press("enter")
             await settle(app, pilot)
-            refs = [str(key.value) for key in app.dashboard.table(ALL).rows]
+            refs = list(app.dashboard.table(ALL).rows)
             assert sorted(r.partition("@")[0] for r in refs) == ["sysv-msg", "sysv-shm"]
             assert all(cells(app.dashboard.table(ALL), r)[2] == box.name for r in refs)  # KIND, REF, CONTAINER

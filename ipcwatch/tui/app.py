@@ -1,20 +1,26 @@
 """The dashboard App: polls the scanner in a thread worker and hands each result to the dashboard screen.
 
-Polls never overlap: a scan runs in a thread worker; when its result has been applied, `set_timer` schedules
-the next one. Polling waits while another screen (a modal) is on top. The scanner and the clock are parameters,
-so tests drive the App with a recorded snapshot and a fixed time. Once the app stops running (quit, a stop
-signal, a test's shutdown) every timer and worker callback does nothing: the screens may already be gone.
+Polls never overlap: a scan runs in a thread worker, which also builds every view's rows (reusing the previous
+scan's row objects where nothing changed, so the tables tell unchanged rows by identity) and the view counts; the
+UI thread only shows the result. When it has been applied, `set_timer` schedules the next one, after the asked-for
+interval or, when scans are costly, after ADAPT times the last scan's CPU time (scans then take at most 1/ADAPT of
+a core; the header says "(adaptive)"). Polling waits while another screen (a modal) is on top. The scanner and
+the clock are parameters, so tests drive the App with a recorded snapshot and a fixed time. Once the app stops
+running (quit, a stop signal, a test's shutdown) every timer and worker callback does nothing: the screens may
+already be gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -30,10 +36,10 @@ from ipcwatch.scan import Snapshot, scan
 from ipcwatch.text import escape
 from ipcwatch.tui.commands import DashboardCommands
 from ipcwatch.tui.flows import Flows
-from ipcwatch.tui.screens.dashboard import DashboardScreen
+from ipcwatch.tui.screens.dashboard import DashboardScreen, view_counts
 from ipcwatch.tui.screens.help import HelpScreen
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
-from ipcwatch.tui.widgets.rows import Rows, build_rows
+from ipcwatch.tui.widgets.rows import ALL, BLOCKED, CONTAINERS, PROCESSES, Rows, build_rows
 from ipcwatch.tui.widgets.status import RefreshState
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -43,6 +49,38 @@ NEW_MAX = 100
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 EXIT_GRACE = 2.0  # seconds a clean exit may take after a stop signal before the process ends at once (~0.3 s)
 QUIT_WAIT = 1.0  # seconds quitting waits for background work other than a scan
+ADAPT = 10  # the next scan waits at least this many times the last one's CPU time (scans: <= 10 % of a core)
+ADAPT_STEP = 0.5  # a stretched interval is rounded up to this
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What the scan worker hands the UI thread: every view's rows, their counts, and the CPU time it took."""
+
+    rows: Rows
+    counts: dict[str, tuple[int, int]]
+    cpu: float
+
+
+def reuse_rows(new: Rows, old: Rows | None) -> None:
+    """In place: each row of `new` equal to `old`'s row under the same key becomes that very object, so the
+    tables compare rows by identity (a pointer test on the UI thread) and unchanged rows are not duplicated."""
+    if old is None:
+        return
+    for view_id in (*new.objects, PROCESSES, BLOCKED, CONTAINERS):
+        rows, before = new.view_rows(view_id), {r.key: r for r in old.view_rows(view_id)}
+        for i, row in enumerate(rows):
+            prev = before.get(row.key)
+            if prev is not None and prev == row:
+                rows[i] = prev
+    new.all_by_ref.update((r.key, r) for r in new.objects[ALL])
+
+
+def adapted(interval: float, cpu: float) -> float:
+    """The interval to wait before the next scan: the asked-for one, or ADAPT x the last scan's CPU seconds
+    (rounded up to ADAPT_STEP) when that is longer."""
+    stretched = math.ceil(ADAPT * cpu / ADAPT_STEP) * ADAPT_STEP
+    return max(interval, stretched)
 
 
 class IpcwatchApp(App[int]):
@@ -78,6 +116,8 @@ class IpcwatchApp(App[int]):
         self.dashboard = DashboardScreen(self.flows)
         self._timer: Timer | None = None
         self._identities: dict[str, str] | None = None
+        self._last_rows: Rows | None = None
+        self.scan_cpu = 0.0  # CPU seconds of the last scan (and its rows)
         self._first_seen: dict[str, float] = {}
         self.stop_signals = stop_signals  # the host's dashboard passes STOP_SIGNALS; tests leave their process alone
         self.stop_signal: int | None = None  # the stop signal that ended the app, if one did
@@ -123,8 +163,17 @@ class IpcwatchApp(App[int]):
         self._scan()
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
-    def _scan(self) -> Rows:
-        return build_rows(self.scanner())
+    def _scan(self) -> Scanned:
+        started = time.thread_time()
+        rows = build_rows(self.scanner())
+        reuse_rows(rows, self._last_rows)
+        counts = view_counts(rows)
+        return Scanned(rows, counts, time.thread_time() - started)
+
+    @property
+    def effective_interval(self) -> float:
+        """The interval in use: the asked-for one, stretched when scans are costly."""
+        return adapted(self.interval, self.scan_cpu)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -133,16 +182,17 @@ class IpcwatchApp(App[int]):
         self.scanning = False
         if not self.is_running:  # a late result while the app shuts down
             return
-        if event.state == WorkerState.SUCCESS and isinstance(worker.result, Rows):
+        if event.state == WorkerState.SUCCESS and isinstance(worker.result, Scanned):
+            self.scan_cpu = worker.result.cpu
             self.apply(worker.result)
         elif event.state == WorkerState.ERROR:
             self.notify(f"scan failed: {escape(str(worker.error))}", severity="error", markup=False)
         self.show_status()
         self._schedule()
 
-    def apply(self, rows: Rows) -> None:
+    def apply(self, scanned: Scanned) -> None:
         """Show a scan: objects new since the previous scan (or replaced under the same ref) are highlighted."""
-        now = self.clock()
+        rows, now = scanned.rows, self.clock()
         current = {o.ref: o.identity for o in rows.snapshot.objects}
         if self._identities is not None:
             previous = self._identities
@@ -151,12 +201,13 @@ class IpcwatchApp(App[int]):
                 self._first_seen.update(dict.fromkeys(new, now))
         self._identities = current
         self._first_seen = {r: t for r, t in self._first_seen.items() if r in current and now - t < NEW_SECONDS}
-        self.dashboard.apply_rows(rows, frozenset(self._first_seen))
+        self._last_rows = rows
+        self.dashboard.apply_rows(rows, frozenset(self._first_seen), scanned.counts)
 
     def _schedule(self) -> None:
         self._stop_timer()
         if not self.paused:
-            self._timer = self.set_timer(self.interval, self._tick)
+            self._timer = self.set_timer(self.effective_interval, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
@@ -175,7 +226,9 @@ class IpcwatchApp(App[int]):
     def show_status(self) -> None:
         if not self.is_running:
             return
-        state = RefreshState(self.interval, self.paused, self.scanning, self.read_only, self.clock())
+        state = RefreshState(
+            self.interval, self.paused, self.scanning, self.read_only, self.clock(), self.effective_interval
+        )
         self.dashboard.show_status(state)
 
     # --- actions ---------------------------------------------------------------------------------------------

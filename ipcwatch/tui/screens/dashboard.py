@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Input, Static
+from textual.widgets import ContentSwitcher, Input, Static
 
 from ipcwatch.scan import IpcObject, Process, Snapshot
 from ipcwatch.scan.waits import BlockedThread
@@ -53,6 +53,15 @@ HELD_TABLE = "held-table"
 PROC_TABLE = "proc-table"
 JUMP_VIEWS = (PROCESSES, BLOCKED)  # views whose rows are not objects: `o` jumps from them to the object
 OBJECT_VIEWS = tuple(v.id for v in VIEWS if v.id not in (*JUMP_VIEWS, CONTAINERS))
+
+
+def view_counts(rows: Rows) -> dict[str, tuple[int, int]]:
+    """Per view, (rows, stale or flagged ones), for the view list."""
+    counts = {v: (len(r), sum(1 for x in r if x.stale)) for v, r in rows.objects.items()}
+    counts[PROCESSES] = (len(rows.processes), 0)
+    counts[BLOCKED] = (len(rows.blocked), rows.flagged)
+    counts[CONTAINERS] = (len(rows.containers), sum(1 for r in rows.containers if r.stale))
+    return counts
 
 
 def _view_bindings() -> list[Binding]:
@@ -172,8 +181,8 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
 
     # --- refresh ---------------------------------------------------------------------------------------------
 
-    def apply_rows(self, rows: Rows, fresh: frozenset[str]) -> None:
-        """A new scan: update counts, then the visible view only."""
+    def apply_rows(self, rows: Rows, fresh: frozenset[str], counts: dict[str, tuple[int, int]]) -> None:
+        """A new scan: update counts (`view_counts`, made in the scan thread), then the visible view only."""
         namespaced_before = self.rows is not None and self.rows.namespaced
         self.rows, self.fresh = rows, fresh
         self._generation += 1
@@ -183,10 +192,6 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             for view_id in OBJECT_VIEWS:
                 self.table(view_id).set_heads(heads(object_columns(view_id, rows.namespaced)))
             self.held_table.set_heads(heads(object_columns(ALL, rows.namespaced)))
-        counts = {v: (len(r), sum(1 for x in r if x.stale)) for v, r in rows.objects.items()}
-        counts[PROCESSES] = (len(rows.processes), 0)
-        counts[BLOCKED] = (len(rows.blocked), rows.flagged)
-        counts[CONTAINERS] = (len(rows.containers), sum(1 for r in rows.containers if r.stale))
         self.query_one(ViewList).set_counts(counts)
         self._refresh_view()
 
@@ -224,17 +229,17 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
 
     # --- events ----------------------------------------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted)
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(KeyedTable.RowHighlighted)
+    def _row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         if self.rows is None:
             return
-        if event.data_table.id == PROC_TABLE:
+        if event.table.id == PROC_TABLE:
             self._refresh_held()
         self._show_detail()
 
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == PROC_TABLE:
+    @on(KeyedTable.RowSelected)
+    def _row_selected(self, event: KeyedTable.RowSelected) -> None:
+        if event.table.id == PROC_TABLE:
             self.held_table.focus()
             return
         if self.view_id == BLOCKED:

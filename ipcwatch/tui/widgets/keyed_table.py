@@ -1,78 +1,151 @@
-"""A DataTable refreshed by diff on row keys: keeps selection and scroll, marks new, stale and vanished rows.
+"""A virtual table on Textual's Line API: rows live in a keyed model; only the lines on screen are rendered.
 
-`apply(rows, alive, fresh)` removes rows that went away (a vanished object stays one refresh, struck out),
-updates only the cells that changed and adds new rows, all in one `batch_update()`; it sorts again only when
-something that affects the order changed. Every cell is a `Cell` (a `rich.text.Text` built from an escaped
-string, never markup), so a hostile name can neither run an action nor reach the terminal raw.
+`apply(rows, alive, fresh)` replaces the model by the scan's rows (a vanished object stays one refresh, struck out)
+and sorts once when something that affects the order changed; the cost is a few dict and list passes, never a
+widget per row or cell. The selection is remembered by key across sort, refresh and filter. Columns are laid out
+from the width (`layout.fit_columns`): resize re-lays out. Cells are escaped strings drawn as plain segments,
+never markup, so a hostile name can neither run an action nor reach the terminal raw. Colours come from the theme
+(component classes), so every built-in theme is readable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import ClassVar
 
-from rich.cells import cell_len
-from rich.text import Text
-from textual._two_way_dict import TwoWayDict
-from textual.binding import Binding
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
+from ipcwatch.tui.widgets.layout import GAP, Placed, fit_cell, fit_columns, natural_widths
 from ipcwatch.tui.widgets.rows import ColumnHead, Row
 
-NEW_STYLE = "bold #e8ffe8 on #1e6b34"
-STALE_STYLE = "#f0b429"
-ALERT_STYLE = "bold #ff7b72"
-GONE_STYLE = "dim strike"
-REBUILD_FRACTION = 4  # changing more than 1/4 of the rows: clear and refill
-REBUILD_MIN = 200
-BULK_REMOVE_MIN = 8  # fewer removals than this go through the public remove_row
-CELL_CACHE = 2000  # rendered cells kept per table (DataTable's own: 10,000)
-LINE_CACHE = 200  # rendered rows and lines kept per table (DataTable's own: 1,000)
+NEW, STALE, ALERT, GONE = "keyed-table--new", "keyed-table--stale", "keyed-table--alert", "keyed-table--gone"
+HEADER, CURSOR = "keyed-table--header", "keyed-table--cursor"
+LINE_CACHE = 256  # rendered lines kept (a screen needs a few dozen)
+GONE_INSERT_MAX = 200  # more vanished rows than this go to the end instead of their old places
 
 
-def _style(row: Row, fresh: Collection[str]) -> str:
+def row_class(row: Row, fresh: Collection[str]) -> str:
+    """The component class a row is drawn with ("" for none)."""
     if row.key in fresh:
-        return NEW_STYLE
-    return ALERT_STYLE if row.alert else STALE_STYLE if row.stale else ""
+        return NEW
+    return ALERT if row.alert else STALE if row.stale else ""
 
 
-class Cell(Text):
-    """A table cell: plain text (never parsed as markup) plus the value its column sorts by."""
+class _Moving(ScrollView, can_focus=True):
+    """The keys that move the cursor (kept out of `KeyedTable.BINDINGS`, which the help screen lists)."""
 
-    __slots__ = ("sort_key",)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First row", show=False),
+        Binding("end", "last", "Last row", show=False),
+        Binding("enter", "select", "Select", show=False),
+    ]
 
-    def __init__(self, text: str, sort_key: Any, style: str, numeric: bool) -> None:
-        super().__init__(text, style=style, justify="right" if numeric else "left", no_wrap=True)
-        self.sort_key = sort_key
 
+class KeyedTable(_Moving):
+    """Rows keyed by ref (or pid); arrows, PageUp/Down, Home/End, click and wheel move; click a header or press
+    `s`/`S` to sort; Enter (or a click on the highlighted row) selects."""
 
-class KeyedTable(DataTable[Cell]):
-    """Rows keyed by ref (or pid); click a header or press `s`/`S` to sort."""
-
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "cycle_sort", "Sort", id="table.sort"),
         Binding("S", "reverse_sort", "Reverse", show=False, id="table.reverse"),
     ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {HEADER, CURSOR, NEW, STALE, ALERT, GONE}
+    DEFAULT_CSS = """
+    KeyedTable { background: $surface; color: $foreground; scrollbar-gutter: stable; scrollbar-size-vertical: 1; }
+    KeyedTable > .keyed-table--header { text-style: bold; background: $panel; color: $foreground; }
+    KeyedTable > .keyed-table--cursor {
+        background: $block-cursor-blurred-background; color: $block-cursor-blurred-foreground;
+    }
+    KeyedTable:focus > .keyed-table--cursor {
+        background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
+    }
+    KeyedTable > .keyed-table--new { background: $success-muted; color: $text-success; text-style: bold; }
+    KeyedTable > .keyed-table--stale { color: $text-warning; }
+    KeyedTable > .keyed-table--alert { color: $text-error; text-style: bold; }
+    KeyedTable > .keyed-table--gone { color: $text-muted; text-style: strike; }
+    """
+
+    class RowHighlighted(Message):
+        """The cursor moved to a row (by a key, a click or `select_key`)."""
+
+        def __init__(self, table: KeyedTable, key: str) -> None:
+            super().__init__()
+            self.table, self.key = table, key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
+    class RowSelected(Message):
+        """Enter, or a click on the highlighted row (not a RowHighlighted: handlers match by class)."""
+
+        def __init__(self, table: KeyedTable, key: str) -> None:
+            super().__init__()
+            self.table, self.key = table, key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
 
     def __init__(self, columns: Sequence[ColumnHead], *, id: str | None = None) -> None:  # noqa: A002
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable")
-        # DataTable caches up to 10,000 rendered cells and 1,000 rows and lines per table, keyed by update count:
-        # with a table per view on a churning host they only ever fill. A screen needs a few hundred.
-        self._cell_render_cache = LRUCache(CELL_CACHE)
-        self._row_render_cache = LRUCache(LINE_CACHE)
-        self._line_cache = LRUCache(LINE_CACHE)
+        super().__init__(id=id)
         self.heads = tuple(columns)
         self.sort_column: int | None = None
         self.sort_reverse = False
-        self._shown: dict[str, tuple[tuple[str, ...], str]] = {}
-        self._rows: dict[str, Row] = {}
-        self._gone: set[str] = set()
+        self._model: dict[str, Row] = {}
+        self._keys: list[str] = []
+        self._row_classes: dict[str, str] = {}  # key -> component class of the rows that have one
+        self._vanished: set[str] = set()
+        self._cursor_row = 0
+        self._natural = natural_widths(self.heads, ())
+        self._columns_placed: tuple[Placed, ...] = ()
+        self._laid_out_for = -1  # the width `_placed` was laid out for
+        self._strips: LRUCache[str, Strip] = LRUCache(LINE_CACHE)
 
-    def on_mount(self) -> None:
-        for i in range(len(self.heads)):
-            self.add_column(self._label(i), key=f"c{i}")
+    # --- the model -------------------------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> dict[str, Row]:
+        """Every row shown (a vanished one too, for one refresh), by key."""
+        return self._model
+
+    @property
+    def row_count(self) -> int:
+        return len(self._keys)
+
+    @property
+    def selected_key(self) -> str | None:
+        return self._keys[self._cursor_row] if self._keys else None
+
+    def row_class(self, key: str) -> str:
+        """How the row is drawn: NEW, STALE, ALERT, GONE or ""."""
+        return self._row_classes.get(key, "")
+
+    def is_gone(self, key: str) -> bool:
+        return key in self._vanished
+
+    def index_of(self, key: str) -> int | None:
+        """Where the row with this key is shown (0 is the first row under the header), None if it is not."""
+        return self._keys.index(key) if key in self._model else None
+
+    def select_key(self, key: str) -> bool:
+        """Move the cursor to the row with this key; False when there is no such row."""
+        index = self.index_of(key)
+        if index is None:
+            return False
+        self._move(index)
+        return True
 
     def set_heads(self, columns: Sequence[ColumnHead]) -> None:
         """Show other columns (a CONTAINER column comes and goes with namespaced objects): the rows are dropped,
@@ -81,154 +154,71 @@ class KeyedTable(DataTable[Cell]):
         if heads == self.heads:
             return
         self.heads, self.sort_column, self.sort_reverse = heads, None, False
-        self.clear(columns=True)
-        self._shown.clear()
-        self._rows.clear()
-        self._gone.clear()
-        self.on_mount()
-
-    def _label(self, index: int) -> Text:
-        head = self.heads[index]
-        mark = "  "  # room for the sort arrow, so sorting never changes a column's width
-        if index == self.sort_column:
-            mark = " ▼" if self.sort_reverse else " ▲"
-        return Text(head.title + mark, justify="right" if head.numeric else "left", style="bold")
-
-    # --- what is selected ------------------------------------------------------------------------------------
-
-    @property
-    def selected_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except Exception:  # noqa: BLE001 - the cursor can point past the end while rows change
-            return None
-        return row_key.value
-
-    def is_gone(self, key: str) -> bool:
-        return key in self._gone
-
-    def select_key(self, key: str) -> bool:
-        """Move the cursor to the row with this key; False when there is no such row."""
-        if key not in self._shown:
-            return False
-        self.move_cursor(row=self.get_row_index(key))
-        return True
-
-    # --- refresh by diff -------------------------------------------------------------------------------------
+        self._model, self._keys, self._row_classes, self._vanished, self._cursor_row = {}, [], {}, set(), 0
+        self._natural = natural_widths(heads, ())
+        self._relayout()
 
     def apply(self, rows: Sequence[Row], alive: Collection[str], fresh: Collection[str] = ()) -> None:
         """Show exactly `rows` (plus vanished ones, once, struck out). `alive`: keys still in the snapshot
         (a row filtered out is removed, not shown as vanished); `fresh`: keys to highlight as new."""
-        selected = self.selected_key
-        styled = [(row, _style(row, fresh)) for row in rows]
-        wanted = {row.key for row in rows}
-        remove = [k for k in self._shown if k not in wanted and (k in self._gone or k in alive)]
-        vanish = [k for k in self._shown if k not in wanted and k not in self._gone and k not in alive]
-        changed = sum(1 for row, style in styled if self._shown.get(row.key) != (row.cells, style))
-        # update_cell costs ~25 us a cell: past a quarter of the table, clearing and refilling is cheaper
-        rebuild = changed + len(remove) > max(REBUILD_MIN, len(self._shown) // REBUILD_FRACTION)
-        resort = False
-        with self.app.batch_update():
-            if rebuild:
-                self._clear_rows()
-                vanish = []
-            else:
-                self._remove_rows(remove)
-            for key in vanish:
-                self._gone.add(key)
-                self._set_row(self._rows[key], GONE_STYLE)
-            for row, style in styled:
-                resort |= self._set_row(row, style)
-            if resort or vanish:
-                self._sort()
-            self._restore(selected, scroll=rebuild)
+        selected, old, old_order = self.selected_key, self._model, self._keys
+        new = {row.key: row for row in rows}
+        gone = [k for k in old_order if k not in new and k not in self._vanished and k not in alive]
+        same_rows = len(new) == len(old) and not gone and all(old.get(k) is r for k, r in new.items())
+        classes = {r.key: c for r in rows if (c := row_class(r, fresh))}
+        if same_rows and classes == self._row_classes and not self._vanished:
+            return  # nothing to draw differently
+        order = old_order if same_rows else [row.key for row in rows]
+        for key in gone:
+            new[key] = old[key]
+            classes[key] = GONE
+        if gone:
+            self._place_gone(order, gone, old_order)
+        self._model, self._row_classes, self._vanished = new, classes, set(gone)
+        self._keys = order
+        if not same_rows:
+            self._set_natural(natural_widths(self.heads, rows))
+            if self.sort_column is not None:
+                self._sort_rows()
+        self._after_change(selected)
 
-    def _remove_rows(self, keys: list[str]) -> None:
-        """Remove many rows in one O(n) pass. `DataTable.remove_row` re-indexes every row on each call (O(n)
-        each: 100 removals from 10,000 rows took 0.7 s); this does the same bookkeeping once. It relies on
-        DataTable internals of textual 8.x (`_row_locations`, `_data`, `rows`, `_updated_cells`)."""
-        if len(keys) <= BULK_REMOVE_MIN:
-            for key in keys:
-                self.remove_row(key)
-                self._forget(key)
+    @staticmethod
+    def _place_gone(order: list[str], gone: list[str], old_order: list[str]) -> None:
+        """Put vanished rows back where they were (at the end when there are many)."""
+        if len(gone) > GONE_INSERT_MAX:
+            order.extend(gone)
             return
-        doomed = set(keys)
-        order = sorted((self._row_locations.get(k), k) for k in self._row_locations if k.value not in doomed)
-        self._row_locations = TwoWayDict({key: index for index, (_, key) in enumerate(order)})
-        self._updated_cells = {c for c in self._updated_cells if c.row_key.value not in doomed}
-        for key in keys:
-            del self.rows[RowKey(key)]
-            del self._data[RowKey(key)]
-            self._forget(key)
-        self._require_update_dimensions = True
-        self.cursor_coordinate = self.cursor_coordinate
-        self.hover_coordinate = self.hover_coordinate
-        self._update_count += 1
-        self.refresh(layout=True)
+        doomed = set(gone)
+        for index, key in enumerate(old_order):
+            if key in doomed:
+                order.insert(min(index, len(order)), key)
 
-    def _clear_rows(self) -> None:
-        self.clear()
-        self._shown.clear()
-        self._rows.clear()
-        self._gone.clear()
-
-    def _forget(self, key: str) -> None:
-        self._shown.pop(key, None)
-        self._rows.pop(key, None)
-        self._gone.discard(key)
-
-    def _cells(self, row: Row, style: str) -> list[Cell]:
-        return [Cell(text, row.sort[i], style, self.heads[i].numeric) for i, text in enumerate(row.cells)]
-
-    def _set_row(self, row: Row, style: str) -> bool:
-        """Add or update one row; True when the table's order may have changed."""
-        old = self._shown.get(row.key)
-        self._shown[row.key] = (row.cells, style)
-        previous, self._rows[row.key] = self._rows.get(row.key), row
-        if old is None:
-            self.add_row(*self._cells(row, style), key=row.key)
-            return True
-        if old == (row.cells, style):
-            return False
-        old_cells, old_style = old
-        for i, text in enumerate(row.cells):
-            if text != old_cells[i] or style != old_style:
-                # Only ask for a width update when the column must grow: a narrower value makes DataTable
-                # re-measure the whole column (10,000 cells) once per updated cell.
-                grow = cell_len(text) > self.columns[self.ordered_columns[i].key].content_width
-                cell = Cell(text, row.sort[i], style, self.heads[i].numeric)
-                self.update_cell(row.key, f"c{i}", cell, update_width=grow)
-        col = self.sort_column
-        return col is not None and previous is not None and previous.sort[col] != row.sort[col]
-
-    def _restore(self, selected: str | None, scroll: bool = False) -> None:
-        """Put the cursor back on the selected row; `scroll` brings it into view (after a refill)."""
-        if selected is not None and selected in self._shown:
-            index = self.get_row_index(selected)
-            if index != self.cursor_row or scroll:
-                self.move_cursor(row=index, scroll=scroll)
-        elif self.row_count and self.cursor_row >= self.row_count:
-            self.move_cursor(row=self.row_count - 1, scroll=False)
+    def _after_change(self, selected: str | None) -> None:
+        """The rows changed: keep the cursor on the selected key (else at its place), resize, redraw."""
+        if selected is not None and selected in self._model:
+            self._cursor_row = self._keys.index(selected)
+        self._cursor_row = max(0, min(self._cursor_row, len(self._keys) - 1))
+        self._strips.clear()
+        self._resize()
+        self._scroll_to_cursor()
+        self.refresh()
 
     # --- sorting ---------------------------------------------------------------------------------------------
 
-    def _sort(self) -> None:
-        if self.sort_column is not None and self.row_count:
-            self.sort(f"c{self.sort_column}", key=lambda cell: cell.sort_key, reverse=self.sort_reverse)
+    def _sort_rows(self) -> None:
+        column, rows = self.sort_column, self._model
+        if column is not None:
+            self._keys.sort(key=lambda k: rows[k].sort[column], reverse=self.sort_reverse)
 
     def sort_by(self, index: int, reverse: bool | None = None) -> None:
         """Sort by column `index`; the same column again flips the order."""
         if reverse is None:
             reverse = not self.sort_reverse if index == self.sort_column else False
-        previous, self.sort_column, self.sort_reverse = self.sort_column, index, reverse
         selected = self.selected_key
-        for i in {index, previous} - {None}:
-            self.columns[self.ordered_columns[i].key].label = self._label(i)
-        self._sort()
-        self._restore(selected)
-        self.refresh()
+        self.sort_column, self.sort_reverse = index, reverse
+        self._keys = list(self._keys)
+        self._sort_rows()
+        self._after_change(selected)
 
     def action_cycle_sort(self) -> None:
         """Sort by the next column."""
@@ -238,6 +228,138 @@ class KeyedTable(DataTable[Cell]):
     def action_reverse_sort(self) -> None:
         self.sort_by(0 if self.sort_column is None else self.sort_column, reverse=not self.sort_reverse)
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+    # --- moving ----------------------------------------------------------------------------------------------
+
+    @property
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _move(self, index: int) -> None:
+        """Put the cursor on row `index` (clamped), bring it into view, tell the screen when the row changed."""
+        if not self._keys:
+            return
+        index = max(0, min(index, len(self._keys) - 1))
+        before, self._cursor_row = self._cursor_row, index
+        self._scroll_to_cursor()
+        if index != before:
+            self.refresh()
+        self.post_message(self.RowHighlighted(self, self._keys[index]))
+
+    def _scroll_to_cursor(self) -> None:
+        top = round(self.scroll_offset.y)
+        if self._cursor_row < top:
+            self.scroll_to(y=self._cursor_row, animate=False, immediate=True)
+        elif self._cursor_row >= top + self._page:
+            self.scroll_to(y=self._cursor_row - self._page + 1, animate=False, immediate=True)
+
+    def action_cursor_up(self) -> None:
+        self._move(self._cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move(self._cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self._move(self._cursor_row - self._page)
+
+    def action_page_down(self) -> None:
+        self._move(self._cursor_row + self._page)
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(len(self._keys) - 1)
+
+    def action_select(self) -> None:
+        key = self.selected_key
+        if key is not None:
+            self.post_message(self.RowSelected(self, key))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
         event.stop()
-        self.sort_by(event.column_index)
+        if offset.y == 0:
+            index = next((p.index for p in self._columns_placed if p.x - 1 <= offset.x < p.x + p.width), None)
+            if index is not None:
+                self.sort_by(index)
+            return
+        index = round(self.scroll_offset.y) + offset.y - 1
+        if 0 <= index < len(self._keys):
+            if index == self._cursor_row:
+                self.action_select()
+            else:
+                self._move(index)
+
+    # --- drawing ---------------------------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
+        self._laid_out_for = -1
+        self._strips.clear()
+        self._resize()
+        self.refresh()
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._keys) + 1)
+
+    def _set_natural(self, natural: tuple[int, ...]) -> None:
+        if natural != self._natural:
+            self._natural, self._laid_out_for = natural, -1
+
+    def _layout(self) -> tuple[Placed, ...]:
+        width = self.scrollable_content_region.width
+        if width != self._laid_out_for:
+            self._columns_placed, self._laid_out_for = fit_columns(self.heads, self._natural, width), width
+            self._strips.clear()
+        return self._columns_placed
+
+    def _text(self, cells: Sequence[str]) -> str:
+        parts = []
+        for p in self._layout():
+            head = self.heads[p.index]
+            parts.append(" " * GAP + fit_cell(cells[p.index], p.width, head.elide, head.numeric))
+        return "".join(parts)
+
+    def _header(self) -> str:
+        parts = []
+        for p in self._layout():
+            head = self.heads[p.index]
+            mark = (" ▼" if self.sort_reverse else " ▲") if p.index == self.sort_column else ""
+            title = fit_cell(head.title, max(0, p.width - len(mark)), "end", head.numeric) + mark
+            parts.append(" " * GAP + title)
+        return "".join(parts)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            style = self.rich_style + self.get_component_rich_style(HEADER)
+            return Strip([Segment(self._header(), style)]).crop_extend(0, width, style)
+        index = round(self.scroll_offset.y) + y - 1
+        if index >= len(self._keys):
+            return Strip.blank(width, self.rich_style)
+        key = self._keys[index]
+        if index == self._cursor_row:
+            return self._line(key, width, cursor=True)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._line(key, width)
+            self._strips.set(key, strip)
+        return strip
+
+    def _line(self, key: str, width: int, cursor: bool = False) -> Strip:
+        style = self.rich_style
+        kind = self._row_classes.get(key)
+        if kind:
+            style += self.get_component_rich_style(kind)
+        if cursor:
+            style += self.get_component_rich_style(CURSOR)
+        return Strip([Segment(self._text(self._model[key].cells), style)]).crop_extend(0, width, style)
+
+    def notify_style_update(self) -> None:
+        """The theme or focus changed: the cached lines carry the old colours."""
+        super().notify_style_update()
+        self._strips.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
 from ipcwatch.scan import Snapshot
@@ -16,50 +17,57 @@ from ipcwatch.text import ago, escape
 class RefreshState:
     """What the header says about polling."""
 
-    interval: float
+    interval: float  # the one asked for (`-` / `+`, --interval)
     paused: bool
     scanning: bool
     read_only: bool
     now: float  # from the App's clock
+    effective: float = 0.0  # the one in use when the CPU budget stretches it (0: the one asked for)
 
 
-def status_text(snapshot: Snapshot | None, state: RefreshState, blocked: tuple[int, int] = (0, 0)) -> Text:
-    """`blocked`: (threads blocked on IPC, how many of them have a flagged cause)."""
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(" ipcwatch ", style="bold reverse")
+def interval_text(state: RefreshState) -> str:
+    """`every 2 s`, or `every 6 s (adaptive)` when scans cost so much that the interval was stretched."""
+    if state.effective > state.interval:
+        return f"every {state.effective:g} s (adaptive)"
+    return f"every {state.interval:g} s"
+
+
+def status_text(
+    snapshot: Snapshot | None, state: RefreshState, blocked: tuple[int, int] = (0, 0), stale: int = 0
+) -> Content:
+    """`blocked`: (threads blocked on IPC, how many of them have a flagged cause); `stale`: stale objects.
+    Styles are theme variables, so every theme reads well; text is never parsed as markup."""
+    parts: list[str | tuple[str, str]] = [(" ipcwatch ", "bold reverse")]
     if state.read_only:
-        text.append(" READ-ONLY ", style="bold #1a1a1a on #f0b429")
-    text.append(" ")
+        parts.append((" READ-ONLY ", "bold $background on $warning"))
+    parts.append(" ")
     if snapshot is None:
-        text.append("first scan running…")
+        parts.append("first scan running…")
     else:
-        objects = len(snapshot.objects)
-        stale = sum(1 for o in snapshot.objects if o.stale)
         stuck, flagged = blocked
-        text.append(f"{objects} objects")
-        text.append("  ·  ")
-        text.append(f"{stale} stale", style="bold #f0b429" if stale else "")
-        text.append("  ·  ")
-        text.append(f"{stuck} blocked", style="bold #ff7b72" if flagged else "bold" if stuck else "")
+        parts += [
+            f"{len(snapshot.objects)} objects",
+            "  ·  ",
+            (f"{stale} stale", "bold $text-warning" if stale else ""),
+        ]
+        parts += ["  ·  ", (f"{stuck} blocked", "bold $text-error" if flagged else "bold" if stuck else "")]
         if flagged:
-            text.append(f" ({flagged} dead partner/cycle: press w)", style="bold #ff7b72")
-        text.append(f"  ·  {len(snapshot.holder_processes)} holder procs")
-    text.append("\n ")
+            parts.append((f" ({flagged} dead partner/cycle: press w)", "bold $text-error"))
+        parts.append(f"  ·  {len(snapshot.holder_processes)} holder procs")
+    parts.append("\n ")
     if state.paused:
-        text.append(" PAUSED ", style="bold reverse")
-        text.append(f" (every {state.interval:g} s when resumed)")
+        parts += [(" PAUSED ", "bold reverse"), f" ({interval_text(state)} when resumed)"]
     else:
-        text.append(f"refresh every {state.interval:g} s")
+        parts.append(f"refresh {interval_text(state)}")
     if state.scanning:
-        text.append("  ·  scanning…")
+        parts.append("  ·  scanning…")
     if snapshot is not None:
-        text.append(f"  ·  last scan {ago(state.now - snapshot.taken_at)} ago, took {snapshot.duration * 1000:.0f} ms")
+        parts.append(f"  ·  last scan {ago(state.now - snapshot.taken_at)} ago, took {snapshot.duration * 1000:.0f} ms")
         problems = len(snapshot.errors) + len(snapshot.notes)
         if problems:
-            text.append("  ·  ")
-            text.append(f"{problems} notice(s): press e", style="bold #ff7b72" if snapshot.errors else "bold")
-        text.append(namespaces_text(snapshot))
-    return text
+            parts += ["  ·  ", (f"{problems} notice(s): press e", "bold $text-error" if snapshot.errors else "bold")]
+        parts.append(namespaces_text(snapshot))
+    return Content.assemble(*parts)
 
 
 def namespaces_text(snapshot: Snapshot) -> str:
@@ -81,9 +89,12 @@ class StatusHeader(Static):
 
     def __init__(self) -> None:
         super().__init__(markup=False, id="status")
+        self._stale: tuple[Snapshot | None, int] = (None, 0)  # counted once per scan, not per second
 
     def show(self, snapshot: Snapshot | None, state: RefreshState, blocked: tuple[int, int] = (0, 0)) -> None:
-        self.update(status_text(snapshot, state, blocked))
+        if snapshot is not None and self._stale[0] is not snapshot:
+            self._stale = (snapshot, sum(1 for o in snapshot.objects if o.stale))
+        self.update(status_text(snapshot, state, blocked, self._stale[1]))
 
 
 def notice_text(lines: list[str]) -> Text:
