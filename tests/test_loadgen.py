@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import select
@@ -13,7 +12,6 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -21,25 +19,19 @@ from ipcwatch.scan import ScanConfig, scan
 from tests.conftest import needs_mqueue, needs_root, wait_until
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))  # the benchmarks import each other by module name
 
+import loadgen  # noqa: E402
+from loadgen_holders import KINDS, plan_name  # noqa: E402
+from loadgen_limits import state_dir  # noqa: E402
 
-def _load_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("loadgen", BENCHMARKS / "loadgen.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["loadgen"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-loadgen = _load_module()
 pytestmark = [needs_root, needs_mqueue]
 
 POSIX_DIRS = {"posix-shm": "/dev/shm", "posix-mq": "/dev/mqueue", "posix-sem": "/dev/shm"}
 
 
 def _posix_path(prefix: str, kind: str, i: int) -> str:
-    name = loadgen.plan_name(prefix, kind, i)
+    name = plan_name(prefix, kind, i)
     return os.path.join(POSIX_DIRS[kind], ("sem." if kind == "posix-sem" else "") + name)
 
 
@@ -59,7 +51,7 @@ def _leftovers(prefix: str, counts: dict[str, int], sysv_ids: dict[str, list[int
 
 def _live_runs() -> list[int]:
     try:
-        return json.loads((loadgen._state_dir() / "state.json").read_text())["runs"]
+        return json.loads((state_dir() / "state.json").read_text())["runs"]
     except (OSError, ValueError):
         return []
 
@@ -67,7 +59,7 @@ def _live_runs() -> list[int]:
 def test_load_is_held_seen_and_removed() -> None:
     queues_max = Path("/proc/sys/fs/mqueue/queues_max")
     before = queues_max.read_text()
-    counts = dict.fromkeys(loadgen.KINDS, 4) | {"posix-mq": int(before) + 8}  # forces a raise of queues_max
+    counts = dict.fromkeys(KINDS, 4) | {"posix-mq": int(before) + 8}  # forces a raise of queues_max
     with loadgen.Load(processes=3, counts=counts) as load:
         prefix, run_dir, sysv_ids = load.prefix, load.run_dir, {k: list(v) for k, v in load.sysv_ids.items()}
         pids = set(load.pids)
@@ -91,7 +83,7 @@ def test_load_is_held_seen_and_removed() -> None:
 
 
 def test_a_holder_failure_cleans_up_everything() -> None:
-    counts = dict.fromkeys(loadgen.KINDS, 3)
+    counts = dict.fromkeys(KINDS, 3)
     load = loadgen.Load(processes=2, counts=counts)
     taken = _posix_path(load.prefix, "posix-shm", 1)  # the holder that creates it with O_EXCL fails
     Path(taken).touch()
@@ -111,7 +103,7 @@ def test_budget_error_names_the_limit() -> None:
 
 
 def test_sweep_removes_a_killed_runs_leftovers() -> None:
-    counts = dict.fromkeys(loadgen.KINDS, 0) | {"sysv-shm": 2, "posix-shm": 2, "posix-mq": 1, "posix-sem": 1, "fifo": 1}
+    counts = dict.fromkeys(KINDS, 0) | {"sysv-shm": 2, "posix-shm": 2, "posix-mq": 1, "posix-sem": 1, "fifo": 1}
     code = f"""
         import json, sys
         sys.path.insert(0, {str(BENCHMARKS)!r})
@@ -134,8 +126,11 @@ def test_sweep_removes_a_killed_runs_leftovers() -> None:
         proc.stdin.close()  # type: ignore[union-attr]
         proc.stdout.close()  # type: ignore[union-attr]
     assert _leftovers(prefix, counts, sysv_ids, run_dir)
-    removed = loadgen.sweep()
-    assert removed["posix"] >= 4 and removed["sysv"] >= 2 and removed["dirs"] >= 1
+    swept = [marker for marker in loadgen.sweep() if marker.owner and marker.owner.startswith(f"{proc.pid}@")]
+    assert len(swept) == 1 and not swept[0].kept
+    # 2 SysV segments, 4 POSIX objects, the directory (its FIFO in it); holders not yet gone (PR_SET_PDEATHSIG) killed
+    removed = [o.message for o in swept[0].outcomes if o.ok and not o.message.startswith("killed process:")]
+    assert len(removed) == 2 + 4 + 1, removed
     # a removed segment stays listed until its last attacher (a holder being killed) is gone
     wait_until(lambda: _leftovers(prefix, counts, sysv_ids, run_dir) == [])
 
@@ -166,7 +161,7 @@ def _read_until(proc: subprocess.Popen[bytes], marker: str, timeout: float = 60.
 
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT], ids=lambda s: s.name)
 def test_hold_cleans_up_on_every_stop_signal(sig: signal.Signals) -> None:
-    counts = dict.fromkeys(loadgen.KINDS, 2)
+    counts = dict.fromkeys(KINDS, 2)
     proc = subprocess.Popen(
         [sys.executable, str(BENCHMARKS / "loadgen.py"), "--per-kind", "2", "--processes", "2", "--hold"],
         stdin=subprocess.PIPE,  # kept open, as a terminal would be
