@@ -36,9 +36,10 @@ def natural_widths(heads: Sequence[ColumnHead], rows: Sequence[Row]) -> tuple[in
 
 
 def fit_columns(heads: Sequence[ColumnHead], natural: Sequence[int], available: int) -> tuple[Placed, ...]:
-    """The columns shown in `available` cells, in their order, each with where it starts and its width."""
+    """The columns shown in `available` cells, in their order, each with where it starts and its width (a gap
+    before each, the first one's included)."""
     placed, x = [], 0
-    for index, width in enumerate(fit(heads, natural, available, GAP)):  # type: ignore[arg-type]  # same fields
+    for index, width in enumerate(fit(heads, natural, available - GAP, GAP)):  # type: ignore[arg-type]  # same fields
         if width is not None:
             placed.append(Placed(index, x + GAP, width))
             x += GAP + width
