@@ -37,18 +37,19 @@ from typing import TypeVar
 
 import sysv_ipc
 
-from ipcwatch.procfs import read_at
+from ipcwatch.kinds import KINDS, MAPPED_KINDS, Kind, spec
+from ipcwatch.procfs import read_at, stat_identity
 from ipcwatch.scan.model import IpcObject
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsread import open_view_dir, run_in
 from ipcwatch.scan.parsers import parse_maps_line, parse_stat, parse_table
-from ipcwatch.scan.posix import file_identity, open_regular
-from ipcwatch.scan.sysv import sysv_identity
+from ipcwatch.scan.posix import open_regular
+from ipcwatch.scan.sysv import row_identity
 from ipcwatch.shmsearch import SEARCH_WINDOW, search  # noqa: F401 - the hex viewer's search, re-exported
 from ipcwatch.text import escape
 
 T = TypeVar("T")
-READABLE_KINDS = ("sysv-shm", "posix-shm", "posix-sem")
+READABLE_KINDS = tuple(k for k in KINDS if k in MAPPED_KINDS)  # shared memory and the files of named semaphores
 IDENTITY_TTL = 0.5  # seconds a SysV identity check is trusted by reads (status() always re-checks)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -137,7 +138,7 @@ class FileSource(ByteSource):
             raise SourceGone(f"{title} no longer exists") from exc
         except OSError as exc:
             raise SourceError(f"cannot open {title}: {_os_message(exc)}") from exc
-        if identity is not None and file_identity(os.fstat(self._fd)) != identity:
+        if identity is not None and stat_identity(os.fstat(self._fd)) != identity:
             self.close()
             raise SourceGone(f"{title} was replaced by another object since it was listed")
 
@@ -266,7 +267,7 @@ class SysvSource(ByteSource):
             raise SourceError(f"reading {escape(self._table)}: {_os_message(exc)}") from exc
         for row in rows:
             if row.get("shmid") == self._shmid:
-                same = sysv_identity("sysv-shm", row, "shmid", "cpid", "size", ns=self._ns) == self._identity
+                same = row_identity(Kind.SYSV_SHM, row, self._ns) == self._identity
                 return row if same else None
         return None
 
@@ -356,14 +357,15 @@ def open_source(
     """A byte source for a shared-memory object of the scan; raises SourceError (SourceGone) when it cannot.
 
     `allow_attach=False` (--read-only) raises AttachRefused rather than attach a SysV segment nobody maps."""
-    if obj.kind == "sysv-shm":
+    kind = spec(obj.kind)
+    if obj.kind == Kind.SYSV_SHM:
         return SysvSource(obj, proc_root=proc_root, sysvipc_dir=sysvipc_dir, allow_attach=allow_attach)
-    if obj.kind in ("posix-shm", "posix-sem") and obj.name and "/" not in obj.name:
-        filename = obj.name if obj.kind == "posix-shm" else f"sem.{obj.name}"
+    if obj.kind in READABLE_KINDS and obj.name and "/" not in obj.name:
+        filename = kind.entry_prefix + obj.name
         if not in_other_namespace(obj.ref):
             return FileSource(os.path.join(shm_dir, filename), obj.ref, obj.identity)
         try:  # another mount view's /dev/shm, reached under the root of a process in it
-            dir_fd = open_view_dir(obj.namespace, "dev/shm")
+            dir_fd = open_view_dir(obj.namespace, kind.view_dir)
         except OSError as exc:
             raise SourceGone(f"{obj.ref}: {_os_message(exc)}") from exc
         try:

@@ -24,6 +24,7 @@ from ipcwatch.exporter.collector import ERROR, TIMEOUT, SnapshotCollector
 from ipcwatch.exporter.metrics import SPEC, BuildOptions, snapshot_families
 from ipcwatch.exporter.server import exposure_warning, parse_listen
 from ipcwatch.scan import KINDS, IpcObject, ScanConfig, Snapshot, scan
+from ipcwatch.scan.info import SysvShmInfo
 from ipcwatch.scan.limits import limit_usage, read_limits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,7 +170,8 @@ def test_failed_scan_is_an_error_metric_not_a_crash(scanner: CountingScanner) ->
 def _object(i: int, size: int) -> IpcObject:
     return IpcObject(
         ref=f"sysv-shm:{i}", kind="sysv-shm", name=None, id=i, key=i, owner="root", uid=0, mode=0o600,
-        size=size, holders=(), stale=True, stale_reason="test", identity=str(i), fields={"ctime": 1000 + i},
+        size=size, holders=(), stale=True, stale_reason="test", identity=str(i),
+        info=SysvShmInfo(0, 0, 0, "", None, None, 0, 0, 0, None, 1000 + i),
     )  # fmt: skip
 
 

@@ -23,6 +23,21 @@ from pathlib import Path
 
 from ipcwatch.scan import KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.scan.containers import Container
+from ipcwatch.scan.info import (
+    EventfdInfo,
+    FifoInfo,
+    KindInfo,
+    PipeInfo,
+    PosixMqInfo,
+    PosixSemInfo,
+    PosixShmInfo,
+    SemValue,
+    SignalfdInfo,
+    SysvMsgInfo,
+    SysvSemInfo,
+    SysvShmInfo,
+    UnixInfo,
+)
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.text import escape
 
@@ -70,14 +85,13 @@ def _obj(kind: str, ref_tail: str, **kw: object) -> IpcObject:
         "stale": False,
         "stale_reason": None,
         "identity": f"{kind}:{ref_tail}",
-        "fields": {},
     }
     base.update(kw)
     return IpcObject(ref=f"{kind}:{ref_tail}", kind=kind, **base)  # type: ignore[arg-type]
 
 
 def recorded_objects() -> list[IpcObject]:
-    sems = [{"num": i, "value": v, "ncnt": n, "zcnt": 0, "pid": 101} for i, (v, n) in enumerate([(1, 0), (0, 2)])]
+    sems = tuple(SemValue(i, v, n, 0, 101) for i, (v, n) in enumerate([(1, 0), (0, 2)]))
     return [
         _obj(
             "sysv-shm",
@@ -88,7 +102,7 @@ def recorded_objects() -> list[IpcObject]:
             uid=999,
             size=56 * 1024 * 1024,
             holders=(_holder(101, None), _holder(102, None)),
-            fields={"nattch": 2, "cpid": 101, "lpid": 102, "status": "", "cuid": 999},
+            info=SysvShmInfo(2, 101, 102, "", None, None, 0, 0, 999, None, 0),
         ),
         _obj(
             "sysv-shm",
@@ -98,7 +112,7 @@ def recorded_objects() -> list[IpcObject]:
             size=4096,
             stale=True,
             stale_reason="no attachers; creator 555 is gone",
-            fields={"nattch": 0, "cpid": 555, "lpid": 555, "status": "", "cuid": 0},
+            info=SysvShmInfo(0, 555, 555, "", None, None, 0, 0, 0, None, 0),
         ),
         _obj(
             "sysv-msg",
@@ -106,7 +120,7 @@ def recorded_objects() -> list[IpcObject]:
             id=2,
             key=0x00001234,
             size=128,
-            fields={"messages": 3, "used_bytes": 128, "max_bytes": 16384, "lspid": 201, "lrpid": 201},
+            info=SysvMsgInfo(3, 128, 16384, 201, 201, 0, 0, 0, None, 0),
             waiters=(Waiter(201, 202, "msgrcv"),),
         ),
         _obj(
@@ -117,7 +131,7 @@ def recorded_objects() -> list[IpcObject]:
             owner="postgres",
             uid=999,
             size=2,
-            fields={"nsems": 2, "semaphores": sems, "ncnt": 2, "zcnt": 0},
+            info=SysvSemInfo(2, sems, 2, 0, 0, 0, None, 0),
             waiters=(Waiter(102, 102, "semop"), Waiter(101, 105, "semop")),
         ),
         _obj(
@@ -125,7 +139,7 @@ def recorded_objects() -> list[IpcObject]:
             escape(HOSTILE_MARKUP),
             name=HOSTILE_MARKUP,
             holders=(_holder(301, 5),),
-            fields={"allocated": 4096},
+            info=PosixShmInfo(0, 0, 0, 4096),
         ),
         _obj(
             "posix-shm",
@@ -133,7 +147,7 @@ def recorded_objects() -> list[IpcObject]:
             name=HOSTILE_TITLE,
             stale=True,
             stale_reason="no process has it open or mapped; last written 3d ago",
-            fields={"allocated": 0},
+            info=PosixShmInfo(0, 0, 0, 0),
         ),
         _obj(
             "posix-mq",
@@ -141,7 +155,7 @@ def recorded_objects() -> list[IpcObject]:
             name="jobs",
             size=64,
             holders=(_holder(201, 9, "w"),),
-            fields={"messages": 1, "max_messages": 10, "message_size": 8192, "qsize": 64, "notify": "none"},
+            info=PosixMqInfo(0, 0, 64, 1, 10, 8192, "none", None, None),
         ),
         _obj(
             "posix-sem",
@@ -149,7 +163,7 @@ def recorded_objects() -> list[IpcObject]:
             name="lock",
             size=32,
             holders=(_holder(101, None), _holder(201, None)),
-            fields={"value": 1, "waiters_count": 0},
+            info=PosixSemInfo(0, 0, 0, 1, 0, None),
         ),
         _obj(
             "fifo",
@@ -157,7 +171,7 @@ def recorded_objects() -> list[IpcObject]:
             name="/run/app/ctl",
             size=0,
             holders=(_holder(401, 4, "r"),),
-            fields={"readers": 1, "writers": 0, "queued": 0, "capacity": 65536},
+            info=FifoInfo(1, 0, 0, 65536, False, 0),
         ),
         _obj(
             "pipe",
@@ -166,7 +180,7 @@ def recorded_objects() -> list[IpcObject]:
             size=12,
             mode=None,
             holders=(_holder(201, 1, "w"), _holder(401, 0, "r")),
-            fields={"readers": 1, "writers": 1, "queued": 12, "capacity": 65536},
+            info=PipeInfo(1, 1, 12, 65536),
         ),
         _obj(
             "unix",
@@ -176,16 +190,7 @@ def recorded_objects() -> list[IpcObject]:
             mode=None,
             size=None,
             holders=(_holder(401, 3),),
-            fields={
-                "type": "stream",
-                "state": "listen",
-                "peer": None,
-                "recv_queue": None,
-                "send_queue": None,
-                "pending_connections": 0,
-                "backlog": 128,
-                "waiting_clients": [],
-            },
+            info=UnixInfo("stream", "listen", "/run/app.sock", pending_connections=0, backlog=128, waiting_clients=()),
         ),
         _obj(
             "unix",
@@ -194,7 +199,7 @@ def recorded_objects() -> list[IpcObject]:
             size=None,
             stale=True,
             stale_reason="socket file with no listener",
-            fields={"type": None, "state": "file only"},
+            info=UnixInfo(None, "file only", "/tmp/old.sock"),
         ),
     ]
 
@@ -232,12 +237,17 @@ def namespaced_snapshot() -> Snapshot:
     procs = {**PROCESSES, 501: _proc(501, "nginx", "nginx"), 502: _proc(502, "php", "php-fpm"), 601: _proc(601, "x")}
     web = Holder(501, "nginx", "root", None, "rw", procs[501].start)
     inside = [
-        (WEB_IPC, _obj("sysv-shm", "3", id=3, key=0x0052E2C1, holders=(web,), fields={"nattch": 1, "cpid": 501})),
+        (WEB_IPC, _obj("sysv-shm", "3", id=3, key=0x0052E2C1, holders=(web,), info=_synthetic_info("sysv-shm", 501))),
         (WEB_MNT, _obj("posix-shm", "cache", name="cache", stale=True, stale_reason="no process has it open")),
-        (EVIL_IPC, _obj("sysv-sem", "0", id=0, key=1, size=1, fields={"nsems": 1})),
+        (EVIL_IPC, _obj("sysv-sem", "0", id=0, key=1, size=1, info=SysvSemInfo(1, None, None, None, 0, 0, None, 0))),
     ]
     web_socket = _obj(
-        "unix", "8001", id=8001, name="@web", holders=(web,), fields={"net_namespace": WEB_NET.brief_json()}
+        "unix",
+        "8001",
+        id=8001,
+        name="@web",
+        holders=(web,),
+        info=UnixInfo("stream", "listen", "@web", True, net_namespace=WEB_NET),
     )
     moved = []
     for ns, obj in inside:
@@ -260,6 +270,24 @@ def sequence_scanner(*snapshots: Snapshot) -> Callable[[], Snapshot]:
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
     return scanner
+
+
+def _synthetic_info(kind: str, n: int) -> KindInfo:
+    """A plausible record of `kind`: one attachment, `n % 7` messages, one reader and one writer."""
+    records: dict[str, Callable[[], KindInfo]] = {
+        "sysv-shm": lambda: SysvShmInfo(1, n, n, "", None, None, 0, 0, 0, 0, 0),
+        "sysv-msg": lambda: SysvMsgInfo(n % 7, 0, 16384, 0, 0, 0, 0, 0, 0, 0),
+        "sysv-sem": lambda: SysvSemInfo(1, (SemValue(0, 1, 0, 0, None),), 0, 0, 0, 0, 0, 0),
+        "posix-shm": lambda: PosixShmInfo(0, 0, 0, 4096),
+        "posix-mq": lambda: PosixMqInfo(0, 0, 0, n % 7, 10, 8192, "none", None, None),
+        "posix-sem": lambda: PosixSemInfo(0, 0, 0, 1, 0, None),
+        "fifo": lambda: FifoInfo(1, 1, 0, 65536, False, n),
+        "pipe": lambda: PipeInfo(1, 1, 0, 65536),
+        "unix": lambda: UnixInfo("stream", "connected", None),
+        "eventfd": lambda: EventfdInfo(0, n, False),
+        "signalfd": lambda: SignalfdInfo(None, ()),
+    }
+    return records[kind]()
 
 
 def synthetic_snapshot(objects: int = 10_000, processes: int = 1_000, salt: int = 0) -> Snapshot:
@@ -289,7 +317,7 @@ def synthetic_snapshot(objects: int = 10_000, processes: int = 1_000, salt: int 
                 stale=n % 31 == 0,
                 stale_reason="synthetic" if n % 31 == 0 else None,
                 identity=f"{kind}:{index}",
-                fields={"nattch": 1, "messages": n % 7, "readers": 1, "writers": 1},
+                info=_synthetic_info(kind, n),
             )
         )
     return Snapshot(tuple(out), procs, taken_at=TAKEN_AT, duration=0.5)

@@ -17,24 +17,13 @@ from dataclasses import dataclass
 from ipcwatch.actions.outcome import Outcome, failed
 from ipcwatch.actions.remove import entry_of, not_removable, remove
 from ipcwatch.actions.verify import users
+from ipcwatch.kinds import FILE_KINDS, spec
 from ipcwatch.scan import IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsfilter import ALL, object_matches
 from ipcwatch.text import ago, human_size
 
 RECENT_SECONDS = 60.0
-# The times that tell an object was used, per kind (SysV: from /proc/sysvipc; files: from lstat). A SysV segment's
-# atime/dtime are its last attach/detach, not a file's access time.
-USE_TIMES: dict[str, tuple[str, ...]] = {
-    "sysv-shm": ("ctime", "atime", "dtime"),
-    "sysv-msg": ("ctime", "stime", "rtime"),
-    "sysv-sem": ("ctime", "otime"),
-    "posix-mq": ("mtime",),
-}
-FILE_TIMES = ("mtime", "ctime")  # every other file kind: written or changed (a file's atime is set by our reads)
-FILE_KINDS = frozenset({"posix-shm", "posix-sem", "posix-mq", "fifo", "unix"})
-AGE_TEXT = {"posix-mq": "no send/receive for {age}"}  # how a kind's age reads; AGE_DEFAULT for the others
-AGE_DEFAULT = "touched {age} ago"
 
 
 @dataclass(frozen=True)
@@ -54,7 +43,7 @@ class Candidate:
 
     def line(self) -> str:
         """One raw line for a list: ref, reason, age, owner, size."""
-        age = "age ?" if self.age is None else AGE_TEXT.get(self.obj.kind, AGE_DEFAULT).format(age=ago(self.age))
+        age = "age ?" if self.age is None else spec(self.obj.kind).age_text.format(age=ago(self.age))
         return f"{self.ref}: {self.reason}; {age}; owner {self.obj.owner}; size {human_size(self.obj.size)}"
 
 
@@ -66,7 +55,7 @@ class CleanPlan:
     def summary(self, selected: Iterable[Candidate]) -> str:
         """The dry-run sentence for a selection (raw)."""
         chosen = list(selected)
-        total = sum(c.obj.size or 0 for c in chosen if c.obj.kind not in ("sysv-sem",))
+        total = sum(c.obj.size or 0 for c in chosen if not spec(c.obj.kind).size_is_count)
         return (
             f"would remove {len(chosen)} of {len(self.candidates)} stale object(s) ({human_size(total)}); "
             f"{len(self.skipped)} stale object(s) cannot be removed"
@@ -74,9 +63,11 @@ class CleanPlan:
 
 
 def _use_times(obj: IpcObject, config: ScanConfig) -> list[float]:
-    """The object's use times (see USE_TIMES), a file's re-read with lstat: it may have moved since the scan."""
-    names = USE_TIMES.get(obj.kind, FILE_TIMES)
-    times = [float(obj.fields[k]) for k in names if isinstance(obj.fields.get(k), (int, float))]
+    """The object's use times (its kind's `use_times`: SysV from /proc/sysvipc, where a segment's atime/dtime are its
+    last attach/detach; files from lstat, never their atime, which our reads set), a file's re-read with lstat: it
+    may have moved since the scan."""
+    names = spec(obj.kind).use_times
+    times = [float(t) for t in (obj.value(k) for k in names) if isinstance(t, (int, float))]
     if obj.kind in FILE_KINDS and not_removable(obj) is None and not in_other_namespace(obj.ref):
         directory, entry = entry_of(obj, config)
         try:

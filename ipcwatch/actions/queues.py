@@ -18,7 +18,10 @@ from ipcwatch import libc
 from ipcwatch.actions.mqfd import FdQueue
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import in_its_namespace, recheck
+from ipcwatch.kinds import Kind, spec
+from ipcwatch.procfs import stat_identity
 from ipcwatch.scan import IpcObject, ScanConfig
+from ipcwatch.scan.info import PosixMqInfo
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsread import open_view_dir
 
@@ -115,10 +118,10 @@ def _still_there(obj: IpcObject) -> bool:
 def peek(obj: IpcObject, limit: int = PEEK_LIMIT) -> Outcome:
     """SysV: every message (index, type, body), copied, never removed. POSIX: the queue's attributes."""
     try:
-        if obj.kind == "sysv-msg":
+        if obj.kind == Kind.SYSV_MSG:
             return in_its_namespace(obj, lambda: _sysv_peek(obj, limit), f"peek {obj.ref}")
-        if obj.kind == "posix-mq":
-            attributes = {key: obj.fields.get(key) for key, _ in POSIX_ATTRIBUTES}
+        if isinstance(obj.info, PosixMqInfo):
+            attributes = {key: getattr(obj.info, key) for key, _ in POSIX_ATTRIBUTES}
             view = QueueView(obj.ref, obj.kind, attributes=attributes)
             return done(f"{obj.ref}: POSIX queues cannot be peeked; attributes only", view)
         return refused(f"{obj.ref} is a {obj.kind}, not a message queue")
@@ -131,7 +134,7 @@ def _open_in_view(obj: IpcObject) -> FdQueue:
     name = obj.name or ""
     if not name or "/" in name or name in (".", ".."):
         raise posix_ipc.ExistentialError(f"{name!r} is not a queue name")
-    dir_fd = open_view_dir(obj.namespace, "dev/mqueue")
+    dir_fd = open_view_dir(obj.namespace, spec(Kind.POSIX_MQ).view_dir)
     try:
         return FdQueue(os.open(name, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd))
     except FileNotFoundError as exc:
@@ -157,7 +160,7 @@ def _open_posix(obj: IpcObject) -> posix_ipc.MessageQueue | FdQueue | Outcome:
     except posix_ipc.PermissionsError as exc:
         return Outcome(Status.DENIED, f"{obj.ref}: permission denied ({exc})")
     st = os.fstat(mq.mqd)
-    if f"file:{st.st_dev}:{st.st_ino}" != obj.identity:
+    if stat_identity(st) != obj.identity:
         mq.close()
         return refused(f"{obj.ref} was replaced by another queue since it was shown; nothing was changed")
     if isinstance(mq, posix_ipc.MessageQueue):
@@ -186,14 +189,14 @@ def send(
     if read_only:
         return read_only_refusal(what)
     try:
-        if obj.kind == "sysv-msg":
+        if obj.kind == Kind.SYSV_MSG:
             if mtype <= 0:
                 return refused("a SysV message type must be a positive number")
             msqid = _checked_sysv(obj, config)
             if isinstance(msqid, Outcome):
                 return msqid
             return in_its_namespace(obj, lambda: _msgsnd(obj, msqid, mtype, body, what), what)
-        if obj.kind == "posix-mq":
+        if obj.kind == Kind.POSIX_MQ:
             return _posix_send(obj, body, priority)
         return refused(f"{obj.ref} is a {obj.kind}, not a message queue")
     except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
@@ -241,12 +244,12 @@ def receive(obj: IpcObject, *, read_only: bool = False, config: ScanConfig | Non
     if read_only:
         return read_only_refusal(what)
     try:
-        if obj.kind == "sysv-msg":
+        if obj.kind == Kind.SYSV_MSG:
             msqid = _checked_sysv(obj, config)
             if isinstance(msqid, Outcome):
                 return msqid
             return in_its_namespace(obj, lambda: _msgrcv(obj, msqid, what), what)
-        if obj.kind == "posix-mq":
+        if obj.kind == Kind.POSIX_MQ:
             return _posix_receive(obj)
         return refused(f"{obj.ref} is a {obj.kind}, not a message queue")
     except Exception as exc:  # noqa: BLE001 - an action never raises to its caller

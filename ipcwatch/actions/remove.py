@@ -22,48 +22,43 @@ import stat as stat_mod
 from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import in_its_namespace, recheck, users
+from ipcwatch.kinds import Home, Removal, spec
+from ipcwatch.procfs import stat_identity
 from ipcwatch.scan import IpcObject, ScanConfig
+from ipcwatch.scan.info import FifoInfo, UnixInfo
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsread import open_view_dir
-from ipcwatch.scan.posix import file_identity
 
-SYSV_KINDS = frozenset({"sysv-shm", "sysv-msg", "sysv-sem"})
-_VIEW_DIRS = {"posix-shm": "dev/shm", "posix-sem": "dev/shm", "posix-mq": "dev/mqueue"}
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-_FILE_TYPES = {
-    "posix-shm": stat_mod.S_ISREG,
-    "posix-sem": stat_mod.S_ISREG,
-    "posix-mq": stat_mod.S_ISREG,
-    "fifo": stat_mod.S_ISFIFO,
-    "unix": stat_mod.S_ISSOCK,
-}
 
 
 def not_removable(obj: IpcObject) -> str | None:
     """Why this object cannot be removed at all (None when it can)."""
-    if obj.kind in ("pipe", "eventfd", "signalfd"):
-        return f"a {obj.kind} has no name to remove; it goes away when its holders close it"
-    if obj.kind == "unix" and obj.id is not None:
+    kind = spec(obj.kind)
+    if kind.not_removable:
+        return kind.not_removable
+    if isinstance(obj.info, UnixInfo) and obj.id is not None:
         return "a live socket cannot be removed; only an orphan socket file can"
-    if obj.kind == "fifo" and obj.fields.get("deleted"):
+    if isinstance(obj.info, FifoInfo) and obj.info.deleted:
         return "the FIFO file is already deleted; it goes away when its holders close it"
-    if obj.kind in ("fifo", "unix") and not (obj.name or "").startswith("/"):
+    if kind.home is Home.PATH and not (obj.name or "").startswith("/"):
         return "no file path is known for it"
-    if obj.kind in ("fifo", "unix") and in_other_namespace(obj.ref):
+    if kind.home is Home.PATH and in_other_namespace(obj.ref):
         return "its file is in another namespace's view: remove it from inside that namespace"
     return None
 
 
+def home_dir(home: Home, config: ScanConfig) -> str:
+    """The directory a kind's files live in, as `config` (the scanner's view) names it."""
+    return config.mqueue_dir if home is Home.MQUEUE_DIR else config.shm_dir
+
+
 def entry_of(obj: IpcObject, config: ScanConfig) -> tuple[str, str]:
     """(directory, entry name) of a file-backed object."""
-    name = obj.name or ""
-    if obj.kind == "posix-shm":
-        return config.shm_dir, name
-    if obj.kind == "posix-sem":
-        return config.shm_dir, "sem." + name
-    if obj.kind == "posix-mq":
-        return config.mqueue_dir, name
-    return os.path.dirname(name), os.path.basename(name)
+    kind, name = spec(obj.kind), obj.name or ""
+    if kind.home is Home.PATH:
+        return os.path.dirname(name), os.path.basename(name)
+    return home_dir(kind.home, config), kind.entry_prefix + name
 
 
 def unlink_checked(directory: str | int, entry: str, identity: str, uid: int | None, kind: str, what: str) -> Outcome:
@@ -81,7 +76,13 @@ def unlink_checked(directory: str | int, entry: str, identity: str, uid: int | N
         st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
         if stat_mod.S_ISLNK(st.st_mode):
             return refused(f"{what}: the entry is now a symbolic link; not followed, not removed")
-        if not _FILE_TYPES[kind](st.st_mode) or file_identity(st) != identity or (uid is not None and st.st_uid != uid):
+        file_type = spec(kind).file_type
+        if (
+            file_type is None
+            or not file_type(st.st_mode)
+            or stat_identity(st) != identity
+            or (uid is not None and st.st_uid != uid)
+        ):
             return refused(f"{what}: the file was replaced since it was shown; nothing was removed")
         os.unlink(entry, dir_fd=dir_fd)
     except OSError as exc:
@@ -129,13 +130,13 @@ def remove(
                 "(--force-in-use)",
                 in_use,
             )
-        if found.kind in SYSV_KINDS:
-            attached = found.kind == "sysv-shm" and bool(in_use)
+        if spec(found.kind).removal is Removal.IPC_RMID:
+            attached = spec(found.kind).shared_memory and bool(in_use)
             return in_its_namespace(found, lambda: _rmid(found, ref, attached), f"remove {ref}")
         directory, entry = entry_of(found, config)
         if in_other_namespace(found.ref):
             try:
-                dir_fd = open_view_dir(found.namespace, _VIEW_DIRS[found.kind])
+                dir_fd = open_view_dir(found.namespace, spec(found.kind).view_dir)
                 return unlink_checked(dir_fd, entry, found.identity, found.uid, found.kind, ref)
             except OSError as exc:
                 return from_oserror(exc, f"remove {ref}")

@@ -23,10 +23,12 @@ import time
 from ipcwatch import libc
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import in_its_namespace, recheck
+from ipcwatch.kinds import Kind, spec
+from ipcwatch.procfs import stat_identity
 from ipcwatch.scan import IpcObject, ScanConfig
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsread import open_view_dir
-from ipcwatch.scan.posix import SEM_T_SIZE, file_identity, open_regular, read_sem_value
+from ipcwatch.scan.posix import SEM_PREFIX, SEM_T_SIZE, open_regular, read_sem_value
 from ipcwatch.scan.sysv import read_semaphores
 
 DEFAULT_TIMEOUT = 5.0
@@ -73,7 +75,7 @@ def _sysv_checked(obj: IpcObject, num: int, config: ScanConfig | None) -> int | 
     found = recheck(obj.ref, obj.identity, config)
     if isinstance(found, Outcome):
         return found
-    nsems = found.fields.get("nsems") or 0
+    nsems = found.value("nsems") or 0
     if not 0 <= num < nsems:
         return refused(f"{obj.ref} has {nsems} semaphore(s); there is no number {num}")
     return found.id if found.id is not None else -1
@@ -146,13 +148,13 @@ def _setval(semid: int, num: int, value: int, what: str) -> Outcome:
 def _shm_dir_fd(obj: IpcObject, shm_dir: str) -> int:
     """A directory fd on the /dev/shm that shows `obj`: ours, or its mount namespace's opened under a member's root."""
     if in_other_namespace(obj.ref):
-        return open_view_dir(obj.namespace, "dev/shm")
+        return open_view_dir(obj.namespace, spec(Kind.POSIX_SEM).view_dir)
     return os.open(shm_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def _open_checked_sem(obj: IpcObject, shm_dir: str) -> int | Outcome:
     """An O_RDWR fd on the semaphore file, only if it is a regular file >= 32 bytes with the identity shown."""
-    name = "sem." + (obj.name or "")
+    name = SEM_PREFIX + (obj.name or "")
     flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         if "/" in name:
@@ -172,7 +174,7 @@ def _open_checked_sem(obj: IpcObject, shm_dir: str) -> int | Outcome:
         problem = "is not a regular file"
     elif st.st_size < SEM_T_SIZE:
         problem = f"is not a valid semaphore ({st.st_size} bytes; a sem_t is {SEM_T_SIZE})"
-    elif file_identity(st) != obj.identity or (obj.uid is not None and st.st_uid != obj.uid):
+    elif stat_identity(st) != obj.identity or (obj.uid is not None and st.st_uid != obj.uid):
         problem = "was replaced by another file since it was shown"
     if problem:
         os.close(fd)
@@ -250,9 +252,9 @@ def _operate(
     if not 1 <= count <= SEMVMX:
         return refused(f"the count must be between 1 and {SEMVMX}")
     try:
-        if obj.kind == "sysv-sem":
+        if obj.kind == Kind.SYSV_SEM:
             return _sysv_op(obj, num, count if op == "post" else -count, timeout, config)
-        if obj.kind == "posix-sem":
+        if obj.kind == Kind.POSIX_SEM:
             return _posix_op(obj, op, count, timeout, (config or ScanConfig()).shm_dir)
         return refused(f"{obj.ref} is a {obj.kind}, not a semaphore")
     except OSError as exc:
@@ -264,19 +266,19 @@ def _operate(
 def values(obj: IpcObject, config: ScanConfig | None = None) -> Outcome:
     """Current values: a list of {num, value, ncnt, zcnt, pid} (SysV) or [{num: 0, value, waiters}] (POSIX)."""
     try:
-        if obj.kind == "sysv-sem":
-            sems = read_semaphores(obj.id if obj.id is not None else -1, obj.fields.get("nsems") or 0)
+        if obj.kind == Kind.SYSV_SEM:
+            sems = read_semaphores(obj.id if obj.id is not None else -1, obj.value("nsems") or 0)
             if sems is None:
                 return Outcome(Status.DENIED, f"{obj.ref}: the values cannot be read (gone or not permitted)")
-            return done(f"{obj.ref}: {len(sems)} semaphore(s)", sems)
-        if obj.kind == "posix-sem":
-            name = "sem." + (obj.name or "")
+            return done(f"{obj.ref}: {len(sems)} semaphore(s)", [s.to_json() for s in sems])
+        if obj.kind == Kind.POSIX_SEM:
+            name = SEM_PREFIX + (obj.name or "")
             if "/" in name:
                 return refused(f"{obj.ref}: {name!r} is not a plain directory entry")
             dir_fd = _shm_dir_fd(obj, (config or ScanConfig()).shm_dir)
             try:
                 st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                if file_identity(st) != obj.identity:
+                if stat_identity(st) != obj.identity:
                     return refused(f"{obj.ref} was replaced by another file since it was shown")
                 value, waiters, problem = read_sem_value(name, st, lambda n, s: open_regular(n, s, dir_fd=dir_fd))
             finally:

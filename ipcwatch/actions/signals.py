@@ -61,9 +61,7 @@ def parse_expect(expect: str) -> tuple[int, int] | None:
     return int(pid), int(start)
 
 
-def send_signal(
-    pid: int, name: str = DEFAULT_SIGNAL, *, expect: str | None = None, read_only: bool = False
-) -> Outcome:
+def send_signal(pid: int, name: str = DEFAULT_SIGNAL, *, expect: str | None = None, read_only: bool = False) -> Outcome:
     """Send signal `name` to `pid`, only if its start time still matches `expect` (`PID@START`, when given)."""
     choice = signal_named(name)
     what = f"send SIG{choice.name if choice else name} to pid {pid}"

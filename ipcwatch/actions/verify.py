@@ -7,19 +7,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from ipcwatch.actions.outcome import Outcome, Status, failed, from_oserror, refused
-from ipcwatch.scan import KINDS, IpcObject, ScanConfig, scan
+from ipcwatch.kinds import KINDS, PATH_KINDS, Kind, parse_kind, spec
+from ipcwatch.scan import IpcObject, ScanConfig, scan
+from ipcwatch.scan.info import PosixMqInfo, SysvSemInfo, SysvShmInfo
 from ipcwatch.scan.namespaces import split_ref
 from ipcwatch.scan.nsread import in_namespace
 from ipcwatch.scan.sysv import current_identity
 from ipcwatch.text import human_size
 
-FILE_KINDS = ("fifo", "unix")
 
-
-def kind_of(ref: str) -> str | None:
+def kind_of(ref: str) -> Kind | None:
     """The kind a ref names (`sysv-shm@ipc:4026532251:7` too); None when it names none."""
     parsed = split_ref(ref)
-    return parsed[0] if parsed is not None and parsed[0] in KINDS else None
+    return None if parsed is None else parse_kind(parsed[0])
 
 
 def config_for(refs: Iterable[str], base: ScanConfig | None = None) -> ScanConfig:
@@ -30,7 +30,7 @@ def config_for(refs: Iterable[str], base: ScanConfig | None = None) -> ScanConfi
     dirs = list(base.file_dirs)
     for ref in refs:
         kind, _, rest = ref.partition(":")
-        if kind in FILE_KINDS and rest.startswith("/"):
+        if kind in PATH_KINDS and rest.startswith("/"):
             parent = os.path.dirname(rest)
             if parent not in dirs:
                 dirs.append(parent)
@@ -66,7 +66,7 @@ def describe(obj: IpcObject) -> str:
     if obj.key is not None:
         parts.insert(0, f"key 0x{obj.key & 0xFFFFFFFF:08x}")
     if obj.size is not None:
-        parts.append("size " + (str(obj.size) if obj.kind == "sysv-sem" else human_size(obj.size)))
+        parts.append("size " + (str(obj.size) if spec(obj.kind).size_is_count else human_size(obj.size)))
     if obj.stale_reason:
         parts.append(obj.stale_reason)
     return f"{obj.ref} ({', '.join(parts)})"
@@ -78,15 +78,15 @@ def users(obj: IpcObject) -> list[str]:
         f"pid {h.pid} ({h.comm}, user {h.user}) via {'a mapping' if h.fd is None else f'fd {h.fd}'}"
         for h in obj.holders
     ]
-    nattch = obj.fields.get("nattch") or 0
-    if nattch > len({h.pid for h in obj.holders}):
-        lines.append(f"{nattch} attachment(s) in total (some holders may be invisible)")
+    info = obj.info
+    if isinstance(info, SysvShmInfo) and info.nattch > len({h.pid for h in obj.holders}):
+        lines.append(f"{info.nattch} attachment(s) in total (some holders may be invisible)")
     lines += [f"pid {w.pid} thread {w.tid} waiting ({w.op})" for w in obj.waiters]
-    sleepers = (obj.fields.get("ncnt") or 0) + (obj.fields.get("zcnt") or 0)
+    sleepers = (info.ncnt or 0) + (info.zcnt or 0) if isinstance(info, SysvSemInfo) else 0
     if sleepers and not obj.waiters:
         lines.append(f"{sleepers} process(es) asleep on the semaphores")
-    if obj.fields.get("notify_pid"):
-        lines.append(f"pid {obj.fields['notify_pid']} registered for notification")
+    if isinstance(info, PosixMqInfo) and info.notify_pid:
+        lines.append(f"pid {info.notify_pid} registered for notification")
     return lines
 
 
@@ -97,7 +97,7 @@ def resolve(ref: str, kinds: Iterable[str] = (), config: ScanConfig | None = Non
         return found
     if found is None:
         return Outcome(Status.GONE, f"no such object: {ref} (see `ipcwatch list`)")
-    allowed = tuple(kinds)
+    allowed = tuple(k for k in KINDS if k in set(kinds))  # in the registry's order
     if allowed and found.kind not in allowed:
         return refused(f"{ref} is a {found.kind}; this takes {', '.join(allowed)}")
     return found

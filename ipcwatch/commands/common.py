@@ -9,10 +9,15 @@ from collections.abc import Iterable
 
 from ipcwatch.actions.outcome import Outcome
 from ipcwatch.actions.verify import resolve
+from ipcwatch.kinds import SPECS
 from ipcwatch.scan import IpcObject
 from ipcwatch.text import escape
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+# `/dev/shm/sem.` -> posix-sem, `/dev/shm/` -> posix-shm, `/dev/mqueue/` -> posix-mq: the longest prefix first
+_PATH_PREFIXES = sorted(
+    ((f"{s.home}/{s.entry_prefix}", s.kind) for s in SPECS.values() if s.view_dir), key=lambda p: -len(p[0])
+)
 
 
 def say(message: str, *, err: bool = False) -> None:
@@ -27,9 +32,9 @@ def fail(message: str, code: int = EXIT_FAILED) -> int:
 
 def normalise_ref(ref: str) -> str:
     """Accept `/dev/shm/NAME` and `/dev/mqueue/NAME` paths as refs too."""
-    for prefix, kind in (("/dev/shm/sem.", "posix-sem"), ("/dev/shm/", "posix-shm"), ("/dev/mqueue/", "posix-mq")):
+    for prefix, kind in _PATH_PREFIXES:
         if ref.startswith(prefix):
-            return f"{kind}:{ref[len(prefix):]}"
+            return f"{kind}:{ref[len(prefix) :]}"
     return ref
 
 

@@ -10,9 +10,8 @@ from ipcwatch.actions import queues
 from ipcwatch.actions.outcome import Outcome
 from ipcwatch.actions.verify import describe, resolve
 from ipcwatch.commands.common import EXIT_USAGE, confirm, fail, normalise_ref, refuse_if_read_only, say
+from ipcwatch.kinds import QUEUE_KINDS, Kind
 from ipcwatch.text import escape
-
-QUEUE_KINDS = ("sysv-msg", "posix-mq")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -111,6 +110,6 @@ def run_receive(args: argparse.Namespace) -> int:
     outcome = queues.receive(obj, read_only=args.read_only)
     say(escape(outcome.message), err=not outcome.ok)
     if outcome.ok:
-        label = "type" if obj.kind == "sysv-msg" else "priority"
+        label = "type" if obj.kind == Kind.SYSV_MSG else "priority"
         say("  " + message_line(0, outcome.data.mtype, outcome.data.body, label))
     return outcome.exit_code

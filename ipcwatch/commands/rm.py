@@ -85,8 +85,10 @@ def run_rm(args: argparse.Namespace) -> int:
     chosen, problems = _select(refs, args.expect)
     busy = {obj.ref: users(obj) for obj in chosen if users(obj)}
     if busy and not args.force_in_use:
-        problems += [Outcome(Status.REFUSED, f"refused: {ref} is in use ({'; '.join(u)}); pass --force-in-use")
-                     for ref, u in busy.items()]
+        problems += [
+            Outcome(Status.REFUSED, f"refused: {ref} is in use ({'; '.join(u)}); pass --force-in-use")
+            for ref, u in busy.items()
+        ]
     for problem in problems:
         say(f"ipcwatch: {escape(problem.message)}", err=True)
     if problems:

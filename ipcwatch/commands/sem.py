@@ -8,9 +8,8 @@ from ipcwatch.actions import semaphores
 from ipcwatch.actions.outcome import Outcome
 from ipcwatch.actions.verify import describe, resolve
 from ipcwatch.commands.common import EXIT_USAGE, confirm, fail, normalise_ref, refuse_if_read_only, say
+from ipcwatch.kinds import SEMAPHORE_KINDS, Kind
 from ipcwatch.text import escape
-
-SEM_KINDS = ("sysv-sem", "posix-sem")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +48,7 @@ def _show(outcome: Outcome) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    obj = resolve(normalise_ref(args.ref), SEM_KINDS)
+    obj = resolve(normalise_ref(args.ref), SEMAPHORE_KINDS)
     if isinstance(obj, Outcome):
         return fail(escape(obj.message), obj.exit_code)
     if args.op == "show":
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.op == "set":
         if args.value is None:
             return fail("sem set needs --value N", EXIT_USAGE)
-        if obj.kind != "sysv-sem":
+        if obj.kind != Kind.SYSV_SEM:
             return fail("a POSIX semaphore has no set operation; use post or wait", EXIT_USAGE)
         question = f"set semaphore {args.num} of {escape(describe(obj))} to {args.value}?"
         if not confirm(question, yes=args.yes):

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ipcwatch.exporter import PER_OBJECT_MAX
-from ipcwatch.scan import KINDS, IpcObject, Snapshot
+from ipcwatch.kinds import KINDS, spec
+from ipcwatch.scan import IpcObject, Snapshot
 from ipcwatch.scan.limits import LimitUse, limit_usage
 from ipcwatch.scan.namespaces import NsKey
 from ipcwatch.scan.waits import BlockedThread
@@ -74,15 +75,6 @@ SPEC: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "ipcwatch_build_info": ("gauge", "ipcwatch version (always 1)", ("version",)),
 }
-# Kinds whose queues have a fill ratio: kind -> (numerator field, denominator field)
-FILL_FIELDS: dict[str, tuple[str, str]] = {
-    "sysv-msg": ("used_bytes", "max_bytes"),
-    "posix-mq": ("messages", "max_messages"),
-    "pipe": ("queued", "capacity"),
-    "fifo": ("queued", "capacity"),
-    "unix": ("pending_connections", "backlog"),  # listeners only (None for other sockets)
-}
-_TIME_FIELDS = ("atime", "dtime", "ctime", "stime", "rtime", "otime", "mtime")
 
 
 def family(name: str) -> Metric:
@@ -108,17 +100,17 @@ class BuildOptions:
 
 
 def _fill_ratio(obj: IpcObject) -> float | None:
-    fields = FILL_FIELDS.get(obj.kind)
+    fields = spec(obj.kind).fill
     if fields is None:
         return None
-    num, den = obj.fields.get(fields[0]), obj.fields.get(fields[1])
+    num, den = obj.value(fields[0]), obj.value(fields[1])
     if not isinstance(num, int) or not isinstance(den, int) or den <= 0:
         return None
     return min(num / den, 1.0)
 
 
 def _last_use(obj: IpcObject) -> int | None:
-    times = [t for t in (obj.fields.get(f) for f in _TIME_FIELDS) if isinstance(t, int) and t > 0]
+    times = [t for t in (obj.value(f) for f in spec(obj.kind).use_times) if isinstance(t, int) and t > 0]
     return max(times, default=None)
 
 
@@ -142,7 +134,7 @@ def namespace_labels(snapshot: Snapshot) -> dict[NsKey, str]:
 
 def _object_families(snapshot: Snapshot, names: dict[NsKey, str]) -> Iterator[Metric]:
     count, size, stale, stale_size = (Counter[tuple[str, str]]() for _ in range(4))
-    fill: dict[str, float] = dict.fromkeys((k for k in KINDS if k in FILL_FIELDS), 0.0)
+    fill: dict[str, float] = dict.fromkeys((k for k in KINDS if spec(k).fill is not None), 0.0)
     for obj in snapshot.objects:
         key = (obj.kind, HOST if obj.namespace is None else names.get(obj.namespace.key, OTHER_NAMESPACE))
         count[key] += 1

@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from ipcwatch.kinds import KIND_TITLES, KINDS, MAPPED_KINDS, POSIX_KINDS, Kind
 from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
-from ipcwatch.scan.model import KIND_TITLES, KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
+from ipcwatch.scan.model import Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.scan.namespaces import Namespace, discover, with_fd_pins
 from ipcwatch.scan.nsread import SpecialDirs
 from ipcwatch.scan.procs import HolderIndex, ProcessVisitor, ProcPassConfig, scan_processes
@@ -26,6 +27,7 @@ __all__ = [
     "KINDS",
     "KIND_TITLES",
     "Holder",
+    "Kind",
     "IpcObject",
     "Process",
     "ScanConfig",
@@ -36,7 +38,6 @@ __all__ = [
 ]
 
 DEFAULT_FILE_DIRS = ("/tmp", "/run", "/var/run", "/dev/shm")
-POSIX_KINDS = frozenset({"posix-shm", "posix-sem", "posix-mq"})
 
 @dataclass(frozen=True)
 class ScanConfig:
@@ -107,9 +108,9 @@ def scan(config: ScanConfig | None = None) -> Snapshot:
 class _ObjectReads:
     """What each kind reads from its objects themselves, before holders are known (phase one)."""
 
-    tables: dict[str, list[sysv.Row]] = field(default_factory=dict)
+    tables: dict[Kind, list[sysv.Row]] = field(default_factory=dict)
     shm_entries: list[posix.Entry] = field(default_factory=list)
-    mq_entries: list[posix.Entry] = field(default_factory=list)
+    mq_entries: list[posix.MqEntry] = field(default_factory=list)
     found: pipes.FoundFiles = field(default_factory=pipes.FoundFiles)
     sockets: list[unix.UnixSocket] = field(default_factory=list)
     socket_source: str = ""
@@ -120,17 +121,17 @@ def _read_objects(config: ScanConfig, mq_on: bool) -> _ObjectReads:
     kinds = config.kinds
     reads = _ObjectReads()
     errors = reads.errors
-    for kind, name in (("sysv-shm", "shm"), ("sysv-msg", "msg"), ("sysv-sem", "sem")):
+    for kind, (name, _, _) in sysv.TABLES.items():
         if kind in kinds:
             reads.tables[kind] = sysv.read_table(config.sysvipc_dir, name, errors)
             sysv.read_details(kind, reads.tables[kind])
-    if kinds & {"posix-shm", "posix-sem"}:
+    if kinds & {Kind.POSIX_SHM, Kind.POSIX_SEM}:
         reads.shm_entries = posix.read_shm_dir(config.shm_dir, errors)
     if mq_on:
         reads.mq_entries = posix.read_mqueue_dir(config.mqueue_dir, errors)
-    if kinds & {"fifo", "unix"}:
+    if kinds & {Kind.FIFO, Kind.UNIX}:
         reads.found = pipes.walk_special_files(config.file_dirs, config.file_depth, errors)
-    if "unix" in kinds:
+    if Kind.UNIX in kinds:
         reads.sockets, reads.socket_source = unix.list_sockets(config.proc_root, errors)
     return reads
 
@@ -146,8 +147,8 @@ def _scan(config: ScanConfig | None) -> Snapshot:
             "not root: holders in other users' processes, SysV semaphore values and other users' POSIX queue "
             "details are hidden"
         )
-    mq_on = "posix-mq" in kinds and _fs_type(config.mqueue_dir) == "mqueue"
-    if "posix-mq" in kinds and not mq_on:
+    mq_on = Kind.POSIX_MQ in kinds and _fs_type(config.mqueue_dir) == "mqueue"
+    if Kind.POSIX_MQ in kinds and not mq_on:
         notes.append(f"{config.mqueue_dir} is not mounted: POSIX message queues cannot be listed")
     own = SpecialDirs(_dev_of(config.shm_dir), _dev_of(config.mqueue_dir) if mq_on else None)
     discovery = discover(config.proc_root, fds=False)
@@ -162,8 +163,8 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         ProcPassConfig(
             proc_root=config.proc_root,
             file_devs=file_devs,
-            read_maps=bool(kinds & {"sysv-shm", "posix-shm", "posix-sem"}),
-            read_anon=bool(kinds & set(anon.ANON_KINDS)),
+            read_maps=bool(kinds & MAPPED_KINDS),
+            read_anon=bool(kinds & anon.ANON_KINDS),
             visitors=[*config.extra_visitors, *([finder.visit] if finder else [])],
         )
     )
@@ -181,16 +182,16 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     for ns, tables in [(own_ipc, reads.tables), *spaces.sysv]:
         objects += _sysv_objects(tables, index, ns)
     in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index) if o.kind in kinds]
-    if "fifo" in kinds:
+    if Kind.FIFO in kinds:
         in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root, _other_mnt(spaces, own_mnt))
     objects += [o if o.namespace is not None else replace(o, namespace=own_mnt) for o in in_mnt]
     objects += [replace(o, namespace=own_ipc) for o in posix.mqueue_objects(reads.mq_entries, index)]
     for mnt, shm_entries, ipc, mq_entries in spaces.posix:
         objects += [o for o in posix.shm_dir_objects(shm_entries, index, mnt) if o.kind in kinds]
         objects += posix.mqueue_objects(mq_entries, index, ipc)
-    if "pipe" in kinds:
+    if Kind.PIPE in kinds:
         objects += pipes.pipe_objects(index, config.proc_root)
-    if "unix" in kinds:
+    if Kind.UNIX in kinds:
         sockets, net_of = nsscan.read_unix(spaces, reads.sockets, config.proc_root)
         objects += unix.unix_objects(sockets, index, reads.found, net_of)
     objects += anon.anon_objects(index, kinds)
@@ -215,10 +216,10 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     )
 
 
-def _sysv_objects(tables: dict[str, list[sysv.Row]], index: HolderIndex, ns: Namespace | None) -> list[IpcObject]:
+def _sysv_objects(tables: dict[Kind, list[sysv.Row]], index: HolderIndex, ns: Namespace | None) -> list[IpcObject]:
     """The SysV objects of one IPC namespace from its tables (kind -> rows; kinds not scanned are absent)."""
     out: list[IpcObject] = []
-    for kind, build in (("sysv-shm", sysv.shm_objects), ("sysv-msg", sysv.msg_objects), ("sysv-sem", sysv.sem_objects)):
+    for kind, build in sysv.BUILDERS.items():
         if kind in tables:
             out += build(tables[kind], index, ns)
     return out
@@ -233,4 +234,4 @@ def _with_waiters(obj: IpcObject, waiters: list[Waiter] | None) -> IpcObject:
 
 def _with_removal(obj: IpcObject, note: str | None) -> IpcObject:
     """Say who will remove it: systemd-logind at its owner's logout (RemoveIPC)."""
-    return obj if note is None else replace(obj, fields={**obj.fields, logind.FIELD: note})
+    return obj if note is None else replace(obj, removed_at_logout=note)

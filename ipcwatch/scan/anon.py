@@ -10,11 +10,13 @@ normal case (a process's own wake-up channel), and nothing outlives its last fd.
 
 from __future__ import annotations
 
+from ipcwatch.kinds import ANON_INODE_KINDS, Kind
+from ipcwatch.scan.info import EventfdInfo, SignalfdInfo
 from ipcwatch.scan.model import IpcObject
 from ipcwatch.scan.procs import AnonFd, HolderIndex
 from ipcwatch.scan.sigset import mask_names, parse_mask
 
-ANON_KINDS = ("eventfd", "signalfd")
+ANON_KINDS = ANON_INODE_KINDS
 _ACCESS = {0: "r", 1: "w", 2: "rw"}
 
 
@@ -27,24 +29,30 @@ def _mode(info: dict[str, str]) -> str:
 
 def anon_ref(pid: int, fd: int, kind: str, info: dict[str, str]) -> str:
     """`eventfd:ID` when the kernel names the eventfd, else `KIND:PID:FD`."""
-    eid = info.get("eventfd-id", "") if kind == "eventfd" else ""
-    return f"eventfd:{eid}" if eid.isascii() and eid.isdigit() else f"{kind}:{pid}:{fd}"
+    eid = _eventfd_id(info) if kind == Kind.EVENTFD else None
+    return f"{kind}:{pid}:{fd}" if eid is None else f"{Kind.EVENTFD}:{eid}"
 
 
-def _fields(kind: str, info: dict[str, str]) -> dict[str, object]:
-    if kind == "eventfd":
-        eid = info.get("eventfd-id", "")
-        semaphore = info.get("eventfd-semaphore")
-        return {
-            "count": parse_mask(info.get("eventfd-count", "")),  # printed in hex, like a mask
-            "eventfd_id": int(eid) if eid.isascii() and eid.isdigit() else None,
-            "semaphore": None if semaphore is None else semaphore.strip() == "1",
-        }
+def _eventfd_id(info: dict[str, str]) -> int | None:
+    eid = info.get("eventfd-id", "")
+    return int(eid) if eid.isascii() and eid.isdigit() else None
+
+
+def _eventfd(info: dict[str, str]) -> EventfdInfo:
+    semaphore = info.get("eventfd-semaphore")
+    return EventfdInfo(
+        count=parse_mask(info.get("eventfd-count", "")),  # printed in hex, like a mask
+        eventfd_id=_eventfd_id(info),
+        semaphore=None if semaphore is None else semaphore.strip() == "1",
+    )
+
+
+def _signalfd(info: dict[str, str]) -> SignalfdInfo:
     mask = parse_mask(info.get("sigmask", ""))
-    return {
-        "sigmask": None if mask is None else f"{mask:016x}",
-        "signals": [] if mask is None else mask_names(mask),
-    }
+    return SignalfdInfo(None if mask is None else f"{mask:016x}", () if mask is None else tuple(mask_names(mask)))
+
+
+_INFO = {Kind.EVENTFD: _eventfd, Kind.SIGNALFD: _signalfd}  # kind -> its record from the fdinfo fields
 
 
 def anon_objects(index: HolderIndex, kinds: frozenset[str]) -> list[IpcObject]:
@@ -61,14 +69,14 @@ def anon_objects(index: HolderIndex, kinds: frozenset[str]) -> list[IpcObject]:
             continue
         oldest = min(holders, key=lambda h: (h.start, h.pid))
         proc = index.processes[oldest.pid]
-        kind, info = entries[0][2], entries[0][3]
-        fields = _fields(kind, info)
+        kind, fdinfo = Kind(entries[0][2]), entries[0][3]
+        info = _INFO[kind](fdinfo)
         out.append(
             IpcObject(
                 ref=ref,
                 kind=kind,
                 name=None,
-                id=fields.get("eventfd_id"),  # type: ignore[arg-type]
+                id=info.eventfd_id if isinstance(info, EventfdInfo) else None,
                 key=None,
                 owner=proc.user,
                 uid=proc.uid,
@@ -77,8 +85,8 @@ def anon_objects(index: HolderIndex, kinds: frozenset[str]) -> list[IpcObject]:
                 holders=holders,
                 stale=False,
                 stale_reason=None,
-                identity=f"{ref}@{oldest.process_identity}",
-                fields=fields,
+                identity=f"{ref}@{oldest.pid}@{oldest.start}",
+                info=info,
             )
         )
     return out

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from ipcwatch.kinds import Kind
 from ipcwatch.scan.model import IpcObject, Snapshot
 from ipcwatch.scan.namespaces import Namespace
 
@@ -72,15 +73,15 @@ def _shm_pages(objs: list[IpcObject]) -> int:
 
 
 # resource -> (kind, what objects of that kind use of it)
-_USED: dict[str, tuple[str, Callable[[list[IpcObject]], int]]] = {
-    "shmmni": ("sysv-shm", len),
-    "shmall": ("sysv-shm", _shm_pages),
-    "shmmax": ("sysv-shm", lambda objs: max(_ints(o.size for o in objs), default=0)),
-    "msgmni": ("sysv-msg", len),
-    "semmni": ("sysv-sem", len),
-    "semmns": ("sysv-sem", lambda objs: sum(_ints(o.fields.get("nsems") for o in objs))),
-    "semmsl": ("sysv-sem", lambda objs: max(_ints(o.fields.get("nsems") for o in objs), default=0)),
-    "mqueue_queues_max": ("posix-mq", len),
+_USED: dict[str, tuple[Kind, Callable[[list[IpcObject]], int]]] = {
+    "shmmni": (Kind.SYSV_SHM, len),
+    "shmall": (Kind.SYSV_SHM, _shm_pages),
+    "shmmax": (Kind.SYSV_SHM, lambda objs: max(_ints(o.size for o in objs), default=0)),
+    "msgmni": (Kind.SYSV_MSG, len),
+    "semmni": (Kind.SYSV_SEM, len),
+    "semmns": (Kind.SYSV_SEM, lambda objs: sum(_ints(o.value("nsems") for o in objs))),
+    "semmsl": (Kind.SYSV_SEM, lambda objs: max(_ints(o.value("nsems") for o in objs), default=0)),
+    "mqueue_queues_max": (Kind.POSIX_MQ, len),
 }
 
 
@@ -88,7 +89,7 @@ def limit_usage(snapshot: Snapshot, limits: Mapping[str, int], ns: Namespace | N
     """Every readable limit with the use of it by the objects of IPC namespace `ns` (None: the host's): counts for
     shmmni/msgmni/semmni/queues_max, pages for shmall, semaphores for semmns, the largest segment or set for
     shmmax/semmsl; None for per-call limits."""
-    by_kind: dict[str, list[IpcObject]] = {kind: [] for kind, _ in _USED.values()}
+    by_kind: dict[Kind, list[IpcObject]] = {kind: [] for kind, _ in _USED.values()}
     for obj in snapshot.objects:
         here = obj.namespace
         if (here.key != ns.key) if ns is not None and here is not None else (here is not None and not here.host):

@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ipcwatch.kinds import POSIX_KINDS, SYSV_KINDS
 from ipcwatch.scan.model import IpcObject
 
 CONFIG_DIRS = ("etc/systemd", "run/systemd", "usr/local/lib/systemd", "usr/lib/systemd")
 DEFAULT_SYS_UID_MAX = 999
-REMOVED_KINDS = frozenset({"sysv-shm", "sysv-msg", "sysv-sem", "posix-shm", "posix-sem", "posix-mq"})
-FIELD = "removed_at_logout"
+REMOVED_KINDS = SYSV_KINDS | POSIX_KINDS
+FIELD = "removed_at_logout"  # its JSON key (IpcObject.removed_at_logout)
 _TRUE = {"1", "yes", "y", "true", "t", "on"}
 _FALSE = {"0", "no", "n", "false", "f", "off"}
 _MAX_CONFIG = 1 << 20

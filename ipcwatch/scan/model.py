@@ -7,42 +7,50 @@ CLI, the JSON output and the TUI, and an opaque `identity` that changes when the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ipcwatch.kinds import KIND_TITLES, KINDS, Kind
 from ipcwatch.text import escape
 
 if TYPE_CHECKING:
+    from ipcwatch.scan.info import KindInfo
     from ipcwatch.scan.namespaces import Namespace
 
-KINDS: tuple[str, ...] = (
-    "sysv-shm",
-    "sysv-msg",
-    "sysv-sem",
-    "posix-shm",
-    "posix-mq",
-    "posix-sem",
-    "fifo",
-    "pipe",
-    "unix",
-    "eventfd",
-    "signalfd",
-)
+__all__ = ["KINDS", "KIND_TITLES", "Holder", "IpcObject", "Kind", "Process", "ScanError", "Snapshot", "Waiter"]
 
-KIND_TITLES: Mapping[str, str] = {
-    "sysv-shm": "SysV shared memory",
-    "sysv-msg": "SysV message queues",
-    "sysv-sem": "SysV semaphore sets",
-    "posix-shm": "POSIX shared memory",
-    "posix-mq": "POSIX message queues",
-    "posix-sem": "POSIX named semaphores",
-    "fifo": "FIFOs",
-    "pipe": "Pipes",
-    "unix": "Unix domain sockets",
-    "eventfd": "eventfds",
-    "signalfd": "signalfds",
-}
+
+def info_names(cls: type) -> tuple[str, ...]:
+    """The field names of a per-kind record class (scan.info), in order; cached per class."""
+    names = _INFO_NAMES.get(cls)
+    if names is None:
+        names = _INFO_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+_INFO_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def info_items(info: object | None) -> Iterator[tuple[str, Any]]:
+    """(name, value) of every kind-specific value of an object's record (`IpcObject.info`), in field order."""
+    if info is not None:
+        for name in info_names(type(info)):
+            yield name, getattr(info, name)
+
+
+def json_value(value: Any) -> Any:
+    """A record's value as JSON: strings escaped, tuples as lists, records and namespaces by their own JSON."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, tuple):
+        return [json_value(v) for v in value]
+    if hasattr(value, "brief_json"):  # a Namespace
+        return value.brief_json()
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +67,6 @@ class Holder:
     @property
     def via(self) -> str:
         return "mapped" if self.fd is None else str(self.fd)
-
-    @property
-    def process_identity(self) -> str:
-        return f"{self.pid}@{self.start}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,10 +129,10 @@ class Process:
 
 @dataclass(frozen=True, slots=True)
 class IpcObject:
-    """One live IPC object. `fields` holds the kind-specific values (numbers stay numbers)."""
+    """One live IPC object: the fields every kind has; `info` holds its kind's own values (scan.info)."""
 
     ref: str
-    kind: str
+    kind: Kind
     name: str | None
     id: int | None
     key: int | None
@@ -140,11 +144,26 @@ class IpcObject:
     stale: bool
     stale_reason: str | None
     identity: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    info: KindInfo | None = None
     waiters: tuple[Waiter, ...] = ()
     # The namespace it lives in (IPC for SysV and POSIX queues, mount for POSIX shm/sem and FIFOs); None for kinds
-    # no namespace scopes (pipe, unix, eventfd, signalfd): a unix socket's net namespace is in fields["net_namespace"].
+    # no namespace scopes (kinds.UNSCOPED_KINDS): a unix socket's net namespace is in its info (net_namespace).
     namespace: Namespace | None = None
+    removed_at_logout: str | None = None  # who removes it at its owner's logout (scan.logind), when someone does
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """TRANSITIONAL (removed once nobody reads it): the kind-specific values as the old `fields` dict, built on
+        each call, values as in the JSON. Read `info` (typed) or `value(name)` instead."""
+        data = {name: json_value(v) for name, v in info_items(self.info)}
+        if self.removed_at_logout is not None:
+            data["removed_at_logout"] = self.removed_at_logout
+        return data
+
+    def value(self, name: str) -> Any:
+        """The kind-specific value called `name` (a field of `info`), None when its kind has none: for generic
+        columns and checks; code that knows the kind reads `info` directly."""
+        return getattr(self.info, name, None)
 
     @property
     def perms(self) -> str | None:
@@ -182,8 +201,10 @@ class IpcObject:
             "identity": self.identity,
             "namespace": None if self.namespace is None else self.namespace.brief_json(),
         }
-        for k, v in self.fields.items():
-            data.setdefault(k, v)
+        for name, v in info_items(self.info):
+            data.setdefault(name, json_value(v))
+        if self.removed_at_logout is not None:
+            data["removed_at_logout"] = escape(self.removed_at_logout)
         return data
 
 

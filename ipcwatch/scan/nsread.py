@@ -143,9 +143,9 @@ def read_ipc(
     def work() -> IpcRead:
         errors: list[ScanError] = []
         tables = {}
-        for name, kind in (("shm", "sysv-shm"), ("msg", "sysv-msg"), ("sem", "sysv-sem")):
+        for kind, (name, _, _) in sysv.TABLES.items():
             tables[name] = sysv.read_table("/proc/sysvipc", name, errors)
-            if details and name != "shm":
+            if details:
                 sysv.read_details(kind, tables[name])
         return IpcRead(ns, tables, limits.read_limits("/proc/sys"), errors)
 

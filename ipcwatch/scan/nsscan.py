@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from ipcwatch.scan import limits, posix, unix
+from ipcwatch.kinds import Kind
+from ipcwatch.scan import limits, posix, sysv, unix
 from ipcwatch.scan.containers import containers_of
 from ipcwatch.scan.model import ScanError
 from ipcwatch.scan.namespaces import Discovery, Namespace, NsKey
 from ipcwatch.scan.nsread import SpecialDirs, distinct_mount_views, open_root, read_ipc, sock_diag_socket
 from ipcwatch.scan.sysv import Row
 
-SYSV_TABLES = (("sysv-shm", "shm"), ("sysv-msg", "msg"), ("sysv-sem", "sem"))
 NOT_ROOT_NOTE = "not root: other IPC namespaces cannot be entered: their SysV objects are not listed"
 
 
@@ -28,9 +28,9 @@ class NamespaceReads:
 
     namespaces: tuple[Namespace, ...] = ()
     discovery: Discovery | None = None
-    sysv: list[tuple[Namespace, dict[str, list[Row]]]] = field(default_factory=list)  # kind -> rows, per ns
+    sysv: list[tuple[Namespace, dict[Kind, list[Row]]]] = field(default_factory=list)  # kind -> rows, per ns
     # other views' POSIX entries: (mount ns, /dev/shm entries, IPC ns, /dev/mqueue entries)
-    posix: list[tuple[Namespace | None, list[posix.Entry], Namespace | None, list[posix.Entry]]] = field(
+    posix: list[tuple[Namespace | None, list[posix.Entry], Namespace | None, list[posix.MqEntry]]] = field(
         default_factory=list
     )
     errors: list[ScanError] = field(default_factory=list)
@@ -88,7 +88,7 @@ def other_views(discovery: Discovery, own: SpecialDirs, proc_root: str = "/proc"
 
 def read_views(views: list[View], kinds: frozenset[str], spaces: NamespaceReads, proc_root: str = "/proc") -> None:
     """Read the POSIX objects of each other view into `spaces.posix` (never following a symlink there)."""
-    want_shm, want_mq = bool(kinds & {"posix-shm", "posix-sem"}), "posix-mq" in kinds
+    want_shm, want_mq = bool(kinds & {Kind.POSIX_SHM, Kind.POSIX_SEM}), Kind.POSIX_MQ in kinds
     for view in views:
         mnt, ipc = spaces.by_key(view.mnt), None if view.ipc is None else spaces.by_key(view.ipc)
         if want_mq and view.dirs.mqueue_dev is None and ipc is not None and not ipc.host:
@@ -148,7 +148,7 @@ def read_namespaces(
     except OSError as exc:  # state files are best effort: a namespace without a name is still listed
         out.errors.append(ScanError("containers", exc.strerror or str(exc)))
         boxes = {}
-    wanted = [kind for kind, _ in SYSV_TABLES if kind in kinds]
+    wanted = [kind for kind in sysv.TABLES if kind in kinds]
     own = discovery.namespace_of(os.getpid(), "ipc") or discovery.host("ipc")
     others = [ns for ns in discovery.namespaces if ns.type == "ipc" and ns != own]
     if others and wanted and os.geteuid() != 0:
@@ -166,7 +166,7 @@ def read_namespaces(
     return out
 
 
-def _read_other_ipc(ns: Namespace, wanted: list[str], proc_root: str, out: NamespaceReads) -> Namespace:
+def _read_other_ipc(ns: Namespace, wanted: list[Kind], proc_root: str, out: NamespaceReads) -> Namespace:
     """Read one other IPC namespace's SysV tables; a namespace that is gone or cannot be entered is noted."""
     try:
         read = read_ipc(ns, proc_root=proc_root)
@@ -178,5 +178,5 @@ def _read_other_ipc(ns: Namespace, wanted: list[str], proc_root: str, out: Names
         return ns
     out.errors += read.errors
     ns = replace(ns, limits=read.limits)
-    out.sysv.append((ns, {kind: read.tables[name] for kind, name in SYSV_TABLES if kind in wanted}))
+    out.sysv.append((ns, {kind: read.tables[name] for kind, (name, _, _) in sysv.TABLES.items() if kind in wanted}))
     return ns

@@ -12,7 +12,10 @@ import stat as stat_mod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ipcwatch.kinds import Kind
 from ipcwatch.native.procfd import pipe_fill_one
+from ipcwatch.procfs import file_identity
+from ipcwatch.scan.info import FifoInfo, PipeInfo
 from ipcwatch.scan.model import IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.scan.nsread import open_beneath, open_root
@@ -99,8 +102,8 @@ def pipe_objects(index: HolderIndex, proc_root: str) -> list[IpcObject]:
         first = index.processes.get(holders[0].pid)
         out.append(
             IpcObject(
-                ref=f"pipe:{inode}",
-                kind="pipe",
+                ref=f"{Kind.PIPE}:{inode}",
+                kind=Kind.PIPE,
                 name=None,
                 id=inode,
                 key=None,
@@ -111,8 +114,8 @@ def pipe_objects(index: HolderIndex, proc_root: str) -> list[IpcObject]:
                 holders=holders,
                 stale=stale_reason is not None,
                 stale_reason=stale_reason,
-                identity=f"pipe:{inode}",
-                fields={"readers": readers, "writers": writers, "queued": queued, "capacity": capacity},
+                identity=f"{Kind.PIPE}:{inode}",
+                info=PipeInfo(readers, writers, queued, capacity),
             )
         )
     return out
@@ -170,8 +173,8 @@ def fifo_objects(
             stale_reason = "FIFO write end held but no reader"
         out.append(
             IpcObject(
-                ref=qualified_ref("fifo", escape(path), ns) + (f" (deleted, inode {key[1]})" if deleted else ""),
-                kind="fifo",
+                ref=qualified_ref(Kind.FIFO, escape(path), ns) + (f" (deleted, inode {key[1]})" if deleted else ""),
+                kind=Kind.FIFO,
                 name=path,
                 id=None,
                 key=None,
@@ -182,15 +185,8 @@ def fifo_objects(
                 holders=holders,
                 stale=stale_reason is not None,
                 stale_reason=stale_reason,
-                identity=f"file:{key[0]}:{key[1]}",
-                fields={
-                    "readers": readers,
-                    "writers": writers,
-                    "queued": queued,
-                    "capacity": capacity,
-                    "deleted": deleted,
-                    "inode": key[1],
-                },
+                identity=file_identity(*key),
+                info=FifoInfo(readers, writers, queued, capacity, deleted, key[1]),
                 namespace=ns,
             )
         )

@@ -13,6 +13,10 @@ import time
 from collections.abc import Callable
 
 from ipcwatch import libc
+from ipcwatch.kinds import Kind, spec
+from ipcwatch.procfs import stat_identity
+from ipcwatch.procfs import stat_identity as file_identity  # noqa: F401 - TRANSITIONAL: workload/ledger.py (H4)
+from ipcwatch.scan.info import KindInfo, PosixMqInfo, PosixSemInfo, PosixShmInfo
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.scan.nsread import list_beneath, open_beneath
@@ -23,21 +27,18 @@ from ipcwatch.text import ago, escape
 SAFE_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 SEM_T_SIZE = 32  # sizeof(sem_t) on 64-bit glibc
 NOTIFY_KINDS = {0: "signal", 1: "none", 2: "thread"}
-
-
-def file_identity(st: os.stat_result) -> str:
-    return f"file:{st.st_dev}:{st.st_ino}"
+SEM_PREFIX = spec(Kind.POSIX_SEM).entry_prefix  # a named semaphore is /dev/shm/sem.NAME
 
 
 def file_object(
-    kind: str,
+    kind: Kind,
     name: str,
     st: os.stat_result,
     *,
     size: int | None,
     holders: tuple[Holder, ...],
     stale_reason: str | None,
-    fields: dict[str, object],
+    info: KindInfo,
     ns: Namespace | None = None,
 ) -> IpcObject:
     """An object that is a file (/dev/shm, /dev/mqueue, a socket file): owner, mode and identity from its lstat.
@@ -55,8 +56,8 @@ def file_object(
         holders=holders,
         stale=stale_reason is not None,
         stale_reason=stale_reason,
-        identity=file_identity(st),
-        fields=fields,
+        identity=stat_identity(st),
+        info=info,
         namespace=ns,
     )
 
@@ -116,13 +117,6 @@ def open_regular(path: str, expected: os.stat_result | None = None, dir_fd: int 
     return fd
 
 
-def _base_fields(st: os.stat_result, *, with_ctime: bool = True) -> dict[str, int]:
-    fields = {"gid": st.st_gid, "mtime": int(st.st_mtime)}
-    if with_ctime:
-        fields["ctime"] = int(st.st_ctime)
-    return fields
-
-
 def read_sem_value(
     path: str, st: os.stat_result, opener: Opener = open_regular
 ) -> tuple[int | None, int | None, str | None]:
@@ -143,7 +137,8 @@ def read_sem_value(
     return value & 0x7FFFFFFF, nwaiters, None
 
 
-Entry = tuple[str, os.stat_result, dict[str, object]]  # (name, lstat, fields read from the object itself)
+Entry = tuple[str, os.stat_result, KindInfo]  # (name, lstat, what the object itself says)
+MqEntry = tuple[str, os.stat_result, PosixMqInfo]
 
 
 def read_shm_dir(shm_dir: str, errors: list[ScanError], beneath: Beneath | None = None) -> list[Entry]:
@@ -155,13 +150,14 @@ def read_shm_dir(shm_dir: str, errors: list[ScanError], beneath: Beneath | None 
     for name, st in listing:
         if not stat_mod.S_ISREG(st.st_mode):
             continue  # FIFOs and sockets are found by the file walk; links and devices are not IPC objects
-        fields: dict[str, object] = _base_fields(st)
-        if name.startswith("sem."):
+        info: KindInfo
+        mtime, ctime = int(st.st_mtime), int(st.st_ctime)
+        if name.startswith(SEM_PREFIX):
             value, nwaiters, problem = read_sem_value(os.path.join(shm_dir, name), st, opener)
-            fields.update({"value": value, "waiters_count": nwaiters, "problem": problem})
+            info = PosixSemInfo(st.st_gid, mtime, ctime, value, nwaiters, problem)
         else:
-            fields["allocated"] = st.st_blocks * 512
-        out.append((name, st, fields))
+            info = PosixShmInfo(st.st_gid, mtime, ctime, st.st_blocks * 512)
+        out.append((name, st, info))
     return out
 
 
@@ -169,25 +165,23 @@ def shm_dir_objects(entries: list[Entry], index: HolderIndex, ns: Namespace | No
     """POSIX shared memory objects and named semaphores, with their holders."""
     out = []
     now = time.time()
-    for name, st, fields in entries:
+    for name, st, info in entries:
         holders = index.holders(index.files.get((st.st_dev, st.st_ino), ()))
-        if name.startswith("sem."):
-            kind, shown = "posix-sem", name[4:]
+        if isinstance(info, PosixSemInfo):
+            kind, shown = Kind.POSIX_SEM, name.removeprefix(SEM_PREFIX)
             stale_reason = None if holders or not index.complete else "no process has it mapped"
         else:
-            kind, shown = "posix-shm", name
+            kind, shown = Kind.POSIX_SHM, name
             stale_reason = None
             if not holders and index.complete:
                 stale_reason = f"no process has it open or mapped; last written {ago(now - st.st_mtime)} ago"
         out.append(
-            file_object(
-                kind, shown, st, size=st.st_size, holders=holders, stale_reason=stale_reason, fields=fields, ns=ns
-            )
+            file_object(kind, shown, st, size=st.st_size, holders=holders, stale_reason=stale_reason, info=info, ns=ns)
         )
     return out
 
 
-def _read_queue(path: str, st: os.stat_result, opener: Opener) -> dict[str, object]:
+def _read_queue(path: str, st: os.stat_result, opener: Opener) -> PosixMqInfo:
     fd = opener(path, st)
     try:
         status = parse_mqueue_status(os.pread(fd, 256, 0))
@@ -195,21 +189,23 @@ def _read_queue(path: str, st: os.stat_result, opener: Opener) -> dict[str, obje
     finally:
         os.close(fd)
     notify_pid = status.get("notify_pid", 0)
-    return {
-        "qsize": status.get("qsize"),
-        "messages": curmsgs,
-        "max_messages": maxmsg,
-        "message_size": msgsize,
-        "notify": NOTIFY_KINDS.get(status.get("notify", 1), "?") if notify_pid else "none",
-        "notify_signal": status.get("signo") if notify_pid else None,
-        "notify_pid": notify_pid or None,
-    }
+    return PosixMqInfo(
+        st.st_gid,
+        int(st.st_mtime),
+        qsize=status.get("qsize"),
+        messages=curmsgs,
+        max_messages=maxmsg,
+        message_size=msgsize,
+        notify=NOTIFY_KINDS.get(status.get("notify", 1), "?") if notify_pid else "none",
+        notify_signal=status.get("signo") if notify_pid else None,
+        notify_pid=notify_pid or None,
+    )
 
 
-def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError], beneath: Beneath | None = None) -> list[Entry]:
+def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError], beneath: Beneath | None = None) -> list[MqEntry]:
     """Queues in /dev/mqueue with their attributes and notify registrant; needs no holder index.
     With `beneath`, `mqueue_dir` is relative to another view's root."""
-    out: list[Entry] = []
+    out: list[MqEntry] = []
     listing = list_dir(mqueue_dir, errors) if beneath is None else beneath.list(mqueue_dir, errors)
     opener = open_regular if beneath is None else beneath.open
     for name, st in listing:
@@ -217,39 +213,38 @@ def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError], beneath: Beneath |
             continue
         # reading a queue's status sets its atime and ctime, so they would only say when we last looked; its mtime
         # is set by mq_send and mq_receive (and creation) alone: the time of its last message activity
-        fields: dict[str, object] = _base_fields(st, with_ctime=False)
+        info: PosixMqInfo
         try:
-            fields.update(_read_queue(os.path.join(mqueue_dir, name), st, opener))
+            info = _read_queue(os.path.join(mqueue_dir, name), st, opener)
         except FileNotFoundError:
             continue
         except OSError as exc:
-            fields.update(dict.fromkeys(("qsize", "messages", "max_messages", "message_size"), None))
-            fields["problem"] = exc.strerror or str(exc)
-        out.append((name, st, fields))
+            info = PosixMqInfo(st.st_gid, int(st.st_mtime), *(None,) * 7, problem=exc.strerror or str(exc))
+        out.append((name, st, info))
     return out
 
 
-def mqueue_objects(entries: list[Entry], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
+def mqueue_objects(entries: list[MqEntry], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
     out = []
     now = time.time()
-    for name, st, fields in entries:
+    for name, st, info in entries:
         holders = index.holders(index.files.get((st.st_dev, st.st_ino), ()))
         stale_reason = None
-        if not holders and not fields.get("notify_pid") and index.complete:
+        if not holders and not info.notify_pid and index.complete:
+            messages = "?" if info.messages is None else info.messages
             stale_reason = (
-                f"no process has it open; {fields.get('messages', '?')} message(s) queued; "
+                f"no process has it open; {messages} message(s) queued; "
                 f"no message sent or received for {ago(now - st.st_mtime)}"
             )
-        size = fields.get("qsize")
         out.append(
             file_object(
-                "posix-mq",
+                Kind.POSIX_MQ,
                 name,
                 st,
-                size=size if isinstance(size, int) else None,
+                size=info.qsize,
                 holders=holders,
                 stale_reason=stale_reason,
-                fields=fields,
+                info=info,
                 ns=ns,
             )
         )

@@ -6,6 +6,8 @@ import os
 from typing import Any
 
 from ipcwatch import libc
+from ipcwatch.kinds import Kind
+from ipcwatch.scan.info import KindInfo, SemValue, SysvMsgInfo, SysvSemInfo, SysvShmInfo
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.scan.parsers import parse_table
@@ -27,16 +29,26 @@ def read_table(sysvipc_dir: str, name: str, errors: list[ScanError]) -> list[Row
         return []
 
 
-def read_details(kind: str, rows: list[Row]) -> None:
+def read_details(kind: Kind, rows: list[Row]) -> None:
     """Add what /proc/sysvipc lacks (a queue's byte limit, each semaphore's values); needs no holder index."""
+    reader = _DETAILS.get(kind)
+    if reader is not None:
+        reader(rows)
+
+
+def read_msg_details(rows: list[Row]) -> None:
+    """A queue's byte limit (msgctl IPC_STAT)."""
     for row in rows:
-        if kind == "sysv-msg":
-            try:
-                row["max_bytes"] = libc.msg_qbytes(row["msqid"])
-            except OSError:
-                row["max_bytes"] = None
-        elif kind == "sysv-sem":
-            row["semaphores"] = read_semaphores(row["semid"], row.get("nsems", 0))
+        try:
+            row["max_bytes"] = libc.msg_qbytes(row["msqid"])
+        except OSError:
+            row["max_bytes"] = None
+
+
+def read_sem_details(rows: list[Row]) -> None:
+    """Each semaphore's values (semctl)."""
+    for row in rows:
+        row["semaphores"] = read_semaphores(row["semid"], row.get("nsems", 0))
 
 
 _CTIME_PART = 5  # position of ctime in the identity below
@@ -52,21 +64,27 @@ def sysv_identity(kind: str, row: Row, id_field: str, *extra: str, ns: Namespace
 
 
 # kind -> (/proc/sysvipc table, id column, the immutable attributes its identity adds)
-TABLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "sysv-shm": ("shm", "shmid", ("cpid", "size")),
-    "sysv-msg": ("msg", "msqid", ()),
-    "sysv-sem": ("sem", "semid", ("nsems",)),
+TABLES: dict[Kind, tuple[str, str, tuple[str, ...]]] = {
+    Kind.SYSV_SHM: ("shm", "shmid", ("cpid", "size")),
+    Kind.SYSV_MSG: ("msg", "msqid", ()),
+    Kind.SYSV_SEM: ("sem", "semid", ("nsems",)),
 }
 
 
 def current_identity(kind: str, ipc_id: int, ns: Namespace | None, sysvipc_dir: str = "/proc/sysvipc") -> str | None:
     """The identity of the object with this id now, as this thread's IPC namespace shows it (run it inside `ns`);
     None when no object has that id."""
-    table, id_field, extra = TABLES[kind]
+    table, id_field, _ = TABLES[Kind(kind)]
     for row in read_table(sysvipc_dir, table, []):
         if row.get(id_field) == ipc_id:
-            return sysv_identity(kind, row, id_field, *extra, ns=ns)
+            return row_identity(Kind(kind), row, ns)
     return None
+
+
+def row_identity(kind: Kind, row: Row, ns: Namespace | None) -> str:
+    """`sysv_identity` of a row of `kind`'s table."""
+    _, id_field, extra = TABLES[kind]
+    return sysv_identity(kind, row, id_field, *extra, ns=ns)
 
 
 def same_except_ctime(before: str, after: str) -> bool:
@@ -76,19 +94,17 @@ def same_except_ctime(before: str, after: str) -> bool:
 
 
 def sysv_object(
-    kind: str,
+    kind: Kind,
     row: Row,
-    id_field: str,
     *,
     size: int | None,
     stale_reason: str | None,
-    fields: dict[str, Any],
+    info: KindInfo,
     holders: tuple[Holder, ...] = (),
-    identity_extra: tuple[str, ...] = (),
     ns: Namespace | None = None,
 ) -> IpcObject:
     """One SysV object from its /proc/sysvipc row; owner, mode and identity are read the same way for each kind."""
-    ident = row[id_field]
+    ident = row[TABLES[kind][1]]
     return IpcObject(
         ref=qualified_ref(kind, str(ident), ns),
         kind=kind,
@@ -102,8 +118,8 @@ def sysv_object(
         holders=holders,
         stale=stale_reason is not None,
         stale_reason=stale_reason,
-        identity=sysv_identity(kind, row, id_field, *identity_extra, ns=ns),
-        fields={**fields, "cuid": row["cuid"], "gid": row.get("gid"), "ctime": row.get("ctime", 0)},
+        identity=row_identity(kind, row, ns),
+        info=info,
         namespace=ns,
     )
 
@@ -127,24 +143,25 @@ def shm_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
         status = [s for bit, s in ((SHM_DEST, "dest"), (SHM_LOCKED, "locked")) if perms & bit]
         out.append(
             sysv_object(
-                "sysv-shm",
+                Kind.SYSV_SHM,
                 row,
-                "shmid",
                 size=row.get("size"),
                 stale_reason=stale_reason,
                 holders=holders,
-                identity_extra=TABLES["sysv-shm"][2],
                 ns=ns,
-                fields={
-                    "nattch": nattch,
-                    "cpid": cpid,
-                    "lpid": lpid,
-                    "status": ",".join(status),
-                    "rss": row.get("rss"),
-                    "swap": row.get("swap"),
-                    "atime": row.get("atime", 0),
-                    "dtime": row.get("dtime", 0),
-                },
+                info=SysvShmInfo(
+                    nattch,
+                    cpid,
+                    lpid,
+                    ",".join(status),
+                    row.get("rss"),
+                    row.get("swap"),
+                    row.get("atime", 0),
+                    row.get("dtime", 0),
+                    row["cuid"],
+                    row.get("gid"),
+                    row.get("ctime", 0),
+                ),
             )
         )
     return out
@@ -161,43 +178,43 @@ def msg_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
             stale_reason = f"{sender}; {receiver}; {qnum} message(s) queued"
         out.append(
             sysv_object(
-                "sysv-msg",
+                Kind.SYSV_MSG,
                 row,
-                "msqid",
                 size=row.get("cbytes"),
                 stale_reason=stale_reason,
                 ns=ns,
-                fields={
-                    "messages": qnum,
-                    "used_bytes": row.get("cbytes"),
-                    "max_bytes": row.get("max_bytes"),
-                    "lspid": lspid,
-                    "lrpid": lrpid,
-                    "stime": row.get("stime", 0),
-                    "rtime": row.get("rtime", 0),
-                },
+                info=SysvMsgInfo(
+                    qnum,
+                    row.get("cbytes"),
+                    row.get("max_bytes"),
+                    lspid,
+                    lrpid,
+                    row.get("stime", 0),
+                    row.get("rtime", 0),
+                    row["cuid"],
+                    row.get("gid"),
+                    row.get("ctime", 0),
+                ),
             )
         )
     return out
 
 
-def read_semaphores(semid: int, nsems: int) -> list[dict[str, int | None]] | None:
+def read_semaphores(semid: int, nsems: int) -> tuple[SemValue, ...] | None:
     """Per semaphore: value, ncnt, zcnt, pid of the last operation. None when not permitted."""
-    sems: list[dict[str, int | None]] = []
     try:
-        for num in range(nsems):
-            sems.append(
-                {
-                    "num": num,
-                    "value": libc.semctl(semid, num, libc.GETVAL),
-                    "ncnt": libc.semctl(semid, num, libc.GETNCNT),
-                    "zcnt": libc.semctl(semid, num, libc.GETZCNT),
-                    "pid": libc.semctl(semid, num, libc.GETPID),
-                }
+        return tuple(
+            SemValue(
+                num,
+                libc.semctl(semid, num, libc.GETVAL),
+                libc.semctl(semid, num, libc.GETNCNT),
+                libc.semctl(semid, num, libc.GETZCNT),
+                libc.semctl(semid, num, libc.GETPID),
             )
+            for num in range(nsems)
+        )
     except OSError:
         return None
-    return sems
 
 
 def sem_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
@@ -207,27 +224,32 @@ def sem_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
         sems = row.get("semaphores")
         stale_reason = None
         if sems:
-            waiting = sum((s["ncnt"] or 0) + (s["zcnt"] or 0) for s in sems)
-            last = sorted({s["pid"] for s in sems if s["pid"]})
+            waiting = sum((s.ncnt or 0) + (s.zcnt or 0) for s in sems)
+            last = sorted({s.pid for s in sems if s.pid})
             if not waiting and last and not any(_alive(p, index) for p in last):
                 who = ", ".join(str(p) for p in last)
                 stale_reason = f"no waiters; last operator {who} is gone"
         out.append(
             sysv_object(
-                "sysv-sem",
+                Kind.SYSV_SEM,
                 row,
-                "semid",
                 size=nsems,
                 stale_reason=stale_reason,
-                identity_extra=TABLES["sysv-sem"][2],
                 ns=ns,
-                fields={
-                    "nsems": nsems,
-                    "semaphores": sems,
-                    "ncnt": None if sems is None else sum(s["ncnt"] or 0 for s in sems),
-                    "zcnt": None if sems is None else sum(s["zcnt"] or 0 for s in sems),
-                    "otime": row.get("otime", 0),
-                },
+                info=SysvSemInfo(
+                    nsems,
+                    sems,
+                    None if sems is None else sum(s.ncnt or 0 for s in sems),
+                    None if sems is None else sum(s.zcnt or 0 for s in sems),
+                    row.get("otime", 0),
+                    row["cuid"],
+                    row.get("gid"),
+                    row.get("ctime", 0),
+                ),
             )
         )
     return out
+
+
+_DETAILS = {Kind.SYSV_MSG: read_msg_details, Kind.SYSV_SEM: read_sem_details}
+BUILDERS = {Kind.SYSV_SHM: shm_objects, Kind.SYSV_MSG: msg_objects, Kind.SYSV_SEM: sem_objects}  # kind -> objects

@@ -12,13 +12,14 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from ipcwatch.kinds import Kind
+from ipcwatch.scan.info import UnixInfo, WaitingClient
 from ipcwatch.scan.model import IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace
 from ipcwatch.scan.parsers import parse_proc_net_unix
 from ipcwatch.scan.pipes import FoundFiles
 from ipcwatch.scan.posix import file_object
 from ipcwatch.scan.procs import HolderIndex, user_name
-from ipcwatch.text import escape
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -155,33 +156,36 @@ def list_sockets(proc_root: str, errors: list[ScanError]) -> tuple[list[UnixSock
         return [], "none"
 
 
-def _listener_fields(s: UnixSocket, index: HolderIndex) -> dict[str, object]:
-    """For a listener the kernel's queue lengths count connections: pending (accept() not yet called) of backlog.
-
-    `waiting_clients` are the connecting sockets (UNIX_DIAG_ICONS) with the processes that hold them.
-    """
-    if s.state != LISTEN or s.recv_queue is None:  # not a listener, or /proc/net/unix: counts unknown
-        return {"pending_connections": None, "backlog": None, "waiting_clients": None}
-    clients = [
-        {"inode": inode, "holders": [h.to_json() for h in index.holders(index.sockets.get(inode, ()))]}
+def _socket_info(s: UnixSocket, index: HolderIndex, net: Namespace | None) -> UnixInfo:
+    """For a listener the kernel's queue lengths count connections: pending (accept() not yet called) of backlog,
+    and `waiting_clients` are the connecting sockets (UNIX_DIAG_ICONS) with the processes that hold them. For any
+    other socket they count bytes."""
+    name = socket_name(s.name)
+    peer_holders = index.holders(index.sockets.get(s.peer, ())) if s.peer else ()
+    common = (TYPES.get(s.type, str(s.type)), STATES.get(s.state, str(s.state)), name, s.name.startswith(b"\0"))
+    if s.state != LISTEN:
+        return UnixInfo(*common, s.peer, peer_holders, s.recv_queue, s.send_queue, net_namespace=net)
+    if s.recv_queue is None:  # /proc/net/unix: counts unknown
+        return UnixInfo(*common, s.peer, peer_holders, net_namespace=net)
+    clients = tuple(
+        WaitingClient(inode, index.holders(index.sockets.get(inode, ())))
         for inode in s.queued_connections
         if inode  # 0: the client closed its end before being accepted
-    ]
-    return {"pending_connections": s.recv_queue, "backlog": s.send_queue, "waiting_clients": clients}
+    )
+    return UnixInfo(*common, s.peer, peer_holders, None, None, s.recv_queue, s.send_queue, clients, net_namespace=net)
 
 
 def unix_objects(
     sockets: list[UnixSocket], index: HolderIndex, found: FoundFiles, net_of: dict[int, Namespace] | None = None
 ) -> list[IpcObject]:
-    """Live sockets (of every network namespace read: `net_of` maps a socket inode to its namespace, shown as
-    fields["net_namespace"]) and the socket files no live socket is bound to."""
+    """Live sockets (of every network namespace read: `net_of` maps a socket inode to its namespace, their
+    info's `net_namespace`) and the socket files no live socket is bound to."""
     net_of = net_of or {}
     out = []
     bound_files = set()
     for s in sockets:
         listening = s.state == LISTEN
         holders = index.holders(index.sockets.get(s.inode, ()))
-        peer_holders = index.holders(index.sockets.get(s.peer, ())) if s.peer else ()
         if s.vfs is not None:
             bound_files.add(s.vfs)
         path_entry = found.sockets.get(s.vfs) if s.vfs else None
@@ -190,8 +194,8 @@ def unix_objects(
             owner_uid = index.processes[holders[0].pid].uid
         out.append(
             IpcObject(
-                ref=f"unix:{s.inode}",
-                kind="unix",
+                ref=f"{Kind.UNIX}:{s.inode}",
+                kind=Kind.UNIX,
                 name=socket_name(s.name),
                 id=s.inode,
                 key=None,
@@ -202,19 +206,8 @@ def unix_objects(
                 holders=holders,
                 stale=False,
                 stale_reason=None,
-                identity=f"unix:{s.inode}:{s.cookie if s.cookie is not None else 0}",
-                fields={
-                    "type": TYPES.get(s.type, str(s.type)),
-                    "state": STATES.get(s.state, str(s.state)),
-                    "path": escape(socket_name(s.name)) if s.name else None,
-                    "abstract": s.name.startswith(b"\0"),
-                    "peer": s.peer,
-                    "peer_holders": [h.to_json() for h in peer_holders],
-                    "recv_queue": None if listening else s.recv_queue,
-                    "send_queue": None if listening else s.send_queue,
-                    **_listener_fields(s, index),
-                    "net_namespace": net.brief_json() if (net := net_of.get(s.inode)) is not None else None,
-                },
+                identity=f"{Kind.UNIX}:{s.inode}:{s.cookie if s.cookie is not None else 0}",
+                info=_socket_info(s, index, net_of.get(s.inode)),
             )
         )
     for key, (path, st) in found.sockets.items():
@@ -222,13 +215,13 @@ def unix_objects(
             continue
         out.append(
             file_object(
-                "unix",
+                Kind.UNIX,
                 path,
                 st,
                 size=None,
                 holders=(),
                 stale_reason="socket file with no listener",
-                fields={"type": None, "state": "file only", "path": escape(path), "peer": None},
+                info=UnixInfo(None, "file only", path),
             )
         )
     return out

@@ -19,6 +19,7 @@ from ipcwatch.actions import remove as removal
 from ipcwatch.actions import signals
 from ipcwatch.actions.outcome import Outcome, Status
 from ipcwatch.actions.verify import users
+from ipcwatch.kinds import QUEUE_KINDS, SEMAPHORE_KINDS, SHM_KINDS, Removal, spec
 from ipcwatch.scan import IpcObject, Process, ScanConfig, Snapshot
 from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.shmread import AttachRefused, ByteSource, SourceError, open_source
@@ -32,9 +33,7 @@ from ipcwatch.tui.screens.queue import QueueScreen
 from ipcwatch.tui.screens.semaphore import SemaphoreScreen
 from ipcwatch.tui.screens.signal import SignalScreen
 
-SHM_KINDS = frozenset({"sysv-shm", "posix-shm"})
-QUEUE_KINDS = frozenset({"sysv-msg", "posix-mq"})
-SEM_KINDS = frozenset({"sysv-sem", "posix-sem"})
+SEM_KINDS = SEMAPHORE_KINDS  # TRANSITIONAL: tui/screens/dashboard.py and acting.py import it from here
 READ_ONLY_REMOVE = "read-only mode: nothing can be removed (restart without --read-only)"
 SEVERITY: dict[Status, SeverityLevel] = {
     Status.DONE: "information",
@@ -44,21 +43,15 @@ SEVERITY: dict[Status, SeverityLevel] = {
 
 
 def consequence(obj: IpcObject) -> str:
-    """What removing `obj` does, in one raw sentence."""
-    if obj.kind == "sysv-shm":
-        return f"IPC_RMID on id {obj.id}: nobody can attach it any more; it is freed when the last process detaches."
-    if obj.kind == "sysv-msg":
-        count = obj.fields.get("messages", "?")
-        return f"IPC_RMID on id {obj.id}: the queue and its {count} message(s) are destroyed at once."
-    if obj.kind == "sysv-sem":
-        return f"IPC_RMID on id {obj.id}: the set is destroyed at once; processes waiting on it get EIDRM."
+    """What removing `obj` does, in one raw sentence (its kind's `effect`)."""
+    kind = spec(obj.kind)
+    messages = obj.value("messages")
+    if kind.removal is not Removal.UNLINK:
+        return kind.effect.format(id=obj.id, messages="?" if messages is None else messages)
     directory, entry = removal.entry_of(obj, ScanConfig())
     ns = obj.namespace
     view = "" if ns is None or ns.host else f" as that {ns.type} namespace sees it (not the host's file)"
-    return (
-        f"unlink {os.path.join(directory, entry)}{view}: the name goes away; processes that have it open keep it "
-        "until they close it."
-    )
+    return kind.effect.format(path=os.path.join(directory, entry), view=view)
 
 
 def holder_line(pid: int, snapshot: Snapshot, obj: IpcObject) -> str:
@@ -105,7 +98,7 @@ class Flows:
             self.hexview(obj)
         elif obj.kind in QUEUE_KINDS:
             self.queue(obj)
-        elif obj.kind in SEM_KINDS:
+        elif obj.kind in SEMAPHORE_KINDS:
             self.semaphore(obj)
 
     def hexview(self, obj: IpcObject) -> None:
@@ -234,7 +227,7 @@ class Flows:
         options: list[tuple[str, str | Text]] = []
         if proc is not None:
             options.append(("signal", f"Signal pid {proc.pid} ({proc.comm})"))
-        if obj is not None and obj.kind in SEM_KINDS:
+        if obj is not None and obj.kind in SEMAPHORE_KINDS:
             options.append(("semaphore", with_ref("Post the semaphore ", obj.ref, " (opens its values)")))
         if obj is not None and obj.kind in QUEUE_KINDS:
             options.append(("queue", with_ref("Open the queue ", obj.ref, " (peek, send)")))

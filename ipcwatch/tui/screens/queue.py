@@ -18,6 +18,7 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Static
 from ipcwatch.actions import queues
 from ipcwatch.actions.outcome import Outcome
 from ipcwatch.actions.verify import lookup
+from ipcwatch.kinds import Kind
 from ipcwatch.scan import IpcObject
 from ipcwatch.text import escape
 from ipcwatch.tui.screens.confirm import ConfirmScreen, described, run_in_thread, safe_text, with_ref
@@ -61,7 +62,7 @@ class QueueScreen(ModalScreen[None]):
         self.peek, self.send, self.receive, self.find = peek, send, receive, find
         self.open_bytes = open_bytes or self.open_in_hexview
         self.messages: dict[str, queues.Message] = {}
-        self.sysv = obj.kind == "sysv-msg"
+        self.sysv = obj.kind == Kind.SYSV_MSG
 
     def compose(self) -> ComposeResult:
         with Vertical():

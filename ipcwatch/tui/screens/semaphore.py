@@ -19,6 +19,7 @@ from textual.widgets import Button, DataTable, Input, Static
 from ipcwatch.actions import semaphores
 from ipcwatch.actions.outcome import Outcome, Status
 from ipcwatch.actions.verify import lookup
+from ipcwatch.kinds import Kind
 from ipcwatch.scan import IpcObject
 from ipcwatch.scan.sysv import same_except_ctime
 from ipcwatch.tui.screens.confirm import ConfirmScreen, described, run_in_thread, safe_text, with_ref
@@ -60,7 +61,7 @@ class SemaphoreScreen(ModalScreen[None]):
         self.read_only = read_only
         self.values, self.post, self.wait, self.set_value, self.find = values, post, wait, set_value, find
         self.timeout = timeout
-        self.sysv = obj.kind == "sysv-sem"
+        self.sysv = obj.kind == Kind.SYSV_SEM
         self.busy = False  # a post/wait/set is running
 
     def compose(self) -> ComposeResult:

@@ -8,7 +8,7 @@ escaped by the scan already and are shown as they are (`Escaped`), never escaped
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -17,8 +17,11 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ipcwatch.kinds import spec
 from ipcwatch.scan import IpcObject, Process, Snapshot
 from ipcwatch.scan.dispositions import Dispositions
+from ipcwatch.scan.info import SysvSemInfo, UnixInfo
+from ipcwatch.scan.model import info_items
 from ipcwatch.scan.procinfo import ProcessDetails, ProcessProbe
 from ipcwatch.scan.sigset import mask_names
 from ipcwatch.scan.waits import BlockedThread
@@ -67,8 +70,13 @@ def _table(text: Text, title: str, columns: Sequence[str], rows: Iterable[Sequen
 
 
 def _field_value(value: Any) -> str:
+    """A record's value as raw text: yes/no, `?` for unknown, a namespace by its label, lists comma-separated."""
     if isinstance(value, bool) or value is None:
         return {None: "?", True: "yes", False: "no"}[value]
+    if isinstance(value, tuple):
+        return ", ".join(_field_value(v) for v in value)
+    if hasattr(value, "tag"):  # a Namespace
+        return f"{value.label} ({value.tag})" if value.label != value.tag else value.tag
     return str(value)
 
 
@@ -89,7 +97,7 @@ def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
         ("PID", "COMM", "USER", "FD", "MODE"),
         ((h.pid, h.comm, h.user, h.via, h.mode) for h in obj.holders),
     )
-    if obj.kind in ("sysv-msg", "sysv-sem") and not obj.holders:
+    if not spec(obj.kind).holders_known and not obj.holders:
         text.append("  (the kernel does not record who holds SysV queues and semaphores)\n", style="dim")
     _table(
         text,
@@ -97,26 +105,16 @@ def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
         ("PID", "TID", "COMM", "OP"),
         ((w.pid, w.tid, _comm(snapshot, w.pid), w.op) for w in obj.waiters),
     )
-    sems = obj.fields.get("semaphores")
-    if obj.kind == "sysv-sem":
-        if sems is None:
+    info = obj.info
+    if isinstance(info, SysvSemInfo):
+        if info.semaphores is None:
             text.append("\nSemaphores\n", style=HEAD_STYLE)
             text.append("  values not readable (needs root or read permission)\n", style="dim")
         else:
-            rows = [(s.get("num"), s.get("value"), s.get("ncnt"), s.get("zcnt"), s.get("pid")) for s in sems]
+            rows = [(s.num, s.value, s.ncnt, s.zcnt, s.pid) for s in info.semaphores]
             _table(text, f"Semaphores ({len(rows)})", ("NUM", "VALUE", "NCNT", "ZCNT", "LAST-PID"), rows)
-    peers: list[Mapping[str, Any]] | None = obj.fields.get("peer_holders")
-    if peers:
-        rows = [(p.get("pid"), p.get("comm"), p.get("user"), p.get("fd"), p.get("mode")) for p in peers]
-        _table(text, f"Peer holders ({len(rows)})", ("PID", "COMM", "USER", "FD", "MODE"), rows)
-    clients: list[Mapping[str, Any]] | None = obj.fields.get("waiting_clients")
-    if clients:
-        rows = [
-            (c.get("inode"), h.get("pid"), h.get("comm"), h.get("user"), h.get("fd"))
-            for c in clients
-            for h in (c.get("holders") or [{}])
-        ]
-        _table(text, f"Waiting to be accepted ({len(clients)})", ("INODE", "PID", "COMM", "USER", "FD"), rows)
+    if isinstance(info, UnixInfo):
+        _socket_tables(text, info)
     text.append("\nFields\n", style=HEAD_STYLE)
     if obj.name is not None:
         field_line(text, "name", obj.name)
@@ -127,13 +125,31 @@ def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
     field_line(text, "owner", f"{obj.owner} (uid {'?' if obj.uid is None else obj.uid})")
     if obj.perms is not None:
         field_line(text, "perms", obj.perms)
-    if obj.size is not None and obj.kind != "sysv-sem":  # a semaphore set's "size" is its nsems
+    if obj.size is not None and not spec(obj.kind).size_is_count:  # a semaphore set's "size" is its nsems
         field_line(text, "size", f"{obj.size} ({human_size(obj.size)})")
     field_line(text, "identity", obj.identity)
-    for name in sorted(obj.fields):
+    values = dict(info_items(info))
+    if obj.removed_at_logout is not None:
+        values["removed_at_logout"] = obj.removed_at_logout
+    for name in sorted(values):
         if name not in NESTED_FIELDS:
-            field_line(text, name, _field_value(obj.fields[name]))
+            field_line(text, name, _field_value(values[name]))
     return text
+
+
+def _socket_tables(text: Text, info: UnixInfo) -> None:
+    """The processes at the other end of a connected socket; the clients waiting for a listener to accept them."""
+    if info.peer_holders:
+        rows = [(p.pid, p.comm, p.user, p.fd, p.mode) for p in info.peer_holders]
+        _table(text, f"Peer holders ({len(rows)})", ("PID", "COMM", "USER", "FD", "MODE"), rows)
+    clients = info.waiting_clients
+    if clients:
+        rows = [
+            (c.inode, h.pid, h.comm, h.user, h.fd) if h else (c.inode, None, None, None, None)
+            for c in clients
+            for h in (c.holders or (None,))
+        ]
+        _table(text, f"Waiting to be accepted ({len(clients)})", ("INODE", "PID", "COMM", "USER", "FD"), rows)
 
 
 def _comm(snapshot: Snapshot, pid: int) -> str:

@@ -1,0 +1,176 @@
+"""What each kind of object says beyond the common fields: one slotted, frozen record per kind (`IpcObject.info`).
+
+Numbers stay numbers and strings are raw (escape them to show). `info_items` walks any record's values in field
+order (the detail pane's field list); `IpcObject.to_json` writes them under the same keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ipcwatch.scan.model import Holder
+
+if TYPE_CHECKING:
+    from ipcwatch.scan.namespaces import Namespace
+
+
+@dataclass(frozen=True, slots=True)
+class SemValue:
+    """One semaphore of a SysV set: its value, how many wait for an increase (ncnt) or for zero (zcnt), and the
+    pid of the last operation."""
+
+    num: int
+    value: int | None
+    ncnt: int | None
+    zcnt: int | None
+    pid: int | None
+
+    def to_json(self) -> dict[str, int | None]:
+        return {"num": self.num, "value": self.value, "ncnt": self.ncnt, "zcnt": self.zcnt, "pid": self.pid}
+
+
+@dataclass(frozen=True, slots=True)
+class SysvShmInfo:
+    nattch: int
+    cpid: int
+    lpid: int
+    status: str  # "dest", "locked", "dest,locked" or ""
+    rss: int | None
+    swap: int | None
+    atime: int  # last attach
+    dtime: int  # last detach
+    cuid: int
+    gid: int | None
+    ctime: int
+
+
+@dataclass(frozen=True, slots=True)
+class SysvMsgInfo:
+    messages: int
+    used_bytes: int | None
+    max_bytes: int | None
+    lspid: int
+    lrpid: int
+    stime: int
+    rtime: int
+    cuid: int
+    gid: int | None
+    ctime: int
+
+
+@dataclass(frozen=True, slots=True)
+class SysvSemInfo:
+    nsems: int
+    semaphores: tuple[SemValue, ...] | None  # None when the values cannot be read (not permitted)
+    ncnt: int | None
+    zcnt: int | None
+    otime: int
+    cuid: int
+    gid: int | None
+    ctime: int
+
+
+@dataclass(frozen=True, slots=True)
+class PosixShmInfo:
+    gid: int
+    mtime: int
+    ctime: int
+    allocated: int  # bytes of memory the file uses (it may be sparse)
+
+
+@dataclass(frozen=True, slots=True)
+class PosixSemInfo:
+    gid: int
+    mtime: int
+    ctime: int
+    value: int | None
+    waiters_count: int | None
+    problem: str | None  # why the value could not be read
+
+
+@dataclass(frozen=True, slots=True)
+class PosixMqInfo:
+    gid: int
+    mtime: int  # set by mq_send and mq_receive: the last message activity (our reads set atime and ctime)
+    qsize: int | None
+    messages: int | None
+    max_messages: int | None
+    message_size: int | None
+    notify: str | None  # "signal", "thread" or "none"
+    notify_signal: int | None
+    notify_pid: int | None
+    problem: str | None = None  # why the queue's attributes could not be read
+
+
+@dataclass(frozen=True, slots=True)
+class PipeInfo:
+    readers: int
+    writers: int
+    queued: int | None
+    capacity: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FifoInfo:
+    readers: int
+    writers: int
+    queued: int | None
+    capacity: int | None
+    deleted: bool
+    inode: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingClient:
+    """A client connected to a listener but not accepted yet, with the processes that hold its socket."""
+
+    inode: int
+    holders: tuple[Holder, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"inode": self.inode, "holders": [h.to_json() for h in self.holders]}
+
+
+@dataclass(frozen=True, slots=True)
+class UnixInfo:
+    type: str | None  # "stream", "dgram", "seqpacket"; None for a socket file no live socket is bound to
+    state: str  # "listen", "connected", ..., "file only"
+    path: str | None  # the bound address (raw), `@name` for an abstract one
+    abstract: bool = False
+    peer: int | None = None
+    peer_holders: tuple[Holder, ...] = ()
+    recv_queue: int | None = None
+    send_queue: int | None = None
+    pending_connections: int | None = None  # listeners: connections not accepted yet, of `backlog`
+    backlog: int | None = None
+    waiting_clients: tuple[WaitingClient, ...] | None = None
+    net_namespace: Namespace | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventfdInfo:
+    count: int | None
+    eventfd_id: int | None
+    semaphore: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalfdInfo:
+    sigmask: str | None  # 16 hex digits
+    signals: tuple[str, ...]
+
+
+KindInfo = (
+    SysvShmInfo
+    | SysvMsgInfo
+    | SysvSemInfo
+    | PosixShmInfo
+    | PosixSemInfo
+    | PosixMqInfo
+    | PipeInfo
+    | FifoInfo
+    | UnixInfo
+    | EventfdInfo
+    | SignalfdInfo
+)
