@@ -168,4 +168,29 @@ def test_socket_path_with_newline_is_exact(fifo_dir, spawn):
     )
     obj = wait_until(lambda: scan_kinds("unix", file_dirs=(fifo_dir,)).get(f"unix:{child.lines[0]}"))
     assert obj.name == path
-    assert obj.fields["path"] == path.replace("\n", "\\n")
+    assert obj.info.path == path and obj.to_json()["path"] == path.replace("\n", "\\n")
+
+
+def test_detail_pane_shows_an_escape_in_a_socket_path_escaped_once(fifo_dir, spawn):
+    from ipcwatch.tui.widgets.detail import object_text  # noqa: PLC0415 - the TUI only for this test
+
+    path = os.path.join(fifo_dir, "evil\x1b]0;pwned\x07.sock")
+    child = spawn(
+        f"""
+        import os, socket, sys
+        s = socket.socket(socket.AF_UNIX)
+        s.bind({path!r})
+        s.listen()
+        print(os.fstat(s.fileno()).st_ino)
+        print("READY", flush=True)
+        sys.stdin.read()
+        """
+    )
+    snap = wait_until(lambda: (s := scan_kinds("unix", file_dirs=(fifo_dir,))).get(f"unix:{child.lines[0]}") and s)
+    obj = snap.get(f"unix:{child.lines[0]}")
+    assert obj.name == path and obj.info.path == path  # raw in the model
+    shown = object_text(obj, snap).plain
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "evil\\x1b]0;pwned\\x07.sock" in shown  # once: not \\x1b
+    assert "\\\\x1b" not in shown
+    assert obj.to_json()["path"] == "/".join([fifo_dir, "evil\\x1b]0;pwned\\x07.sock"])

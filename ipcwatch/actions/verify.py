@@ -40,7 +40,7 @@ def config_for(refs: Iterable[str], base: ScanConfig | None = None) -> ScanConfi
 def lookup(ref: str, config: ScanConfig | None = None) -> IpcObject | None | Outcome:
     """The object behind `ref` now (None when it is gone); an Outcome when the scan itself failed."""
     try:
-        return scan(config_for([ref], config)).get(ref)
+        return scan(config_for([ref], config)).find(ref)
     except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
         return failed(f"could not re-scan {ref}: {exc}")
 

@@ -61,7 +61,7 @@ def _select(refs: list[str], expect: str | None) -> tuple[list[IpcObject], list[
     snapshot = scan(config_for(refs))
     chosen, problems = [], []
     for ref in refs:
-        obj = snapshot.get(ref)
+        obj = snapshot.find(ref)
         if obj is None:
             problems.append(Outcome(Status.GONE, f"no such object: {ref} (see `ipcwatch list`)"))
         elif expect is not None and obj.identity != expect:

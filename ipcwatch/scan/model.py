@@ -246,7 +246,15 @@ class Snapshot:
                 self._by_pid.setdefault(pid, []).append(obj)
 
     def get(self, ref: str) -> IpcObject | None:
+        """The object whose ref is exactly `ref`."""
         return self._by_ref.get(ref)
+
+    def find(self, ref_text: str) -> IpcObject | None:
+        """The object a person named (the CLI's REF arguments): its ref in the raw form or as shown (escaped)."""
+        found = self._by_ref.get(ref_text) or self._by_ref.get(escape(ref_text))
+        if found is None and "\\" in ref_text:  # an escaped form of a raw ref: index the shown forms, only now
+            found = next((o for o in self.objects if escape(o.ref) == ref_text), None)
+        return found
 
     def namespace(self, tag: str) -> Namespace | None:
         """The namespace whose tag (`ipc:4026532251`) is `tag`."""
