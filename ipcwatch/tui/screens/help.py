@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.text import Text
 from textual.binding import Binding
+from textual.content import Content
 
 from ipcwatch.tui.screens.text_page import TextPage
 
@@ -36,24 +36,31 @@ def _key_names(binding: Binding) -> str:
     return " ".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
 
 
-def help_text(bindings: Iterable[Binding]) -> Text:
+def help_text(bindings: Iterable[Binding]) -> Content:
     rows = [(_key_names(b), b.description) for b in bindings] + list(EXTRA_KEYS)
     width = max(len(k) for k, _ in rows) + 2
-    text = Text()
-    text.append("ipcwatch keys\n\n", style="bold")
+    parts: list[str | tuple[str, str]] = [("ipcwatch keys\n\n", "bold")]
     for key, what in rows:
-        text.append(f"{key:<{width}}", style="bold #79c0ff")
-        text.append(what + "\n")
-    text.append("\nFilter: plain text matches any column (case-insensitive); start with re: for a regex;\n")
-    text.append("ns:NAME shows one namespace's objects (host, a container's name or its start, ipc:INODE).\n")
-    text.append("A CONTAINER column shows where each object lives while some live outside the host's namespaces.\n")
-    text.append("Rows: green = appeared just now, struck out = gone since the last refresh, amber = stale,\n")
-    text.append("red = blocked with a flagged cause (dead partner, wait cycle).\n")
-    text.append("Blocked: a wait for a signal (sigwaitinfo, a signalfd) names the signals under WAKERS; a timed\n")
-    text.append("wait starts its OP with the timeout (it wakes by itself: not stuck).\n")
-    text.append("Every removal and signal asks first and re-checks the object or process just before acting.\n")
-    text.append("Escape, q or ? closes.", style="dim")
-    return text
+        parts += [(f"{key:<{width}}", "bold $text-accent"), what + "\n"]
+    parts.append(
+        "\nFilter: plain text matches any column (case-insensitive); start with re: for a regex;\n"
+        "ns:NAME shows one namespace's objects (host, a container's name or its start, ipc:INODE).\n"
+        "A CONTAINER column shows where each object lives while some live outside the host's namespaces.\n"
+        "Narrow terminals show the most useful columns first (kind, name, owner, size, holders, the ! mark);\n"
+        "a wider one shows the rest. ! says stale, or how many threads wait on the object.\n"
+        "Pipes are named writer → reader and connected sockets by both ends (process and command, +N more).\n"
+        "Rows: "
+    )
+    parts += [
+        ("green", "$text-success"), " = appeared just now, struck out = gone since the last refresh, ",
+        ("amber", "$text-warning"), " = stale,\n", ("red", "$text-error"),
+        " = blocked with a flagged cause (dead partner, wait cycle).\n",
+        "Blocked: a wait for a signal (sigwaitinfo, a signalfd) names the signals under WAKERS; a timed\n"
+        "wait starts its OP with the timeout (it wakes by itself: not stuck).\n"
+        "Every removal and signal asks first and re-checks the object or process just before acting.\n",
+        ("Escape, q or ? closes.", "dim"),
+    ]  # fmt: skip
+    return Content.assemble(*parts)
 
 
 class HelpScreen(TextPage):

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.binding import Binding
+from textual.content import Content
 
 from ipcwatch.scan import Snapshot
 from ipcwatch.text import escape
 from ipcwatch.tui.screens.text_page import TextPage
 
 
-def notices_text(snapshot: Snapshot) -> Text:
-    text = Text()
-    text.append("What this scan could not see\n\n", style="bold")
+def notices_text(snapshot: Snapshot) -> Content:
+    parts: list[str | tuple[str, str]] = [("What this scan could not see\n\n", "bold")]
     if not snapshot.notes and not snapshot.errors:
-        text.append("Nothing: every source was readable.\n")
+        parts.append("Nothing: every source was readable.\n")
     for note in snapshot.notes:
-        text.append("note  ", style="bold")
-        text.append(escape(note) + "\n")
+        parts += [("note  ", "bold $text-warning"), escape(note) + "\n"]
     for error in snapshot.errors:
-        text.append("error ", style="bold #ff7b72")
-        text.append(escape(str(error)) + "\n")
-    text.append("\nEscape closes.", style="dim")
-    return text
+        parts += [("error ", "bold $text-error"), escape(str(error)) + "\n"]
+    parts.append(("\nEscape closes.", "dim"))
+    return Content.assemble(*parts)
 
 
 class NoticesScreen(TextPage):

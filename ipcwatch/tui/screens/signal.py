@@ -8,6 +8,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -23,11 +24,14 @@ KEYS = "Enter: choose   Escape: cancel"
 WARN_EFFECTS = frozenset({"discarded", "pending", "taken"})  # a signal that will not do what its name says
 
 
-def _prompt(choice: SignalChoice, state: Dispositions | str | None) -> Text:
-    text = Text(f"{choice.name:<5} {choice.meaning}")
+def _prompt(choice: SignalChoice, state: Dispositions | str | None) -> Content:
+    """The signal and its meaning; once known, what it would do to this process (a warning when it would not do
+    what its name says)."""
+    text = Content(f"{choice.name:<5} {choice.meaning}")
     if isinstance(state, Dispositions):
         verdict = state.verdict(int(choice.number))
-        text.append(f"\n      {verdict.says}", style="bold #f0b429" if verdict.effect in WARN_EFFECTS else "dim")
+        style = "bold $text-warning" if verdict.effect in WARN_EFFECTS else "dim"
+        text = Content.assemble(text, (f"\n      {verdict.says}", style))
     return text
 
 

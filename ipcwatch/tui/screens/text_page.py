@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
 class TextPage(ModalScreen[None]):
-    """Subclasses set BINDINGS (which keys close it) and pass the page's already-escaped `Text`."""
+    """Subclasses set BINDINGS (which keys close it) and pass the page: `Content` assembled from escaped strings
+    (never markup), styled with theme variables (`$text-accent`), so every theme shows it."""
 
     DEFAULT_CSS = """
     TextPage { align: center middle; }
@@ -18,9 +19,9 @@ class TextPage(ModalScreen[None]):
                                 background: $surface; padding: 0 1; }
     """
 
-    def __init__(self, text: Text) -> None:
+    def __init__(self, page: Content) -> None:
         super().__init__()
-        self.page = text
+        self.page = page
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():

@@ -17,7 +17,17 @@ from ipcwatch.scan.namespaces import Namespace, NsKey
 from ipcwatch.scan.waits import BlockedThread, blocked_threads
 from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import ago, escape
-from ipcwatch.views import ALL_COLUMNS, COLUMNS, DETAIL, ESSENTIAL, IDENTITY, Column, Elide, cell_len
+from ipcwatch.views import (
+    ALL_COLUMNS,
+    COLUMNS,
+    DETAIL,
+    ESSENTIAL,
+    IDENTITY,
+    KIND_LABELS,
+    Column,
+    Elide,
+    cell_len,
+)
 
 ALL = "all"
 PROCESSES = "processes"
@@ -29,22 +39,27 @@ NAMESPACE_PREFIX = "ns:"
 
 @dataclass(frozen=True)
 class ViewSpec:
-    """One view of the dashboard: an id (`all`, a kind, `processes`), its title and its key."""
+    """One view of the dashboard: an id (`all`, a kind, `processes`), its title, its key and a short label (at
+    most 5 characters: the view list and the All view's KIND column)."""
 
     id: str
     title: str
     key: str
+    label: str
 
 
 # Digits 1-9 for the first nine kinds; the later ones get a capital letter (and `[`/`]`, the palette, the list).
 _LETTER_KEYS = {"eventfd": "E", "signalfd": "G"}
 
 VIEWS: tuple[ViewSpec, ...] = (
-    ViewSpec(ALL, "All objects", "0"),
-    *(ViewSpec(kind, KIND_TITLES[kind], _LETTER_KEYS.get(kind, str(n))) for n, kind in enumerate(KINDS, start=1)),
-    ViewSpec(PROCESSES, "Processes using IPC objects", "p"),
-    ViewSpec(BLOCKED, "Threads blocked on IPC", "w"),
-    ViewSpec(CONTAINERS, "Namespaces and containers", "n"),
+    ViewSpec(ALL, "All objects", "0", "all"),
+    *(
+        ViewSpec(kind, KIND_TITLES[kind], _LETTER_KEYS.get(kind, str(n)), KIND_LABELS[kind])
+        for n, kind in enumerate(KINDS, start=1)
+    ),
+    ViewSpec(PROCESSES, "Processes using IPC objects", "p", "procs"),
+    ViewSpec(BLOCKED, "Threads blocked on IPC", "w", "waits"),
+    ViewSpec(CONTAINERS, "Namespaces and containers", "n", "ns"),
 )
 VIEW_IDS: tuple[str, ...] = tuple(v.id for v in VIEWS)
 

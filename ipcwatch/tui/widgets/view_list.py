@@ -1,41 +1,46 @@
-"""The list of views on the left (All, one per kind, Processes) with live counts; stale counts in amber."""
+"""The list of views on the left (All, one per kind, Processes, ...) by short label with live counts; stale
+counts in the theme's warning colour."""
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ipcwatch.tui.messages import ViewChosen
-from ipcwatch.tui.widgets.rows import VIEWS
+from ipcwatch.tui.widgets.rows import VIEWS, ViewSpec
 
-STALE_STYLE = "bold #f0b429"
+LABEL_WIDTH = 5  # ViewSpec.label is at most this long
+COUNT_WIDTH = 5
 
 
-def view_label(key: str, name: str, count: int | None, stale: int = 0) -> Text:
-    text = Text(no_wrap=True)
-    text.append(f"{key} ", style="dim")
-    text.append(f"{name:<10}")
-    if count is not None:
-        text.append(f"{count:>5}", style=STALE_STYLE if stale else "")
-    return text
+def view_label(view: ViewSpec, count: int | None, stale: int = 0) -> Content:
+    """`1 shm      3`: the view's key, its short label and how many rows it has (stale ones make it amber)."""
+    shown = "" if count is None else f"{count:>{COUNT_WIDTH}}"
+    return Content.assemble(
+        (f"{view.key} ", "dim"), f"{view.label:<{LABEL_WIDTH}} ", (shown, "bold $text-warning" if stale else "")
+    )
 
 
 class ViewList(OptionList):
-    """Arrow keys or a click pick a view; number keys work from anywhere (bound on the screen)."""
+    """Arrow keys or a click pick a view; number keys work from anywhere (bound on the screen). Each option's
+    tooltip is the view's full title."""
 
     DEFAULT_CSS = """
-    ViewList { width: 20; border: none; border-right: solid $primary-darken-2; padding: 0; }
+    ViewList { width: 16; border: none; border-right: solid $primary-darken-2; padding: 0; }
     """
 
     def __init__(self) -> None:
-        super().__init__(*(Option(view_label(v.key, v.id, None), id=v.id) for v in VIEWS), id="views")
+        super().__init__(*(Option(view_label(v, None), id=v.id) for v in VIEWS), id="views")
+
+    def on_mount(self) -> None:
+        self.tooltip = "\n".join(f"{v.key}  {v.label:<{LABEL_WIDTH}}  {v.title}" for v in VIEWS)
 
     def set_counts(self, counts: dict[str, tuple[int, int]]) -> None:
         """counts: view id -> (objects, stale)."""
         for view in VIEWS:
             count, stale = counts.get(view.id, (0, 0))
-            self.replace_option_prompt(view.id, view_label(view.key, view.id, count, stale))
+            self.replace_option_prompt(view.id, view_label(view, count, stale))
 
     def choose(self, view_id: str) -> None:
         index = self.get_option_index(view_id)
