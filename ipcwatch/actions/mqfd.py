@@ -14,7 +14,7 @@ import os
 
 import posix_ipc
 
-from ipcwatch import libc
+from ipcwatch import libc_read
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _send = _libc.mq_timedsend
@@ -45,7 +45,7 @@ class FdQueue:
             _raise("send")
 
     def receive(self) -> tuple[bytes, int]:
-        size = libc.mq_getattr(self.mqd)[2]
+        size = libc_read.mq_getattr(self.mqd)[2]
         buf, prio = ctypes.create_string_buffer(max(size, 1)), ctypes.c_uint()
         got = _receive(self.mqd, buf, size, ctypes.byref(prio), None)
         if got < 0:

@@ -14,7 +14,7 @@ from typing import Any
 
 import posix_ipc
 
-from ipcwatch import libc
+from ipcwatch import libc_read, libc_write
 from ipcwatch.actions.mqfd import FdQueue
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import in_its_namespace, recheck
@@ -79,7 +79,7 @@ def hex_preview(body: bytes, limit: int = 32) -> str:
 def _max_message(msqid: int) -> int:
     """A buffer that fits any message of this queue: a message never exceeds the queue's byte limit."""
     try:
-        limit = libc.msg_qbytes(msqid)
+        limit = libc_read.msg_qbytes(msqid)
     except OSError:
         limit = 0
     try:
@@ -94,10 +94,10 @@ def _sysv_peek(obj: IpcObject, limit: int) -> Outcome:
     msqid = obj.id if obj.id is not None else -1
     size = _max_message(msqid)
     messages: list[Message] = []
-    flags = libc.MSG_COPY | libc.IPC_NOWAIT | libc.MSG_NOERROR
+    flags = libc_write.MSG_COPY | libc_write.IPC_NOWAIT | libc_write.MSG_NOERROR
     while len(messages) < limit:
         try:
-            mtype, body = libc.msgrcv(msqid, size, len(messages), flags)
+            mtype, body = libc_write.msgrcv(msqid, size, len(messages), flags)
         except OSError as exc:
             if exc.errno == errno.ENOMSG:
                 break
@@ -205,7 +205,7 @@ def send(
 
 def _msgsnd(obj: IpcObject, msqid: int, mtype: int, body: bytes, what: str) -> Outcome:
     try:
-        libc.msgsnd(msqid, mtype, body, libc.IPC_NOWAIT)
+        libc_write.msgsnd(msqid, mtype, body, libc_write.IPC_NOWAIT)
     except OSError as exc:
         if exc.errno == errno.EAGAIN:
             return failed(f"{obj.ref}: queue full (nothing was sent)")
@@ -215,7 +215,7 @@ def _msgsnd(obj: IpcObject, msqid: int, mtype: int, body: bytes, what: str) -> O
 
 def _msgrcv(obj: IpcObject, msqid: int, what: str) -> Outcome:
     try:
-        mtype, body = libc.msgrcv(msqid, _max_message(msqid), 0, libc.IPC_NOWAIT)
+        mtype, body = libc_write.msgrcv(msqid, _max_message(msqid), 0, libc_write.IPC_NOWAIT)
     except OSError as exc:
         if exc.errno == errno.ENOMSG:
             return failed(f"{obj.ref}: the queue is empty (nothing was removed)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import stat as stat_mod
 
-from ipcwatch import libc
+from ipcwatch import libc_write
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import in_its_namespace, recheck, users
 from ipcwatch.kinds import Home, Removal, spec
@@ -94,7 +94,7 @@ def unlink_checked(directory: str | int, entry: str, identity: str, uid: int | N
 
 def _rmid(obj: IpcObject, ref: str, attached: bool) -> Outcome:
     try:
-        libc.ipc_rmid(obj.kind, obj.id if obj.id is not None else -1)
+        libc_write.ipc_rmid(obj.kind, obj.id if obj.id is not None else -1)
     except OSError as exc:
         return from_oserror(exc, f"remove {ref}")
     return done(f"removed {ref}" + (" (freed when the last process detaches)" if attached else ""))

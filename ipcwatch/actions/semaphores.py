@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from ipcwatch import libc
+from ipcwatch import libc_read, libc_write
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
 from ipcwatch.actions.verify import in_its_namespace, recheck
 from ipcwatch.kinds import Kind, spec
@@ -83,7 +83,7 @@ def _sysv_checked(obj: IpcObject, num: int, config: ScanConfig | None) -> int | 
 
 def _sysv_value(semid: int, num: int) -> int | None:
     try:
-        return libc.semctl(semid, num, libc.GETVAL)
+        return libc_read.semctl(semid, num, libc_read.GETVAL)
     except OSError:
         return None
 
@@ -103,7 +103,7 @@ def _semop(semid: int, num: int, delta: int, limit: float, what: str) -> Outcome
     deadline = time.monotonic() + limit
     while True:
         try:
-            libc.semop(semid, num, delta, None if delta > 0 else max(0.0, deadline - time.monotonic()))
+            libc_write.semop(semid, num, delta, None if delta > 0 else max(0.0, deadline - time.monotonic()))
             break
         except OSError as exc:
             if exc.errno == errno.EINTR and time.monotonic() < deadline:
@@ -138,7 +138,7 @@ def sysv_set(
 
 
 def _setval(semid: int, num: int, value: int, what: str) -> Outcome:
-    libc.semctl_setval(semid, num, value)
+    libc_write.semctl_setval(semid, num, value)
     return done(f"{what}: done", _sysv_value(semid, num))
 
 

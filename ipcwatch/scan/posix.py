@@ -12,7 +12,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from ipcwatch import libc
+from ipcwatch import libc_read
 from ipcwatch.kinds import Kind, spec
 from ipcwatch.procfs import stat_identity
 from ipcwatch.procfs import stat_identity as file_identity  # noqa: F401 - TRANSITIONAL: workload/ledger.py (H4)
@@ -185,7 +185,7 @@ def _read_queue(path: str, st: os.stat_result, opener: Opener) -> PosixMqInfo:
     fd = opener(path, st)
     try:
         status = parse_mqueue_status(os.pread(fd, 256, 0))
-        _, maxmsg, msgsize, curmsgs = libc.mq_getattr(fd)
+        _, maxmsg, msgsize, curmsgs = libc_read.mq_getattr(fd)
     finally:
         os.close(fd)
     notify_pid = status.get("notify_pid", 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ipcwatch import libc
+from ipcwatch import libc_read
 from ipcwatch.kinds import Kind
 from ipcwatch.scan.info import KindInfo, SemValue, SysvMsgInfo, SysvSemInfo, SysvShmInfo
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
@@ -40,7 +40,7 @@ def read_msg_details(rows: list[Row]) -> None:
     """A queue's byte limit (msgctl IPC_STAT)."""
     for row in rows:
         try:
-            row["max_bytes"] = libc.msg_qbytes(row["msqid"])
+            row["max_bytes"] = libc_read.msg_qbytes(row["msqid"])
         except OSError:
             row["max_bytes"] = None
 
@@ -206,10 +206,10 @@ def read_semaphores(semid: int, nsems: int) -> tuple[SemValue, ...] | None:
         return tuple(
             SemValue(
                 num,
-                libc.semctl(semid, num, libc.GETVAL),
-                libc.semctl(semid, num, libc.GETNCNT),
-                libc.semctl(semid, num, libc.GETZCNT),
-                libc.semctl(semid, num, libc.GETPID),
+                libc_read.semctl(semid, num, libc_read.GETVAL),
+                libc_read.semctl(semid, num, libc_read.GETNCNT),
+                libc_read.semctl(semid, num, libc_read.GETZCNT),
+                libc_read.semctl(semid, num, libc_read.GETPID),
             )
             for num in range(nsems)
         )
