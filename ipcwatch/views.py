@@ -16,8 +16,10 @@ import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from ipcwatch.kinds import Kind, spec
+from ipcwatch.scan.info import PipeInfo, UnixInfo
 from ipcwatch.scan.model import Holder, IpcObject
 from ipcwatch.text import escape, human_size
 
@@ -55,7 +57,8 @@ class Column:
 
 
 def _f(name: str) -> Callable[[IpcObject], Any]:
-    return lambda o: o.fields.get(name)
+    """A kind-specific value of the object's record (`IpcObject.value`)."""
+    return lambda o: o.value(name)
 
 
 def _num(value: Any) -> str:
@@ -104,20 +107,12 @@ def pipe_ends(obj: IpcObject) -> str:
     return f"{end_text(writers) or 'nobody'} → {end_text(readers) or 'nobody'}"
 
 
-def _peer_holders(obj: IpcObject) -> tuple[Holder, ...]:
-    """The processes holding the socket's peer. Transitional: the scan still stores them as JSON dicts (their
-    comm already escaped, so a hostile one shows escaped twice) until the typed unix record lands."""
-    return tuple(
-        h if isinstance(h, Holder) else Holder(h["pid"], h["comm"], h["user"], h["fd"], h["mode"], h["start"])
-        for h in obj.fields.get("peer_holders") or ()
-    )
-
-
 def socket_ends(obj: IpcObject) -> str | None:
     """`1234 nginx ⇄ 5678 php-fpm` for a connected socket (its holders, then its peer's); None when unconnected."""
-    if obj.fields.get("peer") is None:
+    info = obj.info
+    if not isinstance(info, UnixInfo) or info.peer is None:
         return None
-    return f"{end_text(obj.holders) or 'nobody'} ⇄ {end_text(_peer_holders(obj)) or 'nobody'}"
+    return f"{end_text(obj.holders) or 'nobody'} ⇄ {end_text(info.peer_holders) or 'nobody'}"
 
 
 def key_text(obj: IpcObject) -> str:
@@ -127,9 +122,9 @@ def key_text(obj: IpcObject) -> str:
 def object_name(obj: IpcObject) -> str:
     """What a person calls it, escaped: a pipe or a connected socket by its ends, a file or POSIX object by its
     name, a SysV object by id and key, anything else by its ref without the kind."""
-    if obj.kind == "pipe":
+    if isinstance(obj.info, PipeInfo):
         return pipe_ends(obj)
-    ends = socket_ends(obj) if obj.kind == "unix" else None
+    ends = socket_ends(obj)
     if ends is not None:
         return ends
     if obj.name:
@@ -147,32 +142,32 @@ def mark(obj: IpcObject) -> str:
 
 
 def sem_values(obj: IpcObject) -> str:
-    sems = obj.fields.get("semaphores")
+    sems = obj.value("semaphores")
     if sems is None:
         return "?"
-    shown = ",".join(_num(s["value"]) for s in sems[:8])
+    shown = ",".join(_num(s.value) for s in sems[:8])
     return shown + (",…" if len(sems) > 8 else "")
 
 
 def _listening(obj: IpcObject) -> bool:
-    return obj.fields.get("backlog") is not None
+    return obj.value("backlog") is not None
 
 
 def _received(obj: IpcObject) -> Any:
     """Bytes waiting to be read, or for a listener the connections waiting for accept()."""
-    return obj.fields.get("pending_connections" if _listening(obj) else "recv_queue")
+    return obj.value("pending_connections" if _listening(obj) else "recv_queue")
 
 
 def recv_queue_cell(obj: IpcObject) -> str:
     """`12K` for a data socket; `0 of 244 pending` for a listener (its queue holds connections, not bytes)."""
     if _listening(obj):
-        return f"{_num(_received(obj))} of {obj.fields['backlog']} pending"
+        return f"{_num(_received(obj))} of {obj.value('backlog')} pending"
     return human_size(_received(obj))
 
 
 def send_queue_cell(obj: IpcObject) -> str:
     """Bytes sent and not yet read by the peer; nothing for a listener (its backlog is in RECV-Q)."""
-    return "-" if _listening(obj) else human_size(obj.fields.get("send_queue"))
+    return "-" if _listening(obj) else human_size(obj.value("send_queue"))
 
 
 def _processes(obj: IpcObject) -> int:
@@ -181,19 +176,13 @@ def _processes(obj: IpcObject) -> int:
 
 def counter_mode(obj: IpcObject) -> str:
     """An eventfd is a counter, or a semaphore (EFD_SEMAPHORE: each read takes 1); `?` on kernels that do not say."""
-    semaphore = obj.fields.get("semaphore")
+    semaphore = obj.value("semaphore")
     return "?" if semaphore is None else "semaphore" if semaphore else "counter"
 
 
 def signal_list(obj: IpcObject) -> str:
-    return ",".join(obj.fields.get("signals") or ()) or "-"
+    return ",".join(obj.value("signals") or ()) or "-"
 
-
-# A short label per kind for narrow tables (the All view's KIND; the ref spells the kind out).
-KIND_LABELS = {
-    "sysv-shm": "shm", "sysv-msg": "msg", "sysv-sem": "sem", "posix-shm": "pshm", "posix-mq": "mq",
-    "posix-sem": "psem", "fifo": "fifo", "pipe": "pipe", "unix": "unix", "eventfd": "efd", "signalfd": "sfd",
-}  # fmt: skip
 
 _ESSENTIAL, _DETAIL, _EXTRA = {"priority": ESSENTIAL}, {"priority": DETAIL}, {"priority": EXTRA}
 REF = Column("REF", lambda o: o.ref, lambda o: o.ref, width=16, priority=EXTRA, elide="middle")  # escaped already
@@ -201,7 +190,7 @@ KEY = Column("KEY", key_text, lambda o: _sortable(o.key), width=10, priority=ESS
 ID = number("ID", lambda o: o.id, width=5, priority=IDENTITY)
 INODE = number("INODE", lambda o: o.id, width=8, priority=EXTRA)
 NAME = Column("NAME", object_name, lambda o: object_name(o), width=12, priority=IDENTITY, flex=True, elide="middle")
-KIND = Column("KIND", lambda o: KIND_LABELS.get(o.kind, o.kind), lambda o: o.kind, width=4, priority=ESSENTIAL)
+KIND = Column("KIND", lambda o: spec(o.kind).label, lambda o: o.kind, width=4, priority=ESSENTIAL)  # short
 OWNER = text("OWNER", lambda o: o.owner, width=8, priority=ESSENTIAL)
 PERMS = text("PERMS", lambda o: o.perms, width=5, priority=DETAIL)
 SIZE = size("SIZE", lambda o: o.size, width=6, priority=ESSENTIAL)
@@ -210,38 +199,38 @@ MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=6, prio
 STALE = Column("STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24)
 STALE_FLEX = Column(STALE.title, STALE.cell, STALE.sort, width=STALE.width, flex=True)  # for tables with no name
 
-COLUMNS: dict[str, Sequence[Column]] = {
-    "sysv-shm": (
+COLUMNS: dict[Kind, Sequence[Column]] = {
+    Kind.SYSV_SHM: (
         KEY, ID, OWNER, PERMS, SIZE, number("NATTCH", _f("nattch"), width=6, **_DETAIL),
         text("STATUS", _f("status"), width=6, **_EXTRA), number("CPID", _f("cpid"), width=7, **_EXTRA),
         number("LPID", _f("lpid"), width=7, **_EXTRA), HOLDERS, MARK, STALE_FLEX,
     ),
-    "sysv-msg": (
+    Kind.SYSV_MSG: (
         KEY, ID, OWNER, PERMS, size("USED-BYTES", _f("used_bytes"), width=10, **_ESSENTIAL),
         number("MESSAGES", _f("messages"), width=8, **_ESSENTIAL),
         size("MAX-BYTES", _f("max_bytes"), width=9, **_EXTRA), number("LSPID", _f("lspid"), width=7, **_DETAIL),
         number("LRPID", _f("lrpid"), width=7, **_DETAIL), MARK, STALE_FLEX,
     ),
-    "sysv-sem": (
+    Kind.SYSV_SEM: (
         KEY, ID, OWNER, PERMS, number("NSEMS", _f("nsems"), width=5, **_ESSENTIAL),
         Column("VALUES", sem_values, lambda o: sem_values(o), width=10, **_ESSENTIAL),
         number("NCNT", _f("ncnt"), width=4, **_DETAIL), number("ZCNT", _f("zcnt"), width=4, **_EXTRA),
         MARK, STALE_FLEX,
     ),
-    "posix-shm": (NAME, OWNER, PERMS, SIZE, size("ALLOC", _f("allocated"), width=6, **_EXTRA), HOLDERS, MARK, STALE),
-    "posix-mq": (
+    Kind.POSIX_SHM: (NAME, OWNER, PERMS, SIZE, size("ALLOC", _f("allocated"), width=6, **_EXTRA), HOLDERS, MARK, STALE),
+    Kind.POSIX_MQ: (
         NAME, OWNER, PERMS, number("MSGS", _f("messages"), width=4, **_ESSENTIAL),
         number("MAXMSG", _f("max_messages"), width=6, **_EXTRA),
         size("MSGSIZE", _f("message_size"), width=7, **_EXTRA), size("QSIZE", _f("qsize"), width=6, **_ESSENTIAL),
         text("NOTIFY", _f("notify"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
-    "posix-sem": (NAME, OWNER, PERMS, number("VALUE", _f("value"), width=5, **_ESSENTIAL), HOLDERS, MARK, STALE),
-    "fifo": (
+    Kind.POSIX_SEM: (NAME, OWNER, PERMS, number("VALUE", _f("value"), width=5, **_ESSENTIAL), HOLDERS, MARK, STALE),
+    Kind.FIFO: (
         NAME, OWNER, PERMS, number("READERS", _f("readers"), width=7, **_DETAIL),
         number("WRITERS", _f("writers"), width=7, **_DETAIL), size("QUEUED", _f("queued"), width=6, **_ESSENTIAL),
         size("CAP", _f("capacity"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
-    "pipe": (
+    Kind.PIPE: (
         INODE, Column("WRITER → READER", pipe_ends, pipe_ends, width=22, priority=IDENTITY, flex=True),
         OWNER, number("READERS", _f("readers"), width=7, **_DETAIL),
         number("WRITERS", _f("writers"), width=7, **_DETAIL),
@@ -249,20 +238,20 @@ COLUMNS: dict[str, Sequence[Column]] = {
         Column(HOLDERS.title, HOLDERS.cell, HOLDERS.sort, width=HOLDERS.width, elide="middle", **_EXTRA),
         MARK, STALE,
     ),
-    "unix": (
+    Kind.UNIX: (
         INODE, text("TYPE", _f("type"), width=6, **_DETAIL), text("STATE", _f("state"), width=6, **_DETAIL), NAME,
         text("PATH", lambda o: o.name, width=16, elide="middle", **_EXTRA), OWNER,
         number("PEER", _f("peer"), width=8, **_EXTRA),
         Column("RECV-Q", recv_queue_cell, lambda o: _sortable(_received(o)), numeric=True, width=6, **_ESSENTIAL),
-        Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.fields.get("send_queue")), numeric=True, width=6),
+        Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.value("send_queue")), numeric=True, width=6),
         HOLDERS, MARK, STALE,
     ),
-    "eventfd": (
+    Kind.EVENTFD: (
         Column("REF", REF.cell, REF.sort, width=12, priority=IDENTITY, flex=True, elide="middle"), OWNER,
         number("COUNT", _f("count"), width=6, **_ESSENTIAL), Column("MODE", counter_mode, counter_mode, width=9),
         number("PROCS", _processes, width=5, **_DETAIL), HOLDERS, MARK,
     ),
-    "signalfd": (
+    Kind.SIGNALFD: (
         Column("REF", REF.cell, REF.sort, width=12, priority=IDENTITY, flex=True, elide="middle"), OWNER,
         Column("SIGNALS", signal_list, signal_list, width=12, **_ESSENTIAL), HOLDERS, MARK,
     ),
@@ -302,7 +291,18 @@ def _fit_right(value: str, cells: int) -> str:
 GAP = 2  # cells between columns in the CLI table
 
 
-def fit(columns: Sequence[Column], natural: Sequence[int], available: int, gap: int = GAP) -> list[int | None]:
+class Fits(Protocol):
+    """What `fit` reads of a column (a `Column` or the dashboard's `ColumnHead`)."""
+
+    @property
+    def priority(self) -> int: ...
+    @property
+    def flex(self) -> bool: ...
+    @property
+    def min_width(self) -> int: ...
+
+
+def fit(columns: Sequence[Fits], natural: Sequence[int], available: int, gap: int = GAP) -> list[int | None]:
     """The width of each column in `available` cells (None: left out), given each one's `natural` width (its
     widest cell, title included). Each column needs min(natural, its width); the least important go (highest
     priority, the rightmost first) until the rest fit, and further while a more important column would be elided
@@ -324,7 +324,7 @@ def fit(columns: Sequence[Column], natural: Sequence[int], available: int, gap: 
 
 
 def _spread(
-    columns: Sequence[Column], natural: Sequence[int], floor: Sequence[int], shown: list[int], available: int, gap: int
+    columns: Sequence[Fits], natural: Sequence[int], floor: Sequence[int], shown: list[int], available: int, gap: int
 ) -> list[int | None]:
     """Each shown column at its floor, then the spare cells to the flex column, then by priority."""
     widths: list[int | None] = [floor[i] if i in shown else None for i in range(len(columns))]

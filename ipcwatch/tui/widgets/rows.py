@@ -11,7 +11,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, Process, Snapshot
+from ipcwatch.kinds import KIND_TITLES, KINDS, UNSCOPED_KINDS, Kind, spec
+from ipcwatch.scan import IpcObject, Process, Snapshot
 from ipcwatch.scan.limits import limit_usage
 from ipcwatch.scan.namespaces import Namespace, NsKey
 from ipcwatch.scan.waits import BlockedThread, blocked_threads
@@ -23,7 +24,6 @@ from ipcwatch.views import (
     DETAIL,
     ESSENTIAL,
     IDENTITY,
-    KIND_LABELS,
     Column,
     Elide,
     cell_len,
@@ -49,12 +49,12 @@ class ViewSpec:
 
 
 # Digits 1-9 for the first nine kinds; the later ones get a capital letter (and `[`/`]`, the palette, the list).
-_LETTER_KEYS = {"eventfd": "E", "signalfd": "G"}
+_LETTER_KEYS = {Kind.EVENTFD: "E", Kind.SIGNALFD: "G"}
 
 VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec(ALL, "All objects", "0", "all"),
     *(
-        ViewSpec(kind, KIND_TITLES[kind], _LETTER_KEYS.get(kind, str(n)), KIND_LABELS[kind])
+        ViewSpec(kind, KIND_TITLES[kind], _LETTER_KEYS.get(kind, str(n)), spec(kind).label)
         for n, kind in enumerate(KINDS, start=1)
     ),
     ViewSpec(PROCESSES, "Processes using IPC objects", "p", "procs"),
@@ -86,7 +86,6 @@ def namespace_label(obj: IpcObject) -> str:
     return "-" if ns is None else _clip(escape(ns.label), LABEL_CLIP)
 
 
-UNSCOPED_KINDS = frozenset({"pipe", "unix", "eventfd", "signalfd"})  # no IPC or mount namespace scopes them
 LABEL_CLIP = 24  # a container name in a table cell; the detail pane and the Containers view have it whole
 CONTAINER_COLUMN = Column(
     "CONTAINER", namespace_label, lambda o: (o.namespace is None, namespace_label(o)), width=12, priority=ESSENTIAL
@@ -155,12 +154,12 @@ class Row:
 
 
 def home(obj: IpcObject, by_tag: Mapping[str, Namespace]) -> Namespace | None:
-    """The namespace the object lives in: its own, or for a unix socket its network namespace (from the scan's
-    `net_namespace` field, looked up in `by_tag`, the snapshot's namespaces by tag)."""
-    if obj.namespace is not None or obj.kind != "unix":
+    """The namespace the object lives in: its own, or for a unix socket its network namespace (its record's
+    `net_namespace`, looked up in `by_tag`, the snapshot's namespaces by tag)."""
+    if obj.namespace is not None:
         return obj.namespace
-    net = obj.fields.get("net_namespace")
-    return by_tag.get(f"net:{net.get('inode')}") if isinstance(net, Mapping) else None
+    net = obj.value("net_namespace")
+    return None if net is None else by_tag.get(net.tag)
 
 
 def object_row(obj: IpcObject, columns: Sequence[Column], ns: Namespace | None = None) -> Row:
