@@ -7,7 +7,9 @@ doubled, so `escape(a) == escape(b)` only when `a == b`.
 
 from __future__ import annotations
 
+import argparse
 import functools
+import re
 import unicodedata
 
 # Controls, format characters (bidi overrides), separators, surrogates, private use, unassigned; and spaces other
@@ -67,3 +69,40 @@ def ago(seconds: float | None) -> str:
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
     return f"{int(seconds)}s"
+
+
+class SizeError(ValueError, argparse.ArgumentTypeError):
+    """A size or offset that cannot be read (an argparse type error too: a CLI option reports its message as is)."""
+
+
+_SIZE = re.compile(
+    r"(?P<int>0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)(?:\.(?P<frac>[0-9]+))?(?P<unit>[KMGTPEZY](?:iB|B)?)?",
+    re.IGNORECASE,
+)
+_POWERS = "KMGTPEZY"
+
+
+def parse_size(text: str) -> int:
+    """An offset or length the way hexdump takes it: 10, 0x1f, 010 (octal), 4K = 4KiB = 4096, 4KB = 4000, 1.5M."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise SizeError(f"not a size: {text!r} (try 4096, 0x1000 or 4K)")
+    value = _integer(match["int"])
+    unit = match["unit"]
+    if match["frac"] is not None and (unit is None or match["int"].lower().startswith("0x")):
+        raise SizeError(f"not a size: {text!r} (a fraction needs a unit, e.g. 1.5K)")
+    if unit is None:
+        return value
+    base = 1000 if unit[1:].upper() == "B" else 1024
+    multiplier = base ** (_POWERS.index(unit[0].upper()) + 1)
+    result = value * multiplier
+    if match["frac"]:
+        result += int(match["frac"]) * multiplier // 10 ** len(match["frac"])
+    return result
+
+
+def _integer(token: str) -> int:
+    """Decimal, 0x hex or 0-prefixed octal, as strtoumax with base 0 reads them."""
+    if token[:2].lower() == "0x":
+        return int(token, 16)
+    return int(token, 8) if token.startswith("0") else int(token)

@@ -12,8 +12,8 @@ import sysv_ipc
 
 from ipcwatch import shmread
 from ipcwatch.cli import main
-from ipcwatch.commands.hexdump import parse_size
 from ipcwatch.native import hexdump
+from ipcwatch.text import parse_size
 from tests.conftest import needs_root, shm_row, wait_until
 
 needs_hexdump = pytest.mark.skipif(shutil.which("hexdump") is None, reason="util-linux hexdump is not installed")

@@ -3,44 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from ipcwatch.commands.common import EXIT_REFUSED, fail, require_object, say
+from ipcwatch.text import parse_size
 
 READ_WINDOW = 1 << 20  # bytes per pread: memory stays constant whatever the object's size
-
-_SIZE = re.compile(
-    r"(?P<int>0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)(?:\.(?P<frac>[0-9]+))?(?P<unit>[KMGTPEZY](?:iB|B)?)?",
-    re.IGNORECASE,
-)
-_POWERS = "KMGTPEZY"
-
-
-def parse_size(text: str) -> int:
-    """An offset or length the way hexdump takes it: 10, 0x1f, 010 (octal), 4K = 4KiB = 4096, 4KB = 4000, 1.5M."""
-    match = _SIZE.fullmatch(text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 4096, 0x1000 or 4K)")
-    value = _integer(match["int"])
-    unit = match["unit"]
-    if match["frac"] is not None and (unit is None or match["int"].lower().startswith("0x")):
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (a fraction needs a unit, e.g. 1.5K)")
-    if unit is None:
-        return value
-    base = 1000 if unit[1:].upper() == "B" else 1024
-    multiplier = base ** (_POWERS.index(unit[0].upper()) + 1)
-    result = value * multiplier
-    if match["frac"]:
-        result += int(match["frac"]) * multiplier // 10 ** len(match["frac"])
-    return result
-
-
-def _integer(token: str) -> int:
-    """Decimal, 0x hex or 0-prefixed octal, as strtoumax with base 0 reads them."""
-    if token[:2].lower() == "0x":
-        return int(token, 16)
-    return int(token, 8) if token.startswith("0") else int(token)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -39,6 +39,7 @@ __all__ = [
 
 DEFAULT_FILE_DIRS = ("/tmp", "/run", "/var/run", "/dev/shm")
 
+
 @dataclass(frozen=True)
 class ScanConfig:
     """Where to look. Paths are parameters so tests can point the scan at recorded or private trees."""

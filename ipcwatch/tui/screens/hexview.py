@@ -15,10 +15,9 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, get_current_worker
 
-from ipcwatch.commands.hexdump import parse_size
 from ipcwatch.native import LINE_BYTES
 from ipcwatch.shmread import ByteSource, SourceError, Status, search
-from ipcwatch.text import escape, human_size
+from ipcwatch.text import escape, human_size, parse_size
 from ipcwatch.tui.widgets.footer import KeyFooter
 from ipcwatch.tui.widgets.hexview import PAGE_BYTES, HexView
 
