@@ -15,7 +15,6 @@ from collections.abc import Callable
 from ipcwatch import libc_read
 from ipcwatch.kinds import Kind, spec
 from ipcwatch.procfs import stat_identity
-from ipcwatch.procfs import stat_identity as file_identity  # noqa: F401 - TRANSITIONAL: workload/ledger.py (H4)
 from ipcwatch.scan.info import KindInfo, PosixMqInfo, PosixSemInfo, PosixShmInfo
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
