@@ -1,7 +1,10 @@
 """Shared fixtures: real IPC objects and child processes, each removed at teardown even when a test fails.
 
-Every name and key carries this run's unique prefix, so parallel runs and leftovers never collide, and a
-session finaliser sweeps anything with the prefix that a crashed test left behind.
+Objects are made with ipcwatch.workload (the demo's and the load generator's module too) and recorded in the
+test's `made` ledger, which removes them identity-checked at teardown; children start and stop through
+workload.children. Every name carries this run's unique prefix and every key comes from TEST_KEYS, so parallel
+runs never collide; a session finaliser sweeps what tests made by hand with them, and a killed session's ledgers
+are swept by the next one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import posix_ipc
 import pytest
@@ -31,8 +35,14 @@ import ipcwatch
 from ipcwatch.actions.verify import lookup
 from ipcwatch.scan import IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.parsers import parse_table
+from ipcwatch.workload import children, objects
+from ipcwatch.workload.children import Child
+from ipcwatch.workload.keys import KeyRange
+from ipcwatch.workload.ledger import Ledger, sweep
 
 RUN_TAG = f"ipcwt{os.getpid()}x{secrets.token_hex(3)}"
+TEST_KEYS = KeyRange(0x49000000, 0x1000000)
+LEDGER_TOOL = "tests"
 _issued_keys: set[int] = set()
 
 
@@ -43,22 +53,9 @@ def unique_name(suffix: str = "") -> str:
 
 def unique_key() -> int:
     """A SysV key no live object uses; remembered so the session sweep can remove leftovers."""
-    while True:
-        key = 0x49000000 | secrets.randbelow(0x00FFFFFF)
-        if key not in _issued_keys and not _key_in_use(key):
-            _issued_keys.add(key)
-            return key
-
-
-def _key_in_use(key: int) -> bool:
-    for table in ("shm", "msg", "sem"):
-        try:
-            with open(f"/proc/sysvipc/{table}") as f:
-                if any(line.split()[:1] == [str(key)] for line in f.readlines()[1:]):
-                    return True
-        except OSError:
-            pass
-    return False
+    key = TEST_KEYS.free(taken=_issued_keys)
+    _issued_keys.add(key)
+    return key
 
 
 def mqueue_mounted() -> bool:
@@ -98,24 +95,13 @@ def cleanup() -> Iterator[Cleanup]:
     c.run()
 
 
-@dataclass
-class Child:
-    """A child Python process started by `spawn`; `lines` are what it printed before it said READY."""
-
-    proc: subprocess.Popen[str]
-    lines: list[str]
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                stream.close()
+@pytest.fixture
+def made(cleanup: Cleanup) -> Ledger:
+    """This test's ledger: what the object fixtures make is recorded in it, and removed (identity-checked) at
+    teardown after every callback registered later (handles closed, children stopped) has run."""
+    ledger = Ledger.open(LEDGER_TOOL)
+    cleanup.add(ledger.remove_all)
+    return ledger
 
 
 @pytest.fixture
@@ -128,26 +114,10 @@ def spawn(cleanup: Cleanup) -> Callable[..., Child]:
     """
 
     def start(code: str, timeout: float = 20.0, pass_fds: Iterable[int] = ()) -> Child:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            pass_fds=tuple(pass_fds),
-        )
-        child = Child(proc, [])
+        child = children.start([sys.executable, "-c", textwrap.dedent(code)], pass_fds=pass_fds, stdin=True)
         cleanup.add(child.stop)
-        deadline = time.monotonic() + timeout
-        assert proc.stdout is not None
-        while True:
-            line = proc.stdout.readline()
-            if line.strip() == "READY":
-                return child
-            if not line:
-                raise AssertionError(f"child exited with {proc.wait()} before READY; printed {child.lines!r}")
-            child.lines.append(line.rstrip("\n"))
-            if time.monotonic() > deadline:
-                raise AssertionError("child did not print READY in time")
+        child.wait_ready(timeout, keep_stdout=True)
+        return child
 
     return start
 
@@ -184,11 +154,22 @@ def shm_row(shmid: int) -> dict[str, int]:
 # --- real objects ---------------------------------------------------------------------------------------------
 
 
+SysvObject = TypeVar("SysvObject", sysv_ipc.SharedMemory, sysv_ipc.MessageQueue, sysv_ipc.Semaphore)
+
+
+def _sysv(made: Ledger, kind: str, make: Callable[[int], SysvObject], key: int | None) -> SysvObject:
+    """`make(key)` (a sysv_ipc creation with IPC_CREX: segments start filled with spaces, as tests expect) under
+    `key`, else a fresh key of TEST_KEYS; recorded in the test's ledger."""
+    obj = make(key) if key is not None else TEST_KEYS.create(make)
+    _issued_keys.add(obj.key)
+    made.add(f"{kind}:{obj.id}")
+    return obj
+
+
 @pytest.fixture
-def sysv_shm(cleanup: Cleanup) -> Callable[..., sysv_ipc.SharedMemory]:
+def sysv_shm(made: Ledger) -> Callable[..., sysv_ipc.SharedMemory]:
     def make(size: int = 4096, key: int | None = None) -> sysv_ipc.SharedMemory:
-        shm = sysv_ipc.SharedMemory(unique_key() if key is None else key, sysv_ipc.IPC_CREX, size=size, mode=0o600)
-        cleanup.add(shm.remove)
+        shm = _sysv(made, "sysv-shm", lambda k: sysv_ipc.SharedMemory(k, sysv_ipc.IPC_CREX, size=size, mode=0o600), key)
         shm.detach()  # sysv_ipc attaches on creation; tests attach explicitly where they need a holder
         return shm
 
@@ -196,37 +177,32 @@ def sysv_shm(cleanup: Cleanup) -> Callable[..., sysv_ipc.SharedMemory]:
 
 
 @pytest.fixture
-def sysv_msg(cleanup: Cleanup) -> Callable[..., sysv_ipc.MessageQueue]:
+def sysv_msg(made: Ledger) -> Callable[..., sysv_ipc.MessageQueue]:
     def make(key: int | None = None) -> sysv_ipc.MessageQueue:
-        mq = sysv_ipc.MessageQueue(unique_key() if key is None else key, sysv_ipc.IPC_CREX, mode=0o600)
-        cleanup.add(mq.remove)
-        return mq
+        return _sysv(made, "sysv-msg", lambda k: sysv_ipc.MessageQueue(k, sysv_ipc.IPC_CREX, mode=0o600), key)
 
     return make
 
 
 @pytest.fixture
-def sysv_sem(cleanup: Cleanup) -> Callable[..., sysv_ipc.Semaphore]:
+def sysv_sem(made: Ledger) -> Callable[..., sysv_ipc.Semaphore]:
     def make(initial: int = 0, key: int | None = None) -> sysv_ipc.Semaphore:
-        sem = sysv_ipc.Semaphore(
-            unique_key() if key is None else key, sysv_ipc.IPC_CREX, mode=0o600, initial_value=initial
-        )
-        cleanup.add(sem.remove)
-        return sem
+        def create(k: int) -> sysv_ipc.Semaphore:
+            return sysv_ipc.Semaphore(k, sysv_ipc.IPC_CREX, mode=0o600, initial_value=initial)
+
+        return _sysv(made, "sysv-sem", create, key)
 
     return make
 
 
 @pytest.fixture
-def posix_shm(cleanup: Cleanup) -> Callable[..., tuple[str, posix_ipc.SharedMemory]]:
+def posix_shm(made: Ledger) -> Callable[..., tuple[str, posix_ipc.SharedMemory]]:
     """(name without slash, object); the object's fd is closed at once, the name unlinked at teardown."""
 
     def make(size: int = 4096, data: bytes = b"") -> tuple[str, posix_ipc.SharedMemory]:
         name = unique_name()
-        shm = posix_ipc.SharedMemory("/" + name, posix_ipc.O_CREX, mode=0o600, size=size)
-        cleanup.add(lambda: posix_ipc.unlink_shared_memory("/" + name))
-        if data:
-            os.pwrite(shm.fd, data, 0)
+        shm = objects.posix_shm(name, size, data)
+        made.add(f"posix-shm:{name}")
         shm.close_fd()
         return name, shm
 
@@ -234,11 +210,11 @@ def posix_shm(cleanup: Cleanup) -> Callable[..., tuple[str, posix_ipc.SharedMemo
 
 
 @pytest.fixture
-def posix_sem(cleanup: Cleanup) -> Callable[..., tuple[str, posix_ipc.Semaphore]]:
+def posix_sem(made: Ledger, cleanup: Cleanup) -> Callable[..., tuple[str, posix_ipc.Semaphore]]:
     def make(initial: int = 0) -> tuple[str, posix_ipc.Semaphore]:
         name = unique_name()
-        sem = posix_ipc.Semaphore("/" + name, posix_ipc.O_CREX, mode=0o600, initial_value=initial)
-        cleanup.add(lambda: posix_ipc.unlink_semaphore("/" + name))
+        sem = objects.posix_sem(name, initial)
+        made.add(f"posix-sem:{name}")
         cleanup.add(sem.close)
         return name, sem
 
@@ -246,27 +222,24 @@ def posix_sem(cleanup: Cleanup) -> Callable[..., tuple[str, posix_ipc.Semaphore]
 
 
 @pytest.fixture
-def empty_sem_file(cleanup: Cleanup) -> str:
+def empty_sem_file(made: Ledger) -> str:
     """The sem trap (HOSTILE 6): a 0-byte, world-writable `/dev/shm/sem.NAME`; returns NAME."""
     name = unique_name()
-    path = f"/dev/shm/sem.{name}"
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    fd = os.open(f"/dev/shm/sem.{name}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
     os.close(fd)
-    cleanup.add(lambda: os.unlink(path))
+    made.add(f"posix-sem:{name}")
     return name
 
 
 @pytest.fixture
-def posix_mq(cleanup: Cleanup) -> Callable[..., tuple[str, posix_ipc.MessageQueue]]:
+def posix_mq(made: Ledger, cleanup: Cleanup) -> Callable[..., tuple[str, posix_ipc.MessageQueue]]:
     if not mqueue_mounted():
         pytest.skip("/dev/mqueue is not mounted")
 
     def make(max_messages: int = 8, max_message_size: int = 256) -> tuple[str, posix_ipc.MessageQueue]:
         name = unique_name()
-        mq = posix_ipc.MessageQueue(
-            "/" + name, posix_ipc.O_CREX, mode=0o600, max_messages=max_messages, max_message_size=max_message_size
-        )
-        cleanup.add(lambda: posix_ipc.unlink_message_queue("/" + name))
+        mq = objects.posix_mq(name, max_messages, max_message_size)
+        made.add(f"posix-mq:{name}")
         cleanup.add(mq.close)
         return name, mq
 
@@ -282,11 +255,10 @@ def fifo_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def make_fifo(fifo_dir: str, cleanup: Cleanup) -> Callable[[str], str]:
+def make_fifo(fifo_dir: str, made: Ledger) -> Callable[[str], str]:
     def make(name: str = "") -> str:
-        path = os.path.join(fifo_dir, name or unique_name(".fifo"))
-        os.mkfifo(path, 0o600)
-        cleanup.add(lambda: os.unlink(path))
+        path = objects.fifo(os.path.join(fifo_dir, name or unique_name(".fifo")))
+        made.add(f"fifo:{path}")
         assert stat.S_ISFIFO(os.lstat(path).st_mode)
         return path
 
@@ -396,5 +368,7 @@ def _sweep_leftovers() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def sweep_leftovers() -> Iterator[None]:
+    with contextlib.suppress(OSError):  # an unsafe state directory: the ledgers say why (no marker)
+        sweep(LEDGER_TOOL)  # what killed sessions' ledgers list (their owners are gone; identity-checked)
     yield
     _sweep_leftovers()
