@@ -194,7 +194,7 @@ KIND = Column("KIND", lambda o: spec(o.kind).label, lambda o: o.kind, width=4, p
 OWNER = text("OWNER", lambda o: o.owner, width=8, priority=ESSENTIAL)
 PERMS = text("PERMS", lambda o: o.perms, width=5, priority=DETAIL)
 SIZE = size("SIZE", lambda o: o.size, width=6, priority=ESSENTIAL)
-HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=18, priority=ESSENTIAL, elide="middle")
+HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=16, priority=ESSENTIAL, elide="middle")
 MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=6, priority=ESSENTIAL)
 STALE = Column("STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24)
 STALE_FLEX = Column(STALE.title, STALE.cell, STALE.sort, width=STALE.width, flex=True)  # for tables with no name
