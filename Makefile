@@ -8,7 +8,8 @@ N      ?= 5
 
 .PHONY: run test lint bench screenshots demo clean mqueue flake-hunt
 
-$(STAMP): pyproject.toml setup.py ipcwatch/native/_hexdump.c ipcwatch/native/_procfd.c ipcwatch/native/_procfd_pipe.c ipcwatch/native/_procfd_maps.c
+$(STAMP): pyproject.toml setup.py ipcwatch/native/_hexdump.c ipcwatch/native/_procfd.c ipcwatch/native/_procfd_pipe.c ipcwatch/native/_procfd_maps.c \
+		ipcwatch/native/_procfd_process.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=77"
 	# compat: a plain path entry instead of an import hook (10 ms less at every start); fall back if it is gone

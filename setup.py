@@ -36,7 +36,12 @@ setup(
         ),
         Extension(
             "ipcwatch.native._procfd",
-            sources=["ipcwatch/native/_procfd.c", "ipcwatch/native/_procfd_pipe.c", "ipcwatch/native/_procfd_maps.c"],
+            sources=[
+                "ipcwatch/native/_procfd.c",
+                "ipcwatch/native/_procfd_pipe.c",
+                "ipcwatch/native/_procfd_maps.c",
+                "ipcwatch/native/_procfd_process.c",
+            ],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
     ],

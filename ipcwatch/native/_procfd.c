@@ -15,6 +15,12 @@
  *     first opened with O_PATH and must be a FIFO with st_ino == inode; only then is it reopened for reading
  *     (non-blocking) through /proc/self/fd, so a recycled fd number can never make us open a device.
  *     It lives in _procfd_pipe.c, compiled into this same extension.
+ * read_process(proc_dir_fd, file_devs, read_maps) -> (stat, uid, cmdline, fds, maps)
+ *     Everything the /proc pass reads of one process through its open /proc/PID directory fd, in one call with
+ *     the GIL released around the reads: stat (bytes, one read of up to 8 KiB; OSError when it cannot be read),
+ *     the directory's owner uid, cmdline (bytes, one read of up to 64 KiB; b"" when unreadable), fds (fd_table
+ *     of its fd directory, or the errno int when that cannot be opened or walked) and maps (shared_maps of its maps
+ *     file, the errno int when that fails, None unless read_maps). It lives in _procfd_process.c.
  * shared_maps(maps_fd) -> list[(mode, st_dev, inode, path)]
  *     The shared file-backed mappings of an open /proc/PID/maps, in address order, through PROCMAP_QUERY (Linux
  *     6.11+): mode "r", "w", "rw" or "-", path the mapping's name as bytes. OSError(ENOTTY or EINVAL) on kernels
@@ -81,6 +87,9 @@ static const char *ns_links[3] = {"ipc:[", "mnt:[", "net:["};
 
 PyObject *procfd_pipe_fill_one(PyObject *self, PyObject *args);  /* _procfd_pipe.c */
 PyObject *procfd_shared_maps(PyObject *self, PyObject *args);     /* _procfd_maps.c */
+PyObject *procfd_read_process(PyObject *self, PyObject *args);    /* _procfd_process.c */
+int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);
+PyObject *procfd_walk(int dir_fd, const unsigned long long *devs, Py_ssize_t n_devs);
 
 /* The fd number a /proc/PID/fd entry name spells, or -1 for ".", ".." and anything else. */
 static int parse_fd_name(const char *name)
@@ -241,7 +250,7 @@ static PyObject *entry_tuple(const Walk *w, const Entry *e)
 }
 
 /* file_devs as a C array (PyMem); values that are not dev_t numbers can never match and are left out. */
-static int collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count)
+int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count)
 {
     PyObject *seq = PySequence_Fast(file_devs, "file_devs must be an iterable of ints");
     if (seq == NULL)
@@ -275,18 +284,10 @@ static int collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_
     return 0;
 }
 
-static PyObject *fd_table(PyObject *self, PyObject *args)
+/* The walk of fd_table over an open fd directory; NULL with an exception set (OSError with the errno). */
+PyObject *procfd_walk(int dir_fd, const unsigned long long *devs, Py_ssize_t n_devs)
 {
-    (void)self;
-    int dir_fd;
-    PyObject *file_devs;
-    if (!PyArg_ParseTuple(args, "iO:fd_table", &dir_fd, &file_devs))
-        return NULL;
-    Walk w = {.dir_fd = dir_fd};
-    unsigned long long *devs = NULL;
-    if (collect_devs(file_devs, &devs, &w.n_devs) < 0)
-        return NULL;
-    w.devs = devs;
+    Walk w = {.dir_fd = dir_fd, .devs = devs, .n_devs = n_devs};
     PyObject *result = PyList_New(0);
     w.dents = PyMem_RawMalloc(DENTS_SIZE);
     w.entries = PyMem_RawMalloc(sizeof(Entry) * BATCH);
@@ -329,6 +330,21 @@ done:
     PyMem_RawFree(w.dents);
     PyMem_RawFree(w.entries);
     PyMem_RawFree(w.arena);
+    return result;
+}
+
+static PyObject *fd_table(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int dir_fd;
+    PyObject *file_devs;
+    if (!PyArg_ParseTuple(args, "iO:fd_table", &dir_fd, &file_devs))
+        return NULL;
+    unsigned long long *devs = NULL;
+    Py_ssize_t n_devs = 0;
+    if (procfd_collect_devs(file_devs, &devs, &n_devs) < 0)
+        return NULL;
+    PyObject *result = procfd_walk(dir_fd, devs, n_devs);
     PyMem_Free(devs);
     return result;
 }
@@ -337,6 +353,7 @@ static PyMethodDef methods[] = {
     {"fd_table", fd_table, METH_VARARGS, "The IPC-capable fds of an open /proc/PID/fd directory."},
     {"pipe_fill_one", procfd_pipe_fill_one, METH_VARARGS, "(queued, capacity) through one pipe read end, or None."},
     {"shared_maps", procfd_shared_maps, METH_VARARGS, "Shared file-backed mappings of an open maps fd."},
+    {"read_process", procfd_read_process, METH_VARARGS, "stat, uid, cmdline, fd table and mappings of a process."},
     {NULL, NULL, 0, NULL},
 };
 

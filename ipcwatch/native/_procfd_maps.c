@@ -27,6 +27,7 @@ struct procmap_query_v1 {
 #define NAME_CAP 4096
 
 PyObject *procfd_shared_maps(PyObject *self, PyObject *args);
+PyObject *procfd_maps_of(int maps_fd);
 
 PyObject *procfd_shared_maps(PyObject *self, PyObject *args)
 {
@@ -34,6 +35,12 @@ PyObject *procfd_shared_maps(PyObject *self, PyObject *args)
     int maps_fd;
     if (!PyArg_ParseTuple(args, "i:shared_maps", &maps_fd))
         return NULL;
+    return procfd_maps_of(maps_fd);
+}
+
+/* The list shared_maps returns; NULL with an exception set (OSError with the errno). */
+PyObject *procfd_maps_of(int maps_fd)
+{
     _Static_assert(sizeof(struct procmap_query_v1) == 104, "struct procmap_query is 104 bytes");
     char *name = PyMem_RawMalloc(NAME_CAP);
     PyObject *out = PyList_New(0);

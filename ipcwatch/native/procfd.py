@@ -10,6 +10,8 @@ this pure-Python twin.
     pipe_fill_one(proc_root, pid, fd, inode)    # (queued, capacity) through that read end, or None
     shared_maps(maps_fd)                        # [(mode, st_dev, inode, path bytes), ...] through PROCMAP_QUERY;
                                                 # OSError(ENOTTY or EINVAL) on kernels before 6.11
+    read_process(proc_dir_fd, file_devs, read_maps)
+        # (stat bytes, uid, cmdline bytes, fd_table or errno, shared_maps or errno or None): one call per process
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import os
 import stat as stat_mod
 import struct
 import termios
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+
+from ipcwatch.procfs import read_once
 
 FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
 #                  | ("a", fd, "eventfd" | "signalfd") | ("n", fd, "ipc" | "mnt" | "net", inode)
@@ -153,12 +157,43 @@ def py_shared_maps(maps_fd: int) -> list[SharedMap]:
         addr = end
 
 
+ProcessFiles = tuple[bytes, int, bytes, "list[FdEntry] | int", "list[SharedMap] | int | None"]
+
+
+def _errno_of(path: str, dir_fd: int, flags: int, read: Callable[[int], list]) -> list | int:
+    """read(fd of path under dir_fd), or the errno of the OSError opening or reading it raised."""
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as exc:
+        return exc.errno or errno.EIO
+    try:
+        return read(fd)
+    except OSError as exc:
+        return exc.errno or errno.EIO
+    finally:
+        os.close(fd)
+
+
+def py_read_process(proc_dir_fd: int, file_devs: Collection[int], read_maps: bool) -> ProcessFiles:
+    """The pure-Python twin of `_procfd.read_process`."""
+    stat = read_once(proc_dir_fd, "stat", 8192)
+    uid = os.fstat(proc_dir_fd).st_uid
+    try:
+        cmdline = read_once(proc_dir_fd, "cmdline", 1 << 16)
+    except OSError:
+        cmdline = b""
+    fds = _errno_of("fd", proc_dir_fd, os.O_RDONLY | os.O_DIRECTORY, lambda fd: py_fd_table(fd, file_devs))
+    maps = _errno_of("maps", proc_dir_fd, os.O_RDONLY, py_shared_maps) if read_maps else None
+    return stat, uid, cmdline, fds, maps
+
+
 try:
     from ipcwatch.native import _procfd
 
     fd_table = _procfd.fd_table
     pipe_fill_one = _procfd.pipe_fill_one
     shared_maps = _procfd.shared_maps
+    read_process = _procfd.read_process
     IMPLEMENTATION = "c"
 except ImportError:
     if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
@@ -166,16 +201,20 @@ except ImportError:
     fd_table = py_fd_table
     pipe_fill_one = py_pipe_fill_one
     shared_maps = py_shared_maps
+    read_process = py_read_process
     IMPLEMENTATION = "python"
 
 __all__ = [
     "IMPLEMENTATION",
     "FdEntry",
+    "ProcessFiles",
     "SharedMap",
     "fd_table",
     "pipe_fill_one",
     "py_fd_table",
     "py_pipe_fill_one",
+    "py_read_process",
     "py_shared_maps",
+    "read_process",
     "shared_maps",
 ]

@@ -13,7 +13,8 @@ import pwd
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ipcwatch.native.procfd import SharedMap, fd_table, shared_maps
+from ipcwatch.native.procfd import FdEntry, SharedMap
+from ipcwatch.native.procfd import read_process as read_files
 from ipcwatch.procfs import read_at, read_once
 from ipcwatch.scan.model import Holder, Process, ScanError
 from ipcwatch.scan.parsers import parse_fdinfo, parse_maps_line, parse_stat
@@ -28,6 +29,7 @@ AnonFd = tuple[int, int, str, dict[str, str]]  # (pid, fd, "eventfd" | "signalfd
 ProcessVisitor = Callable[[int, int, Process], None]
 
 _GONE = (FileNotFoundError, ProcessLookupError)
+_PERMISSION = (errno.EACCES, errno.EPERM)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
@@ -87,13 +89,8 @@ class ProcPassConfig:
     visitors: Sequence[ProcessVisitor] = ()
 
 
-def _scan_fds(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int], anon: bool) -> None:
-    # The hottest loop of a scan (every fd of every process): the walk itself is native.fd_table.
-    fd_dir = os.open("fd", _DIR_FLAGS, dir_fd=dir_fd)
-    try:
-        entries = fd_table(fd_dir, file_devs)
-    finally:
-        os.close(fd_dir)
+def _index_fds(pid: int, dir_fd: int, entries: list[FdEntry], index: HolderIndex, anon: bool) -> None:
+    # The hottest loop of a scan (every fd of every process): the walk itself is native (read_process).
     sockets, pipes, files = index.sockets, index.pipes, index.files
     for entry in entries:
         kind = entry[0]
@@ -153,30 +150,38 @@ def _parse_shared_maps(data: bytes) -> list[SharedMap]:
     return out
 
 
-def _shared_maps(dir_fd: int) -> list[SharedMap]:
+def _text_maps(dir_fd: int) -> list[SharedMap]:
+    """The shared mappings from the maps text (kernels before 6.11); none when it is not readable."""
+    try:
+        return _parse_shared_maps(read_at(dir_fd, "maps", 64 << 20))
+    except PermissionError:
+        return []  # counted with the fd tables: same cause, same remedy
+
+
+def _maps_of(dir_fd: int, queried: list[SharedMap] | int | None) -> list[SharedMap]:
+    """What read_process's maps query gave (a list, or an errno), or the maps text when it was not asked for."""
     global _procmap_query_works
-    if _procmap_query_works:
-        fd = os.open("maps", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
-        try:
-            return shared_maps(fd)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTTY, errno.EINVAL):
-                raise
-            _procmap_query_works = False
-        finally:
-            os.close(fd)
-    return _parse_shared_maps(read_at(dir_fd, "maps", 64 << 20))
+    if queried is None:
+        return _text_maps(dir_fd)
+    if isinstance(queried, list):
+        return queried
+    if queried in (errno.ENOTTY, errno.EINVAL):
+        _procmap_query_works = False
+        return _text_maps(dir_fd)
+    if queried in _PERMISSION:
+        return []
+    raise OSError(queried, os.strerror(queried))
 
 
 _MODE_BITS = {"r": 1, "w": 2, "rw": 3, "-": 0}
 _BITS_MODE = ("-", "r", "w", "rw")
 
 
-def _scan_maps(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[int]) -> None:
+def _index_maps(pid: int, dir_fd: int, maps: list[SharedMap], index: HolderIndex, file_devs: frozenset[int]) -> None:
     """One hold per object a process maps, whose mode is the union of all its mappings of it (rw and r: rw)."""
     segments: dict[int, int] = {}  # SysV shmid -> mode bits
     files: dict[FileKey, int] = {}  # (st_dev, inode) -> mode bits
-    for mode, dev, inode, path in _shared_maps(dir_fd):
+    for mode, dev, inode, path in maps:
         if path.startswith(b"/SYSV"):
             segments[inode] = segments.get(inode, 0) | _MODE_BITS[mode]
         elif dev in file_devs:
@@ -189,19 +194,25 @@ def _scan_maps(pid: int, dir_fd: int, index: HolderIndex, file_devs: frozenset[i
         index.files.setdefault(key, []).append((pid, None, _BITS_MODE[bits]))
 
 
-def read_process(pid: int, dir_fd: int) -> Process | None:
-    """The process behind an open /proc/PID directory fd; None when its stat cannot be parsed."""
-    parsed = parse_stat(read_once(dir_fd, "stat", 8192))
+def _process(pid: int, stat: bytes, uid: int, raw_cmdline: bytes) -> Process | None:
+    """A Process from its stat and cmdline bytes; None when the stat cannot be parsed."""
+    parsed = parse_stat(stat)
     if parsed is None:
         return None
     comm, state, ppid, start = parsed
+    cmdline = tuple(os.fsdecode(a) for a in raw_cmdline.rstrip(b"\0").split(b"\0")) if raw_cmdline else ()
+    return Process(pid, ppid, comm, cmdline, uid, user_name(uid), start, state)
+
+
+def read_process(pid: int, dir_fd: int) -> Process | None:
+    """The process behind an open /proc/PID directory fd; None when its stat cannot be parsed."""
+    stat = read_once(dir_fd, "stat", 8192)
     uid = os.fstat(dir_fd).st_uid
     try:
         raw = read_once(dir_fd, "cmdline", 1 << 16)
     except OSError:
         raw = b""
-    cmdline = tuple(os.fsdecode(a) for a in raw.rstrip(b"\0").split(b"\0")) if raw else ()
-    return Process(pid, ppid, comm, cmdline, uid, user_name(uid), start, state)
+    return _process(pid, stat, uid, raw)
 
 
 def process_at(pid: int, proc_root: str = "/proc") -> Process | None:
@@ -235,20 +246,21 @@ def scan_processes(config: ProcPassConfig) -> HolderIndex:
             except OSError:
                 continue
             try:
-                proc = read_process(pid, dir_fd)
+                query = config.read_maps and _procmap_query_works
+                stat, uid, raw_cmdline, fds, maps = read_files(dir_fd, config.file_devs, query)
+                proc = _process(pid, stat, uid, raw_cmdline)
                 if proc is None:
                     index.errors.append(ScanError(f"{config.proc_root}/{pid}/stat", "could not be parsed"))
                     continue
                 index.processes[pid] = proc
-                try:
-                    _scan_fds(pid, dir_fd, index, config.file_devs, config.read_anon)
-                except PermissionError:
+                if isinstance(fds, int):
+                    if fds not in _PERMISSION:
+                        raise OSError(fds, os.strerror(fds))  # gone (ENOENT, ESRCH) or an error to report
                     index.unreadable_fd_tables += 1
+                else:
+                    _index_fds(pid, dir_fd, fds, index, config.read_anon)
                 if config.read_maps:
-                    try:
-                        _scan_maps(pid, dir_fd, index, config.file_devs)
-                    except PermissionError:
-                        pass  # counted with the fd tables: same cause, same remedy
+                    _index_maps(pid, dir_fd, _maps_of(dir_fd, maps), index, config.file_devs)
                 for visit in config.visitors:
                     visit(pid, dir_fd, proc)
             except _GONE:
