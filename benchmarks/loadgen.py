@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from loadgen_holders import KINDS, STOP_SIGNALS, Plan, child_main
 from loadgen_limits import MQ_CHARGE, SEM_NSEMS, limits_needed, register_run, release_run
 
-from ipcwatch import libc
+from ipcwatch import libc_write
 from ipcwatch.actions.outcome import Status
 from ipcwatch.workload import ledger, objects
 from ipcwatch.workload.keys import KeyRange
@@ -138,7 +138,7 @@ class Load:
             ids += [objects.sysv(kind, LOADGEN_KEYS, nsems=SEM_NSEMS)[0] for _ in range(self.counts[kind])]
             self.ledger.add_many(f"{kind}:{ident}" for ident in ids)
         for msqid in self.sysv_ids["sysv-msg"][::5]:
-            libc.msgsnd(msqid, 1, b"loadgen", libc.IPC_NOWAIT)
+            libc_write.msgsnd(msqid, 1, b"loadgen", libc_write.IPC_NOWAIT)
         self.run_dir = tempfile.mkdtemp(prefix=self.prefix + ".")
         self.ledger.add(f"dir:{self.run_dir}")
         plan = self._plan = Plan(self.prefix, self.counts, self.processes, self.run_dir, self.leader, self.sysv_ids)

@@ -23,7 +23,7 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ipcwatch import libc
+from ipcwatch import libc_write
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, refused
 from ipcwatch.actions.remove import unlink_checked
 from ipcwatch.procfs import stat_identity
@@ -184,7 +184,7 @@ def remove(entry: Entry, now: str | None, directories: Directories | None = None
             os.kill(int(rest), signal.SIGKILL)
             return done(f"killed {ref}")
         if kind in _SYSV:
-            libc.ipc_rmid(kind, int(rest))
+            libc_write.ipc_rmid(kind, int(rest))
             return done(f"removed {ref}")
         path = _path_of(kind, rest)
         if kind == "dir":
