@@ -20,26 +20,20 @@ import secrets
 import shutil
 import signal
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ipcwatch import libc_write
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, refused
 from ipcwatch.actions.remove import unlink_checked
+from ipcwatch.kinds import SYSV_KINDS, Home, parse_kind, spec
 from ipcwatch.procfs import stat_identity
 from ipcwatch.scan.parsers import parse_table
 from ipcwatch.scan.procs import process_at
-from ipcwatch.scan.sysv import sysv_identity
+from ipcwatch.scan.sysv import TABLES, sysv_identity
 
-# SysV kind -> (/proc/sysvipc table, id column, the immutable columns its scan identity adds)
-_SYSV = {
-    "sysv-shm": ("shm", "shmid", ("cpid", "size")),
-    "sysv-msg": ("msg", "msqid", ()),
-    "sysv-sem": ("sem", "semid", ("nsems",)),
-}
-# kind -> (directory, entry prefix) for POSIX names; file kinds -> the type their path must have
-_POSIX = {"posix-shm": ("/dev/shm", ""), "posix-sem": ("/dev/shm", "sem."), "posix-mq": ("/dev/mqueue", "")}
-_PATH_TYPES: dict[str, Callable[[int], bool]] = {"fifo": stat.S_ISFIFO, "unix": stat.S_ISSOCK, "dir": stat.S_ISDIR}
+# Besides the IPC kinds' refs, a ledger records these: a private directory (removed with what is in it) and a child
+DIR, PROCESS = "dir", "process"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 SUFFIX = ".marker"
 
@@ -90,7 +84,7 @@ def identities(refs: Iterable[str]) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for ref in refs:
         kind, _, rest = ref.partition(":")
-        if kind in _SYSV:
+        if kind in SYSV_KINDS:
             if kind not in tables:
                 tables[kind] = _sysv_identities(kind)
             found[ref] = tables[kind].get(rest)
@@ -105,7 +99,7 @@ def identify(ref: str) -> str | None:
 
 
 def _sysv_identities(kind: str) -> dict[str, str]:
-    table, id_column, extra = _SYSV[kind]
+    table, id_column, extra = TABLES[kind]  # type: ignore[index]
     try:
         with open(f"/proc/sysvipc/{table}", "rb") as f:
             rows = parse_table(f.read())
@@ -116,23 +110,25 @@ def _sysv_identities(kind: str) -> dict[str, str]:
 
 def _identify_other(kind: str, rest: str) -> str | None:
     try:
-        if kind == "process":
+        if kind == PROCESS:
             proc = process_at(int(rest))
             return proc.identity if proc is not None and proc.state not in ("Z", "X") else None  # a zombie is gone
         st = os.lstat(_path_of(kind, rest))
     except (OSError, ValueError):
         return None
-    is_type = _PATH_TYPES.get(kind, stat.S_ISREG)
-    return stat_identity(st) if is_type(st.st_mode) else None
+    is_type = stat.S_ISDIR if kind == DIR else spec(kind).file_type
+    return stat_identity(st) if is_type is not None and is_type(st.st_mode) else None
 
 
 def _path_of(kind: str, rest: str) -> str:
-    if kind in _POSIX:
+    """The path a directory's or a file kind's ref names; ValueError for any other ref."""
+    known = parse_kind(kind)
+    home = Home.PATH if kind == DIR else Home.NONE if known is None else spec(known).home
+    if home in (Home.SHM_DIR, Home.MQUEUE_DIR):
         if not rest or "/" in rest:
             raise ValueError(f"not a POSIX name: {rest!r}")
-        directory, prefix = _POSIX[kind]
-        return os.path.join(directory, prefix + rest)
-    if kind in _PATH_TYPES and rest.startswith("/"):
+        return os.path.join(home, spec(kind).entry_prefix + rest)
+    if home is Home.PATH and rest.startswith("/"):
         return rest
     raise ValueError(f"not a workload ref: {kind}:{rest}")
 
@@ -180,14 +176,14 @@ def remove(entry: Entry, now: str | None, directories: Directories | None = None
     if expected is None or now != expected:
         return refused(f"{ref} is not the one the workload made (identity {now}, recorded {expected}); left alone")
     try:
-        if kind == "process":
+        if kind == PROCESS:
             os.kill(int(rest), signal.SIGKILL)
             return done(f"killed {ref}")
-        if kind in _SYSV:
+        if kind in SYSV_KINDS:
             libc_write.ipc_rmid(kind, int(rest))
             return done(f"removed {ref}")
         path = _path_of(kind, rest)
-        if kind == "dir":
+        if kind == DIR:
             shutil.rmtree(path)
             return done(f"removed {ref}")
         where = os.path.dirname(path)
@@ -327,7 +323,7 @@ def sweep(tool: str, *, live_too: bool = False) -> list[Swept]:
             if not entries and not os.path.exists(f"/proc/{name.split('-')[1]}"):
                 _unlink_marker(name)
             continue
-        if not live_too and identify(f"process:{owner.partition('@')[0]}") == owner:
+        if not live_too and identify(f"{PROCESS}:{owner.partition('@')[0]}") == owner:
             continue  # a running workload: its own stop removes all of it
         outcomes = tuple(_remove_entries(entries))
         kept = any(o.status in (Status.DENIED, Status.FAILED) for o in outcomes)

@@ -2,7 +2,7 @@
 
 The functions make one object each and hold nothing: SysV objects through libc (never attached, any number of
 semaphores per set), POSIX objects exclusively (O_CREAT|O_EXCL), FIFOs, unix listeners (path or abstract) with
-pending clients, socket files nobody listens on, eventfds and signalfds. `Maker` adds a tag, a private directory
+pending clients, and socket files nobody listens on. `Maker` adds a tag, a private directory
 and a `Ledger`: everything it makes is recorded the moment it exists, so one `Ledger.remove_all` removes it.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import posix_ipc
 
+from ipcwatch.kinds import Kind, parse_kind
 from ipcwatch.workload.keys import KeyRange
 from ipcwatch.workload.ledger import Ledger
 
@@ -23,7 +24,6 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.shmget.argtypes = (ctypes.c_int, ctypes.c_size_t, ctypes.c_int)
 _libc.msgget.argtypes = (ctypes.c_int, ctypes.c_int)
 _libc.semget.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
-_libc.signalfd.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
 
 
 def _checked(result: int, what: str) -> int:
@@ -36,12 +36,13 @@ def _checked(result: int, what: str) -> int:
 def sysv_with_key(kind: str, key: int, *, size: int = 4096, nsems: int = 1, mode: int = 0o600) -> int:
     """Create a SysV object under `key` (IPC_CREAT|IPC_EXCL); its id. A segment is not attached."""
     flags = IPC_CREAT | IPC_EXCL | mode
-    if kind == "sysv-shm":
-        return _checked(_libc.shmget(key, size, flags), kind)
-    if kind == "sysv-msg":
-        return _checked(_libc.msgget(key, flags), kind)
-    if kind == "sysv-sem":
-        return _checked(_libc.semget(key, nsems, flags), kind)
+    match parse_kind(kind):
+        case Kind.SYSV_SHM:
+            return _checked(_libc.shmget(key, size, flags), kind)
+        case Kind.SYSV_MSG:
+            return _checked(_libc.msgget(key, flags), kind)
+        case Kind.SYSV_SEM:
+            return _checked(_libc.semget(key, nsems, flags), kind)
     raise ValueError(f"not a SysV kind: {kind}")
 
 
@@ -99,16 +100,6 @@ def socket_file(path: str) -> str:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as orphan:
         orphan.bind(path)
     return path
-
-
-def eventfd(initial: int = 0, flags: int = 0) -> int:
-    return os.eventfd(initial, flags | os.EFD_CLOEXEC)
-
-
-def signalfd(mask: int) -> int:
-    """A new signalfd for the signals in the kernel mask `mask` (bit N-1: signal N)."""
-    sigset = (ctypes.c_ulong * 16)(mask)
-    return _checked(_libc.signalfd(-1, ctypes.byref(sigset), os.O_CLOEXEC), "signalfd")
 
 
 @dataclass
