@@ -13,6 +13,7 @@ already be gone.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import math
 import os
 import signal
@@ -49,6 +50,7 @@ NEW_MAX = 100
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 EXIT_GRACE = 2.0  # seconds a clean exit may take after a stop signal before the process ends at once (~0.3 s)
 QUIT_WAIT = 1.0  # seconds quitting waits for background work other than a scan
+PROFILE_ENV = "IPCWATCH_PROFILE"  # a path: the UI thread's cProfile stats are written there on exit
 ADAPT = 10  # the next scan waits at least this many times the last one's CPU time (scans: <= 10 % of a core)
 ADAPT_STEP = 0.5  # a stretched interval is rounded up to this
 
@@ -279,14 +281,22 @@ def run(read_only: bool, interval: float) -> NoReturn:
 
     Quitting waits at most QUIT_WAIT seconds for work still running in worker threads — a scan (it only reads, and
     on a busy host one takes seconds) or an action (whose own waits have timeouts) — then ends the process. The
-    terminal has been restored by then.
+    terminal has been restored by then. With IPCWATCH_PROFILE=PATH in the environment, the UI thread runs under
+    cProfile (its CPU time) and the stats go to PATH (`python -m pstats PATH`).
     """
     app = IpcwatchApp(scan, read_only=read_only, interval=interval, stop_signals=STOP_SIGNALS)
     loop = asyncio.new_event_loop()
+    profile = os.environ.get(PROFILE_ENV)
+    profiler = cProfile.Profile(time.thread_time) if profile else None  # the UI thread's CPU, not the scans'
     try:
+        if profiler is not None:
+            profiler.enable()
         app.run(loop=loop)  # unlike asyncio.run, this does not wait for the worker threads
     finally:
         loop.close()
+        if profiler is not None and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
     deadline = time.monotonic() + QUIT_WAIT
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:

@@ -105,6 +105,8 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self._history: list[Place] = []
         self._holder_cycle: tuple[str, int] | None = None
         self._bindings_state: tuple[bool | None, ...] | None = None
+        self._following = False  # the panes' update after a cursor move is scheduled
+        self._held_behind = False  # the process table's cursor moved: the held-objects table must follow
         self.flows = flows
 
     def compose(self) -> ComposeResult:
@@ -231,9 +233,21 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
 
     @on(KeyedTable.RowHighlighted)
     def _row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        """The held-objects table, the detail pane and the footer follow the cursor once the moved cursor has been
+        painted (a key is answered at once), and once for a burst of moves (a held-down arrow)."""
         if self.rows is None:
             return
-        if event.table.id == PROC_TABLE:
+        self._held_behind |= event.table.id == PROC_TABLE
+        if not self._following:
+            self._following = True
+            self.call_after_refresh(self._follow_selection)
+
+    def _follow_selection(self) -> None:
+        self._following = False
+        if self.rows is None or not self._widgets_present():
+            return
+        if self._held_behind:
+            self._held_behind = False
             self._refresh_held()
         self._show_detail()
 
