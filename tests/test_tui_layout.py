@@ -41,8 +41,8 @@ def test_narrow_the_least_important_columns_go_first_and_the_identity_ones_stay(
 
 def test_natural_widths_are_the_widest_cell_or_the_title() -> None:
     rows = [Row("a", ("1", "x" * 30, "root", "0600", ""), ()), Row("b", ("123456789", "y", "r", "0", "n"), ())]
-    assert natural_widths(HEADS, rows) == (9, 30, 5, 4, 4)
-    assert natural_widths(HEADS, []) == (2, 4, 5, 4, 4)
+    assert natural_widths(HEADS, rows) == (9, 30, 7, 6, 6)  # a title has room for the sort arrow after it
+    assert natural_widths(HEADS, []) == (4, 6, 7, 6, 6)
 
 
 def test_fit_cell_pads_aligns_and_elides_to_exactly_its_width() -> None:

@@ -329,7 +329,7 @@ class KeyedTable(_Moving):
         for p in self._layout():
             head = self.heads[p.index]
             mark = (" ▼" if self.sort_reverse else " ▲") if p.index == self.sort_column else ""
-            title = fit_cell(head.title, max(0, p.width - len(mark)), "end", head.numeric) + mark
+            title = fit_cell(head.title + mark, p.width, "end", head.numeric)
             parts.append(" " * GAP + title)
         return "".join(parts)
 

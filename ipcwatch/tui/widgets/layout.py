@@ -14,6 +14,7 @@ from ipcwatch.tui.widgets.rows import ColumnHead, Row
 from ipcwatch.views import Elide, cell_len, elide, fit
 
 GAP = 1  # blank cells before each column
+SORT_MARK = 2  # " ▲" after the title of the column the table is sorted by
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +27,10 @@ class Placed:
 
 
 def natural_widths(heads: Sequence[ColumnHead], rows: Sequence[Row]) -> tuple[int, ...]:
-    """Per column, the width of its widest cell or its title. Counted in code points, not cells: one pass in C
-    over tens of thousands of rows; a wide character only makes a cell elided a little early."""
-    widths = [cell_len(head.title) for head in heads]
+    """Per column, the width of its widest cell or its title and room for the sort arrow (sorting never changes
+    a column's width). Counted in code points, not cells: one pass in C over tens of thousands of rows; a wide
+    character only makes a cell elided a little early."""
+    widths = [cell_len(head.title) + SORT_MARK for head in heads]
     if rows:
         for i, column in enumerate(zip(*(row.cells for row in rows), strict=False)):
             widths[i] = max(widths[i], max(map(len, column)))
