@@ -110,7 +110,7 @@ class KeyedTable(_Moving):
         self._cursor_row = 0
         self._natural = natural_widths(self.heads, ())
         self._columns_placed: tuple[Placed, ...] = ()
-        self._laid_out_for = -1  # the width `_placed` was laid out for
+        self._laid_out_for = -1  # the width `_columns_placed` was laid out for
         self._strips: LRUCache[str, Strip] = LRUCache(LINE_CACHE)
 
     # --- the model -------------------------------------------------------------------------------------------
@@ -216,7 +216,6 @@ class KeyedTable(_Moving):
             reverse = not self.sort_reverse if index == self.sort_column else False
         selected = self.selected_key
         self.sort_column, self.sort_reverse = index, reverse
-        self._keys = list(self._keys)
         self._sort_rows()
         self._after_change(selected)
 
