@@ -11,11 +11,12 @@ wide terminals), `flex` (it takes the remaining width: the name) and `elide` (`m
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from ipcwatch.kinds import Kind, spec
@@ -96,7 +97,6 @@ def end_text(holders: Sequence[Holder]) -> str:
 
 
 def holders_summary(obj: IpcObject) -> str:
-    """`1234 postgres (+3)`, `-` when nobody holds it."""
     return end_text(obj.holders) or "-"
 
 
@@ -170,10 +170,6 @@ def send_queue_cell(obj: IpcObject) -> str:
     return "-" if _listening(obj) else human_size(obj.value("send_queue"))
 
 
-def _processes(obj: IpcObject) -> int:
-    return len(obj.holder_pids)
-
-
 def counter_mode(obj: IpcObject) -> str:
     """An eventfd is a counter, or a semaphore (EFD_SEMAPHORE: each read takes 1); `?` on kernels that do not say."""
     semaphore = obj.value("semaphore")
@@ -197,7 +193,8 @@ SIZE = size("SIZE", lambda o: o.size, width=6, priority=ESSENTIAL)
 HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=16, priority=ESSENTIAL, elide="middle")
 MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=6, priority=ESSENTIAL)
 STALE = Column("STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24)
-STALE_FLEX = Column(STALE.title, STALE.cell, STALE.sort, width=STALE.width, flex=True)  # for tables with no name
+NAMED_BY_REF = replace(REF, width=12, priority=IDENTITY, flex=True)  # kinds with no name
+STALE_FLEX = replace(STALE, flex=True)  # for tables with no name
 
 COLUMNS: dict[Kind, Sequence[Column]] = {
     Kind.SYSV_SHM: (
@@ -231,12 +228,11 @@ COLUMNS: dict[Kind, Sequence[Column]] = {
         size("CAP", _f("capacity"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
     Kind.PIPE: (
-        INODE, Column("WRITER → READER", pipe_ends, pipe_ends, width=22, priority=IDENTITY, flex=True),
-        OWNER, number("READERS", _f("readers"), width=7, **_DETAIL),
-        number("WRITERS", _f("writers"), width=7, **_DETAIL),
+        INODE, Column("WRITER → READER", pipe_ends, pipe_ends, width=22, priority=IDENTITY, flex=True, elide="middle"),
+        OWNER, number("READERS", _f("readers"), width=7, **_EXTRA),  # the ends say who
+        number("WRITERS", _f("writers"), width=7, **_EXTRA),
         size("QUEUED", _f("queued"), width=6, **_ESSENTIAL), size("CAP", _f("capacity"), width=6, **_EXTRA),
-        Column(HOLDERS.title, HOLDERS.cell, HOLDERS.sort, width=HOLDERS.width, elide="middle", **_EXTRA),
-        MARK, STALE,
+        replace(HOLDERS, priority=EXTRA), MARK, STALE,
     ),
     Kind.UNIX: (
         INODE, text("TYPE", _f("type"), width=6, **_DETAIL), text("STATE", _f("state"), width=6, **_DETAIL), NAME,
@@ -247,13 +243,12 @@ COLUMNS: dict[Kind, Sequence[Column]] = {
         HOLDERS, MARK, STALE,
     ),
     Kind.EVENTFD: (
-        Column("REF", REF.cell, REF.sort, width=12, priority=IDENTITY, flex=True, elide="middle"), OWNER,
-        number("COUNT", _f("count"), width=6, **_ESSENTIAL), Column("MODE", counter_mode, counter_mode, width=9),
-        number("PROCS", _processes, width=5, **_DETAIL), HOLDERS, MARK,
+        NAMED_BY_REF, OWNER, number("COUNT", _f("count"), width=6, **_ESSENTIAL),
+        Column("MODE", counter_mode, counter_mode, width=9),
+        number("PROCS", lambda o: len(o.holder_pids), width=5, **_DETAIL), HOLDERS, MARK,
     ),
     Kind.SIGNALFD: (
-        Column("REF", REF.cell, REF.sort, width=12, priority=IDENTITY, flex=True, elide="middle"), OWNER,
-        Column("SIGNALS", signal_list, signal_list, width=12, **_ESSENTIAL), HOLDERS, MARK,
+        NAMED_BY_REF, OWNER, Column("SIGNALS", signal_list, signal_list, width=12, **_ESSENTIAL), HOLDERS, MARK,
     ),
 }  # fmt: skip
 
@@ -261,27 +256,53 @@ COLUMNS: dict[Kind, Sequence[Column]] = {
 ALL_COLUMNS: Sequence[Column] = (KIND, NAME, OWNER, PERMS, SIZE, HOLDERS, MARK, REF, STALE)
 
 
+ARROWS = (" → ", " ⇄ ")  # between the two ends of a pipe or a connected socket
+_MORE = re.compile(r" \(\+\d+\)$")  # `(+3)`: more processes hold it
+
+
 def elide(value: str, width: int, how: Elide = "end") -> str:
-    """`value` cut to `width` terminal cells with `…`: at the end, or in the middle keeping the tail
-    (`/tmp/…/app.sock`: a path's file name says the most)."""
+    """`value` cut to `width` terminal cells with `…`: at the end, or in the middle keeping the tail. The middle
+    of a path goes (`/run/…/app.sock`: its file name says the most); holders keep their pid and `(+N)`
+    (`1234 postg… (+3)`); two ends keep both pids and the arrow (`201 ngi… ⇄ 101 po… (+1)`)."""
     if cell_len(value) <= width:
         return value
     if width <= 1:
         return ELLIPSIS[:width]
     if how == "end":
         return _fit_left(value, width - 1) + ELLIPSIS
-    tail_cells = (width - 1) * 2 // 3
-    return _fit_left(value, width - 1 - tail_cells) + ELLIPSIS + _fit_right(value, tail_cells)
+    arrow = next((a for a in ARROWS if a in value), None)
+    if arrow is not None and width >= 2 * 4 + len(arrow):
+        left, right = value.split(arrow, 1)
+        room = width - len(arrow)
+        left_cells = room // 2  # each end half, or what the other end leaves
+        if cell_len(left) <= left_cells or cell_len(right) <= room - left_cells:
+            left_cells = min(cell_len(left), room - min(cell_len(right), room - left_cells))
+        return _elide_holder(left, left_cells) + arrow + _elide_holder(right, room - left_cells)
+    if _MORE.search(value) is not None:
+        return _elide_holder(value, width)
+    tail = _fit_right(value, (width - 1) * 2 // 3)
+    cut = tail.find("/", 1)  # start the tail at a path component when that loses little
+    if 0 < cut <= len(tail) // 3:
+        tail = tail[cut:]
+    return _fit_left(value, width - 1 - cell_len(tail)) + ELLIPSIS + tail
+
+
+def _elide_holder(value: str, width: int) -> str:
+    """`1234 postg… (+3)`: the end of the name goes, the pid and how many more hold it stay while they fit."""
+    more = _MORE.search(value)
+    if more is None or width < len(more.group()) + 4:
+        return elide(value, width, "end")
+    return elide(value[: more.start()], width - len(more.group()), "end") + more.group()
 
 
 def _fit_left(value: str, cells: int) -> str:
-    out, used = [], 0
-    for ch in value:
+    """The longest start of `value` that fits in `cells`."""
+    used = 0
+    for n, ch in enumerate(value):
         used += cell_len(ch)
         if used > cells:
-            break
-        out.append(ch)
-    return "".join(out)
+            return value[:n]
+    return value
 
 
 def _fit_right(value: str, cells: int) -> str:
