@@ -1,11 +1,12 @@
 """Actions on the dashboard's selection (remove, signal, open a queue or semaphore, a blocked thread's menu, clean
-up): each resolves what is selected and hands it to `Flows`. A mixin of `DashboardScreen`."""
+up): each resolves what is selected (`Panes.selection`, one `navigation.Selection`) and hands it to `Flows`.
+A mixin of `DashboardScreen`."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ipcwatch.tui.flows import QUEUE_KINDS, SEM_KINDS
+from ipcwatch.kinds import QUEUE_KINDS, SEMAPHORE_KINDS
 
 if TYPE_CHECKING:
     from ipcwatch.tui.screens.dashboard import DashboardScreen
@@ -38,7 +39,7 @@ class Acts:
     def action_semaphore(self: DashboardScreen) -> None:
         """Open the selected semaphore: values, post, wait, set."""
         obj = self.target_object()
-        if obj is not None and obj.kind in SEM_KINDS:
+        if obj is not None and obj.kind in SEMAPHORE_KINDS:
             self.flows.semaphore(obj)
 
     def action_blocked_actions(self: DashboardScreen) -> None:
