@@ -145,6 +145,22 @@ def obj_of(ref: str) -> IpcObject:
     return found
 
 
+def listed_sysv_ids(table: str) -> set[int]:
+    """The ids /proc/sysvipc/TABLE lists now (`shm`, `msg` or `sem`)."""
+    with open(f"/proc/sysvipc/{table}") as f:
+        return {int(line.split()[1]) for line in f.readlines()[1:] if line.strip()}
+
+
+def children_of(pid: int) -> set[int]:
+    """The pids whose parent is `pid`, from /proc/*/stat."""
+    found = set()
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(Path(f"/proc/{name}/stat").read_text().rpartition(")")[2].split()[1]) == pid:
+                found.add(int(name))
+    return found
+
+
 def shm_row(shmid: int) -> dict[str, int]:
     """A segment's row in /proc/sysvipc/shm (opening it with sysv_ipc would attach it)."""
     with open("/proc/sysvipc/shm", "rb") as f:

@@ -22,7 +22,7 @@ import pytest
 import sysv_ipc
 
 from ipcwatch.workload import ledger as workload
-from tests.conftest import needs_mqueue, needs_root, wait_until
+from tests.conftest import children_of, listed_sysv_ids, needs_mqueue, needs_root, wait_until
 
 pytestmark = [needs_root, needs_mqueue]
 
@@ -30,16 +30,11 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 
 
-def _sysv_ids(table: str) -> set[int]:
-    with open(f"/proc/sysvipc/{table}") as f:
-        return {int(line.split()[1]) for line in f.readlines()[1:] if line.strip()}
-
-
 def _exists(ref: str) -> bool:
     """Whether the kernel still has what a named ref (as the demo prints it) stands for."""
     kind, _, rest = ref.partition(":")
     if kind.startswith("sysv-"):
-        return int(rest) in _sysv_ids(kind[5:])
+        return int(rest) in listed_sysv_ids(kind[5:])
     if kind in ("posix-shm", "posix-sem", "posix-mq"):
         directory, prefix = {
             "posix-shm": ("/dev/shm", ""),
@@ -48,17 +43,6 @@ def _exists(ref: str) -> bool:
         }[kind]
         return os.path.lexists(os.path.join(directory, prefix + rest))
     return os.path.lexists(rest)
-
-
-def _children_of(pid: int) -> set[int]:
-    found = set()
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{name}/stat").read_text()
-                if int(stat.rpartition(")")[2].split()[1]) == pid:
-                    found.add(int(name))
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -88,7 +72,7 @@ class DemoRun:
                 self.refs.append(ref)  # pipes and live sockets have no name: they go with the children
                 if what.startswith("stale: "):
                     self.stale[what] = ref
-        self.children = _children_of(self.pid)
+        self.children = children_of(self.pid)
         assert self.directory and len(self.refs) == 11 and len(self.children) == 16, (self.refs, self.children)
         assert all(_exists(ref) for ref in self.refs) and os.path.isdir(self.directory) and self.markers()
 
