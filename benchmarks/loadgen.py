@@ -134,9 +134,12 @@ class Load:
         self.ledger = ledger.Ledger.open(TOOL)
         if self.ledger.problem:
             self._say(f"no marker ({self.ledger.problem}): after a SIGKILL, --sweep cannot find this run")
-        for kind, ids in self.sysv_ids.items():
-            ids += [objects.sysv(kind, LOADGEN_KEYS, nsems=SEM_NSEMS)[0] for _ in range(self.counts[kind])]
-            self.ledger.add_many(f"{kind}:{ident}" for ident in ids)
+        try:
+            for kind, ids in self.sysv_ids.items():
+                for _ in range(self.counts[kind]):
+                    ids.append(objects.sysv(kind, LOADGEN_KEYS, nsems=SEM_NSEMS)[0])
+        finally:  # also what was made before a failure (shmmni reached, say): close removes it
+            self.ledger.add_many(f"{kind}:{ident}" for kind, ids in self.sysv_ids.items() for ident in ids)
         for msqid in self.sysv_ids["sysv-msg"][::5]:
             libc_write.msgsnd(msqid, 1, b"loadgen", libc_write.IPC_NOWAIT)
         self.run_dir = tempfile.mkdtemp(prefix=self.prefix + ".")

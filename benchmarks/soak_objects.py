@@ -1,6 +1,7 @@
 """The churn soak's objects: one creator and remover for every kind (SysV ids re-used on purpose through
 /proc/sys/kernel/*_next_id, POSIX names re-created), soak-owned holder processes, the churn thread, and what the
-kernel says is behind a ref. Every name carries TAG and every SysV key KEY_PREFIX, so the kernel can be checked.
+kernel says is behind a ref. Every name carries TAG and every SysV key is in SOAK_KEYS, so the kernel can be
+checked. Objects are made with ipcwatch.workload.objects, keys found with its KeyRange.
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ from pathlib import Path
 import posix_ipc
 import sysv_ipc
 
+from ipcwatch.workload import objects
+from ipcwatch.workload.keys import KeyRange
+
 KINDS = ("sysv-shm", "sysv-msg", "sysv-sem", "posix-shm", "posix-mq", "posix-sem", "fifo", "pipe", "unix")
 SYSV = {"sysv-shm": "shm", "sysv-msg": "msg", "sysv-sem": "sem"}
 POSIX = {"posix-shm": "/dev/shm/", "posix-mq": "/dev/mqueue/", "posix-sem": "/dev/shm/sem."}
 TAG = f"ipcsoak.{os.getpid()}."  # every POSIX name and the run directory carry it
-KEY_PREFIX = (0x5A << 16) | (os.getpid() & 0xFFFF)  # SysV keys are KEY_PREFIX << 8 | n
+KEY_PREFIX = (0x5A << 16) | (os.getpid() & 0xFFFF)
+SOAK_KEYS = KeyRange(KEY_PREFIX << 8, 256)  # 0x5aPPPPnn: this run's SysV keys
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 POOL = 120  # churned objects alive at once, about
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -136,15 +141,15 @@ class Objects:
             name = str(ident) if ident is not None else f"{TAG}{self._next()}"
             obj = Obj(kind, f"{kind}:{name}", name)
             if kind == "posix-shm":
-                obj.handle = posix_ipc.SharedMemory("/" + name, posix_ipc.O_CREX, size=4096)
+                obj.handle = objects.posix_shm(name)
                 obj.fds.append(obj.handle.fd) if hold else obj.handle.close_fd()
             elif kind == "posix-mq":
-                obj.handle = posix_ipc.MessageQueue("/" + name, posix_ipc.O_CREX, max_messages=4, max_message_size=64)
+                obj.handle = objects.posix_mq(name, max_messages=4, max_message_size=64)
                 for _ in range(messages):
                     obj.handle.send(b"soak", timeout=0)
                 obj.fds.append(obj.handle.mqd) if hold else obj.handle.close()
             else:
-                posix_ipc.Semaphore("/" + name, posix_ipc.O_CREX, initial_value=0).close()
+                objects.posix_sem(name).close()
             obj.stamp = kernel_stamp(kind, name)
             return obj
         if kind == "pipe":
@@ -153,13 +158,11 @@ class Objects:
             return Obj(kind, f"pipe:{os.fstat(r).st_ino}", "", fds=[r, w])
         path = str(self.run_dir / f"{kind}{self._next()}")
         if kind == "fifo":
-            os.mkfifo(path)
+            objects.fifo(path)
             fds = [os.open(path, os.O_RDWR | os.O_NONBLOCK)] if hold else []
             return Obj(kind, f"fifo:{path}", path, fds=fds, path=path)
         if hold:
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(path)
-            listener.listen(4)
+            listener = objects.unix_listener(path, backlog=4)
             return Obj(kind, f"unix:{os.fstat(listener.fileno()).st_ino}", path, fds=[listener], path=path)
         pair = socket.socketpair()
         pair[0].send(b"soak")
@@ -172,15 +175,11 @@ class Objects:
             "sysv-msg": lambda k: sysv_ipc.MessageQueue(k, sysv_ipc.IPC_CREX),
             "sysv-sem": lambda k: sysv_ipc.Semaphore(k, sysv_ipc.IPC_CREX, initial_value=0),
         }[kind]
-        handle = None
         if ident is not None:  # consumed by the next creation (ours: the lock is held); -1 cannot be written back
             next_id.write_text(str(ident))
-        for _ in range(256):
-            key = KEY_PREFIX << 8 | self._next() & 0xFF
-            with contextlib.suppress(sysv_ipc.ExistentialError):
-                handle = make(key)
-                break
-        if handle is None:
+        try:
+            handle = SOAK_KEYS.create(make)
+        except RuntimeError:  # every key of the run is in use
             return None
         obj = Obj(kind, f"{kind}:{handle.id}", handle.id, stamp=handle.key, handle=handle)
         if ident is not None and handle.id != ident:  # another program took the id first
@@ -258,7 +257,7 @@ class Objects:
                     os.unlink(os.path.join(directory, name))
         for kind, table in SYSV.items():
             for row in sysv_rows(table):
-                if int(row[0]) >> 8 == KEY_PREFIX:
+                if int(row[0]) in SOAK_KEYS:
                     self.swept += 1
                     with contextlib.suppress(sysv_ipc.Error):
                         {
@@ -312,7 +311,7 @@ def sem_value(obj: Obj) -> int | None:
 def leftovers(run_dir: Path, tmux_socket: str) -> list[str]:
     """What the soak left, read from the kernel, not from its bookkeeping: SysV objects with its keys, POSIX
     names with its tag, its directory, its child processes, its tmux server."""
-    left = [f"{kind}:{r[1]}" for kind, table in SYSV.items() for r in sysv_rows(table) if int(r[0]) >> 8 == KEY_PREFIX]
+    left = [f"{kind}:{r[1]}" for kind, table in SYSV.items() for r in sysv_rows(table) if int(r[0]) in SOAK_KEYS]
     for directory in ("/dev/shm", "/dev/mqueue"):
         with contextlib.suppress(OSError):
             left += [f"{directory}/{name}" for name in os.listdir(directory) if TAG in name]
