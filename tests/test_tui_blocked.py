@@ -75,6 +75,11 @@ async def test_a_child_stuck_on_a_semaphore_is_shown_and_released(spawn, sysv_se
         await pilot.pause()
         assert app.dashboard.view_id == PROCESSES and app.dashboard.table(PROCESSES).selected_key == str(child.pid)
         assert "Blocked threads (1)" in detail_text(app)
+        await pilot.press("b")  # back to the blocked thread; forward again goes to the process, back returns
+        assert app.dashboard.view_id == BLOCKED and app.dashboard.table(BLOCKED).selected_key == key
+        app.dashboard.action_forward()
+        await pilot.pause()
+        assert app.dashboard.view_id == PROCESSES and app.dashboard.table(PROCESSES).selected_key == str(child.pid)
         await pilot.press("b", "a")  # the actions menu: signal, or post the semaphore
         menu = await on_screen(pilot, ChoiceScreen)
         options = menu.query_one(OptionList)

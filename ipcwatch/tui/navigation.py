@@ -89,16 +89,18 @@ class Place:
 
 
 class History:
-    """Jumps remembered for `b` (back) and `f` (forward), as a browser does: a new jump clears what lies ahead."""
+    """Jumps remembered for `b` (back) and `f` (forward), as a browser does: a new jump clears what lies ahead.
+    `back`: the list the places to go back to are kept in (the screen's own, or a new one)."""
 
-    def __init__(self, limit: int = HISTORY_LIMIT) -> None:
+    def __init__(self, limit: int = HISTORY_LIMIT, back: list[Place] | None = None) -> None:
         self.limit = limit
-        self._back: list[Place] = []
+        self._back: list[Place] = [] if back is None else back
         self._ahead: list[Place] = []
 
     def leave(self, here: Place) -> None:
         """Before a jump: remember where the user was."""
-        self._back = [*self._back[-(self.limit - 1) :], here]
+        self._back.append(here)
+        del self._back[: -self.limit]
         self._ahead.clear()
 
     def back(self, here: Place) -> Place | None:
