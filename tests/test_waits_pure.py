@@ -16,7 +16,9 @@ import sysv_ipc
 from ipcwatch.actions import verify
 from ipcwatch.actions.outcome import Status
 from ipcwatch.actions.remove import remove
+from ipcwatch.kinds import Kind
 from ipcwatch.scan import Holder, IpcObject, Process, ScanConfig, Snapshot, Waiter, scan
+from ipcwatch.scan.info import PipeInfo
 from ipcwatch.scan.waits import (
     BlockedThread,
     ProcessSample,
@@ -28,7 +30,7 @@ from ipcwatch.scan.waits import (
     describe,
     explain,
 )
-from ipcwatch.scan.waits.records import DATA, SIGNAL, WRITER
+from ipcwatch.scan.waits.records import DATA, SIGNAL, WRITER, OtherKind
 from tests.conftest import Child, needs_root, wait_until
 
 # Pids above the largest pid_max (2^22): never a live process, so nothing is read from /proc for them.
@@ -44,7 +46,7 @@ def _process(pid: int, comm: str) -> Process:
 def _pipe(inode: int, reader: int, writer: int) -> IpcObject:
     return IpcObject(
         ref=f"pipe:{inode}",
-        kind="pipe",
+        kind=Kind.PIPE,
         name=None,
         id=None,
         key=None,
@@ -56,20 +58,21 @@ def _pipe(inode: int, reader: int, writer: int) -> IpcObject:
         stale=False,
         stale_reason=None,
         identity=f"file:9:{inode}",
+        info=PipeInfo(readers=1, writers=1, queued=0, capacity=65536),
         waiters=(Waiter(reader, reader, PIPE_READ),),
     )
 
 
 def _reading(tid: int, ref: str) -> ThreadSample:
-    target = Target(ref, "pipe", DATA, PIPE_READ)
+    target = Target(ref, Kind.PIPE, DATA, PIPE_READ)
     return ThreadSample(tid, "S", "read", "pipe_read", (target,), waiting_since=SINCE, resolved=((target, ref),))
 
 
 def recorded(unreadable: int = 0) -> Snapshot:
     """A waits on pipe 100 that B writes; B waits on pipe 200 that A writes (a cycle); C opens a FIFO nobody
     writes (a dead partner). A has two more threads: one in a private futex, one on a TCP socket."""
-    fifo = Target("file:9:300", "fifo", WRITER, "open FIFO for reading (no writer)", label="/run/x.fifo")
-    tcp = Target("socket:999", "socket", DATA, "recvfrom (nothing received)")
+    fifo = Target("file:9:300", Kind.FIFO, WRITER, "open FIFO for reading (no writer)", label="/run/x.fifo")
+    tcp = Target("socket:999", OtherKind.SOCKET, DATA, "recvfrom (nothing received)")
     samples = {
         A: ProcessSample(
             (
@@ -104,6 +107,7 @@ EXPECTED = [
         waiting_since=SINCE,
         wakers=(),  # filled below: B holds the write end
         causes=(f"wait cycle: {A} (a) -> {B} (b) -> {A} (a)",),
+        hints=("0 of 65536 bytes queued",),
     ),
     BlockedThread(
         pid=B,
@@ -119,6 +123,7 @@ EXPECTED = [
         waiting_since=SINCE,
         wakers=(),
         causes=(f"wait cycle: {B} (b) -> {A} (a) -> {B} (b)",),
+        hints=("0 of 65536 bytes queued",),
     ),
     BlockedThread(
         pid=C,
@@ -150,7 +155,7 @@ def test_blocked_threads_reads_only_its_argument() -> None:
     snap = recorded()
     first = blocked_threads(snap)
     for _ in range(5):  # more scans than any cache of recent samples would keep
-        scan(ScanConfig(kinds=frozenset({"pipe"})))
+        scan(ScanConfig(kinds=frozenset({Kind.PIPE})))
     assert blocked_threads(snap) == first
     copy = Snapshot(
         objects=snap.objects,
@@ -204,7 +209,7 @@ def test_a_scan_that_could_not_sample_says_why() -> None:
 # --- live: real blocked children ----------------------------------------------------------------------------
 
 
-def _blocked(kinds: set[str], pid: int) -> tuple[Snapshot, BlockedThread]:
+def _blocked(kinds: set[Kind], pid: int) -> tuple[Snapshot, BlockedThread]:
     def probe() -> tuple[Snapshot, BlockedThread] | None:
         snap = scan(ScanConfig(kinds=frozenset(kinds)))
         found = explain(snap, pid)
@@ -216,13 +221,13 @@ def _blocked(kinds: set[str], pid: int) -> tuple[Snapshot, BlockedThread]:
 @needs_root
 def test_a_live_snapshot_keeps_its_explanation_after_later_scans(spawn: Callable[..., Child]) -> None:
     waiter = spawn("import os; r, w = os.pipe(); print('READY', flush=True); os.read(r, 1)")
-    snap, before = _blocked({"pipe"}, waiter.pid)
+    snap, before = _blocked({Kind.PIPE}, waiter.pid)
     assert isinstance(snap.threads, WaitSamples) and waiter.pid in snap.threads.processes
     assert before.syscall == "read" and before.op == PIPE_READ
     for _ in range(5):
-        scan(ScanConfig(kinds=frozenset({"pipe"})))
+        scan(ScanConfig(kinds=frozenset({Kind.PIPE})))
     assert explain(snap, waiter.pid) == [before]  # samples kept with it, not in a cache the next scans evict
-    assert scan(ScanConfig(kinds=frozenset({"pipe"}), waiters=False)).threads is None
+    assert scan(ScanConfig(kinds=frozenset({Kind.PIPE}), waiters=False)).threads is None
 
 
 @pytest.fixture
@@ -247,7 +252,7 @@ def finders(monkeypatch: pytest.MonkeyPatch) -> list[WaitFinder]:
 def test_an_identity_recheck_does_not_sample_threads(sysv_shm, finders: list[WaitFinder]) -> None:
     shm = sysv_shm()
     ref = f"sysv-shm:{shm.id}"
-    shown = scan(ScanConfig(kinds=frozenset({"sysv-shm"}), waiters=False)).get(ref)
+    shown = scan(ScanConfig(kinds=frozenset({Kind.SYSV_SHM}), waiters=False)).get(ref)
     assert shown is not None
     found = verify.recheck(ref, shown.identity)
     assert isinstance(found, IpcObject) and found.identity == shown.identity
@@ -267,10 +272,10 @@ def test_removing_a_queue_a_receiver_sleeps_on_needs_the_second_confirmation(
         print("READY", flush=True)
         mq.receive(type=1)
     """)
-    _, b = _blocked({"sysv-msg"}, receiver.pid)
+    _, b = _blocked({Kind.SYSV_MSG}, receiver.pid)
     ref = f"sysv-msg:{mq.id}"
     assert b.ref == ref
-    shown = scan(ScanConfig(kinds=frozenset({"sysv-msg"}), waiters=False)).get(ref)
+    shown = scan(ScanConfig(kinds=frozenset({Kind.SYSV_MSG}), waiters=False)).get(ref)
     assert shown is not None
     finders.clear()
     outcome = remove(ref, shown.identity)
@@ -283,7 +288,7 @@ def test_removing_a_queue_a_receiver_sleeps_on_needs_the_second_confirmation(
 def test_a_wait_for_a_signal_says_so() -> None:
     """sigwaitinfo has no object: `signal_wait` marks it (who may send the signal is in the hints)."""
     wait = Target(
-        f"signal:{C}", "signal", SIGNAL, "sigwaitinfo for SIGUSR1", label="signal SIGUSR1", signals=("SIGUSR1",)
+        f"signal:{C}", OtherKind.SIGNAL, SIGNAL, "sigwaitinfo for SIGUSR1", label="signal SIGUSR1", signals=("SIGUSR1",)
     )
     thread = ThreadSample(C, "S", "rt_sigtimedwait", "do_sigtimedwait", (wait,), resolved=((wait, None),))
     snap = dataclasses.replace(recorded(), threads=WaitSamples({C: ProcessSample((thread,))}))

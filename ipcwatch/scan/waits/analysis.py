@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ipcwatch.kinds import Kind
+from ipcwatch.scan.info import FifoInfo, PipeInfo, SysvMsgInfo, SysvSemInfo, UnixInfo
 from ipcwatch.scan.model import Holder, IpcObject, Process, Snapshot
 from ipcwatch.scan.waits.records import CLIENT, DATA, LISTENER, READER, SIGNAL, SPACE, WRITER, Target, Waker
 
@@ -90,19 +92,19 @@ def _pipe_wakers(others: list[Holder], end: str, proc: Process | None) -> list[W
 
 def _analyse_file(obj: IpcObject, pid: int, target: Target, snap: Snapshot, lone: bool, a: Analysis) -> None:
     """Pipes, FIFOs, POSIX queues and semaphores: the other processes holding the right end are the wakers."""
-    if obj.kind == "posix-sem":
+    if obj.kind == Kind.POSIX_SEM:
         a.holders_wake(_who(obj.holders, pid, "")[0], "the semaphore open")
         return
     want, end = _END_OF.get(target.role, ("", "it"))
     others, itself = _who(obj.holders, pid, want)
     direction = "writing" if want == "w" else "reading"
-    if obj.kind == "posix-mq":
+    if obj.kind == Kind.POSIX_MQ:
         a.holders_wake(others, f"the queue open for {direction}")
         return
     if target.role in (WRITER, READER):
         a.holders_wake(others, f"the FIFO open for {direction}", nobody="no process")
         return
-    if not others and target.in_set and target.kind == "pipe" and obj.holder_pids == {pid}:
+    if not others and target.in_set and target.kind == Kind.PIPE and obj.holder_pids == {pid}:
         a.hints.append(
             "a self-pipe: only this process holds either end, so its own signal handler or another of its threads "
             "writes it: a wait for a signal or an event"
@@ -111,13 +113,13 @@ def _analyse_file(obj: IpcObject, pid: int, target: Target, snap: Snapshot, lone
     a.wakers += _pipe_wakers(others, end, snap.processes.get(pid))
     if not others:
         _nobody_else(end, itself, lone, a)
-    fill = obj.fields.get("queued"), obj.fields.get("capacity")
-    if fill[0] is not None and fill[1]:
-        a.hints.append(f"{fill[0]} of {fill[1]} bytes queued")
+    info = obj.info
+    if isinstance(info, PipeInfo | FifoInfo) and info.queued is not None and info.capacity:
+        a.hints.append(f"{info.queued} of {info.capacity} bytes queued")
 
 
 def _analyse_sem(obj: IpcObject, pid: int, target: Target, snap: Snapshot, a: Analysis) -> None:
-    sems = obj.fields.get("semaphores")
+    sems = obj.info.semaphores if isinstance(obj.info, SysvSemInfo) else None
     if not sems:
         a.hints.append("the semaphore values are not readable: run as root to see the last operators")
         return
@@ -125,12 +127,12 @@ def _analyse_sem(obj: IpcObject, pid: int, target: Target, snap: Snapshot, a: An
     for num in nums:
         if num >= len(sems):
             continue
-        a.hints.append(f"sem {num} value is {sems[num].get('value')}")
+        a.hints.append(f"sem {num} value is {sems[num].value}")
         _last_actor(
             a,
             snap,
             pid,
-            sems[num].get("pid") or 0,
+            sems[num].pid or 0,
             never=f"nobody has operated on sem {num} yet",
             itself=f"the last operation on sem {num} was this process's own",
             wakes=f"last operated on sem {num}",
@@ -139,14 +141,15 @@ def _analyse_sem(obj: IpcObject, pid: int, target: Target, snap: Snapshot, a: An
 
 
 def _analyse_msg(obj: IpcObject, pid: int, target: Target, snap: Snapshot, a: Analysis) -> None:
+    info = obj.info if isinstance(obj.info, SysvMsgInfo) else None
     sending = target.role == DATA
-    key, who, verb = ("lspid", "sender", "sent to") if sending else ("lrpid", "receiver", "received from")
-    a.hints.append(f"{obj.fields.get('messages', '?')} message(s) queued")
+    who, verb = ("sender", "sent to") if sending else ("receiver", "received from")
+    a.hints.append(f"{info.messages if info else '?'} message(s) queued")
     _last_actor(
         a,
         snap,
         pid,
-        obj.fields.get(key) or 0,
+        (info.lspid if sending else info.lrpid) if info else 0,
         never=f"nothing has been {verb} this queue yet",
         itself=f"the last {who} was this process itself",
         wakes=f"last {verb} this queue",
@@ -169,11 +172,12 @@ def _last_actor(
 
 
 def _analyse_unix(obj: IpcObject, pid: int, target: Target, snap: Snapshot, lone: bool, a: Analysis) -> None:
-    if target.role == CLIENT or obj.fields.get("state") == "listen":
+    info = obj.info if isinstance(obj.info, UnixInfo) else None
+    if target.role == CLIENT or (info is not None and info.state == "listen"):
         where = f" to {obj.name}" if obj.name else ""
         a.hints.append(f"any process that connects{where} would wake it")
         return
-    peer = obj.fields.get("peer")
+    peer = info.peer if info is not None else None
     peer_obj = snap.get(f"unix:{peer}") if peer else None
     if peer_obj is None:
         a.hints.append("its peer socket is not known")
@@ -191,7 +195,7 @@ def analyse_signal(snap: Snapshot, pid: int, target: Target, a: Analysis) -> Non
     proc = snap.processes.get(pid)
     who = "root" if proc is None or proc.uid == 0 else f"any process of user {proc.user}, or root,"
     what = ", ".join(target.signals) if target.signals else "a signal it handles (or one that ends it)"
-    via = " through its signalfd" if target.kind == "signalfd" else ""
+    via = " through its signalfd" if target.kind == Kind.SIGNALFD else ""
     a.hints.append(f"waits for {what}{via}: {who} may send it (kill)")
     if "SIGCHLD" in target.signals:
         for child in sorted((p for p in snap.processes.values() if p.ppid == pid), key=lambda p: p.pid):
@@ -219,7 +223,7 @@ def analyse(snap: Snapshot, pid: int, target: Target, ref: str | None, lone: boo
     obj = snap.get(ref) if ref else None
     if target.role == SIGNAL:
         analyse_signal(snap, pid, target, a)
-    elif target.kind == "eventfd":
+    elif target.kind == Kind.EVENTFD:
         _analyse_eventfd(obj, pid, a)
     elif obj is None:
         if target.role in (WRITER, READER):
@@ -227,11 +231,11 @@ def analyse(snap: Snapshot, pid: int, target: Target, ref: str | None, lone: boo
             a.nobody(f"dead partner: no process has the FIFO open for {direction}")
         else:
             a.hints.append("the object is not in this scan")
-    elif obj.kind == "sysv-sem":
+    elif obj.kind == Kind.SYSV_SEM:
         _analyse_sem(obj, pid, target, snap, a)
-    elif obj.kind == "sysv-msg":
+    elif obj.kind == Kind.SYSV_MSG:
         _analyse_msg(obj, pid, target, snap, a)
-    elif obj.kind == "unix":
+    elif obj.kind == Kind.UNIX:
         _analyse_unix(obj, pid, target, snap, lone, a)
     else:
         _analyse_file(obj, pid, target, snap, lone, a)

@@ -6,6 +6,7 @@ import os
 import stat as stat_mod
 from collections.abc import Callable, Iterable
 
+from ipcwatch.kinds import Kind
 from ipcwatch.procfs import file_identity, read_at, stat_identity
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.parsers import parse_maps_line
@@ -31,16 +32,17 @@ from ipcwatch.scan.waits.records import (
     SPACE,
     WRITER,
     Decoded,
+    OtherKind,
     Target,
 )
 from ipcwatch.scan.waits.sigwait import SIGNAL_DECODERS
 from ipcwatch.scan.waits.thread import ThreadReader
 
 
-def _empty_or_full(kind: str, role: str) -> str:
-    if kind == "socket":
+def _empty_or_full(kind: Kind | OtherKind, role: str) -> str:
+    if kind == OtherKind.SOCKET:
         return "nothing received" if role == DATA else "peer not reading"
-    noun = "pipe" if kind == "pipe" else "FIFO"
+    noun = "pipe" if kind == Kind.PIPE else "FIFO"
     return f"{noun} empty" if role == DATA else f"{noun} full"
 
 
@@ -58,16 +60,16 @@ def _fd_waits(
             continue
         if inodes is not None and inodes.get(fd) != f.inode:
             continue  # the fd was closed and reused since it was added to the epoll set
-        if f.kind == "signalfd":
+        if f.kind == Kind.SIGNALFD:
             names = ", ".join(f.signals) or "no signal"
             targets.append(Target(f.match, f.kind, SIGNAL, f"{verb} on a signalfd ({names})", signals=f.signals))
             continue
-        if f.kind == "eventfd":
+        if f.kind == Kind.EVENTFD:
             state = "eventfd count 0" if role == DATA else "eventfd count at its maximum"
             op = f"{verb} for {'reading' if role == DATA else 'writing'} ({state})" if in_set else f"{verb} ({state})"
             targets.append(Target(f.match, f.kind, role, op))
             continue
-        if f.kind not in ("pipe", "fifo", "socket"):
+        if f.kind not in _STREAMS:
             notes.append(f"fd {fd} is {f.label}")
             continue
         if verb in ("accept", "connect"):
@@ -82,7 +84,8 @@ def _fd_waits(
     return tuple(targets), note
 
 
-_FIRST = {"signalfd": 0, "eventfd": 1}
+_FIRST = {Kind.SIGNALFD: 0, Kind.EVENTFD: 1}
+_STREAMS = frozenset({Kind.PIPE, Kind.FIFO, OtherKind.SOCKET})  # fds read and written: empty or full
 _MULTIPLEXERS = frozenset({"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2"})
 
 
@@ -112,7 +115,7 @@ def _io(t: ThreadReader) -> Decoded:
     wanted = [(sc.as_int32(t.args[i]), role) for i, role in fds]
     targets, note = _fd_waits(t, verb, wanted)
     if verb in ("accept", "connect"):
-        targets = tuple(x for x in targets if x.kind == "socket")
+        targets = tuple(x for x in targets if x.kind == OtherKind.SOCKET)
     return targets, note
 
 
@@ -136,7 +139,7 @@ def _semop(t: ThreadReader) -> Decoded:
     if nsops > MAX_SEM_OPS and parts:
         op += f" (first {MAX_SEM_OPS} of {nsops})"
     nums = tuple(sorted({num for num, delta, _ in ops if delta <= 0}))
-    return (Target(f"sysv-sem:{semid}", "sysv-sem", POST, op, nums, f"SysV semaphore set {semid}"),), None
+    return (Target(f"{Kind.SYSV_SEM}:{semid}", Kind.SYSV_SEM, POST, op, nums, f"SysV semaphore set {semid}"),), None
 
 
 def _msgrcv(t: ThreadReader) -> Decoded:
@@ -149,23 +152,24 @@ def _msgrcv(t: ThreadReader) -> Decoded:
         op = f"msgrcv type other than {mtype}"
     else:
         op = f"msgrcv type {mtype}"
-    return (Target(f"sysv-msg:{msqid}", "sysv-msg", DATA, op, label=f"SysV message queue {msqid}"),), None
+    return (Target(f"{Kind.SYSV_MSG}:{msqid}", Kind.SYSV_MSG, DATA, op, label=f"SysV message queue {msqid}"),), None
 
 
 def _msgsnd(t: ThreadReader) -> Decoded:
     msqid = sc.as_int32(t.args[0])
-    return (Target(f"sysv-msg:{msqid}", "sysv-msg", SPACE, "msgsnd (queue full)", label=f"SysV queue {msqid}"),), None
+    label = f"SysV queue {msqid}"
+    return (Target(f"{Kind.SYSV_MSG}:{msqid}", Kind.SYSV_MSG, SPACE, "msgsnd (queue full)", label=label),), None
 
 
 def _mq(t: ThreadReader) -> Decoded:
     f = t.file(sc.as_int32(t.args[0]))
     if isinstance(f, str):
         return (), f
-    if f.kind != "file":
+    if f.kind != OtherKind.FILE:
         return (), None
     receive = t.syscall == "mq_timedreceive"
     op, role = ("mq_receive (queue empty)", DATA) if receive else ("mq_send (queue full)", SPACE)
-    return (Target(f.match, "posix-mq", role, op, label=f.label),), None
+    return (Target(f.match, Kind.POSIX_MQ, role, op, label=f.label),), None
 
 
 def _open(t: ThreadReader) -> Decoded:
@@ -193,7 +197,7 @@ def _open(t: ThreadReader) -> Decoded:
     reading = flags & 3 == os.O_RDONLY
     op = "open FIFO for reading (no writer)" if reading else "open FIFO for writing (no reader)"
     role = WRITER if reading else READER
-    return (Target(stat_identity(st), "fifo", role, op, label=os.fsdecode(path)),), None
+    return (Target(stat_identity(st), Kind.FIFO, role, op, label=os.fsdecode(path)),), None
 
 
 def may_wait_on_ipc(syscall: str, args: tuple[int, ...]) -> bool:
@@ -218,7 +222,7 @@ def _futex(t: ThreadReader) -> Decoded:
     base = os.path.basename(path.removesuffix(b" (deleted)"))
     if perms[3:4] != b"s" or not base.startswith(b"sem."):
         return (), None
-    target = Target(file_identity(dev, inode), "posix-sem", POST, "futex wait on sem", label=os.fsdecode(base[4:]))
+    target = Target(file_identity(dev, inode), Kind.POSIX_SEM, POST, "futex wait on sem", label=os.fsdecode(base[4:]))
     return (target,), None
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+from ipcwatch.kinds import SYSV_KINDS
 from ipcwatch.procfs import is_file_identity, read_once
 from ipcwatch.scan import syscalls as sc
+from ipcwatch.scan.info import UnixInfo
 from ipcwatch.scan.model import IpcObject, Process, Waiter
 from ipcwatch.scan.procs import HolderIndex
 from ipcwatch.scan.waits.decoders import DECODERS, may_wait_on_ipc
@@ -21,8 +23,6 @@ from ipcwatch.scan.waits.records import (
     is_kernel_thread,
 )
 from ipcwatch.scan.waits.thread import ThreadReader, scheduler_now, waiting_since
-
-SYSV_WAITS = frozenset({"sysv-sem", "sysv-msg"})  # waits whose target is a SysV id, unique only in its namespace
 
 
 class WaitFinder:
@@ -65,7 +65,7 @@ class WaitFinder:
                         raise
                     except OSError:
                         continue  # the thread exited while we read it
-            if any(t.kind in SYSV_WAITS for thread in threads for t in thread.targets):
+            if any(t.kind in SYSV_KINDS for thread in threads for t in thread.targets):
                 ipc_inode = os.stat("ns/ipc", dir_fd=dir_fd).st_ino
         except PermissionError:
             problem = f"could not read syscall file of {pid} (permission denied)"
@@ -117,7 +117,7 @@ class WaitFinder:
         by_ref = {o.ref: o for o in objects}
         by_identity = {o.identity: o for o in objects if is_file_identity(o.identity)}
         by_sysv = {
-            (o.kind, o.id, o.namespace.inode): o for o in objects if o.kind in SYSV_WAITS and o.namespace is not None
+            (o.kind, o.id, o.namespace.inode): o for o in objects if o.kind in SYSV_KINDS and o.namespace is not None
         }
         out: dict[str, list[Waiter]] = {}
         samples: dict[int, ProcessSample] = {}
@@ -128,13 +128,13 @@ class WaitFinder:
                     continue
                 resolved: list[tuple[Target, str | None]] = []
                 for target in thread.targets:
-                    if target.kind in SYSV_WAITS and sample.ipc_inode is not None:  # the id in its own namespace
+                    if target.kind in SYSV_KINDS and sample.ipc_inode is not None:  # a SysV id: unique in its namespace
                         obj = by_sysv.get((target.kind, _sysv_id(target.match), sample.ipc_inode))
                     else:
                         obj = by_ref.get(target.match) or by_identity.get(target.match)
                     if obj is None and target.kind not in ALWAYS_IPC:
                         continue  # e.g. a TCP socket: not IPC
-                    if obj is not None and obj.kind == "unix" and obj.fields.get("state") == "listen":
+                    if obj is not None and isinstance(obj.info, UnixInfo) and obj.info.state == "listen":
                         target = replace(target, role=CLIENT, op=target.op.replace("nothing received", "no client"))
                     ref = obj.ref if obj is not None else None
                     if any(r == ref and ref is not None for _, r in resolved):

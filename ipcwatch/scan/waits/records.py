@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from ipcwatch.kinds import Kind
 from ipcwatch.scan.model import Process
 from ipcwatch.text import escape
 
@@ -36,10 +38,29 @@ LISTENER = "listener"  # connect: the listener to accept
 POST = "post"  # a semaphore operation by someone else
 SIGNAL = "signal"  # a signal sent to it (sigwaitinfo, sigsuspend, pause, a signalfd in a wait set)
 
+
+class OtherKind(StrEnum):
+    """What a wait target or an fd is when it is no kind of IPC object (`Kind`)."""
+
+    SOCKET = "socket"  # a socket: IPC only once the scan knows it as a unix socket
+    SIGNAL = "signal"  # a wait for a signal (sigwaitinfo, sigsuspend, pause): no object at all
+    FILE = "file"  # a regular file (a POSIX queue's fd is one)
+
+
 # Kinds whose waits count as IPC even when the scan has no object for them (a FIFO outside the walked
 # directories, a SysV object that vanished); a socket only counts once the scan knows it as a unix socket.
 ALWAYS_IPC = frozenset(
-    {"pipe", "fifo", "sysv-sem", "sysv-msg", "posix-mq", "posix-sem", "eventfd", "signalfd", "signal"}
+    {
+        Kind.PIPE,
+        Kind.FIFO,
+        Kind.SYSV_SEM,
+        Kind.SYSV_MSG,
+        Kind.POSIX_MQ,
+        Kind.POSIX_SEM,
+        Kind.EVENTFD,
+        Kind.SIGNALFD,
+        OtherKind.SIGNAL,
+    }
 )
 
 
@@ -58,7 +79,7 @@ class Target:
     """One object a thread waits on, as its own fds and syscall arguments describe it."""
 
     match: str  # a ref (`sysv-sem:5`, `pipe:123`, `unix:77`, `eventfd:4`) or a file identity (`file:DEV:INO`)
-    kind: str  # pipe, fifo, socket, sysv-sem, sysv-msg, posix-mq, posix-sem, eventfd, signalfd, signal
+    kind: Kind | OtherKind  # pipe, fifo, sysv-sem, sysv-msg, posix-mq, posix-sem, eventfd, signalfd; socket, signal
     role: str  # DATA, SPACE, ...: what would wake it
     op: str  # what it does, e.g. "read (pipe empty)"; never holds a name or path
     sem_nums: tuple[int, ...] = ()

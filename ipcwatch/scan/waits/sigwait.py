@@ -8,12 +8,12 @@ decoded with the other fds (decoders.py); both are explained by analysis.analyse
 from __future__ import annotations
 
 from ipcwatch.scan.sigset import mask_names, read_sigset
-from ipcwatch.scan.waits.records import SIGNAL, Decoded, Target
+from ipcwatch.scan.waits.records import SIGNAL, Decoded, OtherKind, Target
 from ipcwatch.scan.waits.thread import ThreadReader
 
 
 def _target(t: ThreadReader, op: str, names: tuple[str, ...], label: str) -> Target:
-    return Target(f"signal:{t.pid}", "signal", SIGNAL, op, label=label, signals=names)
+    return Target(f"{OtherKind.SIGNAL}:{t.pid}", OtherKind.SIGNAL, SIGNAL, op, label=label, signals=names)
 
 
 def _sigtimedwait(t: ThreadReader) -> Decoded:

@@ -8,12 +8,13 @@ import struct
 import time
 from dataclasses import dataclass
 
+from ipcwatch.kinds import ANON_INODE_KINDS, Kind
 from ipcwatch.procfs import read_once, stat_identity
 from ipcwatch.scan import syscalls as sc
-from ipcwatch.scan.anon import ANON_KINDS, anon_ref
+from ipcwatch.scan.anon import anon_ref
 from ipcwatch.scan.parsers import parse_fdinfo
 from ipcwatch.scan.sigset import mask_names, parse_mask
-from ipcwatch.scan.waits.records import MAX_PATH, PAGE_SIZE
+from ipcwatch.scan.waits.records import MAX_PATH, PAGE_SIZE, OtherKind
 
 # Where each timed call keeps its timeout: (argument, form). ms: an int of milliseconds (-1: none); timespec and
 # timeval: a pointer to a relative time (NULL: none); deadline: a pointer to an absolute CLOCK_REALTIME timespec.
@@ -34,7 +35,7 @@ _TIMEOUT_ARGS = {
 
 @dataclass(frozen=True, slots=True)
 class FileRef:
-    kind: str  # pipe, socket, fifo, file, eventfd or signalfd
+    kind: Kind | OtherKind  # pipe, fifo, eventfd, signalfd; socket, file
     match: str
     inode: int
     label: str | None
@@ -113,22 +114,22 @@ class ThreadReader:
             link = ""
         if not link:
             return f"fd {fd} is not open"
-        for prefix, kind, ref in (("pipe:[", "pipe", "pipe"), ("socket:[", "socket", "unix")):
+        for prefix, kind, ref in (("pipe:[", Kind.PIPE, Kind.PIPE), ("socket:[", OtherKind.SOCKET, Kind.UNIX)):
             if link.startswith(prefix) and link.endswith("]") and link[len(prefix) : -1].isdigit():
                 inode = int(link[len(prefix) : -1])
                 return FileRef(kind, f"{ref}:{inode}", inode, None)
-        if link.startswith("anon_inode:[") and link[12:-1] in ANON_KINDS:
-            kind = link[12:-1]
+        if link.startswith("anon_inode:[") and link[12:-1] in ANON_INODE_KINDS:
+            kind = Kind(link[12:-1])
             info = parse_fdinfo(read_once(self.dir_fd, f"fdinfo/{fd}", 4096))
-            mask = parse_mask(info.get("sigmask", "")) if kind == "signalfd" else None
+            mask = parse_mask(info.get("sigmask", "")) if kind == Kind.SIGNALFD else None
             inode = os.stat(name, dir_fd=self.dir_fd).st_ino  # an anon inode: never a device or a network file
             return FileRef(kind, anon_ref(self.pid, fd, kind, info), inode, None, tuple(mask_names(mask or 0)))
         if link.startswith("/") and self.state == "S":
             # The open file itself (stat never opens it). Waits on FIFOs and queues are interruptible (S); a
             # thread in D may sit on a hung network filesystem, where even a stat could hang: never stat those.
             st = os.stat(name, dir_fd=self.dir_fd)
-            kind = "fifo" if stat_mod.S_ISFIFO(st.st_mode) else "file" if stat_mod.S_ISREG(st.st_mode) else ""
-            if kind:
+            if stat_mod.S_ISFIFO(st.st_mode) or stat_mod.S_ISREG(st.st_mode):
+                kind = Kind.FIFO if stat_mod.S_ISFIFO(st.st_mode) else OtherKind.FILE
                 return FileRef(kind, stat_identity(st), st.st_ino, link)
         return f"fd {fd} is {link}"
 
