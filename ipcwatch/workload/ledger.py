@@ -80,16 +80,17 @@ def open_state_dir(create: bool) -> int | None:
 def identities(refs: Iterable[str]) -> dict[str, str | None]:
     """The identity of whatever each ref names right now (None: nothing there); each SysV table is read once,
     however many refs name its objects."""
-    tables: dict[str, dict[str, str]] = {}
+    sysv: dict[str, dict[str, str]] = {}  # kind -> id -> ref
     found: dict[str, str | None] = {}
     for ref in refs:
         kind, _, rest = ref.partition(":")
         if kind in SYSV_KINDS:
-            if kind not in tables:
-                tables[kind] = _sysv_identities(kind)
-            found[ref] = tables[kind].get(rest)
+            sysv.setdefault(kind, {})[rest] = ref
         else:
             found[ref] = _identify_other(kind, rest)
+    for kind, wanted in sysv.items():
+        listed = _sysv_identities(kind, wanted.keys())
+        found.update({ref: listed.get(ident) for ident, ref in wanted.items()})
     return found
 
 
@@ -98,13 +99,20 @@ def identify(ref: str) -> str | None:
     return identities((ref,))[ref]
 
 
-def _sysv_identities(kind: str) -> dict[str, str]:
+def _sysv_identities(kind: str, ids: Iterable[str]) -> dict[str, str]:
+    """id -> identity of the listed objects among `ids`; only their rows are parsed (the table may hold many more)."""
     table, id_column, extra = TABLES[kind]  # type: ignore[index]
     try:
         with open(f"/proc/sysvipc/{table}", "rb") as f:
-            rows = parse_table(f.read())
+            header, _, body = f.read().partition(b"\n")
     except OSError:
         return {}
+    columns = header.split()
+    if id_column.encode() not in columns:
+        return {}
+    at, wanted = columns.index(id_column.encode()), {i.encode() for i in ids}
+    lines = [line for line in body.split(b"\n") if (cells := line.split()) and len(cells) > at and cells[at] in wanted]
+    rows = parse_table(b"\n".join([header, *lines]))
     return {str(row.get(id_column)): sysv_identity(kind, row, id_column, *extra) for row in rows}
 
 
