@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterable
 from dataclasses import replace
 
 from hypothesis import given
@@ -17,10 +18,19 @@ from ipcwatch.scan.dispositions import (
     parse_status,
     thread_signals,
 )
-from ipcwatch.scan.sigset import mask_names, mask_of, mask_signals, signal_name, signal_number
+from ipcwatch.scan.sigset import KERNEL_SIGRTMAX, mask_names, mask_signals, signal_name, signal_number
 
 masks = st.integers(min_value=0, max_value=(1 << 64) - 1)
 numbers = st.integers(min_value=1, max_value=64)
+
+
+def mask_of(numbers: Iterable[int]) -> int:
+    """The kernel mask of these signal numbers (bit N-1 is signal N); numbers out of range are left out."""
+    mask = 0
+    for num in numbers:
+        if 1 <= num <= KERNEL_SIGRTMAX:
+            mask |= 1 << (num - 1)
+    return mask
 
 # /proc/PID/status of a PostgreSQL 15 backend (Debian 15, recorded from tests/postgres.py), its own SIGUSR1 added
 # pending to ShdPnd; the fields that matter, as the kernel prints them

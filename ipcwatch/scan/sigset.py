@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 KERNEL_SIGRTMIN = 32
 SIGSET_SIZE = 8  # the kernel's sigset_t: 64 signals
@@ -92,14 +92,6 @@ def parse_mask(text: str) -> int | None:
         return int(text.strip(), 16)
     except ValueError:
         return None
-
-
-def mask_of(numbers: Iterable[int]) -> int:
-    mask = 0
-    for num in numbers:
-        if 1 <= num <= KERNEL_SIGRTMAX:
-            mask |= 1 << (num - 1)
-    return mask
 
 
 def read_sigset(read_mem: Callable[[int, int], bytes], address: int, size: int = SIGSET_SIZE) -> int | None:
