@@ -135,10 +135,8 @@ def object_name(obj: IpcObject) -> str:
 
 
 def mark(obj: IpcObject) -> str:
-    """`stale`, or `2 wait` when threads are blocked on it, else nothing."""
-    if obj.stale:
-        return "stale"
-    return f"{len(obj.waiters)} wait" if obj.waiters else ""
+    """`stale`, or `wait` when threads are blocked on it (how many: the detail pane), else nothing."""
+    return "stale" if obj.stale else "wait" if obj.waiters else ""
 
 
 def sem_values(obj: IpcObject) -> str:
@@ -181,7 +179,7 @@ def signal_list(obj: IpcObject) -> str:
 
 
 _ESSENTIAL, _DETAIL, _EXTRA = {"priority": ESSENTIAL}, {"priority": DETAIL}, {"priority": EXTRA}
-REF = Column("REF", lambda o: o.ref, lambda o: o.ref, width=16, priority=EXTRA, elide="middle")  # escaped already
+REF = Column("REF", lambda o: o.ref, lambda o: o.ref, width=16, priority=EXTRA, flex=True, elide="middle")  # escaped
 KEY = Column("KEY", key_text, lambda o: _sortable(o.key), width=10, priority=ESSENTIAL)
 ID = number("ID", lambda o: o.id, width=5, priority=IDENTITY)
 INODE = number("INODE", lambda o: o.id, width=8, priority=EXTRA)
@@ -190,29 +188,30 @@ KIND = Column("KIND", lambda o: spec(o.kind).label, lambda o: o.kind, width=4, p
 OWNER = text("OWNER", lambda o: o.owner, width=8, priority=ESSENTIAL)
 PERMS = text("PERMS", lambda o: o.perms, width=5, priority=DETAIL)
 SIZE = size("SIZE", lambda o: o.size, width=6, priority=ESSENTIAL)
-HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=16, priority=ESSENTIAL, elide="middle")
-MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=6, priority=ESSENTIAL)
-STALE = Column("STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24)
+HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=17, priority=ESSENTIAL, elide="middle")
+MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=5, priority=ESSENTIAL)
+STALE = Column(  # the reason: long text, so it shares the width left over with the name
+    "STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24, flex=True
+)
 NAMED_BY_REF = replace(REF, width=12, priority=IDENTITY, flex=True)  # kinds with no name
-STALE_FLEX = replace(STALE, flex=True)  # for tables with no name
 
 COLUMNS: dict[Kind, Sequence[Column]] = {
     Kind.SYSV_SHM: (
         KEY, ID, OWNER, PERMS, SIZE, number("NATTCH", _f("nattch"), width=6, **_DETAIL),
         text("STATUS", _f("status"), width=6, **_EXTRA), number("CPID", _f("cpid"), width=7, **_EXTRA),
-        number("LPID", _f("lpid"), width=7, **_EXTRA), HOLDERS, MARK, STALE_FLEX,
+        number("LPID", _f("lpid"), width=7, **_EXTRA), HOLDERS, MARK, STALE,
     ),
     Kind.SYSV_MSG: (
         KEY, ID, OWNER, PERMS, size("USED-BYTES", _f("used_bytes"), width=10, **_ESSENTIAL),
         number("MESSAGES", _f("messages"), width=8, **_ESSENTIAL),
         size("MAX-BYTES", _f("max_bytes"), width=9, **_EXTRA), number("LSPID", _f("lspid"), width=7, **_DETAIL),
-        number("LRPID", _f("lrpid"), width=7, **_DETAIL), MARK, STALE_FLEX,
+        number("LRPID", _f("lrpid"), width=7, **_DETAIL), MARK, STALE,
     ),
     Kind.SYSV_SEM: (
         KEY, ID, OWNER, PERMS, number("NSEMS", _f("nsems"), width=5, **_ESSENTIAL),
         Column("VALUES", sem_values, lambda o: sem_values(o), width=10, **_ESSENTIAL),
         number("NCNT", _f("ncnt"), width=4, **_DETAIL), number("ZCNT", _f("zcnt"), width=4, **_EXTRA),
-        MARK, STALE_FLEX,
+        MARK, STALE,
     ),
     Kind.POSIX_SHM: (NAME, OWNER, PERMS, SIZE, size("ALLOC", _f("allocated"), width=6, **_EXTRA), HOLDERS, MARK, STALE),
     Kind.POSIX_MQ: (
@@ -253,7 +252,7 @@ COLUMNS: dict[Kind, Sequence[Column]] = {
 }  # fmt: skip
 
 # The "All" view: what every kind has in common; the KIND label and the name say what the ref says.
-ALL_COLUMNS: Sequence[Column] = (KIND, NAME, OWNER, PERMS, SIZE, HOLDERS, MARK, REF, STALE)
+ALL_COLUMNS: Sequence[Column] = (KIND, NAME, OWNER, replace(PERMS, priority=EXTRA), SIZE, HOLDERS, MARK, REF, STALE)
 
 
 ARROWS = (" → ", " ⇄ ")  # between the two ends of a pipe or a connected socket
@@ -326,19 +325,18 @@ class Fits(Protocol):
 def fit(columns: Sequence[Fits], natural: Sequence[int], available: int, gap: int = GAP) -> list[int | None]:
     """The width of each column in `available` cells (None: left out), given each one's `natural` width (its
     widest cell, title included). Each column needs min(natural, its width); the least important go (highest
-    priority, the rightmost first) until the rest fit, and further while a more important column would be elided
-    (the flex column counts as DETAIL: it gives way to EXTRA columns only). What is left widens the flex column,
-    then the others by priority, up to their natural width. Identity columns always stay."""
+    priority, the rightmost first) until the rest fit, and EXTRA ones further while a flex column (the name) would
+    be elided. What is left widens the flex columns, then the others, in priority order up to their natural
+    width. Identity columns always stay."""
     floor = [min(n, c.min_width) for c, n in zip(columns, natural, strict=True)]
     shown = list(range(len(columns)))
     widths = _spread(columns, natural, floor, shown, available, gap)
     while True:
-        elided = [max(columns[i].priority, DETAIL if columns[i].flex else IDENTITY) for i in shown
-                  if (widths[i] or 0) < natural[i]]  # fmt: skip
         over = sum(floor[i] for i in shown) + gap * (len(shown) - 1) > available
+        squeezed = any(columns[i].flex and (widths[i] or 0) < natural[i] for i in shown)
         worst = max((i for i in shown if columns[i].priority > IDENTITY), key=lambda i: (columns[i].priority, i),
                     default=None)  # fmt: skip
-        if worst is None or not (over or (elided and columns[worst].priority > min(elided))):
+        if worst is None or not (over or (squeezed and columns[worst].priority == EXTRA)):
             return widths
         shown.remove(worst)
         widths = _spread(columns, natural, floor, shown, available, gap)
@@ -347,7 +345,8 @@ def fit(columns: Sequence[Fits], natural: Sequence[int], available: int, gap: in
 def _spread(
     columns: Sequence[Fits], natural: Sequence[int], floor: Sequence[int], shown: list[int], available: int, gap: int
 ) -> list[int | None]:
-    """Each shown column at its floor, then the spare cells to the flex column, then by priority."""
+    """Each shown column at its floor, then the spare cells to the flex columns, then to the others, in priority
+    order up to their natural width."""
     widths: list[int | None] = [floor[i] if i in shown else None for i in range(len(columns))]
     spare = available - sum(floor[i] for i in shown) - gap * max(0, len(shown) - 1)
     for i in sorted(shown, key=lambda i: (not columns[i].flex, columns[i].priority, i)):
