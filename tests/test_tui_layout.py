@@ -7,7 +7,7 @@ from rich.cells import cell_len
 from textual.app import App, ComposeResult
 
 from ipcwatch.tui.widgets.keyed_table import GONE, NEW, KeyedTable
-from ipcwatch.tui.widgets.layout import GAP, fit_cell, fit_columns, natural_widths
+from ipcwatch.tui.widgets.layout import fit_cell, fit_columns
 from ipcwatch.tui.widgets.rows import ColumnHead, Row
 from ipcwatch.views import DETAIL, ESSENTIAL, EXTRA, IDENTITY
 
@@ -18,31 +18,23 @@ HEADS = (
     ColumnHead("MODE", False, 6, DETAIL),
     ColumnHead("NOTE", False, 20, EXTRA),
 )
-NATURAL = (6, 40, 8, 6, 20)
 
 
-def test_wide_enough_every_column_shows_at_its_natural_width() -> None:
-    placed = fit_columns(HEADS, NATURAL, 200)
-    assert [(p.index, p.width) for p in placed] == list(enumerate(NATURAL))
-    assert [p.x for p in placed] == [GAP, 7 + GAP, 48 + GAP, 57 + GAP, 64 + GAP]  # each after the previous + gap
+def test_wide_every_column_shows_and_the_flex_one_takes_the_rest() -> None:
+    placed = fit_columns(HEADS, 100)
+    assert [(p.index, p.width) for p in placed] == [(0, 6), (1, 10 + 45), (2, 8), (3, 6), (4, 20)]
+    assert [p.x for p in placed] == [1, 8, 64, 73, 80]  # each after the previous and a gap
+    assert placed[-1].x + placed[-1].width == 100
 
 
 def test_narrow_the_least_important_columns_go_first_and_the_identity_ones_stay() -> None:
-    shown = {w: [p.index for p in fit_columns(HEADS, NATURAL, w)] for w in (100, 60, 40, 20)}
-    assert shown[100] == [0, 1, 2, 3, 4]
-    assert shown[60] == [0, 1, 2, 3] and 4 not in shown[40]  # EXTRA goes first, then DETAIL
-    assert shown[20][:2] == [0, 1] and 3 not in shown[20]
-    for width, indexes in shown.items():
-        placed = fit_columns(HEADS, NATURAL, width)
-        assert indexes[:2] == [0, 1]
-        if width >= 40:
-            assert placed[-1].x + placed[-1].width <= width  # fits
-
-
-def test_natural_widths_are_the_widest_cell_or_the_title() -> None:
-    rows = [Row("a", ("1", "x" * 30, "root", "0600", ""), ()), Row("b", ("123456789", "y", "r", "0", "n"), ())]
-    assert natural_widths(HEADS, rows) == (9, 30, 7, 6, 6)  # a title has room for the sort arrow after it
-    assert natural_widths(HEADS, []) == (4, 6, 7, 6, 6)
+    shown = {w: [p.index for p in fit_columns(HEADS, w)] for w in (55, 54, 34, 20)}
+    assert shown[55] == [0, 1, 2, 3, 4]  # 50 cells of columns and 5 gaps
+    assert shown[54] == [0, 1, 2, 3]  # EXTRA goes first
+    assert shown[34] == [0, 1, 2, 3] and shown[20] == [0, 1]  # then DETAIL and ESSENTIAL; ID and NAME stay
+    for width in (55, 54, 34):
+        placed = fit_columns(HEADS, width)
+        assert placed[-1].x + placed[-1].width == width  # the flex column fills the line
 
 
 def test_fit_cell_pads_aligns_and_elides_to_exactly_its_width() -> None:

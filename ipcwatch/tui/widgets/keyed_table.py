@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ipcwatch.tui.widgets.layout import GAP, Placed, fit_cell, fit_columns, natural_widths
+from ipcwatch.tui.widgets.layout import GAP, Placed, fit_cell, fit_columns
 from ipcwatch.tui.widgets.rows import ColumnHead, Row
 
 NEW, STALE, ALERT, GONE = "keyed-table--new", "keyed-table--stale", "keyed-table--alert", "keyed-table--gone"
@@ -108,7 +108,6 @@ class KeyedTable(_Moving):
         self._row_classes: dict[str, str] = {}  # key -> component class of the rows that have one
         self._vanished: set[str] = set()
         self._cursor_row = 0
-        self._natural = natural_widths(self.heads, ())
         self._columns_placed: tuple[Placed, ...] = ()
         self._laid_out_for = -1  # the width `_columns_placed` was laid out for
         self._strips: LRUCache[str, Strip] = LRUCache(LINE_CACHE)
@@ -155,7 +154,6 @@ class KeyedTable(_Moving):
             return
         self.heads, self.sort_column, self.sort_reverse = heads, None, False
         self._model, self._keys, self._row_classes, self._vanished, self._cursor_row = {}, [], {}, set(), 0
-        self._natural = natural_widths(heads, ())
         self._relayout()
 
     def apply(self, rows: Sequence[Row], alive: Collection[str], fresh: Collection[str] = ()) -> None:
@@ -176,10 +174,8 @@ class KeyedTable(_Moving):
             self._place_gone(order, gone, old_order)
         self._model, self._row_classes, self._vanished = new, classes, set(gone)
         self._keys = order
-        if not same_rows:
-            self._set_natural(natural_widths(self.heads, rows))
-            if self.sort_column is not None:
-                self._sort_rows()
+        if not same_rows and self.sort_column is not None:
+            self._sort_rows()
         self._after_change(selected)
 
     @staticmethod
@@ -305,14 +301,10 @@ class KeyedTable(_Moving):
     def _resize(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self._keys) + 1)
 
-    def _set_natural(self, natural: tuple[int, ...]) -> None:
-        if natural != self._natural:
-            self._natural, self._laid_out_for = natural, -1
-
     def _layout(self) -> tuple[Placed, ...]:
         width = self.scrollable_content_region.width
         if width != self._laid_out_for:
-            self._columns_placed, self._laid_out_for = fit_columns(self.heads, self._natural, width), width
+            self._columns_placed, self._laid_out_for = fit_columns(self.heads, width), width
             self._strips.clear()
         return self._columns_placed
 

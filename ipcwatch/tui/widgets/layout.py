@@ -1,5 +1,5 @@
-"""Columns that fit a dashboard table: each column's natural width, which columns a width shows and where each
-starts, and a cell's text fitted to its column.
+"""Columns that fit a dashboard table: which columns a width shows, where each starts and how wide it is, and a
+cell's text fitted to its column.
 
 Pure functions (no widgets). Which columns stay and how wide they are is `views.fit`, the rule the CLI table
 follows too (priority, flex, the identity columns always kept); eliding is `views.elide` (`middle` keeps the tail).
@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ipcwatch.tui.widgets.rows import ColumnHead, Row
+from ipcwatch.tui.widgets.rows import ColumnHead
 from ipcwatch.views import Elide, cell_len, elide, fit
 
 GAP = 1  # blank cells before each column
-SORT_MARK = 2  # " ▲" after the title of the column the table is sorted by
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,25 +25,21 @@ class Placed:
     width: int
 
 
-def natural_widths(heads: Sequence[ColumnHead], rows: Sequence[Row]) -> tuple[int, ...]:
-    """Per column, the width of its widest cell or its title and room for the sort arrow (sorting never changes
-    a column's width). Counted in code points, not cells: one pass in C over tens of thousands of rows; a wide
-    character only makes a cell elided a little early."""
-    widths = [cell_len(head.title) + SORT_MARK for head in heads]
-    if rows:
-        for i, column in enumerate(zip(*(row.cells for row in rows), strict=False)):
-            widths[i] = max(widths[i], max(map(len, column)))
-    return tuple(widths)
-
-
-def fit_columns(heads: Sequence[ColumnHead], natural: Sequence[int], available: int) -> tuple[Placed, ...]:
+def fit_columns(heads: Sequence[ColumnHead], available: int) -> tuple[Placed, ...]:
     """The columns shown in `available` cells, in their order, each with where it starts and its width (a gap
-    before each, the first one's included)."""
+    before each, the first one's included). Each column is laid out at its head's width, never measured from the
+    rows (tens of thousands of them); the width left over goes to the `flex` columns."""
+    floors = [head.min_width for head in heads]
+    widths = fit(heads, floors, available - GAP, GAP)  # type: ignore[arg-type]  # ColumnHead has Column's fields
+    shown = [i for i, width in enumerate(widths) if width is not None]
+    spare = available - sum(GAP + (widths[i] or 0) for i in shown)
+    flex = [i for i in shown if heads[i].flex]
+    for n, i in enumerate(flex):
+        widths[i] = (widths[i] or 0) + spare // len(flex) + (n < spare % len(flex))
     placed, x = [], 0
-    for index, width in enumerate(fit(heads, natural, available - GAP, GAP)):  # type: ignore[arg-type]  # same fields
-        if width is not None:
-            placed.append(Placed(index, x + GAP, width))
-            x += GAP + width
+    for i in shown:
+        placed.append(Placed(i, x + GAP, widths[i] or 0))
+        x += GAP + (widths[i] or 0)
     return tuple(placed)
 
 
