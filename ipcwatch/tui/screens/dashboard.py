@@ -105,6 +105,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self._history: list[Place] = []
         self._holder_cycle: tuple[str, int] | None = None
         self._bindings_state: tuple[bool | None, ...] | None = None
+        self._status: StatusHeader | None = None  # the header, once mounted
         self._following = False  # the panes' update after a cursor move is scheduled
         self._held_behind = False  # the process table's cursor moved: the held-objects table must follow
         self.flows = flows
@@ -129,6 +130,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        self._status = self.query_one(StatusHeader)
         self.table(ALL).focus()
         self.query_one(DetailPane).show_message("waiting for the first scan…")
 
@@ -198,14 +200,15 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self._refresh_view()
 
     def show_status(self, state: RefreshState) -> None:
-        if not self._widgets_present():
+        if self._status is None or not self._widgets_present():
             return
         blocked = (0, 0) if self.rows is None else (len(self.rows.blocked), self.rows.flagged)
-        self.query_one(StatusHeader).show(self.snapshot, state, blocked)
+        self._status.show(self.snapshot, state, blocked)
 
     def _widgets_present(self) -> bool:
-        """False before compose and while the app shuts down: a late scan result or timer tick is then dropped."""
-        return bool(self.query(StatusHeader)) and bool(self.query(ViewList))
+        """False before mount and once the app shuts down: a late scan result or timer tick is then dropped. (A
+        check of the header widget, not a DOM query: it runs every second.)"""
+        return self._status is not None and self._status.is_attached
 
     def _filter(self, view_id: str) -> RowFilter | None:
         try:

@@ -94,7 +94,7 @@ class StatusHeader(Static):
     def show(self, snapshot: Snapshot | None, state: RefreshState, blocked: tuple[int, int] = (0, 0)) -> None:
         if snapshot is not None and self._stale[0] is not snapshot:
             self._stale = (snapshot, sum(1 for o in snapshot.objects if o.stale))
-        self.update(status_text(snapshot, state, blocked, self._stale[1]))
+        self.update(status_text(snapshot, state, blocked, self._stale[1]), layout=False)  # its size is fixed
 
 
 def notice_text(lines: list[str]) -> Text:
