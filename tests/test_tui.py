@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from ipcwatch.scan import ScanConfig, Snapshot, scan
 from ipcwatch.text import escape
-from ipcwatch.tui.app import EXIT_GRACE, STOP_SIGNALS, IpcwatchApp
+from ipcwatch.tui.app import ADAPT, EXIT_GRACE, STOP_SIGNALS, IpcwatchApp
 from ipcwatch.tui.screens.help import HelpScreen
 from ipcwatch.tui.screens.hexview import HexViewScreen
 from ipcwatch.tui.widgets.filter_bar import FilterBar
@@ -232,6 +232,29 @@ async def test_pause_and_rate_keys() -> None:
         assert "PAUSED" in str(header) and "every 5 s" in str(header)
         await pilot.press("space")
         assert not app.paused
+
+
+async def test_costly_scans_stretch_the_interval_the_header_says_so_and_r_still_scans_at_once() -> None:
+    calls = []
+
+    def costly() -> Snapshot:
+        calls.append(1)
+        end = time.thread_time() + 0.15  # CPU time, as a big host's scan takes
+        while time.thread_time() < end:
+            pass
+        return recorded_snapshot()
+
+    app = IpcwatchApp(costly, interval=0.5, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.interval == 0.5 and app.effective_interval >= ADAPT * 0.15  # scans stay within 1/ADAPT of a core
+        app.show_status()
+        header = str(app.dashboard.query_one("#status", Static).content)
+        assert f"every {app.effective_interval:g} s (adaptive)" in header
+        await pilot.pause(1.0)
+        assert len(calls) == 1  # the asked-for 0.5 s has passed twice: no scan yet
+        await refresh(app, pilot)  # `r`
+        assert len(calls) == 2
 
 
 async def test_tiny_terminal_every_view_and_jump() -> None:
