@@ -177,3 +177,18 @@ def test_json_that_orjson_refuses_is_written_by_the_stdlib_encoder(capfd):
     write_json({"name": "caf\u00e9"})
     out = capfd.readouterr().out
     assert out.endswith("\n") and json.loads(out) == {"name": "caf\u00e9"}
+
+
+def test_the_streamed_document_is_the_snapshots_json(posix_shm, sysv_msg, capfd, monkeypatch):
+    from ipcwatch.commands import list as list_command
+
+    name, _ = posix_shm()
+    sysv_msg()
+    snap = scan()
+    monkeypatch.setattr(list_command, "_CHUNK", 3)  # several chunks even on a quiet host
+    for objects in (list(snap.objects), list(snap.objects[:3]), list(snap.objects[:1]), []):
+        list_command.write_snapshot_json(snap, objects)
+        out = capfd.readouterr().out
+        assert out.endswith("\n") and out.count("\n") == 1
+        assert json.loads(out) == json.loads(json.dumps(snap.to_json(objects)))
+    assert len(snap.objects) > 6 and any(o.ref == f"posix-shm:{name}" for o in snap.objects)
