@@ -98,23 +98,22 @@ def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: boo
         by_kind = sections.setdefault(label, {})  # a section even when none of its objects is stale
         if obj.stale or not stale_only:
             by_kind.setdefault(obj.kind, []).append(obj)
-    lines: list[str] = []
     for label, by_kind in sorted(sections.items()):
         if label:
-            lines.append(f"== namespace {escape(label)} ==")
+            sys.stdout.write(f"== namespace {escape(label)} ==\n")
         for kind in KINDS:
             if kind in kinds:
-                _table(lines, kind, by_kind.get(kind, []))
-    lines.append("")
-    sys.stdout.write("\n".join(lines))  # one write: a print per row costs as much as rendering it
+                _print_table(kind, by_kind.get(kind, []))
 
 
-def _table(lines: list[str], kind: str, objects: list[IpcObject]) -> None:
+def _print_table(kind: str, objects: list[IpcObject]) -> None:
+    """One kind's title and table, in one write (a print per row costs as much as rendering it)."""
     stale = sum(1 for o in objects if o.stale)
-    lines.append(f"{KIND_TITLES[kind]} ({kind}): {len(objects)} object(s)" + (f", {stale} stale" if stale else ""))
+    lines = [f"{KIND_TITLES[kind]} ({kind}): {len(objects)} object(s)" + (f", {stale} stale" if stale else "")]
     if objects:
         lines += ["  " + line for line in render_table(COLUMNS[kind], objects)]
-    lines.append("")
+    lines += ["", ""]
+    sys.stdout.write("\n".join(lines))
 
 
 def run(args: argparse.Namespace) -> int:
