@@ -114,37 +114,53 @@ class WaitFinder:
 
     def attach(self, objects: list[IpcObject], index: HolderIndex) -> tuple[dict[str, list[Waiter]], WaitSamples]:
         """Map the sampled waits to objects: ({ref: waiters}, the samples with each wait resolved, for the snapshot)."""
-        by_ref = {o.ref: o for o in objects}
-        by_identity = {o.identity: o for o in objects if is_file_identity(o.identity)}
-        by_sysv = {
-            (o.kind, o.id, o.namespace.inode): o for o in objects if o.kind in SYSV_KINDS and o.namespace is not None
-        }
+        objs = _Objects(objects)
         out: dict[str, list[Waiter]] = {}
         samples: dict[int, ProcessSample] = {}
         for pid, sample in self.samples.items():
-            threads = list(sample.threads)
-            for i, thread in enumerate(threads):
-                if not thread.targets:
-                    continue
-                resolved: list[tuple[Target, str | None]] = []
-                for target in thread.targets:
-                    if target.kind in SYSV_KINDS and sample.ipc_inode is not None:  # a SysV id: unique in its namespace
-                        obj = by_sysv.get((target.kind, _sysv_id(target.match), sample.ipc_inode))
-                    else:
-                        obj = by_ref.get(target.match) or by_identity.get(target.match)
-                    if obj is None and target.kind not in ALWAYS_IPC:
-                        continue  # e.g. a TCP socket: not IPC
-                    if obj is not None and isinstance(obj.info, UnixInfo) and obj.info.state == "listen":
-                        target = replace(target, role=CLIENT, op=target.op.replace("nothing received", "no client"))
-                    ref = obj.ref if obj is not None else None
-                    if any(r == ref and ref is not None for _, r in resolved):
-                        continue
-                    resolved.append((target, ref))
-                    if ref is not None:
-                        out.setdefault(ref, []).append(Waiter(pid, thread.tid, target.op))
-                threads[i] = replace(thread, resolved=tuple(resolved))
+            if not any(thread.targets for thread in sample.threads):
+                samples[pid] = sample
+                continue
+            threads = []
+            for thread in sample.threads:
+                if thread.targets:
+                    thread = replace(thread, resolved=objs.resolve(thread.targets, sample.ipc_inode))
+                    for target, ref in thread.resolved:
+                        if ref is not None:
+                            out.setdefault(ref, []).append(Waiter(pid, thread.tid, target.op))
+                threads.append(thread)
             samples[pid] = replace(sample, threads=tuple(threads))
         return out, WaitSamples(samples, index.unreadable_fd_tables, self.problem)
+
+
+class _Objects:
+    """The scan's objects, found by what a wait target names: a ref, a file identity or a SysV id in a namespace."""
+
+    def __init__(self, objects: list[IpcObject]) -> None:
+        self.by_ref = {o.ref: o for o in objects}
+        self.by_identity = {o.identity: o for o in objects if is_file_identity(o.identity)}
+        self.by_sysv = {
+            (o.kind, o.id, o.namespace.inode): o for o in objects if o.kind in SYSV_KINDS and o.namespace is not None
+        }
+
+    def find(self, target: Target, ipc_inode: int | None) -> IpcObject | None:
+        if target.kind in SYSV_KINDS and ipc_inode is not None:  # a SysV id: unique in its own namespace only
+            return self.by_sysv.get((target.kind, _sysv_id(target.match), ipc_inode))
+        return self.by_ref.get(target.match) or self.by_identity.get(target.match)
+
+    def resolve(self, targets: tuple[Target, ...], ipc_inode: int | None) -> tuple[tuple[Target, str | None], ...]:
+        """The targets that are IPC, each with its object's ref (None: not in the scan), one per object."""
+        resolved: list[tuple[Target, str | None]] = []
+        for target in targets:
+            obj = self.find(target, ipc_inode)
+            if obj is None and target.kind not in ALWAYS_IPC:
+                continue  # e.g. a TCP socket: not IPC
+            if obj is not None and isinstance(obj.info, UnixInfo) and obj.info.state == "listen":
+                target = replace(target, role=CLIENT, op=target.op.replace("nothing received", "no client"))
+            ref = obj.ref if obj is not None else None
+            if ref is None or all(r != ref for _, r in resolved):
+                resolved.append((target, ref))
+        return tuple(resolved)
 
 
 def _sysv_id(match: str) -> int | None:
