@@ -179,7 +179,7 @@ def signal_list(obj: IpcObject) -> str:
 
 
 _ESSENTIAL, _DETAIL, _EXTRA = {"priority": ESSENTIAL}, {"priority": DETAIL}, {"priority": EXTRA}
-REF = Column("REF", lambda o: o.ref, lambda o: o.ref, width=16, priority=EXTRA, flex=True, elide="middle")  # escaped
+REF = Column("REF", lambda o: o.ref, lambda o: o.ref, width=20, priority=EXTRA, elide="middle")  # escaped already
 KEY = Column("KEY", key_text, lambda o: _sortable(o.key), width=10, priority=ESSENTIAL)
 ID = number("ID", lambda o: o.id, width=5, priority=IDENTITY)
 INODE = number("INODE", lambda o: o.id, width=8, priority=EXTRA)
@@ -190,28 +190,27 @@ PERMS = text("PERMS", lambda o: o.perms, width=5, priority=DETAIL)
 SIZE = size("SIZE", lambda o: o.size, width=6, priority=ESSENTIAL)
 HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=17, priority=ESSENTIAL, elide="middle")
 MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=5, priority=ESSENTIAL)
-STALE = Column(  # the reason: long text, so it shares the width left over with the name
-    "STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24, flex=True
-)
+STALE = Column("STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24)
+STALE_FLEX = replace(STALE, flex=True)  # tables with no name: the reason takes the width left over
 NAMED_BY_REF = replace(REF, width=12, priority=IDENTITY, flex=True)  # kinds with no name
 
 COLUMNS: dict[Kind, Sequence[Column]] = {
     Kind.SYSV_SHM: (
         KEY, ID, OWNER, PERMS, SIZE, number("NATTCH", _f("nattch"), width=6, **_DETAIL),
         text("STATUS", _f("status"), width=6, **_EXTRA), number("CPID", _f("cpid"), width=7, **_EXTRA),
-        number("LPID", _f("lpid"), width=7, **_EXTRA), HOLDERS, MARK, STALE,
+        number("LPID", _f("lpid"), width=7, **_EXTRA), HOLDERS, MARK, STALE_FLEX,
     ),
     Kind.SYSV_MSG: (
         KEY, ID, OWNER, PERMS, size("USED-BYTES", _f("used_bytes"), width=10, **_ESSENTIAL),
         number("MESSAGES", _f("messages"), width=8, **_ESSENTIAL),
         size("MAX-BYTES", _f("max_bytes"), width=9, **_EXTRA), number("LSPID", _f("lspid"), width=7, **_DETAIL),
-        number("LRPID", _f("lrpid"), width=7, **_DETAIL), MARK, STALE,
+        number("LRPID", _f("lrpid"), width=7, **_DETAIL), MARK, STALE_FLEX,
     ),
     Kind.SYSV_SEM: (
         KEY, ID, OWNER, PERMS, number("NSEMS", _f("nsems"), width=5, **_ESSENTIAL),
         Column("VALUES", sem_values, lambda o: sem_values(o), width=10, **_ESSENTIAL),
         number("NCNT", _f("ncnt"), width=4, **_DETAIL), number("ZCNT", _f("zcnt"), width=4, **_EXTRA),
-        MARK, STALE,
+        MARK, STALE_FLEX,
     ),
     Kind.POSIX_SHM: (NAME, OWNER, PERMS, SIZE, size("ALLOC", _f("allocated"), width=6, **_EXTRA), HOLDERS, MARK, STALE),
     Kind.POSIX_MQ: (

@@ -28,6 +28,7 @@ def _key_names(binding: Binding) -> str:
         "question_mark": "?",
         "plus": "+",
         "minus": "-",
+        "equals_sign": "=",
         "space": "space",
         "right_square_bracket": "]",
         "left_square_bracket": "[",

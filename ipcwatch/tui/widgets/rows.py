@@ -23,6 +23,7 @@ from ipcwatch.views import (
     COLUMNS,
     DETAIL,
     ESSENTIAL,
+    EXTRA,
     IDENTITY,
     Column,
     Elide,
@@ -88,7 +89,7 @@ def namespace_label(obj: IpcObject) -> str:
 
 LABEL_CLIP = 24  # a container name in a table cell; the detail pane and the Containers view have it whole
 CONTAINER_COLUMN = Column(
-    "CONTAINER", namespace_label, lambda o: (o.namespace is None, namespace_label(o)), width=12, priority=ESSENTIAL
+    "CONTAINER", namespace_label, lambda o: (o.namespace is None, namespace_label(o)), width=11, priority=ESSENTIAL
 )
 
 
@@ -126,7 +127,7 @@ PROCESS_COLUMNS: tuple[ColumnHead, ...] = (
 
 BLOCKED_COLUMNS: tuple[ColumnHead, ...] = (
     _head("PID", True, 7, IDENTITY),
-    _head("TID", True, 7, DETAIL),
+    _head("TID", True, 7, EXTRA),
     _head("COMM", False, 12, IDENTITY),
     _head("WAITING", True, 7, ESSENTIAL),
     _head("OBJECT", False, 16, IDENTITY, flex=True, elide="middle"),

@@ -15,11 +15,11 @@ COUNT_WIDTH = 5
 
 
 def view_label(view: ViewSpec, count: int | None, stale: int = 0) -> Content:
-    """`1 shm      3`: the view's key, its short label and how many rows it has (stale ones make it amber)."""
-    shown = "" if count is None else f"{count:>{COUNT_WIDTH}}"
-    return Content.assemble(
-        (f"{view.key} ", "dim"), f"{view.label:<{LABEL_WIDTH}} ", (shown, "bold $text-warning" if stale else "")
-    )
+    """`1 shm      3`: the view's key, its short label and how many rows it has (stale ones make it amber). The
+    padding is never styled: a styled run starting with spaces is wrapped apart from the label."""
+    digits = "" if count is None else str(count)
+    pad = " " * (LABEL_WIDTH - len(view.label) + COUNT_WIDTH - len(digits))
+    return Content.assemble((f"{view.key} ", "dim"), view.label + pad, (digits, "bold $text-warning" if stale else ""))
 
 
 class ViewList(OptionList):
