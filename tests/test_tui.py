@@ -16,14 +16,22 @@ from textual.widgets import Static
 from ipcwatch.scan import ScanConfig, Snapshot, scan
 from ipcwatch.text import escape
 from ipcwatch.tui.app import ADAPT, EXIT_GRACE, STOP_SIGNALS, IpcwatchApp
+from ipcwatch.tui.screens.dashboard import FILTER_INLINE
 from ipcwatch.tui.screens.help import HelpScreen
 from ipcwatch.tui.screens.hexview import HexViewScreen
 from ipcwatch.tui.widgets.filter_bar import FilterBar
 from ipcwatch.tui.widgets.keyed_table import GONE, NEW, KeyedTable
-from ipcwatch.tui.widgets.rows import PROCESSES
+from ipcwatch.tui.widgets.rows import PROCESSES, build_rows, compile_filter
 
 from .conftest import RUN_TAG, Child, Cleanup, unique_name, wait_until
-from .tui_fixtures import PtyDashboard, fixed_clock, recorded_objects, recorded_snapshot, sequence_scanner
+from .tui_fixtures import (
+    PtyDashboard,
+    fixed_clock,
+    recorded_objects,
+    recorded_snapshot,
+    sequence_scanner,
+    synthetic_snapshot,
+)
 
 SIZE = (120, 40)
 
@@ -124,6 +132,21 @@ async def test_filter_narrows_the_view(cleanup: Cleanup) -> None:
         await pilot.press("slash", "escape")
         await pilot.pause()
         assert {wanted_ref, other_ref} <= set(table.rows)
+
+
+async def test_a_big_view_is_filtered_in_a_thread_and_the_newest_filter_wins() -> None:
+    snapshot = synthetic_snapshot(3 * FILTER_INLINE)
+    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.dashboard.table("all")
+        assert len(table.rows) == 3 * FILTER_INLINE
+        await pilot.press("slash", *"re:^obj-1", "enter")  # each keystroke filters again: the last one shows
+        await settle(app, pilot)
+        keep = compile_filter("re:^obj-1")
+        assert keep is not None
+        wanted = {row.key for row in build_rows(snapshot).objects["all"] if keep(row)}
+        assert set(table.rows) == wanted and 0 < len(wanted) < len(snapshot.objects)
 
 
 async def test_bad_regex_keeps_the_previous_filter(cleanup: Cleanup) -> None:
