@@ -84,7 +84,7 @@ def test_posix_post_wait_and_timeout(posix_sem):
 def test_hostile_zero_byte_sem_file_never_crashes(empty_sem_file):
     name = empty_sem_file
     obj = scan_kinds("posix-sem").get(f"posix-sem:{name}")
-    assert obj is not None and obj.fields["problem"]
+    assert obj is not None and obj.info.problem
     for outcome in (semaphores.post(obj), semaphores.wait(obj, timeout=0.2), semaphores.values(obj)):
         assert outcome.status in (Status.REFUSED, Status.FAILED)
         assert "valid semaphore" in outcome.message

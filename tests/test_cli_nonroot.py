@@ -95,11 +95,11 @@ def test_why_on_a_root_process_says_it_cannot_see(host: Host, nonroot_cli: NonRo
 
 def test_reading_roots_objects_is_denied_clearly(host: Host, nonroot_cli: NonRootCli) -> None:
     shm_ref = f"sysv-shm:{host.shm.id}"
-    before = obj_of(shm_ref).fields["nattch"]
+    before = obj_of(shm_ref).info.nattch
     result = nonroot_cli.run("hexdump", shm_ref)
     check(result, 1, "permission denied")
     assert "note:" not in result.stderr and "output above" not in result.stderr  # nothing was read or changed
-    assert obj_of(shm_ref).fields["nattch"] == before
+    assert obj_of(shm_ref).info.nattch == before
     check(nonroot_cli.run("hexdump", f"posix-shm:{host.pshm}"), 1, "permission denied")
     check(nonroot_cli.run("peek", f"sysv-msg:{host.msg.id}"), 1, "permission denied")
     check(nonroot_cli.run("peek", f"posix-mq:{host.pmq}"), 1, "could not be read", "owner root")

@@ -9,6 +9,7 @@ import signal
 from ipcwatch.cli import main
 from ipcwatch.scan import KINDS, Process
 from ipcwatch.scan.anon import anon_objects, anon_ref
+from ipcwatch.scan.info import EventfdInfo, SignalfdInfo
 from ipcwatch.scan.parsers import parse_fdinfo
 from ipcwatch.scan.procs import HolderIndex
 from tests.conftest import Cleanup, needs_root, obj_of, scan_kinds
@@ -50,10 +51,10 @@ def test_an_eventfd_shared_with_a_child_is_one_object_with_both_holders(spawn, c
         (grandchild.pid, efd, "rw"),
         (sleeper, efd, "rw"),
     }
-    assert obj.fields["count"] == 5 and obj.fields["semaphore"] is True
-    assert obj.id == obj.fields["eventfd_id"]
+    assert obj.info.count == 5 and obj.info.semaphore is True
+    assert obj.id == obj.info.eventfd_id
     os.eventfd_write(efd, 2)
-    assert obj_of(obj.ref).fields["count"] == 7  # the count is read afresh at each scan
+    assert obj_of(obj.ref).info.count == 7  # the count is read afresh at each scan
 
 
 def test_a_lone_eventfd_and_a_signalfd_are_never_stale(spawn) -> None:
@@ -71,11 +72,11 @@ def test_a_lone_eventfd_and_a_signalfd_are_never_stale(spawn) -> None:
     snap = scan_kinds("eventfd", "signalfd")
     sig = snap.get(f"signalfd:{child.pid}:{sfd}")
     assert sig is not None and sig.kind == "signalfd" and not sig.stale
-    assert sig.fields["signals"] == ["SIGURG", "SIGRTMIN+3"] and sig.fields["sigmask"] == f"{mask:016x}"
+    assert sig.info.signals == ("SIGURG", "SIGRTMIN+3") and sig.info.sigmask == f"{mask:016x}"
     assert [(h.pid, h.fd) for h in sig.holders] == [(child.pid, sfd)]
     lone = [o for o in snap.of_kind("eventfd") if o.holder_pids == {child.pid}]
-    assert len(lone) == 1 and not lone[0].stale and lone[0].fields["count"] == 0
-    assert lone[0].fields["semaphore"] is False
+    assert len(lone) == 1 and not lone[0].stale and lone[0].info.count == 0
+    assert lone[0].info.semaphore is False
 
 
 def test_list_kind_eventfd_and_signalfd(spawn, cleanup: Cleanup, capsys) -> None:
@@ -116,9 +117,10 @@ def test_refs_from_recorded_fdinfo_and_the_fallback_without_an_id() -> None:
     objects = {o.ref: o for o in anon_objects(index, frozenset({"eventfd", "signalfd"}))}
     assert set(objects) == {"eventfd:7", "eventfd:10:6", "eventfd:11:6", "signalfd:10:4"}  # pid 12 is gone
     shared = objects["eventfd:7"]
-    assert [(h.pid, h.fd) for h in shared.holders] == [(10, 3), (11, 5)] and shared.fields["count"] == 10
+    assert [(h.pid, h.fd) for h in shared.holders] == [(10, 3), (11, 5)] and shared.info.count == 10
     assert shared.identity == "eventfd:7@10@110" and shared.id == 7
-    assert objects["eventfd:10:6"].fields == {"count": 0, "eventfd_id": None, "semaphore": None}
-    assert objects["signalfd:10:4"].fields == {"sigmask": "0000000000400200", "signals": ["SIGUSR1", "SIGURG"]}
+    assert objects["eventfd:10:6"].info == EventfdInfo(count=0, eventfd_id=None, semaphore=None)
+    assert objects["signalfd:10:4"].info == SignalfdInfo("0000000000400200", ("SIGUSR1", "SIGURG"))
+    assert objects["signalfd:10:4"].to_json()["signals"] == ["SIGUSR1", "SIGURG"]
     assert not any(o.stale for o in objects.values())
     assert anon_objects(index, frozenset({"signalfd"})) == [objects["signalfd:10:4"]]

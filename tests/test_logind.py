@@ -108,11 +108,11 @@ def test_a_real_segment_of_a_non_system_user_says_it_is_removed_at_logout(tmp_pa
     config = ScanConfig(kinds=frozenset({"sysv-shm"}), config_root=root, waiters=False)
     obj = scan(config).get(f"sysv-shm:{shm.id}")
     assert obj is not None and obj.uid == 4321
-    assert obj.fields[FIELD] == f"removed when {obj.owner} logs out (systemd-logind RemoveIPC=yes)"
-    assert obj.to_json()[FIELD] == obj.fields[FIELD]
+    assert obj.removed_at_logout == f"removed when {obj.owner} logs out (systemd-logind RemoveIPC=yes)"
+    assert obj.to_json()[FIELD] == obj.removed_at_logout
     shm.uid = 0
-    assert FIELD not in (scan(config).get(f"sysv-shm:{shm.id}") or obj).fields  # root's objects stay
+    assert (scan(config).get(f"sysv-shm:{shm.id}") or obj).removed_at_logout is None  # root's objects stay
     (tmp_path / "etc/systemd/logind.conf.d").mkdir(parents=True)
     (tmp_path / "etc/systemd/logind.conf.d/no.conf").write_text("[Login]\nRemoveIPC=no\n")
     shm.uid = 4321
-    assert FIELD not in (scan(config).get(f"sysv-shm:{shm.id}") or obj).fields
+    assert (scan(config).get(f"sysv-shm:{shm.id}") or obj).removed_at_logout is None

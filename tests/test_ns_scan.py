@@ -75,7 +75,7 @@ def test_hexdump_and_rm_act_on_the_namespace_the_ref_names(
     after = scan(ScanConfig(kinds=frozenset({"sysv-shm"})))
     assert after.get(host_ref) is not None and after.get(host_ref).key == host_segment.key  # type: ignore[union-attr]
     gone = after.get(theirs.ref)
-    assert gone is None or "dest" in gone.fields["status"]  # attached: freed when the child detaches
+    assert gone is None or "dest" in gone.info.status  # attached: freed when the child detaches
     # and the host's segment removed by its ref leaves the child's namespace alone
     assert remove(host_ref, after.get(host_ref).identity).status is Status.DONE  # type: ignore[union-attr]
     assert all(o.key != host_segment.key for o in scan(ScanConfig(kinds=frozenset({"sysv-shm"}))).objects)
@@ -265,8 +265,8 @@ def test_semaphore_and_queue_actions_land_in_the_namespace_the_ref_names(
         assert queues.send(queue, b"to-the-namespace").status is Status.DONE
         assert host_sem.value == 0 and host_queue.current_messages == 0  # the host's objects were not touched
         after = scan(ScanConfig(kinds=frozenset({"sysv-sem", "sysv-msg"})))
-        assert after.get(sem.ref).fields["semaphores"][0]["value"] == 1  # type: ignore[union-attr]
-        assert after.get(queue.ref).fields["messages"] == 1  # type: ignore[union-attr]
+        assert after.get(sem.ref).info.semaphores[0].value == 1  # type: ignore[union-attr]
+        assert after.get(queue.ref).info.messages == 1  # type: ignore[union-attr]
         peeked = queues.peek(after.get(queue.ref))  # type: ignore[arg-type]
         assert peeked.status is Status.DONE and peeked.data.messages[0].body == b"to-the-namespace"
         got = queues.receive(after.get(queue.ref))  # type: ignore[arg-type]
@@ -289,13 +289,13 @@ def test_unix_sockets_of_another_network_namespace_carry_it(ns_child: Callable[.
         for end in pair:
             end.close()
     (sock,) = [o for o in snap.of_kind("unix") if o.name == "@" + child.name]
-    assert child.pid in sock.holder_pids and sock.fields["state"] == "listen"
+    assert child.pid in sock.holder_pids and sock.info.state == "listen"
     assert sock.namespace is None  # a socket inode is unique host-wide: its ref needs no namespace
     assert sock.to_json()["net_namespace"] == {
         "type": "net", "inode": net, "host": False, "pinned": False, "container": None
     }  # fmt: skip
     mine = [o for o in snap.of_kind("unix") if os.getpid() in o.holder_pids]
-    assert mine and all(o.fields["net_namespace"]["host"] for o in mine)
+    assert mine and all(o.info.net_namespace.host for o in mine)
 
 
 def test_a_namespace_kept_alive_only_by_an_open_fd_is_scanned(ns_child: Callable[..., NsChild]) -> None:
@@ -446,7 +446,7 @@ def test_fifos_of_another_mount_view_are_stat_there_and_never_collide(ns_child: 
         assert theirs is not None and ours is not None, [o.ref for o in snap.of_kind("fifo")]
         assert theirs.holder_pids == {holder.pid} and os.getpid() in ours.holder_pids
         assert holder.pid not in ours.holder_pids and theirs.identity != ours.identity
-        assert theirs.mode == 0o640 and not theirs.fields["deleted"]  # stat'ed in its own view, not the host's
+        assert theirs.mode == 0o640 and not theirs.info.deleted  # stat'ed in its own view, not the host's
         assert theirs.namespace is not None and theirs.namespace.inode == mnt
         assert ours.namespace is not None and ours.namespace.host
     finally:

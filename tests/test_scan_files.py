@@ -38,20 +38,20 @@ def test_fifo_readers_writers_and_queued_bytes(make_fifo, fifo_dir, spawn):
     )
     obj = _fifo_scan(fifo_dir).get(f"fifo:{path}")
     assert obj is not None
-    assert (obj.fields["readers"], obj.fields["writers"]) == (1, 1)
-    assert obj.fields["queued"] == 5 and obj.fields["capacity"] >= 4096
+    assert (obj.info.readers, obj.info.writers) == (1, 1)
+    assert obj.info.queued == 5 and obj.info.capacity >= 4096
     holds = {(h.pid, h.fd, h.mode) for h in obj.holders}
     assert holds == {(reader.pid, int(reader.lines[0]), "r"), (writer.pid, int(writer.lines[0]), "w")}
     assert not obj.stale
     # measuring did not consume anything
-    assert _fifo_scan(fifo_dir).get(f"fifo:{path}").fields["queued"] == 5
+    assert _fifo_scan(fifo_dir).get(f"fifo:{path}").info.queued == 5
 
 
 def test_fifo_with_no_opener_is_stale_and_removal_is_seen(make_fifo, fifo_dir):
     path = make_fifo()
     obj = _fifo_scan(fifo_dir).get(f"fifo:{path}")
     assert obj is not None and obj.stale and obj.stale_reason == "FIFO with no opener"
-    assert obj.fields["queued"] is None  # never opened by us: that would release a blocked writer
+    assert obj.info.queued is None  # never opened by us: that would release a blocked writer
     os.unlink(path)
     assert _fifo_scan(fifo_dir).get(f"fifo:{path}") is None
 
@@ -75,7 +75,7 @@ def test_pipe_ends_and_fill(spawn):
     obj = scan_kinds("pipe").get(f"pipe:{inode}")
     assert obj is not None
     assert {(h.pid, h.fd, h.mode) for h in obj.holders} == {(child.pid, rfd, "r"), (child.pid, wfd, "w")}
-    assert (obj.fields["readers"], obj.fields["writers"], obj.fields["queued"]) == (1, 1, 3)
+    assert (obj.info.readers, obj.info.writers, obj.info.queued) == (1, 1, 3)
     assert not obj.stale
     child.stop()
     assert scan_kinds("pipe").get(f"pipe:{inode}") is None
@@ -116,16 +116,16 @@ def test_unix_sockets_listener_abstract_and_connected_pair(fifo_dir, spawn):
 
     listener = snap.get(f"unix:{srv}")
     assert listener.name == path
-    assert listener.fields["state"] == "listen" and listener.fields["type"] == "stream"
+    assert listener.info.state == "listen" and listener.info.type == "stream"
     assert [(h.pid, h.fd) for h in listener.holders] == [(child.pid, srv_fd)]
 
     assert snap.get(f"unix:{abst}").name == "@" + abstract[1:]
-    assert snap.get(f"unix:{abst}").fields["abstract"] is True
+    assert snap.get(f"unix:{abst}").info.abstract is True
 
     client = snap.get(f"unix:{cli}")
-    assert client.fields["peer"] == conn and client.fields["state"] == "connected"
-    assert [h["pid"] for h in client.fields["peer_holders"]] == [child.pid]
-    assert snap.get(f"unix:{conn}").fields["recv_queue"] == 7  # "pending", not yet read
+    assert client.info.peer == conn and client.info.state == "connected"
+    assert [h.pid for h in client.info.peer_holders] == [child.pid]
+    assert snap.get(f"unix:{conn}").info.recv_queue == 7  # "pending", not yet read
 
     # the bound file is not reported again as an orphan
     assert snap.get(f"unix:{path}") is None

@@ -24,7 +24,7 @@ def test_posix_shm_holders_by_fd_and_mapping(posix_shm, spawn):
     )
     obj = scan_kinds("posix-shm").get(f"posix-shm:{name}")
     assert obj is not None
-    assert obj.size == 8192 and obj.perms == "0600" and obj.fields["allocated"] >= 4096
+    assert obj.size == 8192 and obj.perms == "0600" and obj.info.allocated >= 4096
     mine = {(h.fd, h.mode) for h in obj.holders if h.pid == child.pid}
     assert {(int(child.lines[0]), "rw"), (None, "rw")} <= mine  # (mmap.mmap holds a dup of the fd too)
     assert not obj.stale
@@ -44,18 +44,18 @@ def test_posix_sem_value_and_mapping_holder(posix_sem):
     name, sem = posix_sem(initial=5)
     obj = scan_kinds("posix-sem").get(f"posix-sem:{name}")
     assert obj is not None
-    assert obj.fields["value"] == 5 and obj.fields["problem"] is None
+    assert obj.info.value == 5 and obj.info.problem is None
     assert any(h.pid == os.getpid() and h.fd is None for h in obj.holders)
     sem.release()
-    assert scan_kinds("posix-sem").get(f"posix-sem:{name}").fields["value"] == 6
+    assert scan_kinds("posix-sem").get(f"posix-sem:{name}").info.value == 6
 
 
 def test_hostile_empty_sem_file_is_reported_not_read(empty_sem_file):
     name = empty_sem_file
     obj = scan_kinds("posix-sem").get(f"posix-sem:{name}")
     assert obj is not None
-    assert obj.fields["value"] is None
-    assert "not a valid semaphore: 0 bytes" in obj.fields["problem"]
+    assert obj.info.value is None
+    assert "not a valid semaphore: 0 bytes" in obj.info.problem
 
 
 def test_symlink_in_dev_shm_is_not_followed(cleanup, tmp_path):
@@ -74,9 +74,9 @@ def test_posix_mq_attributes_and_holder(posix_mq):
     mq.send(b"12345", priority=1)
     obj = scan_kinds("posix-mq").get(f"posix-mq:{name}")
     assert obj is not None
-    f = obj.fields
-    assert (f["messages"], f["max_messages"], f["message_size"], f["qsize"]) == (1, 8, 256, 5)
-    assert f["notify"] == "none" and f["notify_pid"] is None
+    f = obj.info
+    assert (f.messages, f.max_messages, f.message_size, f.qsize) == (1, 8, 256, 5)
+    assert f.notify == "none" and f.notify_pid is None
     assert any(h.pid == os.getpid() and h.fd == mq.mqd and h.mode == "rw" for h in obj.holders)
     assert not obj.stale
     mq.close()
@@ -93,9 +93,9 @@ def test_posix_mq_notify_registrant(posix_mq):
     name, mq = posix_mq()
     mq.request_notification(10)  # SIGUSR1
     obj = scan_kinds("posix-mq").get(f"posix-mq:{name}")
-    assert obj.fields["notify"] == "signal"
-    assert obj.fields["notify_signal"] == 10
-    assert obj.fields["notify_pid"] == os.getpid()
+    assert obj.info.notify == "signal"
+    assert obj.info.notify_signal == 10
+    assert obj.info.notify_pid == os.getpid()
 
 
 @needs_mqueue
@@ -108,7 +108,7 @@ def test_listing_a_queue_never_changes_its_mtime(posix_mq):
     for _ in range(2):
         obj = scan_kinds("posix-mq").get(f"posix-mq:{name}")
         st = os.stat(path)
-        assert st.st_mtime == old and obj.fields["mtime"] == int(old)
+        assert st.st_mtime == old and obj.info.mtime == int(old)
         assert st.st_atime > old + 3000  # the scan's read did set atime (so atime could never tell an age)
     mq.send(b"x")
     assert os.stat(path).st_mtime > old + 3000

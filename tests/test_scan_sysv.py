@@ -23,15 +23,15 @@ def test_shm_fields_and_attached_holder(sysv_shm, spawn):
     obj = scan_kinds("sysv-shm").get(f"sysv-shm:{shm.id}")
     assert obj is not None
     assert (obj.key, obj.size, obj.perms) == (shm.key, 8192, "0600")
-    assert obj.fields["nattch"] == 1
-    assert obj.fields["cpid"] > 0
+    assert obj.info.nattch == 1
+    assert obj.info.cpid > 0
     holder = next(h for h in obj.holders if h.pid == child.pid)
     assert holder.fd is None and holder.via == "mapped" and holder.mode == "rw"
     assert not obj.stale
 
     shm.remove()  # marked for destruction: it lives on, as IPC_PRIVATE, until the last detach
     obj = scan_kinds("sysv-shm").get(f"sysv-shm:{shm.id}")
-    assert obj.fields["status"] == "dest" and obj.key == 0
+    assert obj.info.status == "dest" and obj.key == 0
     child.stop()
     assert scan_kinds("sysv-shm").get(f"sysv-shm:{shm.id}") is None
 
@@ -57,7 +57,7 @@ def test_shm_abandoned_by_dead_creator_is_stale(spawn, cleanup):
 def test_shm_of_a_live_creator_is_not_stale(sysv_shm):
     shm = sysv_shm()
     obj = scan_kinds("sysv-shm").get(f"sysv-shm:{shm.id}")
-    assert obj is not None and obj.fields["nattch"] == 0
+    assert obj is not None and obj.info.nattch == 0
     assert not obj.stale  # the creator (this process) may attach again
 
 
@@ -67,10 +67,10 @@ def test_msg_counts_limits_and_pids(sysv_msg):
     mq.send(b"world!", type=4)
     obj = scan_kinds("sysv-msg").get(f"sysv-msg:{mq.id}")
     assert obj is not None
-    assert obj.fields["messages"] == 2
-    assert obj.fields["used_bytes"] == 11
-    assert obj.fields["max_bytes"] == mq.max_size
-    assert obj.fields["lspid"] == mq.last_send_pid
+    assert obj.info.messages == 2
+    assert obj.info.used_bytes == 11
+    assert obj.info.max_bytes == mq.max_size
+    assert obj.info.lspid == mq.last_send_pid
     assert not obj.stale
     mq.remove()
     assert scan_kinds("sysv-msg").get(f"sysv-msg:{mq.id}") is None
@@ -103,18 +103,18 @@ def test_sem_values_waiters_and_last_pid(sysv_sem, spawn):
 
     def waiting():
         obj = scan_kinds("sysv-sem").get(f"sysv-sem:{sem.id}")
-        return obj if obj and obj.fields["ncnt"] == 1 else None
+        return obj if obj and obj.info.ncnt == 1 else None
 
     obj = wait_until(waiting)
-    assert obj.fields["nsems"] == 1 and obj.size == 1
-    (only,) = obj.fields["semaphores"]
-    assert only["value"] == 0 and only["ncnt"] == 1 and only["zcnt"] == 0
+    assert obj.info.nsems == 1 and obj.size == 1
+    (only,) = obj.info.semaphores
+    assert only.value == 0 and only.ncnt == 1 and only.zcnt == 0
     assert not obj.stale  # someone is waiting on it
 
     sem.release()
     sem.release()
-    obj = wait_until(lambda: (o := scan_kinds("sysv-sem").get(f"sysv-sem:{sem.id}")) and o.fields["ncnt"] == 0 and o)
-    assert obj.fields["semaphores"][0]["value"] == 1
+    obj = wait_until(lambda: (o := scan_kinds("sysv-sem").get(f"sysv-sem:{sem.id}")) and o.info.ncnt == 0 and o)
+    assert obj.info.semaphores[0].value == 1
 
 
 def test_identity_changes_when_an_id_is_reused_with_other_attributes(sysv_shm):

@@ -55,15 +55,15 @@ def listener(fifo_dir, spawn):
 def test_listener_reports_pending_connections_and_backlog(listener, fifo_dir):
     server, inode, clients, client_fds = listener
     obj = scan_kinds("unix", file_dirs=(fifo_dir,)).get(f"unix:{inode}")
-    assert obj is not None and obj.fields["state"] == "listen"
-    assert (obj.fields["pending_connections"], obj.fields["backlog"]) == (2, BACKLOG)
+    assert obj is not None and obj.info.state == "listen"
+    assert (obj.info.pending_connections, obj.info.backlog) == (2, BACKLOG)
     # no byte counts for a listener: its queue lengths are connection counts
-    assert (obj.fields["recv_queue"], obj.fields["send_queue"], obj.size) == (None, None, None)
+    assert (obj.info.recv_queue, obj.info.send_queue, obj.size) == (None, None, None)
 
-    waiting = {c["inode"]: c["holders"] for c in obj.fields["waiting_clients"]}
+    waiting = {c.inode: c.holders for c in obj.info.waiting_clients}
     assert set(waiting) == set(client_fds)
     for client_inode, fd in client_fds.items():
-        assert [(h["pid"], h["fd"]) for h in waiting[client_inode]] == [(clients.pid, fd)]
+        assert [(h.pid, h.fd) for h in waiting[client_inode]] == [(clients.pid, fd)]
 
     cells = {c.title: c.cell(obj) for c in COLUMNS["unix"]}
     assert (cells["RECV-Q"], cells["SEND-Q"]) == (f"2 of {BACKLOG} pending", "-")
@@ -75,11 +75,11 @@ def test_listener_reports_pending_connections_and_backlog(listener, fifo_dir):
     assert server.proc.stdout.readline().strip() == "ACCEPTED"
     after = wait_until(
         lambda: (o := scan_kinds("unix", file_dirs=(fifo_dir,)).get(f"unix:{inode}")) is not None
-        and o.fields["pending_connections"] == 1
+        and o.info.pending_connections == 1
         and o
     )
-    assert len(after.fields["waiting_clients"]) == 1
-    assert after.fields["waiting_clients"][0]["inode"] in client_fds
+    assert len(after.info.waiting_clients) == 1
+    assert after.info.waiting_clients[0].inode in client_fds
 
 
 def test_list_command_shows_connections_not_bytes(listener, capsys):
@@ -114,7 +114,7 @@ def test_connected_socket_still_shows_bytes(fifo_dir, spawn):
         """
     )
     obj = scan_kinds("unix", file_dirs=(fifo_dir,)).get(f"unix:{child.lines[0]}")
-    assert obj.fields["recv_queue"] == 3000 and obj.size == 3000
-    assert obj.fields["pending_connections"] is None and obj.fields["waiting_clients"] is None
+    assert obj.info.recv_queue == 3000 and obj.size == 3000
+    assert obj.info.pending_connections is None and obj.info.waiting_clients is None
     cells = {c.title: c.cell(obj) for c in COLUMNS["unix"]}
     assert (cells["RECV-Q"], cells["SEND-Q"]) == ("2.9K", "0B")
