@@ -296,3 +296,10 @@ def test_a_wait_for_a_signal_says_so() -> None:
     assert b.signal_wait and b.signals == ("SIGUSR1",) and b.causes == ()
     assert b.hints == ("waits for SIGUSR1: root may send it (kill)",)
     assert not any(x.signal_wait for x in blocked_threads(recorded()))
+
+
+def test_the_scanner_itself_is_named_from_the_samples() -> None:
+    """The scanning process is never sampled; the samples say which pid it was (not the pid reading them now)."""
+    snap = dataclasses.replace(recorded(), threads=WaitSamples({}, scanner=B))
+    assert describe(snap, B).problem == "this is ipcwatch itself"
+    assert describe(snap, A).problem == "its threads were not sampled in this scan"

@@ -9,7 +9,7 @@ import signal
 
 from ipcwatch.cli import main
 from ipcwatch.scan import ScanConfig, scan
-from ipcwatch.scan.waits import describe
+from ipcwatch.scan.waits import describe, describe_now
 from tests.conftest import Cleanup, needs_root, wait_until
 from tests.postgres import Cluster, postgres  # noqa: F401 - the fixture
 from tests.test_eventfd import eventfd_ref
@@ -148,14 +148,16 @@ def test_a_stopped_process_needs_sigcont_and_a_blocked_pending_signal_is_flagged
     try:
 
         def stopped() -> object:
-            report = describe(scan(ScanConfig(kinds=frozenset({"pipe"}))), child.pid)
-            return report if report.others and report.others[0][1].startswith("stopped") else None
+            snap = scan(ScanConfig(kinds=frozenset({"pipe"})))
+            report = describe(snap, child.pid)
+            return (snap, report) if report.others and report.others[0][1].startswith("stopped") else None
 
-        report = wait_until(stopped, timeout=20)
-        assert report.others == ((child.pid, "stopped: it needs SIGCONT to go on"),)  # type: ignore[union-attr]
-        notes = report.notes  # type: ignore[union-attr]
-        assert f"stopped: it needs SIGCONT to go on (kill -CONT {child.pid})" in notes
-        assert "SIGUSR2 pending but blocked by every thread: it stays pending until a thread unblocks it" in notes
+        snap, report = wait_until(stopped, timeout=20)  # type: ignore[misc]
+        assert report.others == ((child.pid, "stopped: it needs SIGCONT to go on"),)
+        stop_note = f"stopped: it needs SIGCONT to go on (kill -CONT {child.pid})"
+        assert report.notes == (stop_note,)  # describe reads only the snapshot
+        pending = "SIGUSR2 pending but blocked by every thread: it stays pending until a thread unblocks it"
+        assert describe_now(snap, child.pid).notes == (stop_note, pending)  # read now from the live process
         assert main(["why", str(child.pid)]) == 0
         out = capsys.readouterr().out
         assert f"{child.pid} (" in out and "): not blocked on IPC: stopped: it needs SIGCONT to go on" in out

@@ -9,7 +9,7 @@ import time
 
 from ipcwatch.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, say
 from ipcwatch.scan import scan
-from ipcwatch.scan.waits import BlockedThread, ProcessWaits, describe
+from ipcwatch.scan.waits import BlockedThread, ProcessWaits, describe_now
 from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import ago, escape
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pid <= 0:
         return fail("PID must be a positive number", EXIT_USAGE)
     snapshot = scan()
-    report = describe(snapshot, args.pid)
+    report = describe_now(snapshot, args.pid)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), separators=(",", ":")))
         sys.stdout.write("\n")

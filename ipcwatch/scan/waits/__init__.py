@@ -17,7 +17,7 @@ calls), finder (the /proc pass), analysis (who could end one wait), explain (the
 
 from __future__ import annotations
 
-from ipcwatch.scan.waits.explain import blocked_threads, describe, explain
+from ipcwatch.scan.waits.explain import blocked_threads, describe, describe_now, explain
 from ipcwatch.scan.waits.finder import WaitFinder
 from ipcwatch.scan.waits.records import (
     BlockedThread,
@@ -40,5 +40,6 @@ __all__ = [
     "Waker",
     "blocked_threads",
     "describe",
+    "describe_now",
     "explain",
 ]

@@ -1,14 +1,14 @@
 """Turning a snapshot and the samples it carries into `BlockedThread`s and the per-process report `describe`.
 
-Pure functions of their arguments: a recorded snapshot explains itself exactly as it did when it was taken (save
-`describe`'s signal notes, read now for the live process).
+Pure functions of their arguments: a recorded snapshot explains itself exactly as it did when it was taken.
+`describe_now` alone reads the live process too (the signals pending that no thread will take).
 """
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 
 from ipcwatch.scan.dispositions import read_dispositions
 from ipcwatch.scan.model import Process, Snapshot
@@ -206,7 +206,7 @@ def describe(snapshot: Snapshot, pid: int) -> ProcessWaits:
             problem = f"a zombie: it has exited and waits for its parent {proc.ppid} to reap it"
         elif is_kernel_thread(proc):
             problem = "a kernel thread: it never waits in a user's system call"
-        elif pid == os.getpid():
+        elif samples is not None and pid == samples.scanner:
             problem = "this is ipcwatch itself"
         elif samples is not None and samples.problem:
             problem = samples.problem
@@ -218,27 +218,31 @@ def describe(snapshot: Snapshot, pid: int) -> ProcessWaits:
         for thread in sorted(sample.threads, key=lambda t: t.tid):
             if thread.tid not in waiting:
                 others.append((thread.tid, _activity(thread, undecoded=bool(thread.targets))))
-    return ProcessWaits(pid, proc, blocked, tuple(others), problem, _signal_notes(proc) if sample else ())
+    stopped = proc is not None and sample is not None and proc.state == "T"
+    notes = (f"stopped: it needs SIGCONT to go on (kill -CONT {pid})",) if stopped else ()
+    return ProcessWaits(pid, proc, blocked, tuple(others), problem, notes)
 
 
-def _signal_notes(proc: Process | None) -> tuple[str, ...]:
-    """A stopped process, and signals pending that no thread will take (read now, for this very process)."""
-    if proc is None:
-        return ()
-    notes = []
-    if proc.state == "T":
-        notes.append(f"stopped: it needs SIGCONT to go on (kill -CONT {proc.pid})")
+def describe_now(snapshot: Snapshot, pid: int) -> ProcessWaits:
+    """`describe`, plus the signals pending that no thread will take, read now from the live process (the very one
+    the snapshot saw: pid and start time)."""
+    report = describe(snapshot, pid)
+    samples = _samples(snapshot)
+    if report.process is None or samples is None or report.pid not in samples.processes:
+        return report
+    return replace(report, notes=report.notes + _pending_notes(report.process))
+
+
+def _pending_notes(proc: Process) -> tuple[str, ...]:
     try:
         disp = read_dispositions(proc.pid, proc.start)
     except OSError:
-        return tuple(notes)
+        return ()
     waited = 0
     for thread in disp.threads:
         waited |= thread.waits_for
     stuck = disp.pending & disp.blocked_everywhere & ~waited
-    if stuck:
-        notes.append(
-            f"{', '.join(mask_names(stuck))} pending but blocked by every thread: it stays pending until a thread "
-            "unblocks it"
-        )
-    return tuple(notes)
+    if not stuck:
+        return ()
+    names = ", ".join(mask_names(stuck))
+    return (f"{names} pending but blocked by every thread: it stays pending until a thread unblocks it",)

@@ -130,7 +130,7 @@ class WaitFinder:
                             out.setdefault(ref, []).append(Waiter(pid, thread.tid, target.op))
                 threads.append(thread)
             samples[pid] = replace(sample, threads=tuple(threads))
-        return out, WaitSamples(samples, index.unreadable_fd_tables, self.problem)
+        return out, WaitSamples(samples, index.unreadable_fd_tables, self.problem, self._self_pid)
 
 
 class _Objects:

@@ -124,6 +124,7 @@ class WaitSamples:
     processes: Mapping[int, ProcessSample] = field(default_factory=dict)  # pid -> sample; pids not sampled absent
     unreadable: int = 0  # processes whose fds the scan could not read: "nobody holds it" cannot be said then
     problem: str | None = None  # why no thread was sampled at all (an unknown architecture)
+    scanner: int = 0  # the pid of the process that scanned: never sampled
 
 
 @dataclass(frozen=True, slots=True)
