@@ -20,8 +20,10 @@ from ipcwatch.actions.outcome import Outcome
 from ipcwatch.actions.verify import lookup
 from ipcwatch.kinds import Kind
 from ipcwatch.scan import IpcObject
+from ipcwatch.shmread import BytesSource
 from ipcwatch.text import escape
 from ipcwatch.tui.screens.confirm import ConfirmScreen, described, run_in_thread, safe_text, with_ref
+from ipcwatch.tui.screens.hexview import HexViewScreen
 
 READ_ONLY_REASON = "read-only mode: send and receive are disabled (restart without --read-only)"
 OpenBytes = Callable[[bytes, str], None]
@@ -147,16 +149,7 @@ class QueueScreen(ModalScreen[None]):
             self.open_bytes(message.body, f"{self.obj.ref} message #{message.index} (type {message.mtype})")
 
     def open_in_hexview(self, body: bytes, title: str) -> None:
-        """Open the bytes in the hex viewer when it is installed; otherwise show a preview here."""
-        try:
-            from ipcwatch.shmread import BytesSource  # noqa: PLC0415 - optional: provided by the hex viewer
-            from ipcwatch.tui.screens.hexview import HexViewScreen  # noqa: PLC0415
-        except ImportError:
-            text = body[:64].decode("utf-8", "surrogateescape")
-            preview = f"{title}: text {text} | hex {queues.hex_preview(body, 64)}"
-            self.query_one("#queue-result", Static).update(safe_text(preview))
-            self.notify("the hex viewer is not available: preview shown below", markup=False)
-            return
+        """Open the bytes in the hex viewer."""
         self.app.push_screen(HexViewScreen(BytesSource(body, title)))
 
     # --- acting ------------------------------------------------------------------------------------------------
