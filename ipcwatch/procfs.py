@@ -8,6 +8,8 @@ file-backed object (FIFO, POSIX shm/sem/queue file, pipe) carries: actions compa
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 
 def read_at(dir_fd: int, name: str, limit: int = 1 << 20) -> bytes:
@@ -49,3 +51,53 @@ def stat_identity(st: os.stat_result) -> str:
 def is_file_identity(identity: str) -> bool:
     """Whether `identity` is one `file_identity` made (a file-backed object's)."""
     return identity.startswith("file:")
+
+
+@dataclass(frozen=True, slots=True)
+class MapsEntry:
+    """One line of /proc/PID/maps: a mapped range and what is mapped there."""
+
+    start: int
+    end: int  # exclusive
+    perms: bytes  # e.g. b"rw-s"
+    dev: int  # st_dev of the mapped file (0 for anonymous memory)
+    inode: int  # its inode; a SysV segment shows its shmid here
+    path: bytes  # raw; may end in " (deleted)"; b"" for anonymous memory
+
+    @property
+    def shared(self) -> bool:
+        """A shared mapping (a private copy-on-write one shares nothing)."""
+        return self.perms[3:4] == b"s"
+
+    @property
+    def mode(self) -> str:
+        """`r`, `w`, `rw`, or `-` for neither."""
+        return ("r" if self.perms[0:1] == b"r" else "") + ("w" if self.perms[1:2] == b"w" else "") or "-"
+
+
+def maps_entry(line: bytes) -> MapsEntry | None:
+    """One /proc/PID/maps line parsed; None for a line that does not parse (cut short, garbled). Never raises."""
+    parts = line.rstrip(b"\n").split(None, 5)  # the kernel shows a newline in a path as \012
+    if len(parts) < 5 or len(parts[1]) != 4:
+        return None
+    start, _, end = parts[0].partition(b"-")
+    major, _, minor = parts[3].partition(b":")
+    try:
+        numbers = int(start, 16), int(end, 16), int(major, 16), int(minor, 16), int(parts[4])
+        dev = os.makedev(numbers[2], numbers[3])
+    except (ValueError, OverflowError):
+        return None
+    return MapsEntry(numbers[0], numbers[1], parts[1], dev, numbers[4], parts[5] if len(parts) > 5 else b"")
+
+
+def maps_entries(data: bytes) -> Iterator[MapsEntry]:
+    """Every line of a /proc/PID/maps text that parses."""
+    for line in data.split(b"\n"):
+        entry = maps_entry(line)
+        if entry is not None:
+            yield entry
+
+
+def mapping_at(data: bytes, address: int) -> MapsEntry | None:
+    """The mapping of a /proc/PID/maps text whose range covers `address`."""
+    return next((e for e in maps_entries(data) if e.start <= address < e.end), None)

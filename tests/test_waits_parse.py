@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ipcwatch.procfs import MapsEntry, mapping_at, maps_entries, maps_entry
 from ipcwatch.scan import syscalls as sc
 
 # Recorded from /proc/PID/task/TID/syscall on x86-64 (Linux 6.x).
@@ -137,11 +139,30 @@ def test_exec_start_from_sched() -> None:
     assert sc.parse_exec_start(b"nothing here") is None
 
 
-def test_mapping_line_covering_an_address() -> None:
-    line = sc.mapping_line(MAPS, 0x7F653C03E000)
-    assert line is not None and line.endswith(b"/dev/shm/sem.jobs")
-    assert sc.mapping_line(MAPS, 0x7F653C03F000) is None  # the end is exclusive
-    assert sc.mapping_line(b"zz-yy rw-s\n\n", 5) is None
+def test_mapping_covering_an_address() -> None:
+    mapping = mapping_at(MAPS, 0x7F653C03E000)
+    assert mapping is not None and mapping.path == b"/dev/shm/sem.jobs" and mapping.shared and mapping.mode == "rw"
+    assert (mapping.start, mapping.end) == (0x7F653C03E000, 0x7F653C03F000)
+    assert mapping_at(MAPS, 0x7F653C03F000) is None  # the end is exclusive
+    assert mapping_at(b"zz-yy rw-s\n\n", 5) is None
+
+
+def test_maps_lines_parse_whole() -> None:
+    """Every field, the device as st_dev; a path with spaces kept whole; anonymous memory has no path."""
+    deleted = maps_entry(b"7f0000000000-7f0000001000 rw-s 00000000 00:01 32769   /SYSV00000000 (deleted)")
+    path = b"/SYSV00000000 (deleted)"
+    assert deleted == MapsEntry(0x7F0000000000, 0x7F0000001000, b"rw-s", os.makedev(0, 1), 32769, path)
+    assert [(e.path, e.dev, e.shared, e.mode) for e in maps_entries(MAPS)] == [
+        (b"/usr/bin/python3.11", os.makedev(0, 0x1F), False, "r"),
+        (b"/dev/shm/sem.jobs", os.makedev(0, 0x1A), True, "rw"),
+        (b"[stack]", 0, False, "rw"),
+    ]
+    spaced = maps_entry(b"1000-2000 r--s 00000000 08:01 7 /dev/shm/a b\n")
+    assert spaced is not None and spaced.path == b"/dev/shm/a b" and spaced.dev == os.makedev(8, 1)
+    anonymous = maps_entry(b"1000-2000 ---p 00000000 00:00 0")
+    assert anonymous is not None and anonymous.path == b"" and anonymous.mode == "-"
+    assert maps_entry(b"1000-2000 rw-s 00000000 zz:01 7 /x") is None  # garbled device
+    assert maps_entry(b"1000-2000 rw-s 0000") is None  # cut short
 
 
 @given(st.binary(max_size=300))
@@ -169,7 +190,8 @@ def test_structure_decoders_never_raise(data: bytes, number: int) -> None:
     sc.fd_set_members(data, number % 5000)
     sc.parse_epoll_targets(data)
     sc.parse_exec_start(data)
-    sc.mapping_line(data, number)
+    mapping_at(data, number)
+    list(maps_entries(data))
     assert sc.as_int32(number) >= -(1 << 31)
     assert sc.as_long(number) < 1 << 63
 

@@ -266,16 +266,3 @@ def parse_exec_start(data: bytes) -> float | None:
                 return None
             return number if number == number and abs(number) != float("inf") else None
     return None
-
-
-def mapping_line(maps: bytes, address: int) -> bytes | None:
-    """The /proc/PID/maps line whose range covers `address`."""
-    for line in maps.split(b"\n"):
-        start, sep, rest = line.partition(b"-")
-        end = rest.split(None, 1)[0] if rest else b""
-        try:
-            if sep and int(start, 16) <= address < int(end, 16):
-                return line
-        except ValueError:
-            continue
-    return None

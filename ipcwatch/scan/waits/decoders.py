@@ -7,9 +7,8 @@ import stat as stat_mod
 from collections.abc import Callable, Iterable
 
 from ipcwatch.kinds import Kind
-from ipcwatch.procfs import file_identity, read_at, stat_identity
+from ipcwatch.procfs import file_identity, mapping_at, read_at, stat_identity
 from ipcwatch.scan import syscalls as sc
-from ipcwatch.scan.parsers import parse_maps_line
 from ipcwatch.scan.waits.records import (
     AT_FDCWD,
     CLIENT,
@@ -214,15 +213,14 @@ def may_wait_on_ipc(syscall: str, args: tuple[int, ...]) -> bool:
 def _futex(t: ThreadReader) -> Decoded:
     """A shared futex at the start of a shared `sem.*` mapping: a POSIX named semaphore (sem_wait)."""
     address = t.args[0]
-    line = sc.mapping_line(read_at(t.dir_fd, "maps", 64 << 20), address)
-    parsed = parse_maps_line(line) if line else None
-    if parsed is None:
+    mapping = mapping_at(read_at(t.dir_fd, "maps", 64 << 20), address)
+    if mapping is None:
         return (), None
-    perms, dev, inode, path = parsed
-    base = os.path.basename(path.removesuffix(b" (deleted)"))
-    if perms[3:4] != b"s" or not base.startswith(b"sem."):
+    base = os.path.basename(mapping.path.removesuffix(b" (deleted)"))
+    if not mapping.shared or not base.startswith(b"sem."):
         return (), None
-    target = Target(file_identity(dev, inode), Kind.POSIX_SEM, POST, "futex wait on sem", label=os.fsdecode(base[4:]))
+    identity = file_identity(mapping.dev, mapping.inode)
+    target = Target(identity, Kind.POSIX_SEM, POST, "futex wait on sem", label=os.fsdecode(base[4:]))
     return (target,), None
 
 
