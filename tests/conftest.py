@@ -105,7 +105,7 @@ def made(cleanup: Cleanup) -> Ledger:
 
 
 @pytest.fixture
-def spawn(cleanup: Cleanup) -> Callable[..., Child]:
+def spawn(cleanup: Cleanup, made: Ledger) -> Callable[..., Child]:
     """Start `python -c CODE` in a child; wait until it prints READY; kill and reap it at teardown.
 
     The code can print values before READY (they come back in `Child.lines`) and should then block, e.g. on
@@ -115,6 +115,7 @@ def spawn(cleanup: Cleanup) -> Callable[..., Child]:
 
     def start(code: str, timeout: float = 20.0, pass_fds: Iterable[int] = ()) -> Child:
         child = children.start([sys.executable, "-c", textwrap.dedent(code)], pass_fds=pass_fds, stdin=True)
+        made.add(f"process:{child.pid}")  # a killed session's children are swept with its objects
         cleanup.add(child.stop)
         child.wait_ready(timeout, keep_stdout=True)
         return child
