@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
+from ipcwatch.kinds import Kind
 from ipcwatch.scan import IpcObject, Process
 from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.text import escape
@@ -20,7 +21,7 @@ from ipcwatch.tui.widgets.status import notice_text
 if TYPE_CHECKING:
     from ipcwatch.tui.screens.dashboard import DashboardScreen
 
-NOTE_TOPICS = {"posix-mq": ("mqueue",), "unix": ("unix",)}  # notes shown only in these views (by substring)
+NOTE_TOPICS = {Kind.POSIX_MQ: ("mqueue",), Kind.UNIX: ("unix",)}  # notes shown only in these views (by substring)
 ALWAYS_NOTES = ("not root",)
 
 
