@@ -121,7 +121,7 @@ def key_text(obj: IpcObject) -> str:
 
 def object_name(obj: IpcObject) -> str:
     """What a person calls it, escaped: a pipe or a connected socket by its ends, a file or POSIX object by its
-    name, a SysV object by id and key, anything else by its ref without the kind."""
+    name, a SysV object by id and key (`7 0x1dc0beef`), anything else by its ref without the kind."""
     if isinstance(obj.info, PipeInfo):
         return pipe_ends(obj)
     ends = socket_ends(obj)
@@ -130,7 +130,7 @@ def object_name(obj: IpcObject) -> str:
     if obj.name:
         return escape(obj.name)
     if obj.key is not None and obj.id is not None:
-        return f"{obj.id} " + ("private" if obj.key == 0 else f"key {key_text(obj)}")
+        return f"{obj.id} " + ("private" if obj.key == 0 else key_text(obj))  # as ipcs: id and key
     return obj.ref.partition(":")[2]  # refs are built from escaped names already
 
 
@@ -187,11 +187,12 @@ NAME = Column("NAME", object_name, lambda o: object_name(o), width=12, priority=
 KIND = Column("KIND", lambda o: spec(o.kind).label, lambda o: o.kind, width=4, priority=ESSENTIAL)  # short
 OWNER = text("OWNER", lambda o: o.owner, width=8, priority=ESSENTIAL)
 PERMS = text("PERMS", lambda o: o.perms, width=5, priority=DETAIL)
-SIZE = size("SIZE", lambda o: o.size, width=6, priority=ESSENTIAL)
-HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=17, priority=ESSENTIAL, elide="middle")
+SIZE = size("SIZE", lambda o: o.size, width=5, priority=ESSENTIAL)
+HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=16, priority=ESSENTIAL, elide="middle")
 MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=5, priority=ESSENTIAL)
 STALE = Column("STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24)
 STALE_FLEX = replace(STALE, flex=True)  # tables with no name: the reason takes the width left over
+WIDE_NAME = replace(NAME, width=20)  # a kind's own view has room: the name before its EXTRA columns
 NAMED_BY_REF = replace(REF, width=12, priority=IDENTITY, flex=True)  # kinds with no name
 
 COLUMNS: dict[Kind, Sequence[Column]] = {
@@ -212,32 +213,36 @@ COLUMNS: dict[Kind, Sequence[Column]] = {
         number("NCNT", _f("ncnt"), width=4, **_DETAIL), number("ZCNT", _f("zcnt"), width=4, **_EXTRA),
         MARK, STALE_FLEX,
     ),
-    Kind.POSIX_SHM: (NAME, OWNER, PERMS, SIZE, size("ALLOC", _f("allocated"), width=6, **_EXTRA), HOLDERS, MARK, STALE),
+    Kind.POSIX_SHM: (
+        WIDE_NAME, OWNER, PERMS, SIZE, size("ALLOC", _f("allocated"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
+    ),
     Kind.POSIX_MQ: (
-        NAME, OWNER, PERMS, number("MSGS", _f("messages"), width=4, **_ESSENTIAL),
+        WIDE_NAME, OWNER, PERMS, number("MSGS", _f("messages"), width=4, **_ESSENTIAL),
         number("MAXMSG", _f("max_messages"), width=6, **_EXTRA),
         size("MSGSIZE", _f("message_size"), width=7, **_EXTRA), size("QSIZE", _f("qsize"), width=6, **_ESSENTIAL),
         text("NOTIFY", _f("notify"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
-    Kind.POSIX_SEM: (NAME, OWNER, PERMS, number("VALUE", _f("value"), width=5, **_ESSENTIAL), HOLDERS, MARK, STALE),
+    Kind.POSIX_SEM: (
+        WIDE_NAME, OWNER, PERMS, number("VALUE", _f("value"), width=5, **_ESSENTIAL), HOLDERS, MARK, STALE,
+    ),
     Kind.FIFO: (
-        NAME, OWNER, PERMS, number("READERS", _f("readers"), width=7, **_DETAIL),
+        WIDE_NAME, OWNER, PERMS, number("READERS", _f("readers"), width=7, **_DETAIL),
         number("WRITERS", _f("writers"), width=7, **_DETAIL), size("QUEUED", _f("queued"), width=6, **_ESSENTIAL),
         size("CAP", _f("capacity"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
     Kind.PIPE: (
-        INODE, Column("WRITER → READER", pipe_ends, pipe_ends, width=22, priority=IDENTITY, flex=True, elide="middle"),
+        INODE, Column("WRITER → READER", pipe_ends, pipe_ends, width=30, priority=IDENTITY, flex=True, elide="middle"),
         OWNER, number("READERS", _f("readers"), width=7, **_EXTRA),  # the ends say who
         number("WRITERS", _f("writers"), width=7, **_EXTRA),
         size("QUEUED", _f("queued"), width=6, **_ESSENTIAL), size("CAP", _f("capacity"), width=6, **_EXTRA),
         replace(HOLDERS, priority=EXTRA), MARK, STALE,
     ),
     Kind.UNIX: (
-        INODE, text("TYPE", _f("type"), width=6, **_DETAIL), text("STATE", _f("state"), width=6, **_DETAIL), NAME,
-        text("PATH", lambda o: o.name, width=16, elide="middle", **_EXTRA), OWNER,
+        INODE, text("TYPE", _f("type"), width=6, **_EXTRA), text("STATE", _f("state"), width=9, **_EXTRA),
+        replace(NAME, width=22), text("PATH", lambda o: o.name, width=16, elide="middle", **_EXTRA), OWNER,
         number("PEER", _f("peer"), width=8, **_EXTRA),
         Column("RECV-Q", recv_queue_cell, lambda o: _sortable(_received(o)), numeric=True, width=6, **_ESSENTIAL),
-        Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.value("send_queue")), numeric=True, width=6),
+        Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.value("send_queue")), numeric=True, width=6, **_EXTRA),
         HOLDERS, MARK, STALE,
     ),
     Kind.EVENTFD: (
@@ -256,12 +261,13 @@ ALL_COLUMNS: Sequence[Column] = (KIND, NAME, OWNER, replace(PERMS, priority=EXTR
 
 ARROWS = (" → ", " ⇄ ")  # between the two ends of a pipe or a connected socket
 _MORE = re.compile(r" \(\+\d+\)$")  # `(+3)`: more processes hold it
+_NUMBERED = re.compile(r"\d+ ")
 
 
 def elide(value: str, width: int, how: Elide = "end") -> str:
     """`value` cut to `width` terminal cells with `…`: at the end, or in the middle keeping the tail. The middle
-    of a path goes (`/run/…/app.sock`: its file name says the most); holders keep their pid and `(+N)`
-    (`1234 postg… (+3)`); two ends keep both pids and the arrow (`201 ngi… ⇄ 101 po… (+1)`)."""
+    of a path goes (`/run/…/app.sock`: its file name says the most); a holder or SysV id keeps its leading number
+    and `(+N)` (`1234 postg… (+3)`); two ends keep both pids and the arrow (`201 ngi… ⇄ 101 po… (+1)`)."""
     if cell_len(value) <= width:
         return value
     if width <= 1:
@@ -278,7 +284,9 @@ def elide(value: str, width: int, how: Elide = "end") -> str:
         return _elide_holder(left, left_cells) + arrow + _elide_holder(right, room - left_cells)
     if _MORE.search(value) is not None:
         return _elide_holder(value, width)
-    tail = _fit_right(value, (width - 1) * 2 // 3)
+    if _NUMBERED.match(value):  # `1234 comm`, `12681240 0x1dc09447`: the pid or id first says the most
+        return elide(value, width, "end")
+    tail = _fit_left(value[::-1], (width - 1) * 2 // 3)[::-1]
     cut = tail.find("/", 1)  # start the tail at a path component when that loses little
     if 0 < cut <= len(tail) // 3:
         tail = tail[cut:]
@@ -301,10 +309,6 @@ def _fit_left(value: str, cells: int) -> str:
         if used > cells:
             return value[:n]
     return value
-
-
-def _fit_right(value: str, cells: int) -> str:
-    return _fit_left(value[::-1], cells)[::-1]
 
 
 GAP = 2  # cells between columns in the CLI table
@@ -358,22 +362,14 @@ def _spread(
 AUTO = -1  # render_table's width: the terminal's, when stdout is one
 
 
-def _terminal_width(indent: int) -> int | None:
-    """What a table printed with `indent` may use: the terminal's width when stdout is a terminal, else None (a
-    script gets every column whole)."""
-    if not sys.stdout.isatty():
-        return None
-    return shutil.get_terminal_size().columns - indent
-
-
 def render_table(
     columns: Sequence[Column], objects: Sequence[IpcObject], width: int | None = AUTO, indent: int = 2
 ) -> list[str]:
     """Aligned plain-text rows (header first) for a terminal or a pipe. `width`: cells available (None: no limit;
     AUTO: the terminal's less the caller's `indent` when stdout is a terminal): the least important columns go,
     long cells are elided."""
-    if width == AUTO:
-        width = _terminal_width(indent)
+    if width == AUTO:  # a script (stdout not a terminal) gets every column whole
+        width = shutil.get_terminal_size().columns - indent if sys.stdout.isatty() else None
     rows = [[c.title for c in columns]] + [[c.cell(o) for c in columns] for o in objects]
     natural = [max(cell_len(r[i]) for r in rows) for i in range(len(columns))]
     widths = natural if width is None else fit(columns, natural, width)

@@ -13,8 +13,8 @@ from ipcwatch.tui.app import IpcwatchApp
 from .test_snapshots import scanned
 from .tui_fixtures import fixed_clock, recorded_snapshot
 
-STALE_ROW = "7 key 0x1dc0beef"  # sysv-shm:7, stale in the recorded snapshot
-NORMAL_ROW = "3 key 0x0052e2c1"  # sysv-shm:3, held
+STALE_ROW = "7 0x1dc0beef"  # sysv-shm:7, stale in the recorded snapshot
+NORMAL_ROW = "3 0x0052e2c1"  # sysv-shm:3, held
 MIN_CONTRAST = 3.0  # WCAG's minimum for large text; body text in the themes' own colours is well above
 
 

@@ -88,7 +88,7 @@ def test_pipes_and_sockets_are_named_by_their_ends_with_escaped_comms() -> None:
     assert names["unix:8101"] == "201 nginx ⇄ 101 postgres (+1)"
     assert names["unix:8102"] == "101 postgres (+1) ⇄ 201 nginx"
     assert names["unix:7001"] == "/run/app.sock"  # a listener: its path
-    assert names["sysv-shm:7"] == "7 key 0x1dc0beef"
+    assert names["sysv-shm:7"] == "7 0x1dc0beef"
     assert names["posix-shm:[@click=app.quit]x[/]"] == "[@click=app.quit]x[/]"
     assert not any("\x1b" in n for n in names.values())
 

@@ -120,7 +120,7 @@ PROCESS_COLUMNS: tuple[ColumnHead, ...] = (
     _head("USER", False, 8, ESSENTIAL),
     _head("COMM", False, 15, IDENTITY),
     _head("OBJECTS", True, 7, ESSENTIAL),
-    _head("STATE", False, 5, DETAIL),
+    _head("STATE", False, 5, EXTRA),
     _head("COMMAND", False, 16, ESSENTIAL, flex=True),
 )
 

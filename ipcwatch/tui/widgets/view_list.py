@@ -27,7 +27,7 @@ class ViewList(OptionList):
     tooltip is the view's full title."""
 
     DEFAULT_CSS = """
-    ViewList { width: 16; border: none; border-right: solid $primary-darken-2; padding: 0; }
+    ViewList { width: 15; border: none; border-right: solid $primary-darken-2; padding: 0; }
     """
 
     def __init__(self) -> None:
