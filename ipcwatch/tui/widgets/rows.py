@@ -81,13 +81,12 @@ def object_columns(view_id: str, namespaced: bool = False) -> Sequence[Column]:
 
 
 def namespace_label(obj: IpcObject) -> str:
-    """Where the object lives, escaped and clipped: `host`, a container's name, `ipc:4026532251`; `-` for kinds
-    no namespace scopes (pipes, unix sockets, eventfds, signalfds)."""
+    """Where the object lives, escaped (the table elides it): `host`, a container's name, `ipc:4026532251`; `-`
+    for kinds no namespace scopes (pipes, unix sockets, eventfds, signalfds)."""
     ns = obj.namespace
-    return "-" if ns is None else _clip(escape(ns.label), LABEL_CLIP)
+    return "-" if ns is None else escape(ns.label)
 
 
-LABEL_CLIP = 24  # a container name in a table cell; the detail pane and the Containers view have it whole
 CONTAINER_COLUMN = Column(
     "CONTAINER", namespace_label, lambda o: (o.namespace is None, namespace_label(o)), width=11, priority=ESSENTIAL
 )
@@ -135,7 +134,6 @@ BLOCKED_COLUMNS: tuple[ColumnHead, ...] = (
     _head("OP", False, 16, DETAIL),
     _head("WAKERS", False, 16, ESSENTIAL),
 )
-CLIP = 40  # long operations and cause lists are cut in the table; the detail pane has them whole
 
 
 def heads(columns: Sequence[Column]) -> tuple[ColumnHead, ...]:
@@ -199,10 +197,6 @@ def object_cell(b: BlockedThread) -> str:
     return shown + (f" (+{len(b.refs) - 1})" if len(b.refs) > 1 else "")
 
 
-def _clip(text: str, limit: int = CLIP) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def blocked_row(b: BlockedThread, now: float) -> Row:
     since = -1.0 if b.waiting_since is None else now - b.waiting_since
     op = b.op if b.syscall == "?" or b.op.startswith(b.syscall) else f"{b.syscall}: {b.op}"
@@ -214,9 +208,9 @@ def blocked_row(b: BlockedThread, now: float) -> Row:
         escape(b.comm),
         waiting_for(b, now),
         object_cell(b),
-        _clip(escape("; ".join(b.causes))),
-        _clip(escape(op)),
-        _clip(wakers_text(b)),
+        escape("; ".join(b.causes)),  # whole: the table elides to the column, the filter matches all of it
+        escape(op),
+        wakers_text(b),
     )
     sort = (b.pid, b.tid, b.comm, since, b.ref or b.label, b.causes, b.op, len(b.wakers))
     return Row(blocked_key(b), cells, sort, alert=bool(b.causes))
