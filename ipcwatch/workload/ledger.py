@@ -14,6 +14,7 @@ predictable path in /tmp or /dev/shm. It must be ours and 0700; markers are crea
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -128,14 +129,22 @@ def _identify_other(kind: str, rest: str) -> str | None:
     return stat_identity(st) if is_type is not None and is_type(st.st_mode) else None
 
 
+@functools.cache
+def _home(kind: str) -> tuple[Home, str]:
+    """(where files of the kind of a ref live, their entry prefix); Home.NONE for a ref that names no file."""
+    if kind == DIR:
+        return Home.PATH, ""
+    known = parse_kind(kind)
+    return (Home.NONE, "") if known is None else (spec(known).home, spec(known).entry_prefix)
+
+
 def _path_of(kind: str, rest: str) -> str:
     """The path a directory's or a file kind's ref names; ValueError for any other ref."""
-    known = parse_kind(kind)
-    home = Home.PATH if kind == DIR else Home.NONE if known is None else spec(known).home
+    home, prefix = _home(kind)
     if home in (Home.SHM_DIR, Home.MQUEUE_DIR):
         if not rest or "/" in rest:
             raise ValueError(f"not a POSIX name: {rest!r}")
-        return os.path.join(home, spec(kind).entry_prefix + rest)
+        return f"{home}/{prefix}{rest}"
     if home is Home.PATH and rest.startswith("/"):
         return rest
     raise ValueError(f"not a workload ref: {kind}:{rest}")
