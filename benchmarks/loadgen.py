@@ -35,9 +35,9 @@ from loadgen_limits import MQ_CHARGE, SEM_NSEMS, limits_needed, register_run, re
 
 from ipcwatch import libc_write
 from ipcwatch.actions.outcome import Status
+from ipcwatch.stopsignals import StopSignals
 from ipcwatch.workload import ledger, objects
 from ipcwatch.workload.keys import KeyRange
-from ipcwatch.workload_stop import StopSignals
 
 LOADGEN_KEYS = KeyRange(0x1C9A0000, 0x10000)  # SysV keys this tool uses
 NAME_TAG = "ipcwl."  # POSIX names, FIFO/socket directories: ipcwl.<leader pid>.<token>...

@@ -11,9 +11,9 @@ import sys
 
 from ipcwatch.actions.outcome import Outcome, Status
 from ipcwatch.commands.common import EXIT_FAILED, EXIT_OK, fail, refuse_if_read_only, say
+from ipcwatch.stopsignals import StopSignals
 from ipcwatch.text import escape
 from ipcwatch.workload.ledger import state_dir, sweep
-from ipcwatch.workload_stop import StopSignals
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from prometheus_client import start_http_server
 from prometheus_client.registry import CollectorRegistry
 
-from ipcwatch.workload_stop import StopSignals
+from ipcwatch.stopsignals import StopSignals
 
 
 def parse_listen(text: str) -> tuple[str, int]:
