@@ -48,7 +48,7 @@ def help_text(bindings: Iterable[Binding]) -> Content:
         "ns:NAME shows one namespace's objects (host, a container's name or its start, ipc:INODE).\n"
         "A CONTAINER column shows where each object lives while some live outside the host's namespaces.\n"
         "Narrow terminals show the most useful columns first (kind, name, owner, size, holders, the ! mark);\n"
-        "a wider one shows the rest. ! says stale, or how many threads wait on the object.\n"
+        "a wider one shows the rest. ! says stale, or wait when a thread is blocked on the object.\n"
         "Pipes are named writer → reader and connected sockets by both ends (process and command, +N more).\n"
         "Rows: "
     )
