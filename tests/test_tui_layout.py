@@ -35,6 +35,7 @@ def test_narrow_the_least_important_columns_go_first_and_the_identity_ones_stay(
     for width in (55, 54, 34):
         placed = fit_columns(HEADS, width)
         assert placed[-1].x + placed[-1].width == width  # the flex column fills the line
+    assert [p.width for p in fit_columns(HEADS, 100, sorted_by=2)][2] == 8 + 2  # room for " ▲" after OWNER
 
 
 def test_fit_cell_pads_aligns_and_elides_to_exactly_its_width() -> None:
@@ -102,3 +103,7 @@ async def test_resize_lays_the_columns_out_again() -> None:
         line = table.render_line(1).text
         assert "…" in line and "long-tail" in line  # the name elided in the middle, its tail kept
         assert cell_len(line) == table.scrollable_content_region.width
+        for _ in range(len(HEADS)):  # `s` sorts by the next column shown: never one the width leaves out
+            table.action_cycle_sort()
+            assert table.sort_column in {p.index for p in table._layout()}
+            assert "▲" in table.render_line(0).text

@@ -211,14 +211,15 @@ class KeyedTable(_Moving):
         if reverse is None:
             reverse = not self.sort_reverse if index == self.sort_column else False
         selected = self.selected_key
-        self.sort_column, self.sort_reverse = index, reverse
+        self.sort_column, self.sort_reverse, self._laid_out_for = index, reverse, -1  # room for the arrow
         self._sort_rows()
         self._after_change(selected)
 
     def action_cycle_sort(self) -> None:
-        """Sort by the next column."""
-        nxt = 0 if self.sort_column is None else (self.sort_column + 1) % len(self.heads)
-        self.sort_by(nxt, reverse=False)
+        """Sort by the next column shown (a column the width leaves out is skipped)."""
+        shown = [p.index for p in self._layout()] or list(range(len(self.heads)))
+        after = [i for i in shown if self.sort_column is None or i > self.sort_column]
+        self.sort_by(after[0] if after else shown[0], reverse=False)
 
     def action_reverse_sort(self) -> None:
         self.sort_by(0 if self.sort_column is None else self.sort_column, reverse=not self.sort_reverse)
@@ -304,7 +305,7 @@ class KeyedTable(_Moving):
     def _layout(self) -> tuple[Placed, ...]:
         width = self.scrollable_content_region.width
         if width != self._laid_out_for:
-            self._columns_placed, self._laid_out_for = fit_columns(self.heads, width), width
+            self._columns_placed, self._laid_out_for = fit_columns(self.heads, width, self.sort_column), width
             self._strips.clear()
         return self._columns_placed
 

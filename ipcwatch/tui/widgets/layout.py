@@ -14,6 +14,7 @@ from ipcwatch.tui.widgets.rows import ColumnHead
 from ipcwatch.views import Elide, cell_len, elide, fit
 
 GAP = 1  # blank cells before each column
+SORT_MARK = 2  # " ▲" after the title of the column a table is sorted by
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +26,12 @@ class Placed:
     width: int
 
 
-def fit_columns(heads: Sequence[ColumnHead], available: int) -> tuple[Placed, ...]:
+def fit_columns(heads: Sequence[ColumnHead], available: int, sorted_by: int | None = None) -> tuple[Placed, ...]:
     """The columns shown in `available` cells, in their order, each with where it starts and its width (a gap
     before each, the first one's included). Each column is laid out at its head's width, never measured from the
-    rows (tens of thousands of them); the width left over goes to the `flex` columns."""
-    floors = [head.min_width for head in heads]
+    rows (tens of thousands of them), the one `sorted_by` with room for the arrow after its title; the width left
+    over goes to the `flex` columns."""
+    floors = [head.min_width + (SORT_MARK if i == sorted_by else 0) for i, head in enumerate(heads)]
     widths = fit(heads, floors, available - GAP, GAP)  # type: ignore[arg-type]  # ColumnHead has Column's fields
     shown = [i for i, width in enumerate(widths) if width is not None]
     spare = available - sum(GAP + (widths[i] or 0) for i in shown)
