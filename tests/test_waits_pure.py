@@ -245,10 +245,6 @@ def finders(monkeypatch: pytest.MonkeyPatch) -> list[WaitFinder]:
 
 
 @needs_root
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs actions/verify.py config_for to set waiters=False except for SysV queues (H6 report)",
-)
 def test_an_identity_recheck_does_not_sample_threads(sysv_shm, finders: list[WaitFinder]) -> None:
     shm = sysv_shm()
     ref = f"sysv-shm:{shm.id}"

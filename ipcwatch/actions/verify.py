@@ -34,7 +34,10 @@ def config_for(refs: Iterable[str], base: ScanConfig | None = None) -> ScanConfi
             parent = os.path.dirname(rest)
             if parent not in dirs:
                 dirs.append(parent)
-    return replace(base, kinds=frozenset(kinds) or frozenset(KINDS), file_dirs=tuple(dirs))
+    # A re-check needs identities and holders, not the thread analysis (it reads every thread of the host), except
+    # for a SysV queue: a receiver or sender asleep on it holds no fd, so its waiters are the only sign it is in use.
+    waiters = base.waiters and Kind.SYSV_MSG in kinds
+    return replace(base, kinds=frozenset(kinds) or frozenset(KINDS), file_dirs=tuple(dirs), waiters=waiters)
 
 
 def lookup(ref: str, config: ScanConfig | None = None) -> IpcObject | None | Outcome:
