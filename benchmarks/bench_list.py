@@ -121,14 +121,21 @@ def print_seen(load: Load) -> None:
         print(f"  {kind:<10}  {load.counts[kind]:>8}  {total[kind]:>8}  {ours[kind]:>8}  {held[kind]:>12}")
 
 
+# Started by a small helper process: Linux keeps ru_maxrss across exec, so a child forked from this benchmark (large
+# after its in-process scans) would report this process's peak, not its own.
+_RSS_HELPER = """import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(os.wait4(child.pid, 0)[2].ru_maxrss)
+"""
+
+
 def peak_rss_mb(argv: tuple[str, ...], runs: int) -> float:
     """The median peak RSS (MB) of `runs` runs of argv, output discarded (wait4's ru_maxrss)."""
     peaks = []
     for _ in range(runs):
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, _, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0  # reaped above: Popen must not wait for it again
-        peaks.append(usage.ru_maxrss / 1024)
+        helper = (PYTHON, "-c", _RSS_HELPER, *argv)
+        out = subprocess.run(helper, capture_output=True, text=True, check=True, timeout=300)
+        peaks.append(int(out.stdout) / 1024)
     return sorted(peaks)[len(peaks) // 2]
 
 
