@@ -97,7 +97,6 @@ class SnapshotCollector(Collector):
         error: str | None = None
         try:
             snapshot = self._scanner()
-            # blocked_threads() pairs the snapshot with the samples its scan kept: right after the scan
             families = snapshot_families(
                 snapshot, blocked_threads(snapshot), limit_usage(snapshot, read_limits()), self.options
             )

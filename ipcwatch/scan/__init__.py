@@ -12,15 +12,15 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ipcwatch.kinds import KIND_TITLES, KINDS, MAPPED_KINDS, POSIX_KINDS, Kind
+from ipcwatch.kinds import ANON_INODE_KINDS, KIND_TITLES, KINDS, MAPPED_KINDS, POSIX_KINDS, Kind
 from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
 from ipcwatch.scan.model import Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.scan.namespaces import Namespace, discover, with_fd_pins
 from ipcwatch.scan.nsread import SpecialDirs
-from ipcwatch.scan.procs import HolderIndex, ProcessVisitor, ProcPassConfig, scan_processes
+from ipcwatch.scan.procs import HolderIndex, ProcPassConfig, scan_processes
 from ipcwatch.scan.waits import WaitFinder
 
 __all__ = [
@@ -53,7 +53,6 @@ class ScanConfig:
     file_depth: int = 3
     waiters: bool = True
     config_root: str = "/"  # where logind.conf, its drop-ins and login.defs are read (RemoveIPC)
-    extra_visitors: Sequence[ProcessVisitor] = field(default=())
 
 
 def _dev_of(path: str) -> int | None:
@@ -165,8 +164,8 @@ def _scan(config: ScanConfig | None) -> Snapshot:
             proc_root=config.proc_root,
             file_devs=file_devs,
             read_maps=bool(kinds & MAPPED_KINDS),
-            read_anon=bool(kinds & anon.ANON_KINDS),
-            visitors=[*config.extra_visitors, *([finder.visit] if finder else [])],
+            read_anon=bool(kinds & ANON_INODE_KINDS),
+            visitors=[finder.visit] if finder else [],
         )
     )
     discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)

@@ -10,13 +10,12 @@ normal case (a process's own wake-up channel), and nothing outlives its last fd.
 
 from __future__ import annotations
 
-from ipcwatch.kinds import ANON_INODE_KINDS, Kind
+from ipcwatch.kinds import Kind
 from ipcwatch.scan.info import EventfdInfo, SignalfdInfo
 from ipcwatch.scan.model import IpcObject
 from ipcwatch.scan.procs import AnonFd, HolderIndex
 from ipcwatch.scan.sigset import mask_names, parse_mask
 
-ANON_KINDS = ANON_INODE_KINDS
 _ACCESS = {0: "r", 1: "w", 2: "rw"}
 
 
