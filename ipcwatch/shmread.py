@@ -38,11 +38,11 @@ from typing import TypeVar
 import sysv_ipc
 
 from ipcwatch.kinds import KINDS, MAPPED_KINDS, Kind, spec
-from ipcwatch.procfs import read_at, stat_identity
+from ipcwatch.procfs import maps_entry, read_at, stat_identity
 from ipcwatch.scan.model import IpcObject
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsread import open_view_dir, run_in
-from ipcwatch.scan.parsers import parse_maps_line, parse_stat, parse_table
+from ipcwatch.scan.parsers import parse_stat, parse_table
 from ipcwatch.scan.posix import open_regular
 from ipcwatch.scan.sysv import row_identity
 from ipcwatch.shmsearch import SEARCH_WINDOW, search  # noqa: F401 - the hex viewer's search, re-exported
@@ -167,17 +167,15 @@ class FileSource(ByteSource):
 
 
 def _map_range(maps: bytes, shmid: int, key: int) -> str | None:
-    """The `start-end` of a shared /SYSV mapping of segment `shmid` (maps shows the id as the inode)."""
+    """The `start-end` of a shared /SYSV mapping of segment `shmid` (maps shows the id as the inode), named as
+    /proc/PID/map_files names it (hex without padding)."""
     tag = b"/SYSV%08x" % (key & 0xFFFFFFFF)
     for line in maps.split(b"\n"):
         if b"/SYSV" not in line:
             continue
-        parsed = parse_maps_line(line)
-        if parsed is None:
-            continue
-        perms, _, inode, path = parsed
-        if inode == shmid and perms[3:4] == b"s" and path.split(b" ", 1)[0] == tag:
-            return line.split(None, 1)[0].decode("ascii", "replace")
+        entry = maps_entry(line)
+        if entry is not None and entry.inode == shmid and entry.shared and entry.path.split(b" ", 1)[0] == tag:
+            return f"{entry.start:x}-{entry.end:x}"
     return None
 
 
