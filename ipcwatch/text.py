@@ -1,4 +1,5 @@
-"""The one escaping function every shown string goes through (names, paths, comm, cmdline, message bytes, errors).
+"""The one escaping function every shown string goes through (names, paths, comm, cmdline, message bytes, errors),
+and the small formatting helpers every surface shares (cells a string takes, sizes, ages).
 
 Attacker-controlled text may carry terminal escapes (OSC 52, CSI 2J, C1 0x9b), bidi overrides and invalid UTF-8.
 `escape` turns every such character into a visible, unambiguous backslash sequence; the backslash itself is
@@ -46,6 +47,18 @@ def escape(value: str | bytes | None) -> str:
     if value.isascii() and value.isprintable() and "\\" not in value:
         return value
     return "".join(_escape_char(ch) for ch in value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _char_cells(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def cell_len(value: str) -> int:
+    """Terminal cells an escaped string takes (wide CJK characters take two; rich is not loaded by the CLI)."""
+    return len(value) if value.isascii() else sum(_char_cells(ch) for ch in value)
 
 
 def human_size(n: int | None) -> str:

@@ -2,43 +2,23 @@
 which columns give way first when the terminal is narrow.
 
 Every cell is produced as an already-escaped `str` plus a sort key; front ends never format objects themselves.
-Each column says how it fits: `width` (the cells it is laid out at: longer cells are elided), `priority` (lower is
-kept first when space runs out: `IDENTITY` always, `ESSENTIAL` at 80 columns, `DETAIL` from about 120, `EXTRA` on
-wide terminals), `flex` (it takes the remaining width: the name) and `elide` (`middle` keeps the tail of a path,
-`/tmp/…/app.sock`; `end` cuts the end).
+Each column says how it fits (`ipcwatch.tables` lays the columns out): `width` (the cells it is laid out at: longer
+cells are elided), `priority` (lower is kept first when space runs out: `IDENTITY` always, `ESSENTIAL` at 80
+columns, `DETAIL` from about 120, `EXTRA` on wide terminals), `flex` (it takes the remaining width: the name) and
+`elide` (`middle` keeps the tail of a path, `/tmp/…/app.sock`; `end` cuts the end).
 """
 
 from __future__ import annotations
 
-import functools
-import re
-import shutil
-import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from ipcwatch.kinds import Kind, spec
 from ipcwatch.scan.info import PipeInfo, UnixInfo
 from ipcwatch.scan.model import Holder, IpcObject
-from ipcwatch.text import escape, human_size
-
-Elide = Literal["middle", "end"]
-IDENTITY, ESSENTIAL, DETAIL, EXTRA = 0, 1, 2, 3  # priorities: lower is kept first
-ELLIPSIS = "…"
-
-
-@functools.lru_cache(maxsize=4096)
-def _char_cells(ch: str) -> int:
-    if unicodedata.combining(ch):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
-def cell_len(value: str) -> int:
-    """Terminal cells an escaped string takes (wide CJK characters take two; rich is not loaded by the CLI)."""
-    return len(value) if value.isascii() else sum(_char_cells(ch) for ch in value)
+from ipcwatch.tables import DETAIL, ESSENTIAL, EXTRA, IDENTITY, Elide
+from ipcwatch.text import cell_len, escape, human_size
 
 
 @dataclass(frozen=True)
@@ -257,131 +237,3 @@ COLUMNS: dict[Kind, Sequence[Column]] = {
 
 # The "All" view: what every kind has in common; the KIND label and the name say what the ref says.
 ALL_COLUMNS: Sequence[Column] = (KIND, NAME, OWNER, replace(PERMS, priority=EXTRA), SIZE, HOLDERS, MARK, REF, STALE)
-
-
-ARROWS = (" → ", " ⇄ ")  # between the two ends of a pipe or a connected socket
-_MORE = re.compile(r" \(\+\d+\)$")  # `(+3)`: more processes hold it
-_NUMBERED = re.compile(r"\d+ ")
-
-
-def elide(value: str, width: int, how: Elide = "end") -> str:
-    """`value` cut to `width` terminal cells with `…`: at the end, or in the middle keeping the tail. The middle
-    of a path goes (`/run/…/app.sock`: its file name says the most); a holder or SysV id keeps its leading number
-    and `(+N)` (`1234 postg… (+3)`); two ends keep both pids and the arrow (`201 ngi… ⇄ 101 po… (+1)`)."""
-    if cell_len(value) <= width:
-        return value
-    if width <= 1:
-        return ELLIPSIS[:width]
-    if how == "end":
-        return _fit_left(value, width - 1) + ELLIPSIS
-    arrow = next((a for a in ARROWS if a in value), None)
-    if arrow is not None and width >= 2 * 4 + len(arrow):
-        left, right = value.split(arrow, 1)
-        room = width - len(arrow)
-        left_cells = room // 2  # each end half, or what the other end leaves
-        if cell_len(left) <= left_cells or cell_len(right) <= room - left_cells:
-            left_cells = min(cell_len(left), room - min(cell_len(right), room - left_cells))
-        return _elide_holder(left, left_cells) + arrow + _elide_holder(right, room - left_cells)
-    if _MORE.search(value) is not None:
-        return _elide_holder(value, width)
-    if _NUMBERED.match(value):  # `1234 comm`, `12681240 0x1dc09447`: the pid or id first says the most
-        return elide(value, width, "end")
-    tail = _fit_left(value[::-1], (width - 1) * 2 // 3)[::-1]
-    cut = tail.find("/", 1)  # start the tail at a path component when that loses little
-    if 0 < cut <= len(tail) // 3:
-        tail = tail[cut:]
-    return _fit_left(value, width - 1 - cell_len(tail)) + ELLIPSIS + tail
-
-
-def _elide_holder(value: str, width: int) -> str:
-    """`1234 postg… (+3)`: the end of the name goes, the pid and how many more hold it stay while they fit."""
-    more = _MORE.search(value)
-    if more is None or width < len(more.group()) + 4:
-        return elide(value, width, "end")
-    return elide(value[: more.start()], width - len(more.group()), "end") + more.group()
-
-
-def _fit_left(value: str, cells: int) -> str:
-    """The longest start of `value` that fits in `cells`."""
-    used = 0
-    for n, ch in enumerate(value):
-        used += cell_len(ch)
-        if used > cells:
-            return value[:n]
-    return value
-
-
-GAP = 2  # cells between columns in the CLI table
-
-
-class Fits(Protocol):
-    """What `fit` reads of a column (a `Column` or the dashboard's `ColumnHead`)."""
-
-    @property
-    def priority(self) -> int: ...
-    @property
-    def flex(self) -> bool: ...
-    @property
-    def min_width(self) -> int: ...
-
-
-def fit(columns: Sequence[Fits], natural: Sequence[int], available: int, gap: int = GAP) -> list[int | None]:
-    """The width of each column in `available` cells (None: left out), given each one's `natural` width (its
-    widest cell, title included). Each column needs min(natural, its width); the least important go (highest
-    priority, the rightmost first) until the rest fit, and EXTRA ones further while a flex column (the name) would
-    be elided. What is left widens the flex columns, then the others, in priority order up to their natural
-    width. Identity columns always stay."""
-    floor = [min(n, c.min_width) for c, n in zip(columns, natural, strict=True)]
-    shown = list(range(len(columns)))
-    widths = _spread(columns, natural, floor, shown, available, gap)
-    while True:
-        over = sum(floor[i] for i in shown) + gap * (len(shown) - 1) > available
-        squeezed = any(columns[i].flex and (widths[i] or 0) < natural[i] for i in shown)
-        worst = max((i for i in shown if columns[i].priority > IDENTITY), key=lambda i: (columns[i].priority, i),
-                    default=None)  # fmt: skip
-        if worst is None or not (over or (squeezed and columns[worst].priority == EXTRA)):
-            return widths
-        shown.remove(worst)
-        widths = _spread(columns, natural, floor, shown, available, gap)
-
-
-def _spread(
-    columns: Sequence[Fits], natural: Sequence[int], floor: Sequence[int], shown: list[int], available: int, gap: int
-) -> list[int | None]:
-    """Each shown column at its floor, then the spare cells to the flex columns, then to the others, in priority
-    order up to their natural width."""
-    widths: list[int | None] = [floor[i] if i in shown else None for i in range(len(columns))]
-    spare = available - sum(floor[i] for i in shown) - gap * max(0, len(shown) - 1)
-    for i in sorted(shown, key=lambda i: (not columns[i].flex, columns[i].priority, i)):
-        grow = min(max(spare, 0), natural[i] - floor[i])
-        widths[i] = floor[i] + grow
-        spare -= grow
-    return widths
-
-
-AUTO = -1  # render_table's width: the terminal's, when stdout is one
-
-
-def render_table(
-    columns: Sequence[Column], objects: Sequence[IpcObject], width: int | None = AUTO, indent: int = 2
-) -> list[str]:
-    """Aligned plain-text rows (header first) for a terminal or a pipe. `width`: cells available (None: no limit;
-    AUTO: the terminal's less the caller's `indent` when stdout is a terminal): the least important columns go,
-    long cells are elided."""
-    if width == AUTO:  # a script (stdout not a terminal) gets every column whole
-        width = shutil.get_terminal_size().columns - indent if sys.stdout.isatty() else None
-    rows = [[c.title for c in columns]] + [[c.cell(o) for c in columns] for o in objects]
-    natural = [max(cell_len(r[i]) for r in rows) for i in range(len(columns))]
-    widths = natural if width is None else fit(columns, natural, width)
-    lines = []
-    for row in rows:
-        cells = []
-        for i, cell in enumerate(row):
-            w = widths[i]
-            if w is None:
-                continue
-            cell = elide(cell, w, columns[i].elide)
-            pad = " " * (w - cell_len(cell))
-            cells.append(pad + cell if columns[i].numeric and row is not rows[0] else cell + pad)
-        lines.append((" " * GAP).join(cells).rstrip())
-    return lines

@@ -1,5 +1,6 @@
-"""Columns that fit (ipcwatch.views): which columns a width keeps, eliding that keeps what matters, pipes and
-sockets named by their ends; and `ipcwatch list` fitting a real terminal around a real pipe between two processes."""
+"""Columns that fit (ipcwatch.views, ipcwatch.tables): which columns a width keeps, eliding that keeps what
+matters, pipes and sockets named by their ends; and `ipcwatch list` fitting a real terminal around a real pipe
+between two processes."""
 
 from __future__ import annotations
 
@@ -15,17 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from ipcwatch.kinds import Kind
-from ipcwatch.views import (
-    ALL_COLUMNS,
-    COLUMNS,
-    GAP,
-    IDENTITY,
-    cell_len,
-    elide,
-    fit,
-    object_name,
-    render_table,
-)
+from ipcwatch.tables import GAP, IDENTITY, elide, fit, render_table
+from ipcwatch.text import cell_len
+from ipcwatch.views import ALL_COLUMNS, COLUMNS, object_name
 
 from .conftest import Cleanup
 from .test_snapshots import ends_snapshot

@@ -12,8 +12,9 @@ import orjson
 
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.nsfilter import ALL, select, unknown
+from ipcwatch.tables import render_table
 from ipcwatch.text import escape
-from ipcwatch.views import COLUMNS, render_table
+from ipcwatch.views import COLUMNS
 
 
 def _kinds(values: list[str] | None) -> frozenset[str]:

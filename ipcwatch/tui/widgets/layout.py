@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ipcwatch.tables import Elide, elide, fit
+from ipcwatch.text import cell_len
 from ipcwatch.tui.widgets.rows import ColumnHead
-from ipcwatch.views import Elide, cell_len, elide, fit
 
 GAP = 1  # blank cells before each column
 SORT_MARK = 2  # " ▲" after the title of the column a table is sorted by

@@ -17,18 +17,9 @@ from ipcwatch.scan.limits import limit_usage
 from ipcwatch.scan.namespaces import Namespace, NsKey
 from ipcwatch.scan.waits import BlockedThread, blocked_threads
 from ipcwatch.scan.waits.records import timeout_text
-from ipcwatch.text import ago, escape
-from ipcwatch.views import (
-    ALL_COLUMNS,
-    COLUMNS,
-    DETAIL,
-    ESSENTIAL,
-    EXTRA,
-    IDENTITY,
-    Column,
-    Elide,
-    cell_len,
-)
+from ipcwatch.tables import DETAIL, ESSENTIAL, EXTRA, IDENTITY, Elide
+from ipcwatch.text import ago, cell_len, escape
+from ipcwatch.views import ALL_COLUMNS, COLUMNS, Column
 
 ALL = "all"
 PROCESSES = "processes"
