@@ -37,7 +37,7 @@ from ipcwatch.scan import Snapshot, scan
 from ipcwatch.text import escape
 from ipcwatch.tui.commands import DashboardCommands
 from ipcwatch.tui.flows import Flows
-from ipcwatch.tui.screens.dashboard import DashboardScreen, view_counts
+from ipcwatch.tui.screens.dashboard import DashboardScreen
 from ipcwatch.tui.screens.help import HelpScreen
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
 from ipcwatch.tui.widgets.rows import ALL, BLOCKED, CONTAINERS, PROCESSES, Rows, build_rows
@@ -51,7 +51,8 @@ STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 EXIT_GRACE = 2.0  # seconds a clean exit may take after a stop signal before the process ends at once (~0.3 s)
 QUIT_WAIT = 1.0  # seconds quitting waits for background work other than a scan
 PROFILE_ENV = "IPCWATCH_PROFILE"  # a path: the UI thread's cProfile stats are written there on exit
-ADAPT = 10  # the next scan waits at least this many times the last one's CPU time (scans: <= 10 % of a core)
+ADAPT = 12  # the next scan waits at least this many times the last one's CPU time: scans and their rows take at
+# most 1/12 of a core (8 %), which leaves drawing room within issue 12's 10 % budget at 9,000 objects
 ADAPT_STEP = 0.5  # a stretched interval is rounded up to this
 
 
@@ -76,6 +77,15 @@ def reuse_rows(new: Rows, old: Rows | None) -> None:
             if prev is not None and prev == row:
                 rows[i] = prev
     new.all_by_ref.update((r.key, r) for r in new.objects[ALL])
+
+
+def view_counts(rows: Rows) -> dict[str, tuple[int, int]]:
+    """Per view, (rows, stale or flagged ones), for the view list."""
+    counts = {v: (len(r), sum(1 for x in r if x.stale)) for v, r in rows.objects.items()}
+    counts[PROCESSES] = (len(rows.processes), 0)
+    counts[BLOCKED] = (len(rows.blocked), rows.flagged)
+    counts[CONTAINERS] = (len(rows.containers), sum(1 for r in rows.containers if r.stale))
+    return counts
 
 
 def adapted(interval: float, cpu: float) -> float:

@@ -57,15 +57,6 @@ OBJECT_VIEWS = tuple(v.id for v in VIEWS if v.id not in (*JUMP_VIEWS, CONTAINERS
 FILTER_INLINE = 2_000  # a view with more rows than this is filtered in a thread
 
 
-def view_counts(rows: Rows) -> dict[str, tuple[int, int]]:
-    """Per view, (rows, stale or flagged ones), for the view list."""
-    counts = {v: (len(r), sum(1 for x in r if x.stale)) for v, r in rows.objects.items()}
-    counts[PROCESSES] = (len(rows.processes), 0)
-    counts[BLOCKED] = (len(rows.blocked), rows.flagged)
-    counts[CONTAINERS] = (len(rows.containers), sum(1 for r in rows.containers if r.stale))
-    return counts
-
-
 def _view_bindings() -> list[Binding]:
     return [
         Binding(v.key, f"show_view('{v.id}')", f"View: {v.title}", show=False, id=f"dashboard.view.{v.id}")
@@ -108,6 +99,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self._holder_cycle: tuple[str, int] | None = None
         self._bindings_state: tuple[bool | None, ...] | None = None
         self._status: StatusHeader | None = None  # the header, once mounted
+        self._counts: dict[str, tuple[int, int]] = {}  # what the view list shows
         self._following = False  # the panes' update after a cursor move is scheduled
         self._held_behind = False  # the process table's cursor moved: the held-objects table must follow
         self.flows = flows
@@ -188,7 +180,8 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
     # --- refresh ---------------------------------------------------------------------------------------------
 
     def apply_rows(self, rows: Rows, fresh: frozenset[str], counts: dict[str, tuple[int, int]]) -> None:
-        """A new scan: update counts (`view_counts`, made in the scan thread), then the visible view only."""
+        """A new scan: update the counts (made in the scan thread: per view, rows and stale or flagged ones), then
+        the visible view only."""
         namespaced_before = self.rows is not None and self.rows.namespaced
         self.rows, self.fresh = rows, fresh
         self._generation += 1
@@ -198,7 +191,9 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             for view_id in OBJECT_VIEWS:
                 self.table(view_id).set_heads(heads(object_columns(view_id, rows.namespaced)))
             self.held_table.set_heads(heads(object_columns(ALL, rows.namespaced)))
-        self.query_one(ViewList).set_counts(counts)
+        if counts != self._counts:  # 15 option prompts redrawn otherwise, every scan
+            self._counts = counts
+            self.query_one(ViewList).set_counts(counts)
         self._refresh_view()
 
     def show_status(self, state: RefreshState) -> None:
