@@ -22,7 +22,10 @@ GETPID, GETVAL, GETALL, GETNCNT, GETZCNT = 11, 12, 13, 14, 15
 _MSQID_DS_SIZE = 120
 _MSG_QBYTES_OFFSET = 88
 
-_semctl = LIBC.semctl
+# Its own function object (LIBC["..."] is not cached): the reads pass three ints, so they are typed once here
+# instead of wrapped per call; libc_write's LIBC.semctl passes a fourth argument.
+_semctl = LIBC["semctl"]
+_semctl.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
 _semctl.restype = ctypes.c_int
 _msgctl = LIBC.msgctl
 _msgctl.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
@@ -42,7 +45,7 @@ def check(result: int) -> int:
 
 def semctl(semid: int, semnum: int, cmd: int) -> int:
     """semctl for the commands that take no argument (GETVAL, GETPID, GETNCNT, GETZCNT)."""
-    return check(_semctl(ctypes.c_int(semid), ctypes.c_int(semnum), ctypes.c_int(cmd)))
+    return check(_semctl(semid, semnum, cmd))
 
 
 def msg_qbytes(msqid: int) -> int:

@@ -181,11 +181,14 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     own_ipc, own_mnt = spaces.own("ipc"), spaces.own("mnt")
     for ns, tables in [(own_ipc, reads.tables), *spaces.sysv]:
         objects += _sysv_objects(tables, index, ns)
-    in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index) if o.kind in kinds]
+    # The scanner's own view's objects live in its own namespaces: built there when those are the host's (whose
+    # refs are unqualified), placed there afterwards otherwise (their refs stay unqualified).
+    host_mnt, host_ipc = _if_host(own_mnt), _if_host(own_ipc)
+    in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index, host_mnt) if o.kind in kinds]
     if Kind.FIFO in kinds:
         in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root, _other_mnt(spaces, own_mnt))
-    objects += [o if o.namespace is not None else replace(o, namespace=own_mnt) for o in in_mnt]
-    objects += [replace(o, namespace=own_ipc) for o in posix.mqueue_objects(reads.mq_entries, index)]
+    objects += _placed(in_mnt, own_mnt)
+    objects += _placed(posix.mqueue_objects(reads.mq_entries, index, host_ipc), own_ipc)
     for mnt, shm_entries, ipc, mq_entries in spaces.posix:
         objects += [o for o in posix.shm_dir_objects(shm_entries, index, mnt) if o.kind in kinds]
         objects += posix.mqueue_objects(mq_entries, index, ipc)
@@ -214,6 +217,17 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         namespaces=spaces.namespaces,
         threads=threads,
     )
+
+
+def _if_host(ns: Namespace | None) -> Namespace | None:
+    return ns if ns is not None and ns.host else None
+
+
+def _placed(objects: list[IpcObject], own: Namespace | None) -> list[IpcObject]:
+    """`objects` with no namespace placed in `own` (copied only when they change)."""
+    if own is None:
+        return objects
+    return [o if o.namespace is not None else replace(o, namespace=own) for o in objects]
 
 
 def _sysv_objects(tables: dict[Kind, list[sysv.Row]], index: HolderIndex, ns: Namespace | None) -> list[IpcObject]:

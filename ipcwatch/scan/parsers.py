@@ -57,22 +57,24 @@ def parse_table(data: bytes) -> list[dict[str, int]]:
     Columns are found by name, so a kernel that adds columns still parses. Rows that do not fit are dropped.
     """
     lines = data.split(b"\n")
-    if not lines:
-        return []
     header = [h.decode("ascii", "replace") for h in lines[0].split()]
+    width = len(header)
+    if not width:
+        return []
+    octal = header.index("perms") if "perms" in header else width  # width: no octal column
     rows = []
     for line in lines[1:]:
         cells = line.split()
-        if len(cells) != len(header) or not header:
+        if len(cells) != width:
             continue
-        row: dict[str, int] = {}
-        for name, cell in zip(header, cells, strict=True):
-            value = _int(cell, 8 if name == "perms" else 10)
-            if value is None:
-                break
-            row[name] = value
-        else:
-            rows.append(row)
+        try:  # one conversion per cell, one dict per row: the table has a row per object
+            values = [int(c) for c in cells[:octal]]
+            if octal < width:
+                values.append(int(cells[octal], 8))
+                values += [int(c) for c in cells[octal + 1 :]]
+        except ValueError:
+            continue
+        rows.append(dict(zip(header, values, strict=True)))
     return rows
 
 

@@ -72,12 +72,12 @@ class HolderIndex:
 
     def holders(self, holds: Iterable[Hold]) -> tuple[Holder, ...]:
         """Turn raw (pid, fd, mode) entries into Holders, dropping pids that vanished."""
-        out = []
-        for pid, fd, mode in holds:
-            proc = self.processes.get(pid)
-            if proc is not None:
-                out.append(Holder(pid, proc.comm, proc.user, fd, mode, proc.start))
-        return tuple(out)
+        procs = self.processes
+        return tuple(
+            Holder(pid, proc.comm, proc.user, fd, mode, proc.start)
+            for pid, fd, mode in holds
+            if (proc := procs.get(pid)) is not None
+        )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ipcwatch import libc_read
 from ipcwatch.kinds import Kind
+from ipcwatch.libc_read import GETNCNT, GETPID, GETVAL, GETZCNT
 from ipcwatch.scan.info import KindInfo, SemValue, SysvMsgInfo, SysvSemInfo, SysvShmInfo
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
@@ -60,7 +61,7 @@ def sysv_identity(kind: str, row: Row, id_field: str, *extra: str, ns: Namespace
     parts = [kind, row[id_field], row["key"], row["cuid"], row["cgid"], row.get("ctime", 0)]
     parts += [row.get(name, 0) for name in extra]
     suffix = "" if ns is None or ns.host else f"@{ns.tag}"
-    return ":".join(str(p) for p in parts) + suffix
+    return ":".join(map(str, parts)) + suffix
 
 
 # kind -> (/proc/sysvipc table, id column, the immutable attributes its identity adds)
@@ -202,14 +203,17 @@ def msg_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
 
 def read_semaphores(semid: int, nsems: int) -> tuple[SemValue, ...] | None:
     """Per semaphore: value, ncnt, zcnt, pid of the last operation. None when not permitted."""
+    # One semctl per value: GETALL would need a buffer as long as the set the id names NOW, and an id reused since
+    # /proc/sysvipc was read may name a longer one.
+    get = libc_read.semctl
     try:
         return tuple(
             SemValue(
                 num,
-                libc_read.semctl(semid, num, libc_read.GETVAL),
-                libc_read.semctl(semid, num, libc_read.GETNCNT),
-                libc_read.semctl(semid, num, libc_read.GETZCNT),
-                libc_read.semctl(semid, num, libc_read.GETPID),
+                get(semid, num, GETVAL),
+                get(semid, num, GETNCNT),
+                get(semid, num, GETZCNT),
+                get(semid, num, GETPID),
             )
             for num in range(nsems)
         )
