@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ipcwatch.kinds import Kind
 from ipcwatch.scan import limits, posix, sysv, unix
-from ipcwatch.scan.containers import containers_of
 from ipcwatch.scan.model import ScanError
 from ipcwatch.scan.namespaces import Discovery, Namespace, NsKey
 from ipcwatch.scan.nsread import SpecialDirs, distinct_mount_views, open_root, read_ipc, sock_diag_socket
 from ipcwatch.scan.sysv import Row
+
+if TYPE_CHECKING:
+    from ipcwatch.scan.containers import Container
 
 NOT_ROOT_NOTE = "not root: other IPC namespaces cannot be entered: their SysV objects are not listed"
 
@@ -143,11 +146,14 @@ def read_namespaces(
 ) -> NamespaceReads:
     """Name containers and read the SysV tables of every IPC namespace that is not the scanner's."""
     out = NamespaceReads(discovery=discovery, errors=list(discovery.errors))
-    try:
-        boxes = containers_of(discovery, proc_root=proc_root, root=root)
-    except OSError as exc:  # state files are best effort: a namespace without a name is still listed
-        out.errors.append(ScanError("containers", exc.strerror or str(exc)))
-        boxes = {}
+    boxes: dict[NsKey, Container] = {}
+    if not all(ns.host for ns in discovery.namespaces):  # only other namespaces are in containers
+        from ipcwatch.scan.containers import containers_of  # noqa: PLC0415 - only other namespaces have one
+
+        try:
+            boxes = containers_of(discovery, proc_root=proc_root, root=root)
+        except OSError as exc:  # state files are best effort: a namespace without a name is still listed
+            out.errors.append(ScanError("containers", exc.strerror or str(exc)))
     wanted = [kind for kind in sysv.TABLES if kind in kinds]
     own = discovery.namespace_of(os.getpid(), "ipc") or discovery.host("ipc")
     others = [ns for ns in discovery.namespaces if ns.type == "ipc" and ns != own]
@@ -156,7 +162,8 @@ def read_namespaces(
         wanted = []
     namespaces = []
     for ns in discovery.namespaces:
-        ns = replace(ns, container=boxes.get(ns.key))
+        if ns.key in boxes:
+            ns = replace(ns, container=boxes[ns.key])
         if ns == own:
             ns = replace(ns, limits=limits.read_limits("/proc/sys"))
         elif ns.type == "ipc" and wanted:
