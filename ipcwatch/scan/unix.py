@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ipcwatch.kinds import Kind
 from ipcwatch.scan.info import UnixInfo, WaitingClient
@@ -37,10 +37,12 @@ STATES = {1: "connected", 2: "connecting", 7: "unconnected", LISTEN: "listen", 3
 _NLMSGHDR = struct.Struct("=IHHII")
 _UNIX_DIAG_MSG = struct.Struct("=BBBBIQ")
 _RTA = struct.Struct("=HH")
+_U32 = struct.Struct("=I")
+_U32_PAIR = struct.Struct("=II")
+_REF_PREFIX = f"{Kind.UNIX}:"  # a plain str: an f-string of the enum member formats it on every call
 
 
-@dataclass(frozen=True, slots=True)
-class UnixSocket:
+class UnixSocket(NamedTuple):  # a tuple: one is built per socket, a frozen dataclass costs 3x as much
     inode: int
     type: int
     state: int
@@ -83,16 +85,16 @@ def parse_diag_message(payload: bytes) -> UnixSocket | None:
             # a pathname is stored with its terminating NUL; an abstract name is exact bytes (starts with NUL)
             name = data if data.startswith(b"\0") else data.split(b"\0", 1)[0]
         elif rta_type == UNIX_DIAG_VFS and len(data) >= 8:
-            ino, dev = struct.unpack_from("=II", data)
+            ino, dev = _U32_PAIR.unpack_from(data)
             vfs = (_kernel_dev_to_st_dev(dev), ino)
         elif rta_type == UNIX_DIAG_PEER and len(data) >= 4:
-            peer = struct.unpack_from("=I", data)[0]
+            peer = _U32.unpack_from(data)[0]
         elif rta_type == UNIX_DIAG_ICONS:
             icons = struct.unpack_from(f"={len(data) // 4}I", data)
         elif rta_type == UNIX_DIAG_RQLEN and len(data) >= 8:
-            rq, wq = struct.unpack_from("=II", data)
+            rq, wq = _U32_PAIR.unpack_from(data)
         elif rta_type == UNIX_DIAG_UID and len(data) >= 4:
-            uid = struct.unpack_from("=I", data)[0]
+            uid = _U32.unpack_from(data)[0]
         off += (rta_len + 3) & ~3
     return UnixSocket(inode, sock_type, state, name, vfs, peer or None, tuple(icons), rq, wq, uid, cookie)
 
@@ -156,11 +158,10 @@ def list_sockets(proc_root: str, errors: list[ScanError]) -> tuple[list[UnixSock
         return [], "none"
 
 
-def _socket_info(s: UnixSocket, index: HolderIndex, net: Namespace | None) -> UnixInfo:
+def _socket_info(s: UnixSocket, name: str | None, index: HolderIndex, net: Namespace | None) -> UnixInfo:
     """For a listener the kernel's queue lengths count connections: pending (accept() not yet called) of backlog,
     and `waiting_clients` are the connecting sockets (UNIX_DIAG_ICONS) with the processes that hold them. For any
-    other socket they count bytes."""
-    name = socket_name(s.name)
+    other socket they count bytes. `name`: its `socket_name`."""
     peer_holders = index.holders(index.sockets.get(s.peer, ())) if s.peer else ()
     common = (TYPES.get(s.type, str(s.type)), STATES.get(s.state, str(s.state)), name, s.name.startswith(b"\0"))
     if s.state != LISTEN:
@@ -192,11 +193,13 @@ def unix_objects(
         owner_uid = s.uid if s.uid is not None else (path_entry[1].st_uid if path_entry else None)
         if owner_uid is None and holders:
             owner_uid = index.processes[holders[0].pid].uid
+        name = socket_name(s.name)
+        ref = f"{_REF_PREFIX}{s.inode}"
         out.append(
             IpcObject(
-                ref=f"{Kind.UNIX}:{s.inode}",
+                ref=ref,
                 kind=Kind.UNIX,
-                name=socket_name(s.name),
+                name=name,
                 id=s.inode,
                 key=None,
                 owner=user_name(owner_uid) if owner_uid is not None else "?",
@@ -206,8 +209,8 @@ def unix_objects(
                 holders=holders,
                 stale=False,
                 stale_reason=None,
-                identity=f"{Kind.UNIX}:{s.inode}:{s.cookie if s.cookie is not None else 0}",
-                info=_socket_info(s, index, net_of.get(s.inode)),
+                identity=f"{ref}:{s.cookie if s.cookie is not None else 0}",
+                info=_socket_info(s, name, index, net_of.get(s.inode)),
             )
         )
     for key, (path, st) in found.sockets.items():
