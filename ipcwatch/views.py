@@ -111,7 +111,7 @@ def object_name(obj: IpcObject) -> str:
         return escape(obj.name)
     if obj.key is not None and obj.id is not None:
         return f"{obj.id} " + ("private" if obj.key == 0 else key_text(obj))  # as ipcs: id and key
-    return obj.ref.partition(":")[2]  # refs are built from escaped names already
+    return escape(obj.ref.partition(":")[2])
 
 
 def mark(obj: IpcObject) -> str:
@@ -159,7 +159,7 @@ def signal_list(obj: IpcObject) -> str:
 
 
 _ESSENTIAL, _DETAIL, _EXTRA = {"priority": ESSENTIAL}, {"priority": DETAIL}, {"priority": EXTRA}
-REF = Column("REF", lambda o: o.ref, lambda o: o.ref, width=20, priority=EXTRA, elide="middle")  # escaped already
+REF = Column("REF", lambda o: escape(o.ref), lambda o: o.ref, width=20, priority=EXTRA, elide="middle")
 KEY = Column("KEY", key_text, lambda o: _sortable(o.key), width=10, priority=ESSENTIAL)
 ID = number("ID", lambda o: o.id, width=5, priority=IDENTITY)
 INODE = number("INODE", lambda o: o.id, width=8, priority=EXTRA)

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from ipcwatch.scan import KINDS, scan
+from ipcwatch.scan.info import SysvShmInfo
 from tests.conftest import scan_kinds, unique_name
 
 HOSTILE = ["[@click=app.quit]x", "\x1b]2;PWNED\x07", "shm[bold", "tab\there", "nl\nrow", "bidi\u202eevil", "\x9b2J"]
@@ -136,7 +137,7 @@ def test_scan_with_a_recorded_sysvipc_tree(tmp_path):
     host = [o.ref for o in snap.objects if o.namespace is None or o.namespace.host]  # containers' are read live
     assert host == ["sysv-shm:12", "sysv-shm:13"]
     dest = snap.get("sysv-shm:12")
-    assert dest.fields["status"] == "dest" and dest.perms == "0600"
+    assert isinstance(dest.info, SysvShmInfo) and dest.info.status == "dest" and dest.perms == "0600"
 
 
 def test_every_subcommand_is_mapped_to_the_module_that_registers_it():

@@ -39,7 +39,6 @@ from ipcwatch.scan.info import (
     UnixInfo,
 )
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
-from ipcwatch.text import escape
 
 TAKEN_AT = 1_700_000_000.0
 FIXED_NOW = TAKEN_AT + 1.0
@@ -136,14 +135,14 @@ def recorded_objects() -> list[IpcObject]:
         ),
         _obj(
             "posix-shm",
-            escape(HOSTILE_MARKUP),
+            HOSTILE_MARKUP,
             name=HOSTILE_MARKUP,
             holders=(_holder(301, 5),),
             info=PosixShmInfo(0, 0, 0, 4096),
         ),
         _obj(
             "posix-shm",
-            escape(HOSTILE_TITLE),
+            HOSTILE_TITLE,
             name=HOSTILE_TITLE,
             stale=True,
             stale_reason="no process has it open or mapped; last written 3d ago",

@@ -40,17 +40,20 @@ def config_for(refs: Iterable[str], base: ScanConfig | None = None) -> ScanConfi
     return replace(base, kinds=frozenset(kinds) or frozenset(KINDS), file_dirs=tuple(dirs), waiters=waiters)
 
 
-def lookup(ref: str, config: ScanConfig | None = None) -> IpcObject | None | Outcome:
-    """The object behind `ref` now (None when it is gone); an Outcome when the scan itself failed."""
+def lookup(ref: str, config: ScanConfig | None = None, *, exact: bool = False) -> IpcObject | None | Outcome:
+    """The object behind `ref` now (None when it is gone); an Outcome when the scan itself failed. `ref` as a person
+    gave it (raw or as shown: `Snapshot.find`), or `exact`: an object's raw ref, matched as it is."""
     try:
-        return scan(config_for([ref], config)).find(ref)
+        found = scan(config_for([ref], config))
+        return found.get(ref) if exact else found.find(ref)
     except Exception as exc:  # noqa: BLE001 - an action never raises to its caller
         return failed(f"could not re-scan {ref}: {exc}")
 
 
 def recheck(ref: str, expected: str | None, config: ScanConfig | None = None) -> IpcObject | Outcome:
-    """The current object behind `ref` if its identity is still `expected` (any identity when None)."""
-    found = lookup(ref, config)
+    """The current object behind `ref` (an object's raw ref) if its identity is still `expected` (any identity when
+    None)."""
+    found = lookup(ref, config, exact=True)
     if isinstance(found, Outcome):
         return found
     if found is None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ipcwatch.commands.common import EXIT_REFUSED, fail, require_object, say
-from ipcwatch.text import parse_size
+from ipcwatch.text import escape, parse_size
 
 READ_WINDOW = 1 << 20  # bytes per pread: memory stays constant whatever the object's size
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             size = source.status().size
             if size is None:
-                return fail(f"{source.title} no longer exists")
+                return fail(f"{escape(source.title)} no longer exists")
             position = min(args.skip, size)
             end = size if args.length is None else min(size, position + args.length)
             stream = HexdumpStream(position, verbose=args.verbose)
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 if len(data) < want:
                     out.write(stream.finish())
                     out.flush()
-                    return fail(f"{source.title} shrank to {position} bytes while being read (it had {size})")
+                    return fail(f"{escape(source.title)} shrank to {position} bytes while being read (it had {size})")
             out.write(stream.finish())
         except SourceError as exc:
             out.flush()

@@ -78,7 +78,7 @@ def run_peek(args: argparse.Namespace) -> int:
             say(f"  {label}: {'?' if value is None else escape(str(value))}")
     if view.attributes and all(v is None for v in view.attributes.values()):
         owner = f"owner {escape(str(obj.owner))}, mode {obj.perms}"
-        return fail(f"{obj.ref}: its attributes could not be read ({owner}); run as root or as its owner")
+        return fail(f"{escape(obj.ref)}: its attributes could not be read ({owner}); run as root or as its owner")
     return 0
 
 

@@ -37,7 +37,7 @@ def _field(name: str, value: str) -> str:
 def _object(b: BlockedThread) -> str:
     if b.ref is None:
         return escape(b.label) if b.signal_wait else f"{escape(b.label)} (not in this scan)"
-    return b.ref if b.label == b.ref else f"{b.ref} ({escape(b.label)})"
+    return escape(b.ref if b.label == b.ref else f"{b.ref} ({b.label})")
 
 
 def render_thread(b: BlockedThread, now: float) -> list[str]:

@@ -84,14 +84,10 @@ def family(name: str) -> Metric:
     return cls(name, documentation, labels=list(labels))
 
 
-def bounded(text: str) -> str:
-    """A label value bounded in length (refs are escaped by the scan already)."""
-    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
-
-
 def label(value: str | None) -> str:
-    """A label value from a raw, attacker-controlled string: escaped once, bounded in length."""
-    return bounded(escape(value))
+    """A label value from a raw, attacker-controlled string (a name, a ref): escaped once, bounded in length."""
+    text = escape(value)
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -222,13 +218,13 @@ def _per_object_families(snapshot: Snapshot, n: int, now: float) -> Iterator[Met
     largest = family("ipcwatch_largest_object_bytes")
     sized = sorted((o for o in snapshot.objects if o.size), key=lambda o: (-(o.size or 0), o.ref))
     for obj in sized[:n]:
-        largest.add_metric([obj.kind, bounded(obj.ref), label(obj.label)], obj.size or 0)
+        largest.add_metric([obj.kind, label(obj.ref), label(obj.label)], obj.size or 0)
     yield largest
     idle = family("ipcwatch_stale_object_idle_seconds")
     stale = [(last, o) for o in snapshot.objects if o.stale and (last := _last_use(o)) is not None]
     stale.sort(key=lambda pair: (pair[0], pair[1].ref))
     for last, obj in stale[:n]:
-        idle.add_metric([obj.kind, bounded(obj.ref), label(obj.label)], max(now - last, 0.0))
+        idle.add_metric([obj.kind, label(obj.ref), label(obj.label)], max(now - last, 0.0))
     yield idle
 
 

@@ -3,6 +3,9 @@
 Every object has a stable `ref` (`sysv-shm:ID`, `posix-shm:NAME`, `pipe:INODE`, `eventfd:ID`, ...) used by the
 CLI, the JSON output and the TUI, and an opaque `identity` that changes when the object behind a ref is replaced
 (a SysV id reused, a file recreated). Actions compare identities before they act.
+
+Every string here is raw, the ref too (a name's characters as they are): each surface escapes it once (`to_json`
+here, the tables, the TUI).
 """
 
 from __future__ import annotations
@@ -151,15 +154,6 @@ class IpcObject:
     namespace: Namespace | None = None
     removed_at_logout: str | None = None  # who removes it at its owner's logout (scan.logind), when someone does
 
-    @property
-    def fields(self) -> dict[str, Any]:
-        """TRANSITIONAL (removed once nobody reads it): the kind-specific values as the old `fields` dict, built on
-        each call, values as in the JSON. Read `info` (typed) or `value(name)` instead."""
-        data = {name: json_value(v) for name, v in info_items(self.info)}
-        if self.removed_at_logout is not None:
-            data["removed_at_logout"] = self.removed_at_logout
-        return data
-
     def value(self, name: str) -> Any:
         """The kind-specific value called `name` (a field of `info`), None when its kind has none: for generic
         columns and checks; code that knows the kind reads `info` directly."""
@@ -184,7 +178,7 @@ class IpcObject:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "ref": self.ref,
+            "ref": escape(self.ref),
             "kind": self.kind,
             "name": None if self.name is None else escape(self.name),
             "id": self.id,
@@ -198,7 +192,7 @@ class IpcObject:
             "waiters": [w.to_json() for w in self.waiters],
             "stale": self.stale,
             "stale_reason": self.stale_reason,
-            "identity": self.identity,
+            "identity": self.identity,  # numbers and kind names only (`file:DEV:INO`, `sysv-shm:ID`): no name in it
             "namespace": None if self.namespace is None else self.namespace.brief_json(),
         }
         for name, v in info_items(self.info):
@@ -216,7 +210,7 @@ class ScanError:
     message: str
 
     def to_json(self) -> dict[str, str]:
-        return {"where": self.where, "message": self.message}
+        return {"where": escape(self.where), "message": escape(self.message)}  # a path may be a hostile name
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -250,11 +244,14 @@ class Snapshot:
         return self._by_ref.get(ref)
 
     def find(self, ref_text: str) -> IpcObject | None:
-        """The object a person named (the CLI's REF arguments): its ref in the raw form or as shown (escaped)."""
-        found = self._by_ref.get(ref_text) or self._by_ref.get(escape(ref_text))
-        if found is None and "\\" in ref_text:  # an escaped form of a raw ref: index the shown forms, only now
-            found = next((o for o in self.objects if escape(o.ref) == ref_text), None)
-        return found
+        """The object a person named (the CLI's REF arguments): its ref as shown (escaped, as `list` and the JSON
+        print it), else its raw form. The shown form wins: `a\\x1b` is the ref shown for a name holding ESC, even
+        when another name holds those four characters (its ref is shown as `a\\\\x1b`)."""
+        if "\\" in ref_text:  # a shown form differs from its raw ref only when it holds a backslash
+            shown = next((o for o in self.objects if escape(o.ref) == ref_text), None)
+            if shown is not None:
+                return shown
+        return self._by_ref.get(ref_text)
 
     def namespace(self, tag: str) -> Namespace | None:
         """The namespace whose tag (`ipc:4026532251`) is `tag`."""
@@ -281,7 +278,7 @@ class Snapshot:
         return {
             "objects": [o.to_json() for o in (self.objects if objects is None else objects)],
             "errors": [e.to_json() for e in self.errors],
-            "notes": list(self.notes),
+            "notes": [escape(n) for n in self.notes],  # a note may quote a container's name
             "namespaces": [ns.to_json() for ns in self.namespaces],
             "taken_at": self.taken_at,
             "duration": self.duration,

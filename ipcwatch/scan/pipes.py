@@ -20,7 +20,6 @@ from ipcwatch.scan.model import IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.scan.nsread import open_beneath, open_root
 from ipcwatch.scan.procs import FileKey, Hold, HolderIndex, user_name
-from ipcwatch.text import escape
 
 MAX_WALK_ENTRIES = 200_000
 
@@ -173,7 +172,7 @@ def fifo_objects(
             stale_reason = "FIFO write end held but no reader"
         out.append(
             IpcObject(
-                ref=qualified_ref(Kind.FIFO, escape(path), ns) + (f" (deleted, inode {key[1]})" if deleted else ""),
+                ref=qualified_ref(Kind.FIFO, path, ns) + (f" (deleted, inode {key[1]})" if deleted else ""),
                 kind=Kind.FIFO,
                 name=path,
                 id=None,

@@ -21,7 +21,7 @@ from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.scan.nsread import list_beneath, open_beneath
 from ipcwatch.scan.parsers import parse_mqueue_status
 from ipcwatch.scan.procs import HolderIndex, user_name
-from ipcwatch.text import ago, escape
+from ipcwatch.text import ago
 
 SAFE_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 SEM_T_SIZE = 32  # sizeof(sem_t) on 64-bit glibc
@@ -43,7 +43,7 @@ def file_object(
     """An object that is a file (/dev/shm, /dev/mqueue, a socket file): owner, mode and identity from its lstat.
     `ns`: the namespace of another view than the scanner's (its ref is qualified with it)."""
     return IpcObject(
-        ref=qualified_ref(kind, escape(name), ns),
+        ref=qualified_ref(kind, name, ns),
         kind=kind,
         name=name,
         id=None,
@@ -107,9 +107,9 @@ def open_regular(path: str, expected: os.stat_result | None = None, dir_fd: int 
     try:
         st = os.fstat(fd)
         if not stat_mod.S_ISREG(st.st_mode):
-            raise OSError(f"{escape(path)} is not a regular file")
+            raise OSError(f"{path} is not a regular file")  # raw, like every message: escaped where shown
         if expected is not None and (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
-            raise OSError(f"{escape(path)} was replaced since it was listed")
+            raise OSError(f"{path} was replaced since it was listed")
     except BaseException:
         os.close(fd)
         raise

@@ -1,7 +1,7 @@
 """The confirmation every mutating action goes through, and the helper that runs actions off the UI thread.
 
 Everything shown is escaped and reaches widgets as `rich.text.Text`, never as markup. A `Text` handed in is
-taken as escaped already (it carries a ref, which the scan escaped): never escaped twice.
+taken as escaped already (`with_ref` built it): never escaped twice.
 """
 
 from __future__ import annotations
@@ -32,19 +32,19 @@ def safe_text(*lines: Line) -> Text:
 
 
 def with_ref(before: str, ref: str, after: str = "") -> Text:
-    """`before` + a ref (escaped by the scan already) + `after`, the raw parts escaped."""
-    return Text.assemble(escape(before), ref, escape(after))
+    """`before` + a ref + `after` (all raw) as one escaped Text."""
+    return safe_text(before + ref + after)
 
 
 def described(obj: IpcObject) -> Text:
-    """`verify.describe` (the object in one line) without escaping its ref a second time; outside the host's
-    namespaces, where it lives (`in container web's ipc namespace`): the ref alone does not say it to a person."""
+    """`verify.describe` (the object in one line), escaped; outside the host's namespaces, where it lives
+    (`in container web's ipc namespace`): the ref alone does not say it to a person."""
     ns = obj.namespace
     where = ""
     if ns is not None and not ns.host:
         box = f"container {ns.label}'s " if ns.container is not None else ""
         where = f" in {box}{ns.type} namespace {ns.inode}"
-    return with_ref("", obj.ref, describe(obj).removeprefix(obj.ref) + where)
+    return Text(escape(describe(obj) + where))
 
 
 def run_in_thread(node: DOMNode, call: Callable[[], T], then: Callable[[T], None], group: str = "action") -> Worker[T]:

@@ -173,7 +173,7 @@ class HexViewScreen(Screen[None]):
         size = self.status.size
         size_text = "size ?" if size is None else f"{size} bytes ({human_size(size)})"
         refresh = f"live, every {self.refresh_interval:g} s" if self.live else "not refreshing (r: live)"
-        parts = [shown(self.source.title), size_text, self.state_text(), refresh]
+        parts = [escape(self.source.title), size_text, self.state_text(), refresh]  # a raw ref or title
         if self.source.note:
             parts.append(shown(self.source.note))
         self.query_one("#hex-header", Static).update(Text("  |  ".join(parts)))

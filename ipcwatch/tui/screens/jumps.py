@@ -78,7 +78,7 @@ class Jumps:
         pids = list(dict.fromkeys(h.pid for h in obj.holders))
         if not pids:
             why = f" ({obj.stale_reason})" if obj.stale_reason else ""
-            self.notify(f"No process holds {escape(obj.ref)}{why}.", markup=False, severity="warning")
+            self.notify(escape(f"No process holds {obj.ref}{why}."), markup=False, severity="warning")
             return
         turn = self.holder_cycle.next(obj.ref, pids)
         if self._to_process(pids[turn]) and len(pids) > 1:

@@ -1,8 +1,8 @@
 """The detail pane: every field of the selected object (holders, waiters, semaphore values), process (with its
 psutil context and signal dispositions, read by a thread worker) or blocked thread.
 
-Everything shown is built as `rich.text.Text` from `escape`d strings; the Static never parses markup. Refs are
-escaped by the scan already and are shown as they are (`Escaped`), never escaped twice.
+Everything shown is built as `rich.text.Text` from `escape`d strings; the Static never parses markup. Every model
+string is raw, refs too: each is escaped here, once.
 """
 
 from __future__ import annotations
@@ -39,15 +39,7 @@ MAX_THREAD_ROWS = 32
 READING = "reading…"
 
 
-class Escaped(str):
-    """A string that is escaped already (a ref): shown as it is."""
-
-    __slots__ = ()
-
-
 def _shown(value: object, none: str) -> str:
-    if isinstance(value, Escaped):
-        return value
     return escape(none if value is None else str(value))
 
 
@@ -58,7 +50,7 @@ def field_line(text: Text, label: str, value: object, style: str = "") -> None:
 
 
 def _table(text: Text, title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """A small aligned table under a heading; every cell escaped (but an `Escaped` one)."""
+    """A small aligned table under a heading; every cell escaped."""
     cells = [[_shown(v, "-") for v in row] for row in rows]
     text.append(f"\n{title}\n", style=HEAD_STYLE)
     if not cells:
@@ -83,7 +75,7 @@ def _field_value(value: Any) -> str:
 def object_text(obj: IpcObject, snapshot: Snapshot) -> Text:
     """Who holds and waits first (what a person looks for), then every field."""
     text = Text(no_wrap=False)
-    text.append(obj.ref, style="bold")
+    text.append(escape(obj.ref), style="bold")
     text.append(f"  ({obj.kind}, owner {escape(obj.owner)})\n")
     ns = obj.namespace
     if ns is not None and not ns.host:
@@ -178,14 +170,14 @@ def process_text(
         text,
         f"Holds ({len(held)})",
         ("REF", "FD", "MODE"),
-        ((Escaped(o.ref), h.via, h.mode) for o in held for h in o.holders if h.pid == proc.pid),
+        ((o.ref, h.via, h.mode) for o in held for h in o.holders if h.pid == proc.pid),
     )
     mine = [b for b in blocked if b.pid == proc.pid]
     _table(
         text,
         f"Blocked threads ({len(mine)})",
         ("TID", "OP", "OBJECT", "CAUSE"),
-        ((b.tid, b.op, Escaped(b.ref) if b.ref else b.label, "; ".join(b.causes) or None) for b in mine),
+        ((b.tid, b.op, b.ref or b.label, "; ".join(b.causes) or None) for b in mine),
     )
     if context is None:
         return text
@@ -253,11 +245,11 @@ def blocked_text(b: BlockedThread, snapshot: Snapshot) -> Text:
     if b.timeout is not None:
         field_line(text, "timeout", f"{timeout_text(b.timeout)} (a timed wait wakes by itself)")
     field_line(text, "wchan", b.wchan)
-    field_line(text, "object", Escaped(b.ref) if b.ref else f"{b.label} (not in this scan)")
+    field_line(text, "object", b.ref or f"{b.label} (not in this scan)")
     if b.ref is not None and b.label != b.ref:
         field_line(text, "called", b.label)
     for ref in b.refs[1:]:
-        field_line(text, "also on", Escaped(ref))
+        field_line(text, "also on", ref)
     wakers = ((w.pid, w.comm, w.why) for w in b.wakers)
     _table(text, f"Who could wake it ({len(b.wakers)})", ("PID", "COMM", "WHY"), wakers)
     if b.hints:

@@ -183,8 +183,8 @@ def wakers_text(b: BlockedThread) -> str:
 
 
 def object_cell(b: BlockedThread) -> str:
-    """The ref it waits on (refs are escaped by the scan already), else the escaped label; `(+N)` more."""
-    shown = b.ref if b.ref is not None else escape(b.label)
+    """The ref it waits on, else its label, escaped; `(+N)` more."""
+    shown = escape(b.ref if b.ref is not None else b.label)
     return shown + (f" (+{len(b.refs) - 1})" if len(b.refs) > 1 else "")
 
 
