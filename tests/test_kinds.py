@@ -73,8 +73,13 @@ def test_records_are_slotted_and_write_the_json_keys() -> None:
 
 
 def test_find_accepts_the_raw_and_the_shown_ref() -> None:
-    shown = _obj("posix-shm:a\\x1bb", Kind.POSIX_SHM, None, name="a\x1bb")
-    snap = Snapshot((shown,), {})
-    assert snap.find("posix-shm:a\\x1bb") is shown  # what the user sees
-    assert snap.find("posix-shm:a\x1bb") is shown  # the raw name
+    esc = _obj("posix-shm:a\x1bb", Kind.POSIX_SHM, None, name="a\x1bb")  # refs are raw
+    snap = Snapshot((esc,), {})
+    assert snap.find("posix-shm:a\\x1bb") is esc  # what the user sees
+    assert snap.find("posix-shm:a\x1bb") is esc  # the raw name
     assert snap.find("posix-shm:ab") is None
+    look_alike = _obj("posix-shm:a\\x1bb", Kind.POSIX_SHM, None, name="a\\x1bb")  # those four characters
+    snap = Snapshot((esc, look_alike), {})
+    assert snap.find("posix-shm:a\\x1bb") is esc  # the shown form wins
+    assert snap.find("posix-shm:a\\\\x1bb") is look_alike  # its own shown form
+    assert snap.get("posix-shm:a\\x1bb") is look_alike  # an exact raw look-up
