@@ -186,7 +186,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     host_mnt, host_ipc = _if_host(own_mnt), _if_host(own_ipc)
     in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index, host_mnt) if o.kind in kinds]
     if Kind.FIFO in kinds:
-        in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root, _other_mnt(spaces, own_mnt))
+        in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root, _other_mnt(spaces, own_mnt), own_mnt)
     objects += _placed(in_mnt, own_mnt)
     objects += _placed(posix.mqueue_objects(reads.mq_entries, index, host_ipc), own_ipc)
     for mnt, shm_entries, ipc, mq_entries in spaces.posix:

@@ -11,9 +11,11 @@ here, the tables, the TUI).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ipcwatch.kinds import KIND_TITLES, KINDS, Kind
 from ipcwatch.text import escape
@@ -34,6 +36,23 @@ def info_names(cls: type) -> tuple[str, ...]:
 
 
 _INFO_NAMES: dict[type, tuple[str, ...]] = {}
+# The keys every object's JSON has (`IpcObject.to_json`): a kind's value of the same name does not replace them.
+_OBJECT_KEYS = frozenset(
+    ("ref", "kind", "name", "id", "key", "owner", "uid", "perms", "mode", "size", "holders", "waiters", "stale")
+    + ("stale_reason", "identity", "namespace")
+)
+_INFO_READERS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _info_reader(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    """(names, read): a record's JSON keys (its field names but the object's own keys) and a C-level getter of
+    their values as a tuple, for `IpcObject.to_json`; cached per class."""
+    found = _INFO_READERS.get(cls)
+    if found is None:
+        names = tuple(n for n in info_names(cls) if n not in _OBJECT_KEYS)
+        getter = operator.attrgetter(*names) if len(names) > 1 else lambda r: tuple(getattr(r, n) for n in names)
+        found = _INFO_READERS[cls] = (names, getter)
+    return found
 
 
 def info_items(info: object | None) -> Iterator[tuple[str, Any]]:
@@ -45,20 +64,22 @@ def info_items(info: object | None) -> Iterator[tuple[str, Any]]:
 
 def json_value(value: Any) -> Any:
     """A record's value as JSON: strings escaped, tuples as lists, records and namespaces by their own JSON."""
+    if value is None or type(value) is int or type(value) is bool:  # most values: nothing to do
+        return value
     if isinstance(value, str):
         return escape(value)
-    if isinstance(value, tuple):
-        return [json_value(v) for v in value]
     if hasattr(value, "brief_json"):  # a Namespace
         return value.brief_json()
-    if hasattr(value, "to_json"):
+    if hasattr(value, "to_json"):  # a record (Holder is a NamedTuple: tested before tuples)
         return value.to_json()
+    if isinstance(value, tuple):
+        return [json_value(v) for v in value]
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """A process that holds an object: through an open fd, or (fd is None) through a memory mapping."""
+class Holder(NamedTuple):
+    """A process that holds an object: through an open fd, or (fd is None) through a memory mapping. A NamedTuple:
+    a scan builds one per hold, and a frozen dataclass costs three times as much to build."""
 
     pid: int
     comm: str
@@ -82,8 +103,7 @@ class Holder:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Waiter:
+class Waiter(NamedTuple):
     """A thread asleep in the kernel waiting on an object (filled in by the blocked-thread analysis)."""
 
     pid: int
@@ -195,8 +215,11 @@ class IpcObject:
             "identity": self.identity,  # numbers and kind names only (`file:DEV:INO`, `sysv-shm:ID`): no name in it
             "namespace": None if self.namespace is None else self.namespace.brief_json(),
         }
-        for name, v in info_items(self.info):
-            data.setdefault(name, json_value(v))
+        info = self.info
+        if info is not None:  # most values are ints or None: json_value is called for the others only
+            names, read = _info_reader(type(info))
+            values = [v if v is None or type(v) is int else json_value(v) for v in read(info)]
+            data.update(zip(names, values, strict=True))
         if self.removed_at_logout is not None:
             data["removed_at_logout"] = escape(self.removed_at_logout)
         return data
@@ -230,14 +253,19 @@ class Snapshot:
     # The blocked-thread analysis's thread samples from the same /proc pass (a `scan.waits.WaitSamples`, typed
     # loosely: the model never imports the analysis); None when the scan sampled no threads.
     threads: Any = field(default=None, compare=False, repr=False)
-    _by_ref: dict[str, IpcObject] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _by_pid: dict[int, list[IpcObject]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    # Built on first use: `list` never looks an object up.
+    @cached_property
+    def _by_ref(self) -> dict[str, IpcObject]:
+        return {obj.ref: obj for obj in self.objects}
+
+    @cached_property
+    def _by_pid(self) -> dict[int, list[IpcObject]]:
+        by_pid: dict[int, list[IpcObject]] = {}
         for obj in self.objects:
-            self._by_ref[obj.ref] = obj
             for pid in obj.holder_pids:
-                self._by_pid.setdefault(pid, []).append(obj)
+                by_pid.setdefault(pid, []).append(obj)
+        return by_pid
 
     def get(self, ref: str) -> IpcObject | None:
         """The object whose ref is exactly `ref`."""

@@ -138,10 +138,12 @@ def fifo_objects(
     found: FoundFiles,
     proc_root: str,
     other_mnt: Callable[[int], Namespace | None] = lambda pid: None,
+    own_mnt: Namespace | None = None,
 ) -> list[IpcObject]:
     """FIFOs someone has open (anywhere) plus FIFO files in the walked directories. A FIFO whose holder is in
     another mount namespace (`other_mnt(pid)`) has a path relative to that holder's root: it is stat'ed there and
-    its ref and namespace are that mount namespace's, so the host's `/tmp/x` and a container's never collide."""
+    its ref and namespace are that mount namespace's, so the host's `/tmp/x` and a container's never collide.
+    The others live in `own_mnt` (the scanner's), with unqualified refs."""
     out = []
     keys = {key for key in index.files if key in index.fifo_paths} | set(found.fifos)
     for key in keys:
@@ -186,7 +188,7 @@ def fifo_objects(
                 stale_reason=stale_reason,
                 identity=file_identity(*key),
                 info=FifoInfo(readers, writers, queued, capacity, deleted, key[1]),
-                namespace=ns,
+                namespace=own_mnt if ns is None else ns,
             )
         )
     return out
