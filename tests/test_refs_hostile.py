@@ -16,7 +16,7 @@ from ipcwatch.tui.app import IpcwatchApp
 from ipcwatch.workload import objects
 from ipcwatch.workload.ledger import Ledger
 
-from .conftest import RUN_TAG, needs_root, unique_name
+from .conftest import needs_root, unique_name
 from .test_cli_list import run_cli
 from .test_tui import SIZE, cell, detail_text, settle
 
@@ -28,12 +28,18 @@ pytestmark = needs_root
 
 
 @pytest.fixture
-def hostile(made: Ledger) -> tuple[str, str]:
+def tag() -> str:
+    """This test's own prefix (other tests of the session may still hold objects named with RUN_TAG)."""
+    return unique_name()
+
+
+@pytest.fixture
+def hostile(made: Ledger, tag: str) -> tuple[str, str]:
     """(the POSIX shm's ref, the FIFO's ref), both raw; both removed (identity-checked) at teardown if still there."""
-    name = unique_name() + BAD
+    name = f"{tag}shm{BAD}"
     objects.posix_shm(name, 64, b"").close_fd()
     made.add(f"posix-shm:{name}")
-    path = objects.fifo(os.path.join("/tmp", unique_name() + BAD))  # /tmp: a directory `list` walks
+    path = objects.fifo(f"/tmp/{tag}fifo{BAD}")  # /tmp: a directory `list` walks
     made.add(f"fifo:{path}")
     return f"posix-shm:{name}", f"fifo:{path}"
 
@@ -42,17 +48,17 @@ def test_escape_is_one_to_one_on_these_names() -> None:
     assert escape(BAD) == SHOWN and escape(SHOWN) != SHOWN  # escaping twice would show `\\x1b`
 
 
-def test_list_shows_each_ref_escaped_once(hostile: tuple[str, str]) -> None:
+def test_list_shows_each_ref_escaped_once(hostile: tuple[str, str], tag: str) -> None:
     for kind, ref in zip(("posix-shm", "fifo"), hostile, strict=True):
         table = run_cli("list", "--kind", kind)
         assert table.returncode == 0, table.stderr
         assert not any(c in table.stdout.replace("\n", "") for c in RAW)  # no raw control reaches the terminal
-        rows = [line for line in table.stdout.splitlines() if SHOWN in line]
-        assert len(rows) == 1 and "\\\\x1b" not in rows[0]  # one row (the newline did not split it), escaped once
+        rows = [line for line in table.stdout.splitlines() if tag in line]
+        assert len(rows) == 1 and SHOWN in rows[0]  # one row (the newline did not split it), escaped once
 
         listed = run_cli("list", "--kind", kind, "--json")
         assert not any(c in listed.stdout for c in RAW[:3])
-        refs = [o["ref"] for o in json.loads(listed.stdout)["objects"] if RUN_TAG in o["ref"]]
+        refs = [o["ref"] for o in json.loads(listed.stdout)["objects"] if tag in o["ref"]]
         assert escape(ref) in refs and ref not in refs  # json.loads gives the shown text, never the raw controls
 
 
@@ -77,11 +83,11 @@ def _scanner() -> Callable[[], Snapshot]:
     return lambda: scan(config)
 
 
-async def test_dashboard_row_and_detail_show_the_ref_escaped_once(hostile: tuple[str, str]) -> None:
+async def test_dashboard_row_and_detail_show_the_ref_escaped_once(hostile: tuple[str, str], tag: str) -> None:
     app = IpcwatchApp(_scanner(), interval=60)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash", *RUN_TAG, "enter")
+        await pilot.press("slash", *tag, "enter")
         await settle(app, pilot)
         table = app.dashboard.table("all")
         assert set(table.rows) == set(hostile)  # keyed by the raw refs
