@@ -72,11 +72,15 @@ class HolderIndex:
 
     def holders(self, holds: Iterable[Hold]) -> tuple[Holder, ...]:
         """Turn raw (pid, fd, mode) entries into Holders, dropping pids that vanished."""
+        if not holds:
+            return ()
         procs = self.processes
         return tuple(
-            Holder(pid, proc.comm, proc.user, fd, mode, proc.start)
-            for pid, fd, mode in holds
-            if (proc := procs.get(pid)) is not None
+            [
+                Holder(pid, proc.comm, proc.user, fd, mode, proc.start)
+                for pid, fd, mode in holds
+                if (proc := procs.get(pid)) is not None
+            ]
         )
 
 
