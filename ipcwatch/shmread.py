@@ -7,11 +7,12 @@
     finally:
         source.close()              # or `with open_source(obj) as source:`
 
-`BytesSource(data, title)` serves an in-memory buffer (a peeked message) through the same API.
-Attributes: `title` (what is shown, already escaped) and `note` (None, or an escaped side effect of reading that
-the user must be told: "attached SHM_RDONLY: nattch/atime changed"). `read` raises `SourceGone` when the object no
-longer exists and `SourceError` for other failures; both carry a message that is safe to print. Sources are
-thread-safe, and `read`/`status` may block on /proc or shmat: call them from a worker, never a UI thread.
+`BytesSource(data, title)` serves an in-memory buffer (a peeked message) through the same API. Attributes: `title`
+(raw: the ref or the caller's name for it; escape it to show it) and `note` (None, or an escaped side effect of
+reading that the user must be told: "attached SHM_RDONLY: nattch/atime changed"). `read` raises `SourceGone` when
+the object no longer exists and `SourceError` for other failures; both carry a message that is safe to print.
+Sources are thread-safe, and `read`/`status` may block on /proc or shmat: call them from a worker, never a UI
+thread.
 
 How each kind is read, and why:
 - POSIX objects (/dev/shm files): one fd opened O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC, checked to be the regular
@@ -135,16 +136,16 @@ class FileSource(ByteSource):
         try:
             self._fd: int | None = open_regular(path, dir_fd=dir_fd)
         except FileNotFoundError as exc:
-            raise SourceGone(f"{title} no longer exists") from exc
+            raise SourceGone(f"{escape(title)} no longer exists") from exc
         except OSError as exc:
-            raise SourceError(f"cannot open {title}: {_os_message(exc)}") from exc
+            raise SourceError(f"cannot open {escape(title)}: {_os_message(exc)}") from exc
         if identity is not None and stat_identity(os.fstat(self._fd)) != identity:
             self.close()
-            raise SourceGone(f"{title} was replaced by another object since it was listed")
+            raise SourceGone(f"{escape(title)} was replaced by another object since it was listed")
 
     def _fileno(self) -> int:
         if self._fd is None:
-            raise SourceError(f"{self.title} is closed")
+            raise SourceError(f"{escape(self.title)} is closed")
         return self._fd
 
     def status(self) -> Status:
@@ -157,7 +158,7 @@ class FileSource(ByteSource):
             try:
                 return os.pread(self._fileno(), length, offset)
             except OSError as exc:
-                raise SourceError(f"reading {self.title}: {_os_message(exc)}") from exc
+                raise SourceError(f"reading {escape(self.title)}: {_os_message(exc)}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -192,7 +193,7 @@ class SysvSource(ByteSource):
         identity_ttl: float = IDENTITY_TTL,
     ) -> None:
         if obj.id is None:
-            raise SourceError(f"{obj.ref} has no id")
+            raise SourceError(f"{escape(obj.ref)} has no id")
         self.title = obj.ref
         self._shmid = obj.id
         self._key = obj.key or 0
@@ -207,7 +208,7 @@ class SysvSource(ByteSource):
         self._gone = False  # sticky: once seen removed or replaced, never read again
         self._closed = False  # a late read from a worker must not attach a closed source
         if self.status().gone:
-            raise SourceGone(f"{self.title} no longer exists")
+            raise SourceGone(f"{escape(self.title)} no longer exists")
         mapped = [holder for holder in obj.holders if holder.fd is None]
         for holder in mapped:
             self._fd = self._open_mapping(proc_root, holder.pid, holder.start)
@@ -216,7 +217,8 @@ class SysvSource(ByteSource):
         if not allow_attach:
             why = "no holder's mapping could be opened (that needs root)" if mapped else "no process has it attached"
             raise AttachRefused(
-                f"{self.title}: {why}; reading it would attach it (nattch/atime change), which --read-only forbids"
+                f"{escape(self.title)}: {why}; reading it would attach it (nattch/atime change), "
+                "which --read-only forbids"
             )
         self.note = "attached SHM_RDONLY for each read: the segment's nattch, atime and dtime changed"
 
@@ -250,7 +252,7 @@ class SysvSource(ByteSource):
         try:
             return run_in(self._ns, work)
         except (ProcessLookupError, TimeoutError) as exc:  # the namespace is gone, or its read hangs
-            raise SourceError(f"{self.title}: {escape(str(exc))}") from exc
+            raise SourceError(f"{escape(self.title)}: {escape(str(exc))}") from exc
 
     def _row(self) -> dict[str, int] | None:
         """The segment's row if its id still names the same segment (read inside its IPC namespace)."""
@@ -298,10 +300,10 @@ class SysvSource(ByteSource):
         _check_range(offset, length)
         with self._lock:
             if self._closed:
-                raise SourceError(f"{self.title} is closed")
+                raise SourceError(f"{escape(self.title)} is closed")
             row = self._checked_row(fresh=False)
             if row is None:
-                raise SourceGone(f"{self.title} was removed")
+                raise SourceGone(f"{escape(self.title)} was removed")
             length = max(0, min(length, row.get("size", 0) - offset))
             if length == 0:
                 return b""
@@ -310,7 +312,7 @@ class SysvSource(ByteSource):
             try:
                 return os.pread(self._fd, length, offset)
             except OSError as exc:
-                raise SourceError(f"reading {self.title}: {_os_message(exc)}") from exc
+                raise SourceError(f"reading {escape(self.title)}: {_os_message(exc)}") from exc
 
     def _read_attached(self, offset: int, length: int) -> bytes:
         return self._in_ns(lambda: self._attach_and_read(offset, length))
@@ -321,14 +323,14 @@ class SysvSource(ByteSource):
             memory = sysv_ipc.attach(self._shmid, flags=sysv_ipc.SHM_RDONLY)
         except (sysv_ipc.ExistentialError, ValueError) as exc:
             self._mark_gone()
-            raise SourceGone(f"{self.title} was removed") from exc
+            raise SourceGone(f"{escape(self.title)} was removed") from exc
         except sysv_ipc.PermissionsError as exc:
-            raise SourceError(f"cannot attach {self.title}: permission denied") from exc
+            raise SourceError(f"cannot attach {escape(self.title)}: permission denied") from exc
         except sysv_ipc.Error as exc:
-            raise SourceError(f"cannot attach {self.title}: {escape(str(exc))}") from exc
+            raise SourceError(f"cannot attach {escape(self.title)}: {escape(str(exc))}") from exc
         try:
             if self._checked_row(fresh=True, here=True) is None:  # the id was reused between the check and the attach
-                raise SourceGone(f"{self.title} was removed")
+                raise SourceGone(f"{escape(self.title)} was removed")
             return memory.read(length, offset)
         finally:
             memory.detach()
@@ -365,9 +367,9 @@ def open_source(
         try:  # another mount view's /dev/shm, reached under the root of a process in it
             dir_fd = open_view_dir(obj.namespace, kind.view_dir)
         except OSError as exc:
-            raise SourceGone(f"{obj.ref}: {_os_message(exc)}") from exc
+            raise SourceGone(f"{escape(obj.ref)}: {_os_message(exc)}") from exc
         try:
             return FileSource(filename, obj.ref, obj.identity, dir_fd=dir_fd)
         finally:
             os.close(dir_fd)
-    raise SourceError(f"{obj.ref} is a {obj.kind}; bytes can be read from {', '.join(READABLE_KINDS)}")
+    raise SourceError(f"{escape(obj.ref)} is a {obj.kind}; bytes can be read from {', '.join(READABLE_KINDS)}")
