@@ -19,10 +19,10 @@ from ipcwatch.shmread import (
     open_source,
     search,
 )
-from tests.conftest import needs_root, obj_of, shm_row
+from tests.conftest import Cleanup, needs_root, obj_of, shm_row
 
 
-def test_posix_source_reads_restats_and_sees_truncate_and_unlink(posix_shm) -> None:
+def test_posix_source_reads_restats_and_sees_truncate_and_unlink(posix_shm, cleanup: Cleanup) -> None:
     name, _ = posix_shm(size=8192, data=b"hello posix")
     with open_source(obj_of(f"posix-shm:{name}")) as source:
         assert source.note is None
@@ -33,16 +33,18 @@ def test_posix_source_reads_restats_and_sees_truncate_and_unlink(posix_shm) -> N
         assert source.size() == 5
         assert source.read(0, 100) == b"hello"
         os.unlink(f"/dev/shm/{name}")
-        os.close(os.open(f"/dev/shm/{name}", os.O_CREAT | os.O_RDWR, 0o600))  # the teardown unlinks it
+        os.close(os.open(f"/dev/shm/{name}", os.O_CREAT | os.O_RDWR, 0o600))
+        cleanup.add(lambda: os.unlink(f"/dev/shm/{name}"))  # a new identity: the fixture's checked removal keeps it
         assert source.status() == Status(5, True)  # unlinked, still readable through our fd
         assert source.read(0, 5) == b"hello"
 
 
-def test_posix_object_replaced_since_the_scan_is_refused(posix_shm) -> None:
+def test_posix_object_replaced_since_the_scan_is_refused(posix_shm, cleanup: Cleanup) -> None:
     name, _ = posix_shm(size=4096)
     obj = obj_of(f"posix-shm:{name}")
     os.unlink(f"/dev/shm/{name}")
     os.close(os.open(f"/dev/shm/{name}", os.O_CREAT | os.O_RDWR, 0o600))
+    cleanup.add(lambda: os.unlink(f"/dev/shm/{name}"))  # a new identity: the fixture's checked removal keeps it
     with pytest.raises(SourceGone, match="replaced"):
         open_source(obj)
 

@@ -193,13 +193,14 @@ async def test_selection_survives_a_refresh_and_a_vanished_object_goes(cleanup: 
 
 
 async def test_hostile_names_render_literally_and_clicks_run_nothing(cleanup: Cleanup) -> None:
-    markup = f"{RUN_TAG}[@click=app.sentinel]x[b]"  # a POSIX name cannot hold "/", so no closing tag
-    title = f"{RUN_TAG}t\x1b]2;PWNED\x07"
+    mine = unique_name("hostile")  # this test's own prefix: other tests' objects never match the filter
+    markup = f"{mine}[@click=app.sentinel]x[b]"  # a POSIX name cannot hold "/", so no closing tag
+    title = f"{mine}t\x1b]2;PWNED\x07"
     markup_ref, title_ref = make_shm(cleanup, markup), make_shm(cleanup, title)
     app = SentinelApp(posix_scanner, interval=60)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash", *RUN_TAG, "enter")
+        await pilot.press("slash", *mine, "enter")
         await pilot.pause()
         table = app.dashboard.table("all")
         keys = list(table.rows)  # the refs, as the scan keeps them (raw or escaped)

@@ -1,8 +1,8 @@
 """Columns that fit a dashboard table: which columns a width shows, where each starts and how wide it is, and a
 cell's text fitted to its column.
 
-Pure functions (no widgets). Which columns stay and how wide they are is `views.fit`, the rule the CLI table
-follows too (priority, flex, the identity columns always kept); eliding is `views.elide` (`middle` keeps the tail).
+Pure functions (no widgets). Which columns stay and how wide they are is `tables.fit`, the rule the CLI table
+follows too (priority, flex, the identity columns always kept); eliding is `tables.elide` (`middle` keeps the tail).
 """
 
 from __future__ import annotations
