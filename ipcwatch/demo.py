@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from ipcwatch.actions.outcome import Outcome
+from ipcwatch.kinds import Kind
 from ipcwatch.workload import children
 from ipcwatch.workload.children import Child
 from ipcwatch.workload.keys import KeyRange
@@ -83,8 +84,8 @@ class Demo:
         make = Maker(self.ledger, DEMO_KEYS, self.tag, self.directory)
         starting: list[tuple[str, list[str], tuple[int, ...]]] = []
 
-        shm_id, shm_key = make.sysv("sysv-shm", size=65536)
-        sem_id, sem_key = make.sysv("sysv-sem")
+        shm_id, shm_key = make.sysv(Kind.SYSV_SHM, size=65536)
+        sem_id, sem_key = make.sysv(Kind.SYSV_SEM)
         self._note(f"sysv-shm:{shm_id}", f"SysV shm (key 0x{shm_key:08x}): written by sysv-writer, read by sysv-reader")
         self._note(f"sysv-sem:{sem_id}", f"SysV semaphore (key 0x{sem_key:08x}): posted by the writer, awaited")
         starting += [
@@ -92,7 +93,7 @@ class Demo:
             ("sysv-reader", [str(shm_key), str(sem_key)], ()),
         ]
 
-        msq_id, msq_key = make.sysv("sysv-msg")
+        msq_id, msq_key = make.sysv(Kind.SYSV_MSG)
         self._note(f"sysv-msg:{msq_id}", f"SysV message queue (key 0x{msq_key:08x}): msg-producer -> msg-consumer")
         starting += [("msg-producer", [str(msq_key)], ()), ("msg-consumer", [str(msq_key)], ())]
 

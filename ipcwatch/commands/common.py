@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable
 
@@ -67,6 +66,3 @@ def confirm(question: str, *, yes: bool) -> bool:
     say("cancelled: nothing was changed", err=True)
     return False
 
-
-def is_root() -> bool:
-    return os.geteuid() == 0

@@ -25,6 +25,7 @@ import struct
 import termios
 from collections.abc import Callable, Collection
 
+from ipcwatch.kinds import Kind
 from ipcwatch.procfs import read_once
 
 FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
@@ -34,7 +35,7 @@ FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, in
 _LINK_MODES = {0o400: "r", 0o200: "w", 0o600: "rw"}
 _MAX_FD = 2**31 - 1
 _MAX_INODE = 2**64 - 1
-_ANON_KINDS = {"anon_inode:[eventfd]": "eventfd", "anon_inode:[signalfd]": "signalfd"}
+_ANON_KINDS = {"anon_inode:[eventfd]": Kind.EVENTFD, "anon_inode:[signalfd]": Kind.SIGNALFD}
 _NS_TYPES = ("ipc", "mnt", "net")
 
 
