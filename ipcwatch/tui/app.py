@@ -66,15 +66,17 @@ class Scanned:
 
 
 def reuse_rows(new: Rows, old: Rows | None) -> None:
-    """In place: each row of `new` equal to `old`'s row under the same key becomes that very object, so the
-    tables compare rows by identity (a pointer test on the UI thread) and unchanged rows are not duplicated."""
+    """In place: each row of `new` equal to `old`'s row under the same key becomes that very object (an object
+    row then points at the new object), so the tables compare rows by identity (a pointer test on the UI thread)
+    and rows that show the same are not duplicated. (`build_rows` already reused the rows of unchanged objects.)"""
     if old is None:
         return
     for view_id in (*new.objects, PROCESSES, BLOCKED, CONTAINERS):
         rows, before = new.view_rows(view_id), {r.key: r for r in old.view_rows(view_id)}
         for i, row in enumerate(rows):
             prev = before.get(row.key)
-            if prev is not None and prev == row:
+            if prev is not None and prev is not row and prev == row:
+                prev.source = row.source
                 rows[i] = prev
     new.all_by_ref.update((r.key, r) for r in new.objects[ALL])
 
@@ -177,7 +179,7 @@ class IpcwatchApp(App[int]):
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def _scan(self) -> Scanned:
         started = time.thread_time()
-        rows = build_rows(self.scanner())
+        rows = build_rows(self.scanner(), self._last_rows)
         reuse_rows(rows, self._last_rows)
         counts = view_counts(rows)
         return Scanned(rows, counts, time.thread_time() - started)

@@ -204,7 +204,7 @@ class KeyedTable(_Moving):
     def _sort_rows(self) -> None:
         column, rows = self.sort_column, self._model
         if column is not None:
-            self._keys.sort(key=lambda k: rows[k].sort[column], reverse=self.sort_reverse)
+            self._keys.sort(key=lambda k: rows[k].sort_key(column), reverse=self.sort_reverse)
 
     def sort_by(self, index: int, reverse: bool | None = None) -> None:
         """Sort by column `index`; the same column again flips the order."""

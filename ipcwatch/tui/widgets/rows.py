@@ -131,16 +131,27 @@ def heads(columns: Sequence[Column]) -> tuple[ColumnHead, ...]:
     return tuple(ColumnHead(c.title, c.numeric, c.width, c.priority, c.flex, c.elide) for c in columns)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Row:
-    """One table row: its key, its cells (already escaped), a sort key per cell, and whether it is stale."""
+    """One table row: its key, its cells (already escaped), whether it is stale, and what sorts it: a sort key per
+    cell (`sort`), or for an object row nothing stored: the key of a column is computed from the object (`source`)
+    only when the table sorts by it. Rows are equal when what they show is (`source` aside); a row reused for
+    the next scan's equal object points at that object (the previous snapshot is not kept alive by it)."""
 
     key: str
     cells: tuple[str, ...]
-    sort: tuple[Any, ...]
+    sort: tuple[Any, ...] | None
     stale: bool = False
     alert: bool = False  # a blocked thread with a flagged cause (dead partner, wait cycle)
     scope: tuple[str, ...] = ()  # what an `ns:` filter matches: the namespace's tag and casefolded label
+    source: IpcObject | None = field(default=None, compare=False)
+    columns: Sequence[Column] = field(default=(), compare=False)
+
+    def sort_key(self, column: int) -> Any:
+        """What orders this row by column `column`."""
+        if self.sort is not None:
+            return self.sort[column]
+        return self.columns[column].sort(self.source)
 
 
 def home(obj: IpcObject, by_tag: Mapping[str, Namespace]) -> Namespace | None:
@@ -152,11 +163,16 @@ def home(obj: IpcObject, by_tag: Mapping[str, Namespace]) -> Namespace | None:
     return None if net is None else by_tag.get(net.tag)
 
 
-def object_row(obj: IpcObject, columns: Sequence[Column], ns: Namespace | None = None) -> Row:
-    """`ns`: where it lives (`home`), matched by `ns:` filters."""
+def object_row(
+    obj: IpcObject, columns: Sequence[Column], ns: Namespace | None = None, previous: Row | None = None
+) -> Row:
+    """`ns`: where it lives (`home`), matched by `ns:` filters. `previous`: this object's row of the last scan,
+    returned (pointing at `obj`) when `obj` equals the object it was built from: no cell is built again."""
     scope = () if ns is None else (ns.tag, ns.label.casefold())
-    cells, sort = tuple(c.cell(obj) for c in columns), tuple(c.sort(obj) for c in columns)
-    return Row(obj.ref, cells, sort, obj.stale, scope=scope)
+    if previous is not None and previous.scope == scope and previous.source == obj:
+        previous.source = obj
+        return previous
+    return Row(obj.ref, tuple(c.cell(obj) for c in columns), None, obj.stale, scope=scope, source=obj, columns=columns)
 
 
 def process_row(proc: Process, held: int) -> Row:
@@ -281,15 +297,27 @@ class Rows:
         return sum(1 for b in self.blocked.values() if b.causes)
 
 
-def build_rows(snapshot: Snapshot) -> Rows:
-    """Every view's rows, and the blocked-thread analysis (it must run in the thread that scanned)."""
+def _object_rows(
+    objs: Iterable[IpcObject], columns: Sequence[Column], by_tag: Mapping[str, Namespace], old: list[Row] | None
+) -> list[Row]:
+    """One view's object rows; an unchanged object keeps its row of `old` (the view's rows of the last scan)."""
+    before = {} if old is None else {r.key: r for r in old}
+    return [object_row(o, columns, home(o, by_tag), before.get(o.ref)) for o in objs]
+
+
+def build_rows(snapshot: Snapshot, old: Rows | None = None) -> Rows:
+    """Every view's rows, and the blocked-thread analysis (it must run in the thread that scanned). `old`: the
+    last scan's rows, whose rows of unchanged objects are reused (neither rebuilt nor duplicated)."""
     namespaced = any(o.namespace is not None and not o.namespace.host for o in snapshot.objects)
     by_tag = {ns.tag: ns for ns in snapshot.namespaces}
-    all_rows = [object_row(o, object_columns(ALL, namespaced), home(o, by_tag)) for o in snapshot.objects]
-    objects: dict[str, list[Row]] = {ALL: all_rows}
+    previous = old.objects if old is not None and old.namespaced == namespaced else {}
+    objects: dict[str, list[Row]] = {
+        ALL: _object_rows(snapshot.objects, object_columns(ALL, namespaced), by_tag, previous.get(ALL))
+    }
+    all_rows = objects[ALL]
     for kind in KINDS:
         columns = object_columns(kind, namespaced)
-        objects[kind] = [object_row(o, columns, home(o, by_tag)) for o in snapshot.of_kind(kind)]
+        objects[kind] = _object_rows(snapshot.of_kind(kind), columns, by_tag, previous.get(kind))
     blocked = {blocked_key(b): b for b in blocked_threads(snapshot)}
     users = {p.pid: p for p in snapshot.holder_processes}
     for b in blocked.values():  # a waiter holds nothing the kernel records (SysV semaphores): list it anyway
