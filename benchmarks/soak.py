@@ -43,6 +43,8 @@ from soak_objects import (
 )
 from soak_term import LOST, Term, quit_dashboard, rss_kb
 
+from ipcwatch.text import escape
+
 VIEW_KEYS = (*"0123456789pw[]", "Down", "Up", "PageDown", "Home")
 FILTERS = ("ipcsoak", "sysv", "re:shm|mq", "re:[", "pipe", "zzz-nothing", "re:^unix:")
 FILTER_PLACEHOLDER = "filter: text"  # the start of the open filter bar's placeholder
@@ -167,7 +169,7 @@ class Soak:
     def remove(self, raced: bool) -> None:
         kind = self.rng.choice((*SYSV, *POSIX))
         obj = self.objs.create(kind, hold=self.rng.random() < 0.3, protected=True)
-        if not self.open(obj, "x", rf"Remove {re.escape(obj.ref) if obj else ''}\?"):
+        if not self.open(obj, "x", rf"Remove {re.escape(escape(obj.ref)) if obj else ''}\?"):
             return
         assert obj is not None
         new = self.objs.replace(obj) if raced else obj

@@ -15,6 +15,7 @@ from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror
 from ipcwatch.scan.dispositions import Dispositions, Recycled, read_dispositions
 from ipcwatch.scan.model import Process
 from ipcwatch.scan.procs import process_at
+from ipcwatch.scan.sigset import signal_number
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,8 @@ DEFAULT_SIGNAL = "TERM"
 
 def signal_named(name: str) -> SignalChoice | None:
     """TERM, SIGTERM, term or 15 -> the offered signal; None for anything else."""
-    wanted = name.strip().upper().removeprefix("SIG")
-    for choice in SIGNALS:
-        if wanted in (choice.name, str(int(choice.number))):
-            return choice
-    return None
+    num = signal_number(name)
+    return next((c for c in SIGNALS if c.number == num), None)
 
 
 def start_time(pid: int, proc_root: str = "/proc") -> int | None:

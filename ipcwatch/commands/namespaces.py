@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from ipcwatch.commands.list import add_namespace_option
+from ipcwatch.commands.list import add_namespace_option, write_json
 from ipcwatch.scan.nsfilter import namespace_matches, unknown
 
 HEADERS = ("NAMESPACE", "CONTAINER", "PIDS", "OBJECTS", "STALE", "BLOCKED", "PINNED", "BUSIEST LIMIT")
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = [s for s in summarize(snapshot) if namespace_matches(s.namespace, args.namespace)]
     if args.json:
         data = {"namespaces": [s.to_json() for s in chosen], "notes": list(snapshot.notes)}
-        sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
+        write_json(data)
         return 0
     rows = [HEADERS]
     for s in chosen:

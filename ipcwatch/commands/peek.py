@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from ipcwatch.actions import queues
 from ipcwatch.actions.outcome import Outcome
 from ipcwatch.actions.verify import describe, resolve
 from ipcwatch.commands.common import EXIT_USAGE, confirm, fail, normalise_ref, refuse_if_read_only, say
+from ipcwatch.commands.list import write_json
 from ipcwatch.kinds import QUEUE_KINDS, Kind
 from ipcwatch.text import escape
 
@@ -66,8 +65,7 @@ def run_peek(args: argparse.Namespace) -> int:
             "messages": [m.to_json() | {"text": escape(m.body)} for m in view.messages],
             "attributes": view.attributes,
         }
-        sys.stdout.write(json.dumps(data, separators=(",", ":")))
-        sys.stdout.write("\n")
+        write_json(data)
         return 0
     say(escape(outcome.message))
     for message in view.messages:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from ipcwatch.commands.common import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, fail, say
+from ipcwatch.commands.list import write_json
 from ipcwatch.scan.dispositions import Dispositions, read_dispositions
 from ipcwatch.scan.sigset import mask_names
 from ipcwatch.text import escape
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot read the signal state of pid {args.pid}: {escape(exc.strerror or str(exc))}")
     if args.json:
-        sys.stdout.write(json.dumps(disp.to_json(), separators=(",", ":")) + "\n")
+        write_json(disp.to_json())
         return EXIT_OK
     for line in render(disp):
         say(line)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 
 from ipcwatch.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, say
+from ipcwatch.commands.list import write_json
 from ipcwatch.scan import scan
 from ipcwatch.scan.waits import BlockedThread, ProcessWaits, describe_now
 from ipcwatch.scan.waits.records import timeout_text
@@ -92,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
     snapshot = scan()
     report = describe_now(snapshot, args.pid)
     if args.json:
-        sys.stdout.write(json.dumps(report.to_json(), separators=(",", ":")))
-        sys.stdout.write("\n")
+        write_json(report.to_json())
         return EXIT_OK if report.process is not None else EXIT_FAILED
     if report.process is None:
         return fail(f"no such process: {args.pid}")

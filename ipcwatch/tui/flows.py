@@ -120,7 +120,9 @@ class Flows:
             if isinstance(result, AttachRefused):
                 self.app.notify(f"refused: {result}", severity="warning", markup=False)
             elif isinstance(result, Exception):
-                message = with_ref("cannot open ", obj.ref, f": {result}").plain
+                # A SourceError's message is escaped already; an OSError's (a path in it) is not.
+                detail = str(result) if isinstance(result, SourceError) else escape(str(result))
+                message = f"cannot open {escape(obj.ref)}: {detail}"
                 self.app.notify(message, severity="error", markup=False)
             else:
                 source, status = result
