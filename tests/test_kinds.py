@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from ipcwatch.kinds import (
@@ -64,11 +62,14 @@ def test_records_are_slotted_and_write_the_json_keys() -> None:
     info = UnixInfo("stream", "listen", "/tmp/a\x1bb", peer_holders=(holder,), waiting_clients=(WaitingClient(9, ()),))
     obj = _obj("unix:5", Kind.UNIX, info)
     for record in (info, PipeInfo(1, 0, None, None), SysvSemInfo(1, None, None, None, 0, 0, None, 0)):
-        assert not hasattr(record, "__dict__") and dataclasses.is_dataclass(record)
+        assert not hasattr(record, "__dict__")
     data = obj.to_json()
     assert data["path"] == "/tmp/a\\x1bb" and data["peer_holders"][0]["comm"] == "evil\\x1b[2J"
     assert data["waiting_clients"] == [{"inode": 9, "holders": []}] and data["net_namespace"] is None
-    assert [name for name, _ in info_items(info)] == [f.name for f in dataclasses.fields(UnixInfo)]
+    assert [name for name, _ in info_items(info)] == [
+        *("type", "state", "path", "abstract", "peer", "peer_holders", "recv_queue", "send_queue"),
+        *("pending_connections", "backlog", "waiting_clients", "net_namespace"),
+    ]
     assert obj.value("state") == "listen" and obj.value("nattch") is None
 
 

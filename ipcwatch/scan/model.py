@@ -10,7 +10,6 @@ here, the tables, the TUI).
 
 from __future__ import annotations
 
-import dataclasses
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,14 +27,11 @@ __all__ = ["KINDS", "KIND_TITLES", "Holder", "IpcObject", "Kind", "Process", "Sc
 
 
 def info_names(cls: type) -> tuple[str, ...]:
-    """The field names of a per-kind record class (scan.info), in order; cached per class."""
-    names = _INFO_NAMES.get(cls)
-    if names is None:
-        names = _INFO_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    """The field names of a per-kind record class (scan.info, NamedTuples), in order."""
+    names: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
     return names
 
 
-_INFO_NAMES: dict[type, tuple[str, ...]] = {}
 # The keys every object's JSON has (`IpcObject.to_json`): a kind's value of the same name does not replace them.
 _OBJECT_KEYS = frozenset(
     ("ref", "kind", "name", "id", "key", "owner", "uid", "perms", "mode", "size", "holders", "waiters", "stale")
