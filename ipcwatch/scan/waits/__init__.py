@@ -12,12 +12,14 @@ Waits for a signal count too: sigwaitinfo/sigtimedwait (the set), sigsuspend, pa
 or a self-pipe in a poll/select/epoll set; a timed wait carries its timeout.
 
 Modules: records (the data), thread (reading one thread), decoders (one per system call), sigwait (the signal
-calls), finder (the /proc pass), analysis (who could end one wait), explain (the reports).
+calls), finder (the /proc pass), analysis (who could end one wait), explain (the reports, loaded on first use).
 """
 
 from __future__ import annotations
 
-from ipcwatch.scan.waits.explain import blocked_threads, describe, describe_now, explain
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ipcwatch.scan.waits.finder import WaitFinder
 from ipcwatch.scan.waits.records import (
     BlockedThread,
@@ -28,6 +30,23 @@ from ipcwatch.scan.waits.records import (
     WaitSamples,
     Waker,
 )
+
+if TYPE_CHECKING:
+    from ipcwatch.scan.waits.explain import blocked_threads, describe, describe_now, explain
+
+_EXPLAIN = frozenset({"blocked_threads", "describe", "describe_now", "explain"})
+
+
+def __getattr__(name: str) -> Any:
+    """The reports (explain, with analysis and the signal dispositions it reads) load on first use: a scan only
+    needs `WaitFinder` (PEP 562)."""
+    if name in _EXPLAIN:
+        module = import_module("ipcwatch.scan.waits.explain")
+        # Importing it bound the package's `explain` to the module: the function takes the name back, as before.
+        globals().update((n, getattr(module, n)) for n in _EXPLAIN)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BlockedThread",
