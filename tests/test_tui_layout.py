@@ -8,8 +8,10 @@ from textual.app import App, ComposeResult
 
 from ipcwatch.tui.widgets.keyed_table import GONE, NEW, KeyedTable
 from ipcwatch.tui.widgets.layout import fit_cell, fit_columns
-from ipcwatch.tui.widgets.rows import ColumnHead, Row
+from ipcwatch.tui.widgets.rows import ALL, PROCESSES, ColumnHead, Row, build_rows, heads, object_columns
 from ipcwatch.views import DETAIL, ESSENTIAL, EXTRA, IDENTITY
+
+from .tui_fixtures import namespaced_snapshot, synthetic_snapshot
 
 HEADS = (
     ColumnHead("ID", True, 6, IDENTITY),
@@ -107,3 +109,45 @@ async def test_resize_lays_the_columns_out_again() -> None:
             table.action_cycle_sort()
             assert table.sort_column in {p.index for p in table._layout()}
             assert "▲" in table.render_line(0).text
+
+
+def test_a_scan_reuses_the_rows_of_unchanged_objects_and_sorts_an_object_row_from_its_object() -> None:
+    first, second = synthetic_snapshot(400, 20), synthetic_snapshot(400, 20, salt=1)
+    kind = first.objects[0].kind
+    old = build_rows(first)
+    assert set(old.objects) == {ALL} and not old.built(kind) and old.built(PROCESSES)  # a kind's: when shown
+    kind_before = {r.key: r for r in old.view_rows(kind)}
+    assert old.built(kind) and len(kind_before) == len(first.of_kind(kind))
+    new = build_rows(second, old)
+    assert set(new.objects) == {ALL, kind}  # a kind's view once shown is built by every scan
+    before = {r.key: r for r in old.objects[ALL]}
+    now = {o.ref: o for o in second.objects}
+    same = [o.ref for o in first.objects if now.get(o.ref) == o]
+    changed = [o.ref for o in first.objects if o.ref in now and now[o.ref] != o]
+    assert same and changed  # the salt resized some objects and replaced others
+    rows = {r.key: r for r in new.objects[ALL]}
+    for ref in same:  # the very row, now pointing at the new scan's object (the old one is not kept alive)
+        assert rows[ref] is before[ref] and rows[ref].source is now[ref]
+    for ref in changed:
+        assert rows[ref] is not before[ref] and rows[ref].source is now[ref]
+    for row in new.objects[kind]:
+        assert row.source is now[row.key] and (row is kind_before.get(row.key)) == (row.key in same)
+    columns = object_columns(ALL)
+    size = next(i for i, c in enumerate(columns) if c.title == "SIZE")
+    row = rows[changed[0]]
+    assert row.sort is None and row.sort_key(size) == columns[size].sort(now[row.key]) == (1, 4097)  # from the object
+    assert build_rows(second, build_rows(namespaced_snapshot())).objects[ALL][0].columns == columns  # no CONTAINER
+
+
+async def test_object_rows_sort_by_their_objects_values() -> None:
+    app = TableApp()
+    async with app.run_test(size=(120, 10)):
+        snapshot = synthetic_snapshot(300, 10, salt=3)
+        rows = build_rows(snapshot).objects[ALL]
+        table = app.query_one(KeyedTable)
+        table.set_heads(heads(object_columns(ALL)))
+        table.apply(rows, {r.key for r in rows})
+        size = [h.title for h in table.heads].index("SIZE")
+        table.sort_by(size, reverse=True)
+        sizes = [table.rows[k].source.size for k in table._keys]
+        assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]

@@ -33,6 +33,7 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from ipcwatch.kinds import KINDS
 from ipcwatch.scan import Snapshot, scan
 from ipcwatch.text import escape
 from ipcwatch.tui.commands import DashboardCommands
@@ -83,7 +84,11 @@ def reuse_rows(new: Rows, old: Rows | None) -> None:
 
 def view_counts(rows: Rows) -> dict[str, tuple[int, int]]:
     """Per view, (rows, stale or flagged ones), for the view list."""
-    counts = {v: (len(r), sum(1 for x in r if x.stale)) for v, r in rows.objects.items()}
+    all_rows = rows.objects[ALL]
+    counts = {ALL: (len(all_rows), sum(1 for x in all_rows if x.stale))}
+    for kind in KINDS:  # from the objects: a kind's rows are built only once its view is shown
+        objs = rows.snapshot.of_kind(kind)
+        counts[kind] = (len(objs), sum(1 for o in objs if o.stale))
     counts[PROCESSES] = (len(rows.processes), 0)
     counts[BLOCKED] = (len(rows.blocked), rows.flagged)
     counts[CONTAINERS] = (len(rows.containers), sum(1 for r in rows.containers if r.stale))

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Input, Static
+from textual.widgets import ContentSwitcher, Input
 
 from ipcwatch.scan import IpcObject, Process, Snapshot
 from ipcwatch.scan.waits import BlockedThread
@@ -48,6 +48,7 @@ from ipcwatch.tui.widgets.rows import (
     object_columns,
 )
 from ipcwatch.tui.widgets.status import RefreshState, StatusHeader
+from ipcwatch.tui.widgets.steady import SteadyStatic
 from ipcwatch.tui.widgets.view_list import ViewList
 
 HELD_TABLE = "held-table"
@@ -109,7 +110,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         with Horizontal(id="body"):
             yield ViewList()
             with Vertical(id="main"):
-                yield Static(markup=False, id="notice")
+                yield SteadyStatic(markup=False, id="notice")
                 with ContentSwitcher(initial=f"view-{ALL}", id="switcher"):
                     for view_id in OBJECT_VIEWS:
                         yield KeyedTable(heads(object_columns(view_id)), id=f"view-{view_id}")
@@ -117,7 +118,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
                     yield KeyedTable(NAMESPACE_COLUMNS, id=f"view-{CONTAINERS}")
                     with Vertical(id=f"view-{PROCESSES}"):
                         yield KeyedTable(PROCESS_COLUMNS, id=PROC_TABLE)
-                        yield Static(markup=False, id="held-title")
+                        yield SteadyStatic(markup=False, id="held-title")
                         yield KeyedTable(heads(object_columns(ALL)), id=HELD_TABLE)
                 yield DetailPane(id="detail")
                 yield FilterBar()
@@ -220,10 +221,11 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         if force or self._applied.get(view_id) != stamp:
             self._applied[view_id] = stamp
             keep = self._filter(view_id)
-            rows = self.rows.view_rows(view_id)
-            if keep is not None and len(rows) > FILTER_INLINE:
-                self._filter_rows(view_id, stamp, rows, keep)  # the table keeps showing what it did meanwhile
+            big = keep is not None and self.rows.built(view_id) and len(self.rows.view_rows(view_id)) > FILTER_INLINE
+            if big or not self.rows.built(view_id):  # a big filter, or a kind's view shown first (rows to build)
+                self._filter_rows(view_id, stamp, self.rows, keep)  # the table keeps showing what it did meanwhile
             else:
+                rows = self.rows.view_rows(view_id)
                 self._show_rows(view_id, rows, rows if keep is None else [r for r in rows if keep(r)])
         if view_id == PROCESSES:
             self._refresh_held()
@@ -236,9 +238,11 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self._show_notice(len(rows), len(shown))
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
-    def _filter_rows(self, view_id: str, stamp: tuple[int, str], rows: list[Row], keep: RowFilter) -> None:
-        """Filter a big view in a thread (tens of milliseconds at 45,000 rows); the result comes back as a message."""
-        self.post_message(RowsFiltered(view_id, stamp, rows, [r for r in rows if keep(r)]))
+    def _filter_rows(self, view_id: str, stamp: tuple[int, str], of: Rows, keep: RowFilter | None) -> None:
+        """Build a kind's rows (first shown) and filter a big view in a thread (tens of milliseconds at 45,000 rows);
+        the result comes back as a message."""
+        rows = of.view_rows(view_id)
+        self.post_message(RowsFiltered(view_id, stamp, rows, rows if keep is None else [r for r in rows if keep(r)]))
 
     @on(RowsFiltered)
     def _rows_filtered(self, message: RowsFiltered) -> None:

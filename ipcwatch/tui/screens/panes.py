@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widgets import Static
 
 from ipcwatch.kinds import Kind
 from ipcwatch.scan import IpcObject, Process
@@ -17,6 +16,7 @@ from ipcwatch.tui.widgets.containers import namespace_text
 from ipcwatch.tui.widgets.detail import DetailPane, blocked_text, object_text
 from ipcwatch.tui.widgets.rows import ALL, PROCESSES, Row, view_spec
 from ipcwatch.tui.widgets.status import notice_text
+from ipcwatch.tui.widgets.steady import SteadyStatic
 
 if TYPE_CHECKING:
     from ipcwatch.tui.screens.dashboard import DashboardScreen
@@ -62,17 +62,17 @@ class Panes:
     def _refresh_held(self: DashboardScreen) -> None:
         assert self.rows is not None
         pid = self.selected_pid()
-        title = self.query_one("#held-title", Static)
+        title = self.query_one("#held-title", SteadyStatic)
         if pid is None:
             self.held_table.apply([], self.rows.refs)
-            title.update(Text("Pick a process above to see the objects it holds.", style="italic"))
+            title.show(Text("Pick a process above to see the objects it holds.", style="italic"))
             return
         held = self.rows.snapshot.held_by(pid)
         rows: list[Row] = [self.rows.all_by_ref[o.ref] for o in held if o.ref in self.rows.all_by_ref]
         self.held_table.apply(rows, self.rows.refs, self.fresh)
         proc = self.rows.snapshot.processes.get(pid)
         comm = escape(proc.comm) if proc else "gone"
-        title.update(Text(f"Objects held by {pid} {comm}: {len(rows)}  (o: go to object)", style="bold"))
+        title.show(Text(f"Objects held by {pid} {comm}: {len(rows)}  (o: go to object)", style="bold"))
 
     def _show_notice(self: DashboardScreen, total: int, shown: int) -> None:
         assert self.rows is not None
@@ -86,8 +86,8 @@ class Panes:
         for note in self.rows.snapshot.notes:
             if note.startswith(ALWAYS_NOTES) or any(t in note for t in topics) or self.view_id == ALL:
                 lines.append(f"Note: {note}")
-        notice = self.query_one("#notice", Static)
-        notice.update(notice_text(lines))
+        notice = self.query_one("#notice", SteadyStatic)
+        notice.show(notice_text(lines))
         notice.display = bool(lines)
 
     def _show_detail(self: DashboardScreen) -> None:

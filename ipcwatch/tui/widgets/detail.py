@@ -15,7 +15,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from ipcwatch.kinds import spec
 from ipcwatch.scan import IpcObject, Process, Snapshot
@@ -28,6 +27,7 @@ from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import escape, human_size
 from ipcwatch.tui.widgets.rows import waiting_for
+from ipcwatch.tui.widgets.steady import SteadyStatic
 from ipcwatch.views import key_text
 
 LABEL_WIDTH = 14
@@ -281,14 +281,14 @@ class DetailPane(VerticalScroll):
         self._shown_context: ProcessDetails | str = READING
 
     def compose(self) -> ComposeResult:
-        yield Static(markup=False, id="detail-body")
+        yield SteadyStatic(markup=False, id="detail-body")
 
     def show(self, content: Text) -> None:
         self._showing = None
         self._set_body(content)
 
     def _set_body(self, content: Text) -> None:
-        self.query_one("#detail-body", Static).update(content)
+        self.query_one("#detail-body", SteadyStatic).show(content)
 
     def show_message(self, message: str) -> None:
         self.show(Text(escape(message), style="dim"))

@@ -271,21 +271,35 @@ def namespace_rows(snapshot: Snapshot, blocked: Iterable[BlockedThread]) -> list
 
 @dataclass(frozen=True)
 class Rows:
-    """Every row of every view for one snapshot, built in the scan thread so the UI thread only diffs."""
+    """The rows of every view for one snapshot, built in the scan thread so the UI thread only diffs. A kind's view
+    is built when first asked for (`view_rows`, off the UI thread), then by every later scan."""
 
     snapshot: Snapshot
-    objects: dict[str, list[Row]]  # view id -> rows, for ALL and each kind
+    objects: dict[str, list[Row]]  # view id -> rows, for ALL and each kind built so far
     all_by_ref: dict[str, Row]  # the ALL row of each object (the held-objects table reuses them)
     processes: list[Row]
     blocked: dict[str, BlockedThread]  # blocked-row key -> the blocked thread
     blocked_rows: list[Row]
     containers: list[Row] = field(default_factory=list)  # one per namespace (the Containers view)
     namespaced: bool = False  # some object lives outside the host's namespaces: object views show CONTAINER
+    by_tag: Mapping[str, Namespace] = field(default_factory=dict)  # the snapshot's namespaces by tag
+
+    def built(self, view_id: str) -> bool:
+        """Whether `view_rows(view_id)` returns at once (else it builds a kind's rows: call it off the UI thread)."""
+        return view_id in self.objects or view_id not in KINDS
 
     def view_rows(self, view_id: str) -> list[Row]:
         """The rows of any view."""
         other = {PROCESSES: self.processes, BLOCKED: self.blocked_rows, CONTAINERS: self.containers}
-        return other[view_id] if view_id in other else self.objects[view_id]
+        if view_id in other:
+            return other[view_id]
+        if view_id not in self.objects:
+            self.objects[view_id] = self.kind_rows(Kind(view_id), None)
+        return self.objects[view_id]
+
+    def kind_rows(self, kind: Kind, old: list[Row] | None) -> list[Row]:
+        """The rows of a kind's view; `old`: that view's rows of the last scan (see `object_row`)."""
+        return _object_rows(self.snapshot.of_kind(kind), object_columns(kind, self.namespaced), self.by_tag, old)
 
     @property
     def refs(self) -> Collection[str]:
@@ -306,18 +320,13 @@ def _object_rows(
 
 
 def build_rows(snapshot: Snapshot, old: Rows | None = None) -> Rows:
-    """Every view's rows, and the blocked-thread analysis (it must run in the thread that scanned). `old`: the
-    last scan's rows, whose rows of unchanged objects are reused (neither rebuilt nor duplicated)."""
+    """The All view's rows, the kinds' views `old` had built, the other views' rows, and the blocked-thread
+    analysis (it must run in the thread that scanned). `old`: the last scan's rows, whose rows of unchanged objects
+    are reused (neither rebuilt nor duplicated)."""
     namespaced = any(o.namespace is not None and not o.namespace.host for o in snapshot.objects)
     by_tag = {ns.tag: ns for ns in snapshot.namespaces}
     previous = old.objects if old is not None and old.namespaced == namespaced else {}
-    objects: dict[str, list[Row]] = {
-        ALL: _object_rows(snapshot.objects, object_columns(ALL, namespaced), by_tag, previous.get(ALL))
-    }
-    all_rows = objects[ALL]
-    for kind in KINDS:
-        columns = object_columns(kind, namespaced)
-        objects[kind] = _object_rows(snapshot.of_kind(kind), columns, by_tag, previous.get(kind))
+    all_rows = _object_rows(snapshot.objects, object_columns(ALL, namespaced), by_tag, previous.get(ALL))
     blocked = {blocked_key(b): b for b in blocked_threads(snapshot)}
     users = {p.pid: p for p in snapshot.holder_processes}
     for b in blocked.values():  # a waiter holds nothing the kernel records (SysV semaphores): list it anyway
@@ -327,7 +336,11 @@ def build_rows(snapshot: Snapshot, old: Rows | None = None) -> Rows:
     blocked_rows = [blocked_row(b, snapshot.taken_at) for b in blocked.values()]
     containers = namespace_rows(snapshot, blocked.values())
     by_ref = {r.key: r for r in all_rows}
-    return Rows(snapshot, objects, by_ref, processes, blocked, blocked_rows, containers, namespaced)
+    rows = Rows(snapshot, {ALL: all_rows}, by_ref, processes, blocked, blocked_rows, containers, namespaced, by_tag)
+    for kind in KINDS:
+        if kind in previous:
+            rows.objects[kind] = rows.kind_rows(kind, previous[kind])
+    return rows
 
 
 RowFilter = Callable[[Row], bool]
