@@ -54,7 +54,7 @@ async def click(pilot, selector: str) -> None:  # type: ignore[no-untyped-def]
 async def select(app: IpcwatchApp, pilot, view: str, key: str) -> None:  # type: ignore[no-untyped-def]
     await settle(app, pilot)
     app.dashboard.show_view(view)
-    assert app.dashboard.table(view).select_key(key)
+    await until(pilot, lambda: app.dashboard.table(view).select_key(key))  # a kind's rows are built off-thread
     await pilot.pause()
 
 

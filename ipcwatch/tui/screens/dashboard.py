@@ -214,15 +214,17 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         except ValueError:
             return None
 
-    def _refresh_view(self, force: bool = False) -> None:
+    def _refresh_view(self, force: bool = False, now: bool = False) -> None:
+        """Show the current view's rows: a kind's view shown for the first time is built, and a big view filtered,
+        in a thread; `now` (a jump that selects a row next): here at once."""
         if self.rows is None:
             return
         view_id, stamp = self.view_id, (self._generation, self.filters.get(self.view_id, ""))
-        if force or self._applied.get(view_id) != stamp:
+        if force or now or self._applied.get(view_id) != stamp:
             self._applied[view_id] = stamp
             keep = self._filter(view_id)
             big = keep is not None and self.rows.built(view_id) and len(self.rows.view_rows(view_id)) > FILTER_INLINE
-            if big or not self.rows.built(view_id):  # a big filter, or a kind's view shown first (rows to build)
+            if not now and (big or not self.rows.built(view_id)):  # a big filter; a kind's view first shown
                 self._filter_rows(view_id, stamp, self.rows, keep)  # the table keeps showing what it did meanwhile
             else:
                 rows = self.rows.view_rows(view_id)
@@ -237,7 +239,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self.table(view_id).apply(shown, alive, self.fresh)
         self._show_notice(len(rows), len(shown))
 
-    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False, description="view rows")  # no repr of rows
     def _filter_rows(self, view_id: str, stamp: tuple[int, str], of: Rows, keep: RowFilter | None) -> None:
         """Build a kind's rows (first shown) and filter a big view in a thread (tens of milliseconds at 45,000 rows);
         the result comes back as a message."""
@@ -313,7 +315,8 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
 
     # --- views -----------------------------------------------------------------------------------------------
 
-    def show_view(self, view_id: str, *, focus: bool = True) -> None:
+    def show_view(self, view_id: str, *, focus: bool = True, now: bool = False) -> None:
+        """Show a view; `now`: its rows at once (see `_refresh_view`)."""
         if view_id not in VIEW_IDS:
             return
         self.view_id = view_id
@@ -326,7 +329,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         bar.display = bool(text)
         if focus:
             self.table(view_id).focus()
-        self._refresh_view()
+        self._refresh_view(now=now)
 
     def show_namespace_objects(self) -> None:
         """From the Containers view, the All view filtered to the selected namespace's objects (`b` comes back)."""

@@ -39,18 +39,18 @@ class Jumps:
 
     def _reveal(self: DashboardScreen, view_id: str, key: str) -> bool:
         """Show `key` in `view_id`, clearing that view's filter if it hides the row."""
-        self.show_view(view_id)
+        self.show_view(view_id, now=True)
         table = self.table(view_id)
         if table.select_key(key):
             return True
         if self.filters.get(view_id):
             self.filters[view_id] = ""
-            self.show_view(view_id)
+            self.show_view(view_id, now=True)
             return table.select_key(key)
         return False
 
     def _go(self: DashboardScreen, place: Place) -> None:
-        self.show_view(place.view_id)
+        self.show_view(place.view_id, now=place.key is not None)
         if place.key is not None:
             self.table(place.view_id).select_key(place.key)
 
