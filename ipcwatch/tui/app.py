@@ -1,7 +1,8 @@
 """The dashboard App: polls the scanner in a thread worker and hands each result to the dashboard screen.
 
-Polls never overlap: a scan runs in a thread worker, which also builds every view's rows (reusing the previous
-scan's row objects where nothing changed, so the tables tell unchanged rows by identity) and the view counts; the
+Polls never overlap: a scan runs in a thread worker, which also builds the rows of the All view and of each view
+shown so far (reusing the previous scan's row of each unchanged object, so the tables tell unchanged rows by
+identity and nothing is built twice) and the view counts; the
 UI thread only shows the result. When it has been applied, `set_timer` schedules the next one, after the asked-for
 interval or, when scans are costly, after ADAPT times the last scan's CPU time (scans then take at most 1/ADAPT of
 a core; the header says "(adaptive)"). Polling waits while another screen (a modal) is on top. The scanner and
