@@ -38,6 +38,17 @@ def read_once(dir_fd: int, name: str, size: int) -> bytes:
         os.close(fd)
 
 
+def read_process_head(dir_fd: int) -> tuple[bytes, int, bytes]:
+    """A process's stat, owner uid and raw cmdline through its /proc/PID directory fd (cmdline b"" if unreadable)."""
+    stat = read_once(dir_fd, "stat", 8192)
+    uid = os.fstat(dir_fd).st_uid
+    try:
+        cmdline = read_once(dir_fd, "cmdline", 1 << 16)
+    except OSError:
+        cmdline = b""
+    return stat, uid, cmdline
+
+
 def file_identity(dev: int, ino: int) -> str:
     """The identity of a file-backed object: `file:DEV:INO` (replacing the file changes it)."""
     return f"file:{dev}:{ino}"

@@ -9,6 +9,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ipcwatch import procfs
 from ipcwatch.scan import parsers, unix
 from ipcwatch.text import escape
 
@@ -48,7 +49,10 @@ def test_sysvipc_table_drops_short_rows():
 
 def test_maps_line():
     line = b"7f0000000000-7f0000001000 rw-s 00000000 00:01 32769                      /SYSV00000000 (deleted)"
-    assert parsers.parse_maps_line(line) == (b"rw-s", os.makedev(0, 1), 32769, b"/SYSV00000000 (deleted)")
+    entry = procfs.maps_entry(line)
+    assert entry is not None and entry.shared
+    assert (entry.perms, entry.dev, entry.inode) == (b"rw-s", os.makedev(0, 1), 32769)
+    assert entry.path == b"/SYSV00000000 (deleted)"
 
 
 def test_proc_net_unix_rows_and_abstract():
@@ -85,7 +89,7 @@ def test_sock_diag_message_attributes():
 @given(st.binary(max_size=600))
 def test_parsers_never_raise_on_garbage(data):
     parsers.parse_stat(data)
-    parsers.parse_maps_line(data)
+    procfs.maps_entry(data)
     parsers.parse_table(data)
     parsers.parse_mqueue_status(data)
     parsers.parse_proc_net_unix(data)

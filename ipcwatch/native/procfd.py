@@ -26,7 +26,7 @@ import termios
 from collections.abc import Callable, Collection
 
 from ipcwatch.kinds import Kind
-from ipcwatch.procfs import read_once
+from ipcwatch.procfs import read_process_head
 
 FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
 #                  | ("a", fd, "eventfd" | "signalfd") | ("n", fd, "ipc" | "mnt" | "net", inode)
@@ -177,12 +177,7 @@ def _errno_of(path: str, dir_fd: int, flags: int, read: Callable[[int], list]) -
 
 def py_read_process(proc_dir_fd: int, file_devs: Collection[int], read_maps: bool) -> ProcessFiles:
     """The pure-Python twin of `_procfd.read_process`."""
-    stat = read_once(proc_dir_fd, "stat", 8192)
-    uid = os.fstat(proc_dir_fd).st_uid
-    try:
-        cmdline = read_once(proc_dir_fd, "cmdline", 1 << 16)
-    except OSError:
-        cmdline = b""
+    stat, uid, cmdline = read_process_head(proc_dir_fd)
     fds = _errno_of("fd", proc_dir_fd, os.O_RDONLY | os.O_DIRECTORY, lambda fd: py_fd_table(fd, file_devs))
     maps = _errno_of("maps", proc_dir_fd, os.O_RDONLY, py_shared_maps) if read_maps else None
     return stat, uid, cmdline, fds, maps

@@ -35,22 +35,6 @@ def parse_stat(data: bytes) -> tuple[str, str, int, int] | None:
     return comm, rest[0].decode("ascii", "replace"), ppid, start
 
 
-def parse_maps_line(line: bytes) -> tuple[bytes, int, int, bytes] | None:
-    """One /proc/PID/maps line -> (perms, st_dev, inode, path)."""
-    parts = line.split(None, 5)
-    if len(parts) < 6:
-        return None
-    perms, dev, inode = parts[1], parts[3], _int(parts[4])
-    major, _, minor = dev.partition(b":")
-    ma, mi = _int(major, 16), _int(minor, 16)
-    if inode is None or ma is None or mi is None or len(perms) != 4:
-        return None
-    try:
-        return perms, os.makedev(ma, mi), inode, parts[5]
-    except (OverflowError, ValueError):
-        return None
-
-
 def parse_table(data: bytes) -> list[dict[str, int]]:
     """A /proc/sysvipc/* table: a header of column names, then rows of integers (perms is octal).
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from ipcwatch.native.procfd import FdEntry, SharedMap
 from ipcwatch.native.procfd import read_process as read_files
-from ipcwatch.procfs import read_at, read_once
+from ipcwatch.procfs import maps_entry, read_at, read_once, read_process_head
 from ipcwatch.scan.model import Holder, Process, ScanError
-from ipcwatch.scan.parsers import parse_fdinfo, parse_maps_line, parse_stat
+from ipcwatch.scan.parsers import parse_fdinfo, parse_stat
 
 # (pid, fd or None for a mapping, mode)
 Hold = tuple[int, int | None, str]
@@ -143,14 +143,12 @@ def _parse_shared_maps(data: bytes) -> list[SharedMap]:
     for line in data.split(b"\n"):
         if b"/SYSV" not in line and b"/dev/shm/" not in line:
             continue
-        parsed = parse_maps_line(line)
-        if parsed is None:
-            continue
-        perms, dev, inode, path = parsed
-        if perms[3:4] != b"s":
+        entry = maps_entry(line)
+        if entry is None or not entry.shared:
             continue  # a private copy-on-write mapping shares nothing
+        perms = entry.perms
         mode = ("r" if perms[0:1] == b"r" else "") + ("w" if perms[1:2] == b"w" else "")
-        out.append((mode or "-", dev, inode, path))
+        out.append((mode or "-", entry.dev, entry.inode, entry.path))
     return out
 
 
@@ -211,13 +209,7 @@ def _process(pid: int, stat: bytes, uid: int, raw_cmdline: bytes) -> Process | N
 
 def read_process(pid: int, dir_fd: int) -> Process | None:
     """The process behind an open /proc/PID directory fd; None when its stat cannot be parsed."""
-    stat = read_once(dir_fd, "stat", 8192)
-    uid = os.fstat(dir_fd).st_uid
-    try:
-        raw = read_once(dir_fd, "cmdline", 1 << 16)
-    except OSError:
-        raw = b""
-    return _process(pid, stat, uid, raw)
+    return _process(pid, *read_process_head(dir_fd))
 
 
 def process_at(pid: int, proc_root: str = "/proc") -> Process | None:
