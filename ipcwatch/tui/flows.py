@@ -33,7 +33,6 @@ from ipcwatch.tui.screens.queue import QueueScreen
 from ipcwatch.tui.screens.semaphore import SemaphoreScreen
 from ipcwatch.tui.screens.signal import SignalScreen
 
-SEM_KINDS = SEMAPHORE_KINDS  # TRANSITIONAL: tui/screens/dashboard.py and acting.py import it from here
 READ_ONLY_REMOVE = "read-only mode: nothing can be removed (restart without --read-only)"
 SEVERITY: dict[Status, SeverityLevel] = {
     Status.DONE: "information",

@@ -17,10 +17,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input
 
+from ipcwatch.kinds import QUEUE_KINDS, SEMAPHORE_KINDS
 from ipcwatch.scan import IpcObject, Process, Snapshot
 from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.text import escape
-from ipcwatch.tui.flows import QUEUE_KINDS, SEM_KINDS, Flows
+from ipcwatch.tui.flows import Flows
 from ipcwatch.tui.messages import FilterChanged, RowsFiltered, ViewChosen
 from ipcwatch.tui.screens.acting import Acts
 from ipcwatch.tui.screens.jumps import Jumps, Place
@@ -383,7 +384,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             return not isinstance(self.focused, Input)
         if action in ("remove", "messages", "semaphore"):
             obj = self.target_object()
-            kinds = {"messages": QUEUE_KINDS, "semaphore": SEM_KINDS}.get(action)
+            kinds = {"messages": QUEUE_KINDS, "semaphore": SEMAPHORE_KINDS}.get(action)
             return obj is not None and (kinds is None or obj.kind in kinds)
         if action == "signal":
             obj = self.target_object()

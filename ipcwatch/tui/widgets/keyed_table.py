@@ -76,27 +76,22 @@ class KeyedTable(_Moving):
     KeyedTable > .keyed-table--gone { color: $text-muted; text-style: strike; }
     """
 
-    class RowHighlighted(Message):
+    class RowMessage(Message):
+        """Something happened to a row of this table: `table` and the row's `key`."""
+
+        def __init__(self, table: KeyedTable, key: str) -> None:
+            super().__init__()
+            self.table, self.key = table, key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
+    class RowHighlighted(RowMessage):
         """The cursor moved to a row (by a key, a click or `select_key`)."""
 
-        def __init__(self, table: KeyedTable, key: str) -> None:
-            super().__init__()
-            self.table, self.key = table, key
-
-        @property
-        def control(self) -> KeyedTable:
-            return self.table
-
-    class RowSelected(Message):
-        """Enter, or a click on the highlighted row (not a RowHighlighted: handlers match by class)."""
-
-        def __init__(self, table: KeyedTable, key: str) -> None:
-            super().__init__()
-            self.table, self.key = table, key
-
-        @property
-        def control(self) -> KeyedTable:
-            return self.table
+    class RowSelected(RowMessage):
+        """Enter, or a click on the highlighted row."""
 
     def __init__(self, columns: Sequence[ColumnHead], *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
