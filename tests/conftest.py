@@ -389,3 +389,14 @@ def sweep_leftovers() -> Iterator[None]:
         sweep(LEDGER_TOOL)  # what killed sessions' ledgers list (their owners are gone; identity-checked)
     yield
     _sweep_leftovers()
+
+
+_SUITES = ("unit", "live", "tui")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its suite (tests/unit, tests/live, tests/tui): `pytest -m unit` runs the fast ones."""
+    for item in items:
+        parts = item.path.relative_to(Path(__file__).parent).parts
+        if parts and parts[0] in _SUITES:
+            item.add_marker(parts[0])
