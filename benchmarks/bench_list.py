@@ -38,11 +38,11 @@ from _common import (
     time_call,
     time_commands,
 )
+from _procstat import COMBINATION
 from loadgen import KINDS, Load
 
 from ipcwatch.scan import scan
 
-COMBINATION = "ipcs -a; ss -xap; lsof -n"
 JSON, TABLE = "ipcwatch list --json", "ipcwatch list"
 JSON_ARGV = (PYTHON, "-m", "ipcwatch", "list", "--json")
 JSON_SHARE = 0.5  # `list --json` at most half the combination's time

@@ -23,12 +23,10 @@ internals being replaced and missed start-up, rendering and the terminal that us
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,11 +43,11 @@ from _common import (
     parse_sizes,
     print_table,
 )
+from _procstat import COMBINATION, WatchLoop, cpu_ticks, peak_rss_mb
 from _terminal import Frame, Terminal, TerminalError, volatile_cells
 from loadgen import KINDS, Load, LoadError
 
 WIDTH, HEIGHT = 120, 40
-COMBINATION = "ipcs -a; ss -xap; lsof -n"
 VIEW_KEYS = ("1", "8", "p", "0")
 COUNT = re.compile(r"([\d,]+) objects")
 SCANNING = re.compile(r"scanning", re.IGNORECASE)
@@ -82,73 +80,6 @@ def dashboard() -> str:
     """This venv's console script (the venv of the interpreter running the benchmark)."""
     script = Path(sys.executable).parent / "ipcwatch"
     return str(script) if script.exists() else IPCWATCH
-
-
-# --- CPU and memory from /proc --------------------------------------------------------------------------------
-
-
-def _ticks(pid: int) -> int:
-    """utime + stime + cutime + cstime of one process, in clock ticks (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0
-    return sum(int(f) for f in fields[11:15])
-
-
-def cpu_ticks(pid: int) -> int:
-    """CPU ticks of a process and its live descendants (waited-for children are in its own cutime/cstime)."""
-    total, todo = 0, [pid]
-    while todo:
-        parent = todo.pop()
-        total += _ticks(parent)
-        for children in Path(f"/proc/{parent}/task").glob("*/children"):
-            with contextlib.suppress(OSError, ValueError):
-                todo += [int(c) for c in children.read_text().split()]
-    return total
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    with contextlib.suppress(OSError):
-        hwm = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM:")]
-        return int(hwm[0].split()[1]) / 1024 if hwm else None
-    return None
-
-
-class WatchLoop:
-    """`watch -n 2 'ipcs -a; ss -xap; lsof -n'` in a thread: run, wait for it, sleep 2 s; CPU from each run's wait4."""
-
-    def __init__(self, interval: float = 2.0) -> None:
-        self.interval = interval
-        self.cpu = 0.0
-        self.started = self.ended = 0.0
-        self._stop = threading.Event()
-        self._pid: int | None = None
-        self._thread = threading.Thread(target=self._loop, name="watch-loop", daemon=True)
-
-    def _loop(self) -> None:
-        devnull = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
-        while not self._stop.is_set():
-            self._pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", COMBINATION], os.environ, file_actions=devnull)
-            _, _, usage = os.wait4(self._pid, 0)
-            self._pid = None
-            self.cpu += usage.ru_utime + usage.ru_stime
-            self.ended = time.monotonic()
-            self._stop.wait(self.interval)
-
-    def start(self) -> None:
-        self.started = time.monotonic()
-        self._thread.start()
-
-    def stop(self) -> float:
-        """Let the running command finish (killed after 30 s); CPU % of a core from start to the last run's end."""
-        self._stop.set()
-        self._thread.join(30)
-        if self._pid is not None:
-            os.kill(self._pid, signal.SIGKILL)
-            self._thread.join(5)
-        wall = max(self.ended, time.monotonic() if self._thread.is_alive() else 0) - self.started
-        return 100 * self.cpu / wall if wall > 0 else 0.0
 
 
 # --- reading the dashboard's screen ---------------------------------------------------------------------------

@@ -142,8 +142,6 @@ class Soak:
         if not ok:
             self.violations.append(f"{action} touched the replacement {new.ref}")
 
-    # --- scenarios ---------------------------------------------------------------------------------------------
-
     def views(self) -> None:
         for _ in range(8):
             key = self.rng.choice(VIEW_KEYS)
