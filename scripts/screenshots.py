@@ -28,7 +28,7 @@ from ipcwatch.scan import ScanConfig, Snapshot, scan  # noqa: E402
 from ipcwatch.tui.app import IpcwatchApp  # noqa: E402
 from ipcwatch.tui.widgets.filter_bar import FilterBar  # noqa: E402
 
-SIZE = (120, 36)
+SIZE, SMALL = (120, 40), (80, 24)
 SHOTS = ("main", "detail", "process", "filter", "confirm", "blocked", "containers", "namespaced")
 UNSHARED = """
 import sys, sysv_ipc
@@ -83,7 +83,19 @@ def unshared(shm_next_id: int) -> Iterator[int]:
         child.wait(10)
 
 
+async def shoot_small(out: Path, demo: Demo) -> None:
+    """The All view in an 80x24 terminal: what fits first."""
+    app = IpcwatchApp(demo_scanner(demo, set()), interval=2.0)
+    async with app.run_test(size=SMALL) as pilot:
+        while app.dashboard.rows is None:
+            await pilot.pause(0.05)
+        app.dashboard.query_one(FilterBar).cursor_blink = False
+        await pilot.pause(0.5)
+        app.save_screenshot("main-80x24.svg", str(out))
+
+
 async def shoot(out: Path, demo: Demo) -> None:
+    await shoot_small(out, demo)
     extra_pids: set[int] = set()
     app = IpcwatchApp(demo_scanner(demo, extra_pids), interval=2.0)
     async with app.run_test(size=SIZE) as pilot:
@@ -136,8 +148,7 @@ async def show_containers(app: IpcwatchApp, pilot, pid: int) -> None:  # type: i
 async def show_blocked(app: IpcwatchApp, pilot, demo: Demo) -> None:  # type: ignore[no-untyped-def]
     """Stop the SysV message producer; rescan until its consumer shows as blocked with a dead partner."""
     producer = demo.children["msg-producer"]
-    producer.kill()
-    producer.wait(timeout=10)
+    producer.stop()  # killed and reaped
     consumer = demo.pids["msg-consumer"]
     await pilot.press("w")
     deadline = time.monotonic() + BLOCK_TIMEOUT
