@@ -83,14 +83,19 @@ def unshared(shm_next_id: int) -> Iterator[int]:
         child.wait(10)
 
 
+async def first_scan(app: IpcwatchApp, pilot) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the first scan's rows; no blinking cursor in the pictures."""
+    while app.dashboard.rows is None:
+        await pilot.pause(0.05)
+    app.dashboard.query_one(FilterBar).cursor_blink = False
+    await pilot.pause(0.5)
+
+
 async def shoot_small(out: Path, demo: Demo) -> None:
     """The All view in an 80x24 terminal: what fits first."""
     app = IpcwatchApp(demo_scanner(demo, set()), interval=2.0)
     async with app.run_test(size=SMALL) as pilot:
-        while app.dashboard.rows is None:
-            await pilot.pause(0.05)
-        app.dashboard.query_one(FilterBar).cursor_blink = False
-        await pilot.pause(0.5)
+        await first_scan(app, pilot)
         app.save_screenshot("main-80x24.svg", str(out))
 
 
@@ -99,10 +104,7 @@ async def shoot(out: Path, demo: Demo) -> None:
     extra_pids: set[int] = set()
     app = IpcwatchApp(demo_scanner(demo, extra_pids), interval=2.0)
     async with app.run_test(size=SIZE) as pilot:
-        while app.dashboard.rows is None:
-            await pilot.pause(0.05)
-        app.dashboard.query_one(FilterBar).cursor_blink = False
-        await pilot.pause(0.5)
+        await first_scan(app, pilot)
         app.save_screenshot("main.svg", str(out))
         await pilot.press("3")
         await pilot.pause(0.3)
