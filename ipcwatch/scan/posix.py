@@ -140,12 +140,20 @@ Entry = tuple[str, os.stat_result, KindInfo]  # (name, lstat, what the object it
 MqEntry = tuple[str, os.stat_result, PosixMqInfo]
 
 
+def _listing(
+    path: str, errors: list[ScanError], beneath: Beneath | None
+) -> tuple[list[tuple[str, os.stat_result]], Opener]:
+    """The entries of a /dev/shm or /dev/mqueue directory and the opener for its files: here, or under `beneath`."""
+    if beneath is None:
+        return list_dir(path, errors), open_regular
+    return beneath.list(path, errors), beneath.open
+
+
 def read_shm_dir(shm_dir: str, errors: list[ScanError], beneath: Beneath | None = None) -> list[Entry]:
     """Regular files in /dev/shm with their own fields (a semaphore's value); needs no holder index.
     With `beneath`, `shm_dir` is relative to another view's root."""
     out: list[Entry] = []
-    listing = list_dir(shm_dir, errors) if beneath is None else beneath.list(shm_dir, errors)
-    opener = open_regular if beneath is None else beneath.open
+    listing, opener = _listing(shm_dir, errors, beneath)
     for name, st in listing:
         if not stat_mod.S_ISREG(st.st_mode):
             continue  # FIFOs and sockets are found by the file walk; links and devices are not IPC objects
@@ -205,8 +213,7 @@ def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError], beneath: Beneath |
     """Queues in /dev/mqueue with their attributes and notify registrant; needs no holder index.
     With `beneath`, `mqueue_dir` is relative to another view's root."""
     out: list[MqEntry] = []
-    listing = list_dir(mqueue_dir, errors) if beneath is None else beneath.list(mqueue_dir, errors)
-    opener = open_regular if beneath is None else beneath.open
+    listing, opener = _listing(mqueue_dir, errors, beneath)
     for name, st in listing:
         if not stat_mod.S_ISREG(st.st_mode):
             continue

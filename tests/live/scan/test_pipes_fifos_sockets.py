@@ -153,9 +153,9 @@ def test_sock_diag_agrees_with_pyroute2(fifo_dir, spawn):
     assert ours[mine[0]].name == os.fsencode(path)
 
 
-def test_socket_path_with_newline_is_exact(fifo_dir, spawn):
-    path = os.path.join(fifo_dir, "a\nb.sock")
-    child = spawn(
+def listening_socket(spawn, path: str):  # type: ignore[no-untyped-def]
+    """A child listening on a unix socket bound at `path`; its first line is the socket's inode."""
+    return spawn(
         f"""
         import os, socket, sys
         s = socket.socket(socket.AF_UNIX)
@@ -166,6 +166,11 @@ def test_socket_path_with_newline_is_exact(fifo_dir, spawn):
         sys.stdin.read()
         """
     )
+
+
+def test_socket_path_with_newline_is_exact(fifo_dir, spawn):
+    path = os.path.join(fifo_dir, "a\nb.sock")
+    child = listening_socket(spawn, path)
     obj = wait_until(lambda: scan_kinds("unix", file_dirs=(fifo_dir,)).get(f"unix:{child.lines[0]}"))
     assert obj.name == path
     assert obj.info.path == path and obj.to_json()["path"] == path.replace("\n", "\\n")
@@ -175,17 +180,7 @@ def test_detail_pane_shows_an_escape_in_a_socket_path_escaped_once(fifo_dir, spa
     from ipcwatch.tui.widgets.detail import object_text  # noqa: PLC0415 - the TUI only for this test
 
     path = os.path.join(fifo_dir, "evil\x1b]0;pwned\x07.sock")
-    child = spawn(
-        f"""
-        import os, socket, sys
-        s = socket.socket(socket.AF_UNIX)
-        s.bind({path!r})
-        s.listen()
-        print(os.fstat(s.fileno()).st_ino)
-        print("READY", flush=True)
-        sys.stdin.read()
-        """
-    )
+    child = listening_socket(spawn, path)
     snap = wait_until(lambda: (s := scan_kinds("unix", file_dirs=(fifo_dir,))).get(f"unix:{child.lines[0]}") and s)
     obj = snap.get(f"unix:{child.lines[0]}")
     assert obj.name == path and obj.info.path == path  # raw in the model
