@@ -89,12 +89,11 @@ class Place:
 
 
 class History:
-    """Jumps remembered for `b` (back) and `f` (forward), as a browser does: a new jump clears what lies ahead.
-    `back`: the list the places to go back to are kept in (the screen's own, or a new one)."""
+    """Jumps remembered for `b` (back) and `f` (forward), as a browser does: a new jump clears what lies ahead."""
 
-    def __init__(self, limit: int = HISTORY_LIMIT, back: list[Place] | None = None) -> None:
+    def __init__(self, limit: int = HISTORY_LIMIT) -> None:
         self.limit = limit
-        self._back: list[Place] = [] if back is None else back
+        self._back: list[Place] = []
         self._ahead: list[Place] = []
 
     def leave(self, here: Place) -> None:

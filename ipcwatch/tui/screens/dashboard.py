@@ -24,7 +24,7 @@ from ipcwatch.text import escape
 from ipcwatch.tui.flows import Flows
 from ipcwatch.tui.messages import FilterChanged, RowsFiltered, ViewChosen
 from ipcwatch.tui.screens.acting import Acts
-from ipcwatch.tui.screens.jumps import Jumps, Place
+from ipcwatch.tui.screens.jumps import Jumps
 from ipcwatch.tui.screens.panes import Panes
 from ipcwatch.tui.widgets.detail import DetailPane
 from ipcwatch.tui.widgets.filter_bar import FilterBar
@@ -82,6 +82,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         Binding("a", "blocked_actions", "Actions", id="dashboard.blocked_actions"),
         Binding("C", "clean", "Clean up stale", id="dashboard.clean"),
         Binding("b,backspace", "back", "Back", id="dashboard.back"),
+        Binding("f", "forward", "Forward", show=False, id="dashboard.forward"),
         Binding("right_square_bracket", "next_view", "Next view", show=False, id="dashboard.next_view"),
         Binding("left_square_bracket", "previous_view", "Previous view", show=False, id="dashboard.previous_view"),
         Binding("d", "toggle_detail", "Detail", show=False, id="dashboard.detail"),
@@ -97,8 +98,6 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self.filters: dict[str, str] = {}
         self._applied: dict[str, tuple[int, str]] = {}  # view id -> (rows generation, filter) last applied
         self._generation = 0
-        self._history: list[Place] = []
-        self._holder_cycle: tuple[str, int] | None = None
         self._bindings_state: tuple[bool | None, ...] | None = None
         self._status: StatusHeader | None = None  # the header, once mounted
         self._counts: dict[str, tuple[int, int]] = {}  # what the view list shows
@@ -394,7 +393,9 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         if action == "object":
             return self.view_id in JUMP_VIEWS
         if action == "back":
-            return bool(self._history) or None
+            return self.history.can_go_back or None
+        if action == "forward":
+            return self.history.can_go_forward or None
         if action == "clear_filter":
             return bool(self.filters.get(self.view_id))
         return True

@@ -23,9 +23,8 @@ class Jumps:
 
     @cached_property
     def history(self: DashboardScreen) -> History:
-        """The screen's jump history. TRANSITIONAL: kept in the screen's `_history` list while the screen has one
-        (its `check_action` reads it), until the screen makes its own `History`."""
-        return History(back=getattr(self, "_history", None))
+        """The screen's jump history (`b` back, `f` forward)."""
+        return History()
 
     @cached_property
     def holder_cycle(self: DashboardScreen) -> HolderCycle:
