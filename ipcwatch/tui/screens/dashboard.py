@@ -392,10 +392,8 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             return self.view_id == BLOCKED and (self.selected_blocked() is not None or None)
         if action == "object":
             return self.view_id in JUMP_VIEWS
-        if action == "back":
-            return self.history.can_go_back or None
-        if action == "forward":
-            return self.history.can_go_forward or None
+        if action in ("back", "forward"):
+            return (self.history.can_go_back if action == "back" else self.history.can_go_forward) or None
         if action == "clear_filter":
             return bool(self.filters.get(self.view_id))
         return True
