@@ -163,7 +163,9 @@ class Load:
             self._wait_ready(status_r)
         finally:
             os.close(status_r)
-            self._record_posix()
+        # Every holder is ready, so everything it makes exists. After a failure other holders may still be making
+        # objects: close() records them once every holder is reaped, or some would be missed and left behind.
+        self._record_posix()
 
     def _record_posix(self) -> None:
         """Record the POSIX objects the holders made (once; those that exist: also after a failed start)."""
