@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 
+from ipcwatch.native.sysvread import table_rows
+
 
 def _int(token: bytes, base: int = 10) -> int | None:
     try:
@@ -39,27 +41,13 @@ def parse_table(data: bytes) -> list[dict[str, int]]:
     """A /proc/sysvipc/* table: a header of column names, then rows of integers (perms is octal).
 
     Columns are found by name, so a kernel that adds columns still parses. Rows that do not fit are dropped.
+    The rows are read in one call (ipcwatch.native.sysvread): the table has a row per object.
     """
-    lines = data.split(b"\n")
-    header = [h.decode("ascii", "replace") for h in lines[0].split()]
-    width = len(header)
-    if not width:
+    header = tuple(h.decode("ascii", "replace") for h in data.split(b"\n", 1)[0].split())
+    if not header:
         return []
-    octal = header.index("perms") if "perms" in header else width  # width: no octal column
-    rows = []
-    for line in lines[1:]:
-        cells = line.split()
-        if len(cells) != width:
-            continue
-        try:  # one conversion per cell, one dict per row: the table has a row per object
-            values = [int(c) for c in cells[:octal]]
-            if octal < width:
-                values.append(int(cells[octal], 8))
-                values += [int(c) for c in cells[octal + 1 :]]
-        except ValueError:
-            continue
-        rows.append(dict(zip(header, values, strict=True)))
-    return rows
+    octal = header.index("perms") if "perms" in header else len(header)  # len: no octal column
+    return table_rows(data, header, octal)
 
 
 def parse_mqueue_status(data: bytes) -> dict[str, int]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ipcwatch import libc_read
 from ipcwatch.kinds import Kind
-from ipcwatch.libc_read import GETNCNT, GETPID, GETVAL, GETZCNT
+from ipcwatch.native.sysvread import msg_qbytes, sem_values
 from ipcwatch.scan.info import KindInfo, SemValue, SysvMsgInfo, SysvSemInfo, SysvShmInfo
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
@@ -38,18 +37,16 @@ def read_details(kind: Kind, rows: list[Row]) -> None:
 
 
 def read_msg_details(rows: list[Row]) -> None:
-    """A queue's byte limit (msgctl IPC_STAT)."""
-    for row in rows:
-        try:
-            row["max_bytes"] = libc_read.msg_qbytes(row["msqid"])
-        except OSError:
-            row["max_bytes"] = None
+    """A queue's byte limit (msgctl IPC_STAT), for every queue in one call."""
+    for row, limit in zip(rows, msg_qbytes([row["msqid"] for row in rows]), strict=True):
+        row["max_bytes"] = limit
 
 
 def read_sem_details(rows: list[Row]) -> None:
-    """Each semaphore's values (semctl)."""
-    for row in rows:
-        row["semaphores"] = read_semaphores(row["semid"], row.get("nsems", 0))
+    """Each semaphore's values (semctl), for every set in one call."""
+    sets = sem_values([(row["semid"], row.get("nsems", 0)) for row in rows])
+    for row, values in zip(rows, sets, strict=True):
+        row["semaphores"] = None if values is None else tuple([SemValue(*v) for v in values])
 
 
 _CTIME_PART = 5  # position of ctime in the identity below
@@ -203,22 +200,8 @@ def msg_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
 
 def read_semaphores(semid: int, nsems: int) -> tuple[SemValue, ...] | None:
     """Per semaphore: value, ncnt, zcnt, pid of the last operation. None when not permitted."""
-    # One semctl per value: GETALL would need a buffer as long as the set the id names NOW, and an id reused since
-    # /proc/sysvipc was read may name a longer one.
-    get = libc_read.semctl
-    try:
-        return tuple(
-            SemValue(
-                num,
-                get(semid, num, GETVAL),
-                get(semid, num, GETNCNT),
-                get(semid, num, GETZCNT),
-                get(semid, num, GETPID),
-            )
-            for num in range(nsems)
-        )
-    except OSError:
-        return None
+    values = sem_values([(semid, nsems)])[0]
+    return None if values is None else tuple([SemValue(*v) for v in values])
 
 
 def sem_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
