@@ -1,8 +1,8 @@
 """The dashboard App: polls the scanner in a thread worker and hands each result to the dashboard screen.
 
-Polls never overlap: a scan runs in a thread worker, which also builds the rows of the All view and of each view
-shown so far (reusing the previous scan's row of each unchanged object, so the tables tell unchanged rows by
-identity and nothing is built twice) and the view counts; the
+Polls never overlap: a scan runs in a thread worker, which also builds the rows of every view (reusing the previous
+scan's row of each unchanged object, so the tables tell unchanged rows by identity and nothing is built twice; an
+object row's cells are built only when it is first drawn or filtered) and the view counts; the
 UI thread only shows the result. When it has been applied, `set_timer` schedules the next one, after the asked-for
 interval or, when scans are costly, after ADAPT times the last scan's CPU time (scans then take at most 1/ADAPT of
 a core; the header says "(adaptive)"). Polling waits while another screen (a modal) is on top. The scanner and
@@ -68,27 +68,25 @@ class Scanned:
 
 
 def reuse_rows(new: Rows, old: Rows | None) -> None:
-    """In place: each row of `new` equal to `old`'s row under the same key becomes that very object (an object
-    row then points at the new object), so the tables compare rows by identity (a pointer test on the UI thread)
-    and rows that show the same are not duplicated. (`build_rows` already reused the rows of unchanged objects.)"""
+    """In place: each process, blocked-thread and namespace row of `new` equal to `old`'s row under the same key
+    becomes that very object, so the tables compare rows by identity (a pointer test on the UI thread). (Object
+    rows: `build_rows` already reused the rows of unchanged objects.)"""
     if old is None:
         return
-    for view_id in (*new.objects, PROCESSES, BLOCKED, CONTAINERS):
+    for view_id in (PROCESSES, BLOCKED, CONTAINERS):
         rows, before = new.view_rows(view_id), {r.key: r for r in old.view_rows(view_id)}
         for i, row in enumerate(rows):
             prev = before.get(row.key)
             if prev is not None and prev is not row and prev == row:
-                prev.source = row.source
                 rows[i] = prev
-    new.all_by_ref.update((r.key, r) for r in new.objects[ALL])
 
 
 def view_counts(rows: Rows) -> dict[str, tuple[int, int]]:
     """Per view, (rows, stale or flagged ones), for the view list."""
     all_rows = rows.objects[ALL]
     counts = {ALL: (len(all_rows), sum(1 for x in all_rows if x.stale))}
-    for kind in KINDS:  # from the objects: a kind's rows are built only once its view is shown
-        objs = rows.snapshot.of_kind(kind)
+    for kind in KINDS:
+        objs = rows.objects[kind]
         counts[kind] = (len(objs), sum(1 for o in objs if o.stale))
     counts[PROCESSES] = (len(rows.processes), 0)
     counts[BLOCKED] = (len(rows.blocked), rows.flagged)

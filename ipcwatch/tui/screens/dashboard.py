@@ -215,19 +215,17 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             return None
 
     def _refresh_view(self, force: bool = False, now: bool = False) -> None:
-        """Show the current view's rows: a kind's view shown for the first time is built, and a big view filtered,
-        in a thread; `now` (a jump that selects a row next): here at once."""
+        """Show the current view's rows (prepared by the scan worker): a big view filtered in a thread (it builds the
+        cells of rows never drawn); `now` (a jump that selects a row next): here at once."""
         if self.rows is None:
             return
         view_id, stamp = self.view_id, (self._generation, self.filters.get(self.view_id, ""))
         if force or now or self._applied.get(view_id) != stamp:
             self._applied[view_id] = stamp
-            keep = self._filter(view_id)
-            big = keep is not None and self.rows.built(view_id) and len(self.rows.view_rows(view_id)) > FILTER_INLINE
-            if not now and (big or not self.rows.built(view_id)):  # a big filter; a kind's view first shown
-                self._filter_rows(view_id, stamp, self.rows, keep)  # the table keeps showing what it did meanwhile
+            keep, rows = self._filter(view_id), self.rows.view_rows(view_id)
+            if not now and keep is not None and len(rows) > FILTER_INLINE:
+                self._filter_rows(view_id, stamp, rows, keep)  # the table keeps showing what it did meanwhile
             else:
-                rows = self.rows.view_rows(view_id)
                 self._show_rows(view_id, rows, rows if keep is None else [r for r in rows if keep(r)])
         if view_id == PROCESSES:
             self._refresh_held()
@@ -239,12 +237,11 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self.table(view_id).apply(shown, alive, self.fresh)
         self._show_notice(len(rows), len(shown))
 
-    @work(thread=True, exclusive=True, group="filter", exit_on_error=False, description="view rows")  # no repr of rows
-    def _filter_rows(self, view_id: str, stamp: tuple[int, str], of: Rows, keep: RowFilter | None) -> None:
-        """Build a kind's rows (first shown) and filter a big view in a thread (tens of milliseconds at 45,000 rows);
-        the result comes back as a message."""
-        rows = of.view_rows(view_id)
-        self.post_message(RowsFiltered(view_id, stamp, rows, rows if keep is None else [r for r in rows if keep(r)]))
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False, description="filter")  # no repr of rows
+    def _filter_rows(self, view_id: str, stamp: tuple[int, str], rows: list[Row], keep: RowFilter) -> None:
+        """Filter a big view in a thread (tens of milliseconds at 45,000 rows whose cells were built, more the first
+        time); the result comes back as a message."""
+        self.post_message(RowsFiltered(view_id, stamp, rows, [r for r in rows if keep(r)]))
 
     @on(RowsFiltered)
     def _rows_filtered(self, message: RowsFiltered) -> None:

@@ -133,19 +133,29 @@ def heads(columns: Sequence[Column]) -> tuple[ColumnHead, ...]:
 
 @dataclass(slots=True)
 class Row:
-    """One table row: its key, its cells (already escaped), whether it is stale, and what sorts it: a sort key per
-    cell (`sort`), or for an object row nothing stored: the key of a column is computed from the object (`source`)
-    only when the table sorts by it. Rows are equal when what they show is (`source` aside); a row reused for
-    the next scan's equal object points at that object (the previous snapshot is not kept alive by it)."""
+    """One table row: its key, its cells (escaped), whether it is stale, and what sorts it: a sort key per cell
+    (`sort`), or for an object row nothing stored: the key of a column is computed from the object (`source`) only
+    when the table sorts by it. An object row's cells are built from its object when first drawn or filtered
+    (`cells`), then kept: a scan of 45,000 objects builds no cell that is never shown. Rows are equal when what
+    they show is (`source` aside); an object row is reused for the next scan's equal object (`object_row`) and
+    then points at that object (the previous snapshot is not kept alive by it)."""
 
     key: str
-    cells: tuple[str, ...]
+    given: tuple[str, ...] | None  # the cells; None for an object row until they are first asked for
     sort: tuple[Any, ...] | None
     stale: bool = False
     alert: bool = False  # a blocked thread with a flagged cause (dead partner, wait cycle)
     scope: tuple[str, ...] = ()  # what an `ns:` filter matches: the namespace's tag and casefolded label
     source: IpcObject | None = field(default=None, compare=False)
     columns: Sequence[Column] = field(default=(), compare=False)
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        """The escaped cells, one per column (an object row's built from its object on first use; two threads
+        asking at once build the same cells)."""
+        if self.given is None:
+            self.given = tuple(c.cell(self.source) for c in self.columns)
+        return self.given
 
     def sort_key(self, column: int) -> Any:
         """What orders this row by column `column`."""
@@ -164,15 +174,20 @@ def home(obj: IpcObject, by_tag: Mapping[str, Namespace]) -> Namespace | None:
 
 
 def object_row(
-    obj: IpcObject, columns: Sequence[Column], ns: Namespace | None = None, previous: Row | None = None
+    obj: IpcObject,
+    columns: Sequence[Column],
+    ns: Namespace | None = None,
+    previous: Row | None = None,
+    same: bool | None = None,
 ) -> Row:
     """`ns`: where it lives (`home`), matched by `ns:` filters. `previous`: this object's row of the last scan,
-    returned (pointing at `obj`) when `obj` equals the object it was built from: no cell is built again."""
+    returned (pointing at `obj`) when `obj` equals the object it was built from (`same`, when already known): its
+    cells are not built again."""
     scope = () if ns is None else (ns.tag, ns.label.casefold())
-    if previous is not None and previous.scope == scope and previous.source == obj:
+    if previous is not None and previous.scope == scope and (previous.source == obj if same is None else same):
         previous.source = obj
         return previous
-    return Row(obj.ref, tuple(c.cell(obj) for c in columns), None, obj.stale, scope=scope, source=obj, columns=columns)
+    return Row(obj.ref, None, None, obj.stale, scope=scope, source=obj, columns=columns)
 
 
 def process_row(proc: Process, held: int) -> Row:
@@ -271,35 +286,22 @@ def namespace_rows(snapshot: Snapshot, blocked: Iterable[BlockedThread]) -> list
 
 @dataclass(frozen=True)
 class Rows:
-    """The rows of every view for one snapshot, built in the scan thread so the UI thread only diffs. A kind's view
-    is built when first asked for (`view_rows`, off the UI thread), then by every later scan."""
+    """The rows of every view for one snapshot, built in the scan thread (object rows without their cells: see
+    `Row`), so the UI thread only diffs, and showing another view only shows its prepared list."""
 
     snapshot: Snapshot
-    objects: dict[str, list[Row]]  # view id -> rows, for ALL and each kind built so far
+    objects: dict[str, list[Row]]  # view id -> rows, for ALL and each kind
     all_by_ref: dict[str, Row]  # the ALL row of each object (the held-objects table reuses them)
     processes: list[Row]
     blocked: dict[str, BlockedThread]  # blocked-row key -> the blocked thread
     blocked_rows: list[Row]
     containers: list[Row] = field(default_factory=list)  # one per namespace (the Containers view)
     namespaced: bool = False  # some object lives outside the host's namespaces: object views show CONTAINER
-    by_tag: Mapping[str, Namespace] = field(default_factory=dict)  # the snapshot's namespaces by tag
-
-    def built(self, view_id: str) -> bool:
-        """Whether `view_rows(view_id)` returns at once (else it builds a kind's rows: call it off the UI thread)."""
-        return view_id in self.objects or view_id not in KINDS
 
     def view_rows(self, view_id: str) -> list[Row]:
         """The rows of any view."""
         other = {PROCESSES: self.processes, BLOCKED: self.blocked_rows, CONTAINERS: self.containers}
-        if view_id in other:
-            return other[view_id]
-        if view_id not in self.objects:
-            self.objects[view_id] = self.kind_rows(Kind(view_id), None)
-        return self.objects[view_id]
-
-    def kind_rows(self, kind: Kind, old: list[Row] | None) -> list[Row]:
-        """The rows of a kind's view; `old`: that view's rows of the last scan (see `object_row`)."""
-        return _object_rows(self.snapshot.of_kind(kind), object_columns(kind, self.namespaced), self.by_tag, old)
+        return other[view_id] if view_id in other else self.objects[view_id]
 
     @property
     def refs(self) -> Collection[str]:
@@ -312,21 +314,33 @@ class Rows:
 
 
 def _object_rows(
-    objs: Iterable[IpcObject], columns: Sequence[Column], by_tag: Mapping[str, Namespace], old: list[Row] | None
+    objs: Iterable[IpcObject],
+    columns: Sequence[Column],
+    by_tag: Mapping[str, Namespace],
+    old: list[Row] | None,
+    same: Collection[str] | None = None,
 ) -> list[Row]:
-    """One view's object rows; an unchanged object keeps its row of `old` (the view's rows of the last scan)."""
+    """One view's object rows; an unchanged object keeps its row of `old` (the view's rows of the last scan).
+    `same`: the refs of the objects known to be unchanged (else each is compared with the old row's object)."""
     before = {} if old is None else {r.key: r for r in old}
-    return [object_row(o, columns, home(o, by_tag), before.get(o.ref)) for o in objs]
+    if same is None:
+        return [object_row(o, columns, home(o, by_tag), before.get(o.ref)) for o in objs]
+    return [object_row(o, columns, home(o, by_tag), before.get(o.ref), o.ref in same) for o in objs]
 
 
 def build_rows(snapshot: Snapshot, old: Rows | None = None) -> Rows:
-    """The All view's rows, the kinds' views `old` had built, the other views' rows, and the blocked-thread
-    analysis (it must run in the thread that scanned). `old`: the last scan's rows, whose rows of unchanged objects
-    are reused (neither rebuilt nor duplicated)."""
+    """Every view's rows and the blocked-thread analysis (it must run in the thread that scanned). `old`: the last
+    scan's rows, whose rows of unchanged objects are reused (neither rebuilt nor duplicated)."""
     namespaced = any(o.namespace is not None and not o.namespace.host for o in snapshot.objects)
     by_tag = {ns.tag: ns for ns in snapshot.namespaces}
     previous = old.objects if old is not None and old.namespaced == namespaced else {}
     all_rows = _object_rows(snapshot.objects, object_columns(ALL, namespaced), by_tag, previous.get(ALL))
+    before = {r.key: r for r in previous.get(ALL, ())}
+    same = {r.key for r in all_rows if before.get(r.key) is r}  # reused: its object equals the last scan's
+    objects = {ALL: all_rows}
+    for kind in KINDS:
+        columns = object_columns(kind, namespaced)
+        objects[kind] = _object_rows(snapshot.of_kind(kind), columns, by_tag, previous.get(kind), same)
     blocked = {blocked_key(b): b for b in blocked_threads(snapshot)}
     users = {p.pid: p for p in snapshot.holder_processes}
     for b in blocked.values():  # a waiter holds nothing the kernel records (SysV semaphores): list it anyway
@@ -336,11 +350,7 @@ def build_rows(snapshot: Snapshot, old: Rows | None = None) -> Rows:
     blocked_rows = [blocked_row(b, snapshot.taken_at) for b in blocked.values()]
     containers = namespace_rows(snapshot, blocked.values())
     by_ref = {r.key: r for r in all_rows}
-    rows = Rows(snapshot, {ALL: all_rows}, by_ref, processes, blocked, blocked_rows, containers, namespaced, by_tag)
-    for kind in KINDS:
-        if kind in previous:
-            rows.objects[kind] = rows.kind_rows(kind, previous[kind])
-    return rows
+    return Rows(snapshot, objects, by_ref, processes, blocked, blocked_rows, containers, namespaced)
 
 
 RowFilter = Callable[[Row], bool]

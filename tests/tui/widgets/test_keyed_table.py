@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 
+from ipcwatch.kinds import KINDS
 from ipcwatch.tui.widgets.keyed_table import GONE, NEW, KeyedTable
 from ipcwatch.tui.widgets.layout import fit_cell, fit_columns
 from ipcwatch.tui.widgets.rows import ALL, PROCESSES, ColumnHead, Row, build_rows, heads, object_columns
@@ -114,11 +115,13 @@ def test_a_scan_reuses_the_rows_of_unchanged_objects_and_sorts_an_object_row_fro
     first, second = synthetic_snapshot(400, 20), synthetic_snapshot(400, 20, salt=1)
     kind = first.objects[0].kind
     old = build_rows(first)
-    assert set(old.objects) == {ALL} and not old.built(kind) and old.built(PROCESSES)  # a kind's: when shown
+    assert set(old.objects) == {ALL, *KINDS}  # every view's rows, prepared in the scan thread
+    assert all(r.given is None for r in old.objects[ALL])  # no cell built until a row is drawn or filtered
     kind_before = {r.key: r for r in old.view_rows(kind)}
-    assert old.built(kind) and len(kind_before) == len(first.of_kind(kind))
+    assert len(kind_before) == len(first.of_kind(kind)) and old.view_rows(PROCESSES) is old.processes
+    drawn = old.objects[ALL][0]
+    assert drawn.cells == tuple(c.cell(drawn.source) for c in object_columns(ALL)) and drawn.given is drawn.cells
     new = build_rows(second, old)
-    assert set(new.objects) == {ALL, kind}  # a kind's view once shown is built by every scan
     before = {r.key: r for r in old.objects[ALL]}
     now = {o.ref: o for o in second.objects}
     same = [o.ref for o in first.objects if now.get(o.ref) == o]
