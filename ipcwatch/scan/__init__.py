@@ -201,11 +201,13 @@ def _scan(config: ScanConfig | None) -> Snapshot:
 
     if kinds & logind.REMOVED_KINDS:
         policy = logind.read_policy(config.config_root)
-        objects = [_with_removal(o, logind.removal_note(o, policy)) for o in objects]
+        if policy.systemd and policy.remove_ipc:  # else it applies to no one: no object to look at
+            objects = [_with_removal(o, logind.removal_note(o, policy)) for o in objects]
     threads = None
     if finder is not None:
         waiting, threads = finder.attach(objects, index)
-        objects = [_with_waiters(o, waiting.get(o.ref)) for o in objects]
+        if waiting:
+            objects = [_with_waiters(o, waiting[o.ref]) if o.ref in waiting else o for o in objects]
 
     return Snapshot(
         objects=tuple(objects),
@@ -239,10 +241,8 @@ def _sysv_objects(tables: dict[Kind, list[sysv.Row]], index: HolderIndex, ns: Na
     return out
 
 
-def _with_waiters(obj: IpcObject, waiters: list[Waiter] | None) -> IpcObject:
+def _with_waiters(obj: IpcObject, waiters: list[Waiter]) -> IpcObject:
     """Attach waiters; an object someone is waiting on is in use, so never stale."""
-    if not waiters:
-        return obj
     return replace(obj, waiters=tuple(waiters), stale=False, stale_reason=None)
 
 

@@ -55,10 +55,11 @@ _CTIME_PART = 5  # position of ctime in the identity below
 def sysv_identity(kind: str, row: Row, id_field: str, *extra: str, ns: Namespace | None = None) -> str:
     """id + key + creator uid/gid + ctime (+ immutable attributes): changes when an id is reused. In another
     IPC namespace than the host's, `@ipc:INODE` is appended: the same id there is another object."""
-    parts = [kind, row[id_field], row["key"], row["cuid"], row["cgid"], row.get("ctime", 0)]
-    parts += [row.get(name, 0) for name in extra]
-    suffix = "" if ns is None or ns.host else f"@{ns.tag}"
-    return ":".join(map(str, parts)) + suffix
+    get = row.get
+    text = f"{kind}:{row[id_field]}:{row['key']}:{row['cuid']}:{row['cgid']}:{get('ctime', 0)}"
+    for name in extra:
+        text += f":{get(name, 0)}"
+    return text if ns is None or ns.host else f"{text}@{ns.tag}"
 
 
 # kind -> (/proc/sysvipc table, id column, the immutable attributes its identity adds)

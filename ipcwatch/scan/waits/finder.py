@@ -114,7 +114,7 @@ class WaitFinder:
 
     def attach(self, objects: list[IpcObject], index: HolderIndex) -> tuple[dict[str, list[Waiter]], WaitSamples]:
         """Map the sampled waits to objects: ({ref: waiters}, the samples with each wait resolved, for the snapshot)."""
-        objs = _Objects(objects)
+        objs: _Objects | None = None  # built when a thread waits on something: most scans have no such thread
         out: dict[str, list[Waiter]] = {}
         samples: dict[int, ProcessSample] = {}
         for pid, sample in self.samples.items():
@@ -124,6 +124,7 @@ class WaitFinder:
             threads = []
             for thread in sample.threads:
                 if thread.targets:
+                    objs = objs or _Objects(objects)
                     thread = replace(thread, resolved=objs.resolve(thread.targets, sample.ipc_inode))
                     for target, ref in thread.resolved:
                         if ref is not None:
