@@ -37,14 +37,21 @@ def _escape_char(ch: str) -> str:
     return f"\\U{cp:08x}"
 
 
-@functools.lru_cache(maxsize=8192)  # comm, user and path strings repeat across thousands of holders
 def escape(value: str | bytes | None) -> str:
     """Return `value` safe to show on a terminal: controls, format characters and bad UTF-8 as escapes."""
+    # Most strings are printable ASCII: checked here, uncached (a cache of unique names only thrashes).
+    if type(value) is str and value.isascii() and value.isprintable() and "\\" not in value:
+        return value
     if value is None:
         return ""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "surrogateescape")
-    if value.isascii() and value.isprintable() and "\\" not in value:
+    return _escape_text(value)
+
+
+@functools.lru_cache(maxsize=8192)  # the same odd comm, user or path repeats across thousands of holders
+def _escape_text(value: str) -> str:
+    if value.isascii() and value.isprintable() and "\\" not in value:  # a str subclass, or bytes decoded
         return value
     return "".join(_escape_char(ch) for ch in value)
 

@@ -86,8 +86,9 @@ def write_snapshot_json(snapshot: Snapshot, objects: Sequence[IpcObject]) -> Non
     out = sys.stdout.buffer
     sys.stdout.flush()
     out.write(_OBJECTS_FIRST[:-1])
+    namespaces: dict[int, Any] = {}  # each namespace's JSON, built once (objects_json)
     for start in range(0, len(objects), _CHUNK):
-        chunk = dumps([o.to_json() for o in objects[start : start + _CHUNK]])
+        chunk = dumps([o.json_with(namespaces) for o in objects[start : start + _CHUNK]])
         out.write(chunk[1:-1] if start == 0 else b"," + chunk[1:-1])
     out.write(b"]" + rest[len(_OBJECTS_FIRST) :] + b"\n")
 

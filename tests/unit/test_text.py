@@ -1,0 +1,16 @@
+"""The one escaping function, on each kind of input it takes (no root, no kernel objects)."""
+
+from __future__ import annotations
+
+from ipcwatch.kinds import Kind
+from ipcwatch.text import escape
+
+
+def test_escape_takes_str_bytes_none_and_str_subclasses() -> None:
+    assert escape(None) == ""
+    assert escape("plain name.sock") == "plain name.sock"
+    assert escape(b"ok\xff\x1b") == "ok\\xff\\x1b"  # bad UTF-8 and ESC from bytes
+    assert escape(Kind.POSIX_MQ) == "posix-mq"  # a StrEnum is a str: printable ASCII as it is
+    assert escape("caf\u00e9 \u6f22") == "caf\u00e9 \u6f22"  # printable non-ASCII stays
+    for _ in range(2):  # the slow path is cached: the same answer twice
+        assert escape("a\\b\u00a0c\u202e\n\U000e0001") == "a\\\\b\\xa0c\\u202e\\n\\U000e0001"
