@@ -1,4 +1,4 @@
-"""Build the optional C helpers (hexdump, /proc fd walk, SysV reads); fall back to pure Python when they cannot be built.
+"""Build the optional C helpers (hexdump, /proc fd walk, SysV and POSIX reads); fall back to pure Python when they cannot be built.
 
 Set IPCWATCH_REQUIRE_C=1 (CI does) to make a failed build an error instead of a fallback.
 """
@@ -47,6 +47,11 @@ setup(
         Extension(
             "ipcwatch.native._sysvread",
             sources=["ipcwatch/native/_sysvread.c"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
+        ),
+        Extension(
+            "ipcwatch.native._posixread",
+            sources=["ipcwatch/native/_posixread.c"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
     ],

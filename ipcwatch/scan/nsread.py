@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ipcwatch.native.posixread import list_files
 from ipcwatch.scan import limits, sysv
 from ipcwatch.scan.model import ScanError
 from ipcwatch.scan.namespaces import Namespace
@@ -262,6 +263,16 @@ def open_beneath(root_fd: int, path: str, flags: int = os.O_RDONLY, expected: os
     return fd
 
 
+def list_open_dir(dir_fd: int, path: str, errors: list[ScanError] | None = None) -> list[tuple[str, os.stat_result]]:
+    """Entries of an open directory with their lstat (never followed), in one call (ipcwatch.native.posixread);
+    an entry that cannot be stat'ed goes to `errors` (`path` names the directory there). OSError when the
+    directory cannot be read."""
+    entries, failed = list_files(dir_fd)
+    if errors is not None:
+        errors += [ScanError(f"{path}/{name}", os.strerror(err)) for name, err in failed]
+    return entries
+
+
 def list_beneath(root_fd: int, path: str, errors: list[ScanError] | None = None) -> list[tuple[str, os.stat_result]]:
     """Entries of directory `path` under the root with their lstat (never followed); [] when it is missing."""
     try:
@@ -272,19 +283,10 @@ def list_beneath(root_fd: int, path: str, errors: list[ScanError] | None = None)
         if errors is not None:
             errors.append(ScanError(path, exc.strerror or str(exc)))
         return []
-    out = []
     try:
-        for name in os.listdir(dir_fd):
-            try:
-                out.append((name, os.stat(name, dir_fd=dir_fd, follow_symlinks=False)))
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                if errors is not None:
-                    errors.append(ScanError(f"{path}/{name}", exc.strerror or str(exc)))
+        return list_open_dir(dir_fd, path, errors)
     finally:
         os.close(dir_fd)
-    return out
 
 
 def fs_magic(fd: int) -> int | None:

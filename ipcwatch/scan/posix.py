@@ -6,19 +6,20 @@ pread: never mmap (a truncate would SIGBUS us), never follow a planted symlink, 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as stat_mod
 import struct
 import time
 from collections.abc import Callable
 
-from ipcwatch import libc_read
 from ipcwatch.kinds import Kind, spec
+from ipcwatch.native.posixread import NOT_REGULAR, REPLACED, FileRead, read_files
 from ipcwatch.procfs import stat_identity
 from ipcwatch.scan.info import KindInfo, PosixMqInfo, PosixSemInfo, PosixShmInfo
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
-from ipcwatch.scan.nsread import list_beneath, open_beneath
+from ipcwatch.scan.nsread import list_open_dir, open_beneath
 from ipcwatch.scan.parsers import parse_mqueue_status
 from ipcwatch.scan.procs import HolderIndex, user_name
 from ipcwatch.text import ago
@@ -65,37 +66,11 @@ Opener = Callable[[str, os.stat_result], int]  # (path, lstat) -> fd on that ver
 
 
 class Beneath:
-    """A directory of another mount namespace's view, under its root fd (/proc/PID/root): listed and opened
-    without following any symlink (ipcwatch.scan.nsread), paths relative to that root."""
+    """A directory of another mount namespace's view, under its root fd (/proc/PID/root): opened without following
+    any symlink (ipcwatch.scan.nsread), paths relative to that root."""
 
     def __init__(self, root_fd: int) -> None:
         self.root_fd = root_fd
-
-    def list(self, path: str, errors: list[ScanError]) -> list[tuple[str, os.stat_result]]:
-        return list_beneath(self.root_fd, path, errors)
-
-    def open(self, path: str, st: os.stat_result) -> int:
-        return open_beneath(self.root_fd, path, os.O_RDONLY, st)
-
-
-def list_dir(path: str, errors: list[ScanError]) -> list[tuple[str, os.stat_result]]:
-    """Entries of a flat directory with their lstat, skipping ones that vanish."""
-    out = []
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        errors.append(ScanError(path, exc.strerror or str(exc)))
-        return []
-    for entry in entries:
-        try:
-            out.append((entry.name, entry.stat(follow_symlinks=False)))
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            errors.append(ScanError(entry.path, exc.strerror or str(exc)))
-    return out
 
 
 def open_regular(path: str, expected: os.stat_result | None = None, dir_fd: int | None = None) -> int:
@@ -107,13 +82,38 @@ def open_regular(path: str, expected: os.stat_result | None = None, dir_fd: int 
     try:
         st = os.fstat(fd)
         if not stat_mod.S_ISREG(st.st_mode):
-            raise OSError(f"{path} is not a regular file")  # raw, like every message: escaped where shown
+            raise OSError(_NOT_REGULAR.format(path))  # raw, like every message: escaped where shown
         if expected is not None and (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
-            raise OSError(f"{path} was replaced since it was listed")
+            raise OSError(_REPLACED.format(path))
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+_NOT_REGULAR = "{} is not a regular file"
+_REPLACED = "{} was replaced since it was listed"
+
+
+def _read_problem(path: str, code: int) -> str:
+    """What a `read_files` code (an errno, NOT_REGULAR or REPLACED) says, as open_regular's OSError says it."""
+    if code == NOT_REGULAR:
+        return _NOT_REGULAR.format(path)
+    if code == REPLACED:
+        return _REPLACED.format(path)
+    return os.strerror(code)
+
+
+def sem_word(data: bytes) -> tuple[int | None, int | None, str | None]:
+    """(value, waiters, problem) from the first 8 bytes of a sem_t (glibc: value low half, waiters high half)."""
+    if len(data) < 8:
+        return None, None, "shrank while being read"
+    value, nwaiters = struct.unpack_from("=II", data)
+    return value & 0x7FFFFFFF, nwaiters, None
+
+
+def _too_small(st: os.stat_result) -> str:
+    return f"not a valid semaphore: {st.st_size} bytes (a sem_t is {SEM_T_SIZE})"
 
 
 def read_sem_value(
@@ -121,7 +121,7 @@ def read_sem_value(
 ) -> tuple[int | None, int | None, str | None]:
     """(value, waiters, problem) of a POSIX named semaphore, read with pread: a hostile `sem.*` file cannot hurt."""
     if st.st_size < SEM_T_SIZE:
-        return None, None, f"not a valid semaphore: {st.st_size} bytes (a sem_t is {SEM_T_SIZE})"
+        return None, None, _too_small(st)
     try:
         fd = opener(path, st)
     except OSError as exc:
@@ -130,37 +130,65 @@ def read_sem_value(
         data = os.pread(fd, 8, 0)
     finally:
         os.close(fd)
-    if len(data) < 8:
-        return None, None, "shrank while being read"
-    value, nwaiters = struct.unpack("=II", data)  # glibc: 64-bit word, value low half, waiters high half
-    return value & 0x7FFFFFFF, nwaiters, None
+    return sem_word(data)
 
 
 Entry = tuple[str, os.stat_result, KindInfo]  # (name, lstat, what the object itself says)
 MqEntry = tuple[str, os.stat_result, PosixMqInfo]
+Files = list[tuple[str, os.stat_result]]
 
 
-def _listing(
-    path: str, errors: list[ScanError], beneath: Beneath | None
-) -> tuple[list[tuple[str, os.stat_result]], Opener]:
-    """The entries of a /dev/shm or /dev/mqueue directory and the opener for its files: here, or under `beneath`."""
-    if beneath is None:
-        return list_dir(path, errors), open_regular
-    return beneath.list(path, errors), beneath.open
+def _regular_files(path: str, errors: list[ScanError], beneath: Beneath | None) -> tuple[int, Files] | None:
+    """(an fd on the directory, its regular files with their lstat) of a /dev/shm or /dev/mqueue directory: here,
+    or under `beneath`; None when it cannot be read. FIFOs and sockets are found by the file walk; links and
+    devices are not IPC objects."""
+    try:
+        if beneath is None:
+            dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        else:
+            dir_fd = open_beneath(beneath.root_fd, path, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        errors.append(ScanError(path, exc.strerror or str(exc)))
+        return None
+    try:
+        return dir_fd, [(name, st) for name, st in list_open_dir(dir_fd, path, errors) if stat_mod.S_ISREG(st.st_mode)]
+    except OSError as exc:
+        os.close(dir_fd)
+        errors.append(ScanError(path, exc.strerror or str(exc)))
+        return None
+
+
+def _read(dir_fd: int, files: Files, nbytes: int, mq_attrs: bool) -> list[FileRead]:
+    """Each file's first bytes (and queue attributes), in one call (ipcwatch.native.posixread); the fd is closed."""
+    try:
+        return read_files(dir_fd, [(name, st.st_dev, st.st_ino) for name, st in files], nbytes, mq_attrs)
+    finally:
+        os.close(dir_fd)
 
 
 def read_shm_dir(shm_dir: str, errors: list[ScanError], beneath: Beneath | None = None) -> list[Entry]:
     """Regular files in /dev/shm with their own fields (a semaphore's value); needs no holder index.
     With `beneath`, `shm_dir` is relative to another view's root."""
+    found = _regular_files(shm_dir, errors, beneath)
+    if found is None:
+        return []
+    dir_fd, files = found
+    sems = [(name, st) for name, st in files if name.startswith(SEM_PREFIX) and st.st_size >= SEM_T_SIZE]
+    words = dict(zip([name for name, _ in sems], _read(dir_fd, sems, 8, False), strict=True))
     out: list[Entry] = []
-    listing, opener = _listing(shm_dir, errors, beneath)
-    for name, st in listing:
-        if not stat_mod.S_ISREG(st.st_mode):
-            continue  # FIFOs and sockets are found by the file walk; links and devices are not IPC objects
+    for name, st in files:
         info: KindInfo
         mtime, ctime = int(st.st_mtime), int(st.st_ctime)
         if name.startswith(SEM_PREFIX):
-            value, nwaiters, problem = read_sem_value(os.path.join(shm_dir, name), st, opener)
+            read = words.get(name)
+            if read is None:
+                value, nwaiters, problem = None, None, _too_small(st)
+            elif isinstance(read, int):
+                value, nwaiters, problem = None, None, _read_problem(os.path.join(shm_dir, name), read)
+            else:
+                value, nwaiters, problem = sem_word(read[0])
             info = PosixSemInfo(st.st_gid, mtime, ctime, value, nwaiters, problem)
         else:
             info = PosixShmInfo(st.st_gid, mtime, ctime, st.st_blocks * 512)
@@ -188,23 +216,19 @@ def shm_dir_objects(entries: list[Entry], index: HolderIndex, ns: Namespace | No
     return out
 
 
-def _read_queue(path: str, st: os.stat_result, opener: Opener) -> PosixMqInfo:
-    fd = opener(path, st)
-    try:
-        status = parse_mqueue_status(os.pread(fd, 256, 0))
-        _, maxmsg, msgsize, curmsgs = libc_read.mq_getattr(fd)
-    finally:
-        os.close(fd)
-    notify_pid = status.get("notify_pid", 0)
+def _queue_info(st: os.stat_result, status: bytes, attrs: tuple[int, int, int, int]) -> PosixMqInfo:
+    fields = parse_mqueue_status(status)
+    _, maxmsg, msgsize, curmsgs = attrs
+    notify_pid = fields.get("notify_pid", 0)
     return PosixMqInfo(
         st.st_gid,
         int(st.st_mtime),
-        qsize=status.get("qsize"),
+        qsize=fields.get("qsize"),
         messages=curmsgs,
         max_messages=maxmsg,
         message_size=msgsize,
-        notify=NOTIFY_KINDS.get(status.get("notify", 1), "?") if notify_pid else "none",
-        notify_signal=status.get("signo") if notify_pid else None,
+        notify=NOTIFY_KINDS.get(fields.get("notify", 1), "?") if notify_pid else "none",
+        notify_signal=fields.get("signo") if notify_pid else None,
         notify_pid=notify_pid or None,
     )
 
@@ -212,20 +236,22 @@ def _read_queue(path: str, st: os.stat_result, opener: Opener) -> PosixMqInfo:
 def read_mqueue_dir(mqueue_dir: str, errors: list[ScanError], beneath: Beneath | None = None) -> list[MqEntry]:
     """Queues in /dev/mqueue with their attributes and notify registrant; needs no holder index.
     With `beneath`, `mqueue_dir` is relative to another view's root."""
+    found = _regular_files(mqueue_dir, errors, beneath)
+    if found is None:
+        return []
+    dir_fd, files = found
     out: list[MqEntry] = []
-    listing, opener = _listing(mqueue_dir, errors, beneath)
-    for name, st in listing:
-        if not stat_mod.S_ISREG(st.st_mode):
-            continue
-        # reading a queue's status sets its atime and ctime, so they would only say when we last looked; its mtime
-        # is set by mq_send and mq_receive (and creation) alone: the time of its last message activity
+    # reading a queue's status sets its atime and ctime, so they would only say when we last looked; its mtime
+    # is set by mq_send and mq_receive (and creation) alone: the time of its last message activity
+    for (name, st), read in zip(files, _read(dir_fd, files, 256, True), strict=True):
         info: PosixMqInfo
-        try:
-            info = _read_queue(os.path.join(mqueue_dir, name), st, opener)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            info = PosixMqInfo(st.st_gid, int(st.st_mtime), *(None,) * 7, problem=exc.strerror or str(exc))
+        if read == errno.ENOENT:
+            continue  # removed since it was listed
+        if isinstance(read, int):
+            problem = _read_problem(os.path.join(mqueue_dir, name), read)
+            info = PosixMqInfo(st.st_gid, int(st.st_mtime), *(None,) * 7, problem=problem)
+        else:
+            info = _queue_info(st, read[0], read[1])  # type: ignore[arg-type]
         out.append((name, st, info))
     return out
 

@@ -1,0 +1,91 @@
+"""The scan's /dev/shm and /dev/mqueue reads, one call per directory: the compiled helper `_posixread` when it was
+built, else this pure-Python twin.
+
+`IMPLEMENTATION` says which one is in use ("c" or "python"); both return the same values (see _posixread.c):
+
+    list_files(dir_fd)                        # ([(name, lstat), ...], [(name, errno), ...])
+    read_files(dir_fd, [(name, st_dev, st_ino), ...], nbytes, mq_attrs)
+        # [(first bytes, (flags, maxmsg, msgsize, curmsgs) | None) | errno | NOT_REGULAR | REPLACED, ...]
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as stat_mod
+from collections.abc import Sequence
+
+NOT_REGULAR = -1  # read_files: the name is not a regular file
+REPLACED = -2  # read_files: another file than the one listed (dev or inode differ)
+SAFE_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+Listing = tuple[list[tuple[str, os.stat_result]], list[tuple[str, int]]]
+FileRead = tuple[bytes, "tuple[int, int, int, int] | None"] | int
+
+
+def py_list_files(dir_fd: int) -> Listing:
+    """The pure-Python twin of `_posixread.list_files`."""
+    entries, failed = [], []
+    os.lseek(dir_fd, 0, os.SEEK_SET)  # from its start (os.listdir rewinds after, not before)
+    for name in os.listdir(dir_fd):
+        try:
+            entries.append((name, os.stat(name, dir_fd=dir_fd, follow_symlinks=False)))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            failed.append((name, exc.errno or errno.EIO))
+    return entries, failed
+
+
+def _read_one(dir_fd: int, name: str, dev: int, ino: int, nbytes: int, mq_attrs: bool) -> FileRead:
+    try:
+        fd = os.open(name, SAFE_OPEN, dir_fd=dir_fd)
+    except OSError as exc:
+        return exc.errno or errno.EIO
+    try:
+        st = os.fstat(fd)
+        if not stat_mod.S_ISREG(st.st_mode):
+            return NOT_REGULAR
+        if (st.st_dev, st.st_ino) != (dev, ino):
+            return REPLACED
+        data = os.pread(fd, nbytes, 0)
+        if not mq_attrs:
+            return data, None
+        from ipcwatch.libc_read import mq_getattr  # ctypes: only the twin needs it
+
+        return data, mq_getattr(fd)
+    except OSError as exc:
+        return exc.errno or errno.EIO
+    finally:
+        os.close(fd)
+
+
+def py_read_files(dir_fd: int, items: Sequence[tuple[str, int, int]], nbytes: int, mq_attrs: bool) -> list[FileRead]:
+    """The pure-Python twin of `_posixread.read_files`."""
+    return [_read_one(dir_fd, name, dev, ino, nbytes, mq_attrs) for name, dev, ino in items]
+
+
+try:
+    from ipcwatch.native import _posixread
+
+    list_files = _posixread.list_files
+    read_files = _posixread.read_files
+    IMPLEMENTATION = "c"
+except ImportError:
+    if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
+        raise
+    list_files = py_list_files
+    read_files = py_read_files
+    IMPLEMENTATION = "python"
+
+__all__ = [
+    "IMPLEMENTATION",
+    "NOT_REGULAR",
+    "REPLACED",
+    "FileRead",
+    "Listing",
+    "list_files",
+    "py_list_files",
+    "py_read_files",
+    "read_files",
+]
