@@ -10,6 +10,7 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any, Literal, Protocol
 
 from ipcwatch.text import cell_len
@@ -144,18 +145,27 @@ def render_table(
     long cells are elided."""
     if width == AUTO:  # a script (stdout not a terminal) gets every column whole
         width = shutil.get_terminal_size().columns - indent if sys.stdout.isatty() else None
-    rows = [[c.title for c in columns]] + [[c.cell(o) for c in columns] for o in objects]
-    natural = [max(cell_len(r[i]) for r in rows) for i in range(len(columns))]
+    texts = [[c.title, *map(c.cell, objects)] for c in columns]  # column by column: map and str.ljust do the loops
+    cells = [None if "".join(col).isascii() else [cell_len(t) for t in col] for col in texts]  # None: len is cells
+    natural = [max(map(len, col)) if n is None else max(n) for col, n in zip(texts, cells, strict=True)]
     widths = natural if width is None else fit(columns, natural, width)
-    lines = []
-    for row in rows:
-        cells = []
-        for i, cell in enumerate(row):
-            w = widths[i]
-            if w is None:
-                continue
-            cell = elide(cell, w, columns[i].elide)
-            pad = " " * (w - cell_len(cell))
-            cells.append(pad + cell if columns[i].numeric and row is not rows[0] else cell + pad)
-        lines.append((" " * GAP).join(cells).rstrip())
-    return lines
+    shown = [
+        _laid_out(col, n, w, c) for col, n, w, c in zip(texts, cells, widths, columns, strict=True) if w is not None
+    ]
+    gap = " " * GAP
+    return [gap.join(row).rstrip() for row in zip(*shown, strict=True)]
+
+
+def _laid_out(texts: list[str], cells: list[int] | None, width: int, column: Cells) -> list[str]:
+    """A column's title and cells padded to `width` (numbers to the right, the title to the left), elided to fit."""
+    if cells is None and max(map(len, texts)) <= width:  # ASCII that fits: str.ljust counts cells
+        return [texts[0].ljust(width), *map(str.rjust if column.numeric else str.ljust, texts[1:], repeat(width))]
+    out = []
+    for i, text in enumerate(texts):
+        used = len(text) if cells is None else cells[i]
+        if used > width:
+            text = elide(text, width, column.elide)
+            used = cell_len(text)
+        pad = " " * (width - used)
+        out.append(pad + text if column.numeric and i else text + pad)
+    return out

@@ -63,9 +63,15 @@ def _char_cells(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
+_ASCII = frozenset(map(chr, range(128)))
+
+
 def cell_len(value: str) -> int:
     """Terminal cells an escaped string takes (wide CJK characters take two; rich is not loaded by the CLI)."""
-    return len(value) if value.isascii() else sum(_char_cells(ch) for ch in value)
+    if value.isascii():
+        return len(value)
+    # ASCII characters take one cell each: only the others (the `→` of a pipe's ends) are looked up
+    return len(value) + sum((_char_cells(ch) - 1) * value.count(ch) for ch in set(value).difference(_ASCII))
 
 
 def human_size(n: int | None) -> str:

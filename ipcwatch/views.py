@@ -38,8 +38,8 @@ class Column:
 
 
 def _f(name: str) -> Callable[[IpcObject], Any]:
-    """A kind-specific value of the object's record (`IpcObject.value`)."""
-    return lambda o: o.value(name)
+    """A kind-specific value of the object's record (`IpcObject.value`, without its call: a cell per row)."""
+    return lambda o: getattr(o.info, name, None)
 
 
 def _num(value: Any) -> str:
@@ -64,7 +64,7 @@ def size(title: str, get: Callable[[IpcObject], Any], **fit: Any) -> Column:
 
 
 def text(title: str, get: Callable[[IpcObject], Any], **fit: Any) -> Column:
-    return Column(title, lambda o: escape(None if get(o) is None else str(get(o))), lambda o: _sortable(get(o)), **fit)
+    return Column(title, lambda o: "" if (v := get(o)) is None else escape(str(v)), lambda o: _sortable(get(o)), **fit)
 
 
 def end_text(holders: Sequence[Holder]) -> str:

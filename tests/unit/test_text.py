@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ipcwatch.kinds import Kind
-from ipcwatch.text import escape
+from ipcwatch.text import _char_cells, cell_len, escape
 
 
 def test_escape_takes_str_bytes_none_and_str_subclasses() -> None:
@@ -14,3 +17,9 @@ def test_escape_takes_str_bytes_none_and_str_subclasses() -> None:
     assert escape("caf\u00e9 \u6f22") == "caf\u00e9 \u6f22"  # printable non-ASCII stays
     for _ in range(2):  # the slow path is cached: the same answer twice
         assert escape("a\\b\u00a0c\u202e\n\U000e0001") == "a\\\\b\\xa0c\\u202e\\n\\U000e0001"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab →⇄\u6f22\uff21e\u0301\u200b\U0001f600"), max_size=30))
+def test_cell_len_counts_each_character_s_cells(value: str) -> None:
+    assert cell_len(value) == sum(_char_cells(ch) for ch in value)
