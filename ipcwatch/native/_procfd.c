@@ -10,10 +10,12 @@
  *     mode ("r", "w", "rw" or "?") comes from the permission bits of the fd's own /proc link; link is the readlink text
  *     decoded like os.fsdecode. A vanished or unreadable fd is skipped; an error reading the directory raises
  *     OSError. It is read from its start with getdents64 (the fd offset rewound before and after): no fd is opened.
- * pipe_fill_one(proc_root, pid, fd, inode) -> (queued, capacity) | None
- *     Bytes queued (FIONREAD) and capacity (F_GETPIPE_SZ) of the pipe behind PROC_ROOT/PID/fd/FD. The fd is
- *     first opened with O_PATH and must be a FIFO with st_ino == inode; only then is it reopened for reading
- *     (non-blocking) through /proc/self/fd, so a recycled fd number can never make us open a device.
+ * pipe_fills(proc_root, [(inode, [(pid, fd), ...]), ...]) -> [(queued, capacity) | None, ...]
+ *     Per pipe or FIFO: bytes queued (FIONREAD) and capacity (F_GETPIPE_SZ) through the first of its read ends
+ *     PROC_ROOT/PID/fd/FD that answers; None when none does. Each fd is first opened with O_PATH (under its
+ *     process's fd directory, opened once for consecutive ends of one process) and must be a FIFO with st_ino ==
+ *     inode; only then is it reopened for reading (non-blocking) through /proc/self/fd, so a recycled fd number
+ *     can never make us open a device. One call for all of them, the GIL released throughout.
  *     It lives in _procfd_pipe.c, compiled into this same extension.
  * read_process(proc_dir_fd, file_devs, read_maps) -> (stat, uid, cmdline, fds, maps)
  *     Everything the /proc pass reads of one process through its open /proc/PID directory fd, in one call with
@@ -85,7 +87,7 @@ static PyObject *mode_names[4], *ns_names[3];  /* "?", "r", "w", "rw"; "ipc", "m
 static const char *anon_links[2] = {"anon_inode:[eventfd]", "anon_inode:[signalfd]"};
 static const char *ns_links[3] = {"ipc:[", "mnt:[", "net:["};
 
-PyObject *procfd_pipe_fill_one(PyObject *self, PyObject *args);  /* _procfd_pipe.c */
+PyObject *procfd_pipe_fills(PyObject *self, PyObject *args);     /* _procfd_pipe.c */
 PyObject *procfd_shared_maps(PyObject *self, PyObject *args);     /* _procfd_maps.c */
 PyObject *procfd_read_process(PyObject *self, PyObject *args);    /* _procfd_process.c */
 int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);
@@ -351,7 +353,7 @@ static PyObject *fd_table(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"fd_table", fd_table, METH_VARARGS, "The IPC-capable fds of an open /proc/PID/fd directory."},
-    {"pipe_fill_one", procfd_pipe_fill_one, METH_VARARGS, "(queued, capacity) through one pipe read end, or None."},
+    {"pipe_fills", procfd_pipe_fills, METH_VARARGS, "(queued, capacity) of each pipe through its read ends, or None."},
     {"shared_maps", procfd_shared_maps, METH_VARARGS, "Shared file-backed mappings of an open maps fd."},
     {"read_process", procfd_read_process, METH_VARARGS, "stat, uid, cmdline, fd table and mappings of a process."},
     {NULL, NULL, 0, NULL},

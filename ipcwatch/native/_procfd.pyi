@@ -1,9 +1,11 @@
 """Type stubs for the compiled /proc fd-table helper (see _procfd.c for the contract)."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 def fd_table(fd_dir_fd: int, file_devs: Collection[int], /) -> list[tuple]: ...
-def pipe_fill_one(proc_root: str, pid: int, fd: int, inode: int, /) -> tuple[int, int] | None: ...
+def pipe_fills(
+    proc_root: str, requests: Sequence[tuple[int, Sequence[tuple[int, int]]]], /
+) -> list[tuple[int, int] | None]: ...
 def shared_maps(maps_fd: int, /) -> list[tuple[str, int, int, bytes]]: ...
 def read_process(
     proc_dir_fd: int, file_devs: Collection[int], read_maps: bool, /

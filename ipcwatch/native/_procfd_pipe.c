@@ -1,4 +1,4 @@
-/* pipe_fill_one of the _procfd extension (see _procfd.c for its contract), kept in its own file of that extension.
+/* pipe_fills of the _procfd extension (see _procfd.c for its contract), kept in its own file of that extension.
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
@@ -12,22 +12,35 @@
 
 #define PATH_CAP (PATH_MAX + 1)
 
-PyObject *procfd_pipe_fill_one(PyObject *self, PyObject *args);
+PyObject *procfd_pipe_fills(PyObject *self, PyObject *args);
 
-/* One attempt; 0 with *queued and *capacity set, or -1. Called without the GIL. */
-static int fill_one(const char *path, unsigned long long inode, int *queued, int *capacity)
+typedef struct {
+    long long pid, fd;
+} End;
+
+typedef struct {
+    unsigned long long inode;
+    int valid;                          /* 0: no pipe has that inode (it does not fit 64 bits) */
+    Py_ssize_t first, count;            /* its read ends in the ends array */
+    int queued, capacity, found;
+} Request;
+
+/* Through one read end; 0 with *queued and *capacity set, or -1. fd_dir is PROC_ROOT/PID/fd (O_PATH), self_dir
+ * /proc/self/fd (O_PATH). Called without the GIL. */
+static int fill_one(int fd_dir, int self_dir, long long fd, unsigned long long inode, int *queued, int *capacity)
 {
-    int path_fd = open(path, O_PATH | O_CLOEXEC);
+    char name[32];
+    snprintf(name, sizeof name, "%lld", fd);
+    int path_fd = openat(fd_dir, name, O_PATH | O_CLOEXEC);
     if (path_fd < 0)
         return -1;
     struct stat st;
     if (fstat(path_fd, &st) != 0 || !S_ISFIFO(st.st_mode) || (unsigned long long)st.st_ino != inode) {
         close(path_fd);
-        return -1;
+        return -1;                      /* checked before any real open: a recycled fd number never opens a device */
     }
-    char self_path[64];
-    snprintf(self_path, sizeof self_path, "/proc/self/fd/%d", path_fd);
-    int read_fd = open(self_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    snprintf(name, sizeof name, "%d", path_fd);
+    int read_fd = openat(self_dir, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     close(path_fd);
     if (read_fd < 0)
         return -1;
@@ -36,31 +49,99 @@ static int fill_one(const char *path, unsigned long long inode, int *queued, int
     return ok ? 0 : -1;
 }
 
-PyObject *procfd_pipe_fill_one(PyObject *self, PyObject *args)
+/* Every request, through its read ends in turn until one answers. Called without the GIL. */
+static void fill_all(const char *root, Request *requests, Py_ssize_t count, const End *ends)
+{
+    int self_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (self_dir < 0)
+        return;
+    long long open_pid = -1;
+    int fd_dir = -1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Request *r = &requests[i];
+        for (Py_ssize_t e = r->first; r->valid && !r->found && e < r->first + r->count; e++) {
+            if (ends[e].pid != open_pid) {  /* a process's ends usually come together: its fd dir is opened once */
+                if (fd_dir >= 0)
+                    close(fd_dir);
+                char path[PATH_CAP];
+                int len = snprintf(path, sizeof path, "%s/%lld/fd", root, ends[e].pid);
+                fd_dir = len > 0 && len < (int)sizeof path ? open(path, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+                open_pid = ends[e].pid;
+            }
+            if (fd_dir >= 0 && ends[e].fd >= 0 && ends[e].fd <= INT_MAX)
+                r->found = fill_one(fd_dir, self_dir, ends[e].fd, r->inode, &r->queued, &r->capacity) == 0;
+        }
+    }
+    if (fd_dir >= 0)
+        close(fd_dir);
+    close(self_dir);
+}
+
+PyObject *procfd_pipe_fills(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *root_bytes;
-    long long pid, fd;
-    PyObject *inode_obj;
-    if (!PyArg_ParseTuple(args, "O&LLO!:pipe_fill_one", PyUnicode_FSConverter, &root_bytes, &pid, &fd,
-                          &PyLong_Type, &inode_obj))
+    PyObject *root_bytes, *requests_arg;
+    if (!PyArg_ParseTuple(args, "O&O:pipe_fills", PyUnicode_FSConverter, &root_bytes, &requests_arg))
         return NULL;
-    unsigned long long inode = PyLong_AsUnsignedLongLong(inode_obj);
-    if (inode == (unsigned long long)-1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        Py_DECREF(root_bytes);
-        Py_RETURN_NONE;                 /* no pipe has that inode */
+    PyObject *result = NULL, *seq = PySequence_Fast(requests_arg, "requests must be a sequence of (inode, ends)");
+    Request *requests = NULL;
+    End *ends = NULL;
+    Py_ssize_t count = 0, n_ends = 0, cap_ends = 0;
+    if (seq == NULL)
+        goto done;
+    count = PySequence_Fast_GET_SIZE(seq);
+    requests = PyMem_Calloc((size_t)count + 1, sizeof *requests);
+    if (requests == NULL) {
+        PyErr_NoMemory();
+        goto done;
     }
-    char path[PATH_CAP];
-    int len = snprintf(path, sizeof path, "%s/%lld/fd/%lld", PyBytes_AS_STRING(root_bytes), pid, fd);
-    Py_DECREF(root_bytes);
-    if (len < 0 || len >= (int)sizeof path)
-        Py_RETURN_NONE;
-    int queued = 0, capacity = 0, rc;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *inode_obj, *ends_arg;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "O!O:pipe_fills", &PyLong_Type, &inode_obj, &ends_arg))
+            goto done;
+        requests[i].inode = PyLong_AsUnsignedLongLong(inode_obj);
+        requests[i].valid = !(requests[i].inode == (unsigned long long)-1 && PyErr_Occurred());
+        PyErr_Clear();
+        PyObject *ends_seq = PySequence_Fast(ends_arg, "ends must be a sequence of (pid, fd)");
+        if (ends_seq == NULL)
+            goto done;
+        Py_ssize_t k = PySequence_Fast_GET_SIZE(ends_seq);
+        if (n_ends + k > cap_ends) {
+            cap_ends = (n_ends + k) * 2 + 16;
+            End *grown = PyMem_Realloc(ends, (size_t)cap_ends * sizeof *ends);
+            if (grown == NULL) {
+                Py_DECREF(ends_seq);
+                PyErr_NoMemory();
+                goto done;
+            }
+            ends = grown;
+        }
+        requests[i].first = n_ends;
+        requests[i].count = k;
+        for (Py_ssize_t j = 0; j < k; j++, n_ends++)
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(ends_seq, j), "LL:pipe_fills", &ends[n_ends].pid,
+                                  &ends[n_ends].fd)) {
+                Py_DECREF(ends_seq);
+                goto done;
+            }
+        Py_DECREF(ends_seq);
+    }
     Py_BEGIN_ALLOW_THREADS
-    rc = fill_one(path, inode, &queued, &capacity);
+    fill_all(PyBytes_AS_STRING(root_bytes), requests, count, ends);
     Py_END_ALLOW_THREADS
-    if (rc != 0)
-        Py_RETURN_NONE;
-    return Py_BuildValue("(ii)", queued, capacity);
+    result = PyList_New(count);
+    for (Py_ssize_t i = 0; result != NULL && i < count; i++) {
+        PyObject *fill = requests[i].found ? Py_BuildValue("(ii)", requests[i].queued, requests[i].capacity)
+                                           : Py_NewRef(Py_None);
+        if (fill == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, i, fill);
+    }
+done:
+    Py_DECREF(root_bytes);
+    Py_XDECREF(seq);
+    PyMem_Free(requests);
+    PyMem_Free(ends);
+    return result;
 }

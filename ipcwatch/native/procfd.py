@@ -1,4 +1,4 @@
-"""The /proc fd-table walk, pipe fill and shared-mapping query: the compiled helper `_procfd` when it was built, else
+"""The /proc fd-table walk, pipe fills and shared-mapping query: the compiled helper `_procfd` when it was built, else
 this pure-Python twin.
 
 `IMPLEMENTATION` says which one is in use ("c" or "python"); both return the same values (see _procfd.c):
@@ -7,7 +7,9 @@ this pure-Python twin.
                                                 #  | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
                                                 #  | ("a", fd, "eventfd" | "signalfd")
                                                 #  | ("n", fd, "ipc" | "mnt" | "net", inode), ...]
-    pipe_fill_one(proc_root, pid, fd, inode)    # (queued, capacity) through that read end, or None
+    pipe_fills(proc_root, [(inode, [(pid, fd), ...]), ...])
+                                                # [(queued, capacity) through its first read end that answers
+                                                #  | None, ...]
     shared_maps(maps_fd)                        # [(mode, st_dev, inode, path bytes), ...] through PROCMAP_QUERY;
                                                 # OSError(ENOTTY or EINVAL) on kernels before 6.11
     read_process(proc_dir_fd, file_devs, read_maps)
@@ -23,7 +25,7 @@ import os
 import stat as stat_mod
 import struct
 import termios
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 from ipcwatch.kinds import Kind
 from ipcwatch.procfs import read_process_head
@@ -100,8 +102,7 @@ def py_fd_table(fd_dir: int, file_devs: Collection[int]) -> list[FdEntry]:
     return out
 
 
-def py_pipe_fill_one(proc_root: str, pid: int, fd: int, inode: int) -> tuple[int, int] | None:
-    """The pure-Python twin of `_procfd.pipe_fill_one`."""
+def _fill_one(proc_root: str, pid: int, fd: int, inode: int) -> tuple[int, int] | None:
     try:
         path_fd = os.open(f"{proc_root}/{pid}/fd/{fd}", os.O_PATH | os.O_CLOEXEC)
     except OSError:
@@ -122,6 +123,19 @@ def py_pipe_fill_one(proc_root: str, pid: int, fd: int, inode: int) -> tuple[int
         return None
     finally:
         os.close(read_fd)
+
+
+def py_pipe_fills(
+    proc_root: str, requests: Sequence[tuple[int, Sequence[tuple[int, int]]]]
+) -> list[tuple[int, int] | None]:
+    """The pure-Python twin of `_procfd.pipe_fills`."""
+    out: list[tuple[int, int] | None] = []
+    for inode, ends in requests:
+        fill = None
+        if 0 <= inode <= _MAX_INODE:
+            fill = next((f for pid, fd in ends if fd >= 0 and (f := _fill_one(proc_root, pid, fd, inode))), None)
+        out.append(fill)
+    return out
 
 
 # PROCMAP_QUERY (Linux 6.11+): the next shared, file-backed mapping at or after an address; struct procmap_query
@@ -187,7 +201,7 @@ try:
     from ipcwatch.native import _procfd
 
     fd_table = _procfd.fd_table
-    pipe_fill_one = _procfd.pipe_fill_one
+    pipe_fills = _procfd.pipe_fills
     shared_maps = _procfd.shared_maps
     read_process = _procfd.read_process
     IMPLEMENTATION = "c"
@@ -195,7 +209,7 @@ except ImportError:
     if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
         raise
     fd_table = py_fd_table
-    pipe_fill_one = py_pipe_fill_one
+    pipe_fills = py_pipe_fills
     shared_maps = py_shared_maps
     read_process = py_read_process
     IMPLEMENTATION = "python"
@@ -206,9 +220,9 @@ __all__ = [
     "ProcessFiles",
     "SharedMap",
     "fd_table",
-    "pipe_fill_one",
+    "pipe_fills",
     "py_fd_table",
-    "py_pipe_fill_one",
+    "py_pipe_fills",
     "py_read_process",
     "py_shared_maps",
     "read_process",

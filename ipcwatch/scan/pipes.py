@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ipcwatch.kinds import Kind
-from ipcwatch.native.procfd import pipe_fill_one
+from ipcwatch.native.procfd import pipe_fills as native_pipe_fills
 from ipcwatch.procfs import file_identity
 from ipcwatch.scan.info import FifoInfo, PipeInfo
 from ipcwatch.scan.model import IpcObject, ScanError
@@ -71,37 +71,40 @@ def walk_special_files(roots: Iterable[str], depth: int, errors: list[ScanError]
     return found
 
 
-def pipe_fill(proc_root: str, holds: Iterable[Hold], inode: int) -> tuple[int | None, int | None]:
-    """(bytes queued, capacity) of a pipe or FIFO, through one of its existing read ends; (None, None) if none."""
-    for pid, fd, mode in holds:
-        if fd is not None and "r" in mode:
-            fill = pipe_fill_one(proc_root, pid, fd, inode)
-            if fill is not None:
-                return fill
-    return None, None
+def pipe_fills(proc_root: str, objects: Iterable[tuple[int, list[Hold]]]) -> list[tuple[int | None, int | None]]:
+    """(bytes queued, capacity) of each (inode, holds) pipe or FIFO, through one of its existing read ends;
+    (None, None) when it has none that answers. One call for all of them (ipcwatch.native.procfd)."""
+    requests = [
+        (inode, [(pid, fd) for pid, fd, mode in holds if fd is not None and "r" in mode]) for inode, holds in objects
+    ]
+    return [(None, None) if fill is None else fill for fill in native_pipe_fills(proc_root, requests)]
 
 
 def _ends(holds: list[Hold]) -> tuple[int, int]:
-    readers = sum(1 for _, _, m in holds if "r" in m)
-    writers = sum(1 for _, _, m in holds if "w" in m)
+    readers = writers = 0
+    for _, _, mode in holds:
+        if "r" in mode:
+            readers += 1
+        if "w" in mode:
+            writers += 1
     return readers, writers
 
 
 def pipe_objects(index: HolderIndex, proc_root: str) -> list[IpcObject]:
     out = []
-    for inode, holds in index.pipes.items():
-        holders = index.holders(holds)
-        if not holders:
-            continue
+    held = [(inode, holds, holders) for inode, holds in index.pipes.items() if (holders := index.holders(holds))]
+    fills = pipe_fills(proc_root, [(inode, holds) for inode, holds, _ in held])
+    processes, complete, prefix = index.processes, index.complete, f"{Kind.PIPE}:"
+    for (inode, holds, holders), (queued, capacity) in zip(held, fills, strict=True):
         readers, writers = _ends(holds)
-        queued, capacity = pipe_fill(proc_root, holds, inode)
         stale_reason = None
-        if writers and not readers and index.complete:
+        if writers and not readers and complete:
             stale_reason = "pipe write end held but no reader"
-        first = index.processes.get(holders[0].pid)
+        first = processes.get(holders[0].pid)
+        ref = prefix + str(inode)
         out.append(
             IpcObject(
-                ref=f"{Kind.PIPE}:{inode}",
+                ref=ref,
                 kind=Kind.PIPE,
                 name=None,
                 id=inode,
@@ -113,7 +116,7 @@ def pipe_objects(index: HolderIndex, proc_root: str) -> list[IpcObject]:
                 holders=holders,
                 stale=stale_reason is not None,
                 stale_reason=stale_reason,
-                identity=f"{Kind.PIPE}:{inode}",
+                identity=ref,
                 info=PipeInfo(readers, writers, queued, capacity),
             )
         )
@@ -146,7 +149,8 @@ def fifo_objects(
     The others live in `own_mnt` (the scanner's), with unqualified refs."""
     out = []
     keys = {key for key in index.files if key in index.fifo_paths} | set(found.fifos)
-    for key in keys:
+    fills = pipe_fills(proc_root, [(key[1], index.files.get(key, [])) for key in keys])
+    for key, (queued, capacity) in zip(keys, fills, strict=True):
         holds = index.files.get(key, [])
         holders = index.holders(holds)
         ns = None
@@ -164,7 +168,6 @@ def fifo_objects(
             except OSError:
                 st, deleted = None, True
         readers, writers = _ends(holds)
-        queued, capacity = pipe_fill(proc_root, holds, key[1])
         stale_reason = None
         if not index.complete:
             pass  # someone we cannot see may hold it

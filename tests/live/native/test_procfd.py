@@ -147,10 +147,15 @@ def fd_dir(holder: Holder, cleanup: Cleanup) -> int:
     return _keep(cleanup, os.open(f"/proc/{holder.child.pid}/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
 
 
+def _one_end(fills: Callable) -> Callable:
+    """fill_one(proc_root, pid, fd, inode): `fills` of one pipe through one read end."""
+    return lambda proc_root, pid, fd, inode: fills(proc_root, [(inode, [(pid, fd)])])[0]
+
+
 def _impls() -> Iterator[tuple[Callable, Callable]]:
-    yield procfd.py_fd_table, procfd.py_pipe_fill_one
+    yield procfd.py_fd_table, _one_end(procfd.py_pipe_fills)
     if _procfd is not None:
-        yield _procfd.fd_table, _procfd.pipe_fill_one
+        yield _procfd.fd_table, _one_end(_procfd.pipe_fills)
 
 
 def _shm_dev() -> int:
@@ -201,6 +206,27 @@ def test_pipe_fill_through_both(holder: Holder) -> None:
         assert fill_one("/proc", pid, 999_999, holder.pipe_ino) is None  # a closed fd
         assert fill_one("/proc", pid, fds["r"], -1) is None
         assert fill_one("/proc/nonexistent", pid, fds["r"], holder.pipe_ino) is None
+
+
+def test_pipe_fills_of_many_through_their_first_answering_end(holder: Holder, spawn) -> None:
+    other = spawn('import sys\nprint("READY", flush=True)\nsys.stdin.read()')
+    pid, fds = holder.child.pid, holder.fds
+    capacity = fcntl.fcntl(fds["r"], fcntl.F_GETPIPE_SZ)
+    stdin_ino = os.fstat(other.proc.stdin.fileno()).st_ino
+    requests = [
+        (holder.pipe_ino, [(pid, 999_999), (other.pid, 0), (pid, fds["r"])]),  # closed, another pipe, then the one
+        (holder.fifo_key[1], [(pid, fds["fifo_r"])]),
+        (stdin_ino, [(pid, fds["r"]), (other.pid, 0)]),  # back to the other process
+        (holder.pipe_ino, []),
+        (2**64, [(pid, fds["r"])]),
+        (-1, [(pid, fds["r"])]),
+        (holder.pipe_ino, [(pid, -1), (-5, fds["r"])]),
+    ]
+    expected = [(PIPE_BYTES, capacity), (FIFO_BYTES, capacity), (0, capacity), None, None, None, None]
+    assert procfd.py_pipe_fills("/proc", requests) == expected
+    if _procfd is not None:
+        assert _procfd.pipe_fills("/proc", requests) == expected
+        assert _procfd.pipe_fills("/proc", []) == []
 
 
 def test_a_recycled_fd_number_is_never_reopened(holder: Holder) -> None:
@@ -271,7 +297,7 @@ def test_the_loader_prefers_c_and_require_c_forbids_the_twin() -> None:
 @pytest.mark.skipif(os.environ.get("IPCWATCH_REQUIRE_C") != "1", reason="only when IPCWATCH_REQUIRE_C=1")
 def test_c_is_in_use_when_required() -> None:
     assert procfd.IMPLEMENTATION == "c"
-    assert procfd.fd_table is _procfd.fd_table and procfd.pipe_fill_one is _procfd.pipe_fill_one
+    assert procfd.fd_table is _procfd.fd_table and procfd.pipe_fills is _procfd.pipe_fills
 
 
 def test_many_fds_and_long_paths_cross_batches(spawn, make_fifo, cleanup: Cleanup, fifo_dir: str) -> None:
