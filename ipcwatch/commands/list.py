@@ -9,9 +9,7 @@ from typing import Any
 
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.nsfilter import ALL, select, unknown
-from ipcwatch.tables import render_table
 from ipcwatch.text import escape
-from ipcwatch.views import COLUMNS
 
 
 def _kinds(values: list[str] | None) -> frozenset[str]:
@@ -112,6 +110,9 @@ def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: boo
 
 def _print_table(kind: str, objects: list[IpcObject]) -> None:
     """One kind's title and table, in one write (a print per row costs as much as rendering it)."""
+    from ipcwatch.tables import render_table  # noqa: PLC0415 - the tables only (2 ms of imports `--json` never uses)
+    from ipcwatch.views import COLUMNS  # noqa: PLC0415
+
     stale = sum(1 for o in objects if o.stale)
     lines = [f"{KIND_TITLES[kind]} ({kind}): {len(objects)} object(s)" + (f", {stale} stale" if stale else "")]
     if objects:
