@@ -13,9 +13,10 @@
  * pipe_fills(proc_root, [(inode, [(pid, fd), ...]), ...]) -> [(queued, capacity) | None, ...]
  *     Per pipe or FIFO: bytes queued (FIONREAD) and capacity (F_GETPIPE_SZ) through the first of its read ends
  *     PROC_ROOT/PID/fd/FD that answers; None when none does. Each fd is first opened with O_PATH (under its
- *     process's fd directory, opened once for consecutive ends of one process) and must be a FIFO with st_ino ==
- *     inode; only then is it reopened for reading (non-blocking) through /proc/self/fd, so a recycled fd number
- *     can never make us open a device. One call for all of them, the GIL released throughout.
+ *     process's fd directory, opened once per process: the pipes are visited by the pid of their first end) and
+ *     must be a FIFO with st_ino == inode; only then is it reopened for reading (non-blocking) through
+ *     /proc/self/fd, so a recycled fd number can never make us open a device. One call for all of them, the GIL
+ *     released throughout.
  *     It lives in _procfd_pipe.c, compiled into this same extension.
  * read_process(proc_dir_fd, file_devs, read_maps) -> (stat, uid, cmdline, fds, maps)
  *     Everything the /proc pass reads of one process through its open /proc/PID directory fd, in one call with

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,8 +50,19 @@ static int fill_one(int fd_dir, int self_dir, long long fd, unsigned long long i
     return ok ? 0 : -1;
 }
 
-/* Every request, through its read ends in turn until one answers. Called without the GIL. */
-static void fill_all(const char *root, Request *requests, Py_ssize_t count, const End *ends)
+static const End *sort_ends;            /* the ends array, while order is sorted (under the GIL) */
+static const Request *sort_requests;
+
+/* By the pid of the first read end: one process's requests come together, its fd directory opened once. */
+static int by_first_pid(const void *a, const void *b)
+{
+    const Request *ra = &sort_requests[*(const Py_ssize_t *)a], *rb = &sort_requests[*(const Py_ssize_t *)b];
+    long long pa = ra->count ? sort_ends[ra->first].pid : -1, pb = rb->count ? sort_ends[rb->first].pid : -1;
+    return (pa > pb) - (pa < pb);
+}
+
+/* Every request, through its read ends in turn until one answers, in `order`. Called without the GIL. */
+static void fill_all(const char *root, Request *requests, const Py_ssize_t *order, Py_ssize_t count, const End *ends)
 {
     int self_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (self_dir < 0)
@@ -58,7 +70,7 @@ static void fill_all(const char *root, Request *requests, Py_ssize_t count, cons
     long long open_pid = -1;
     int fd_dir = -1;
     for (Py_ssize_t i = 0; i < count; i++) {
-        Request *r = &requests[i];
+        Request *r = &requests[order[i]];
         for (Py_ssize_t e = r->first; r->valid && !r->found && e < r->first + r->count; e++) {
             if (ends[e].pid != open_pid) {  /* a process's ends usually come together: its fd dir is opened once */
                 if (fd_dir >= 0)
@@ -86,7 +98,7 @@ PyObject *procfd_pipe_fills(PyObject *self, PyObject *args)
     PyObject *result = NULL, *seq = PySequence_Fast(requests_arg, "requests must be a sequence of (inode, ends)");
     Request *requests = NULL;
     End *ends = NULL;
-    Py_ssize_t count = 0, n_ends = 0, cap_ends = 0;
+    Py_ssize_t *order = NULL, count = 0, n_ends = 0, cap_ends = 0;
     if (seq == NULL)
         goto done;
     count = PySequence_Fast_GET_SIZE(seq);
@@ -126,8 +138,18 @@ PyObject *procfd_pipe_fills(PyObject *self, PyObject *args)
             }
         Py_DECREF(ends_seq);
     }
+    order = PyMem_Malloc(((size_t)count + 1) * sizeof *order);
+    if (order == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++)
+        order[i] = i;
+    sort_ends = ends;                   /* static: qsort has no context argument; the GIL is held */
+    sort_requests = requests;
+    qsort(order, (size_t)count, sizeof *order, by_first_pid);
     Py_BEGIN_ALLOW_THREADS
-    fill_all(PyBytes_AS_STRING(root_bytes), requests, count, ends);
+    fill_all(PyBytes_AS_STRING(root_bytes), requests, order, count, ends);
     Py_END_ALLOW_THREADS
     result = PyList_New(count);
     for (Py_ssize_t i = 0; result != NULL && i < count; i++) {
@@ -143,5 +165,6 @@ done:
     Py_XDECREF(seq);
     PyMem_Free(requests);
     PyMem_Free(ends);
+    PyMem_Free(order);
     return result;
 }
