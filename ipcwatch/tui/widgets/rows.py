@@ -173,17 +173,21 @@ def home(obj: IpcObject, by_tag: Mapping[str, Namespace]) -> Namespace | None:
     return None if net is None else by_tag.get(net.tag)
 
 
+def scope_of(ns: Namespace | None) -> tuple[str, ...]:
+    """What an `ns:` filter matches of a row whose object lives in `ns`: its tag and casefolded label."""
+    return () if ns is None else (ns.tag, ns.label.casefold())
+
+
 def object_row(
     obj: IpcObject,
     columns: Sequence[Column],
-    ns: Namespace | None = None,
+    scope: tuple[str, ...] = (),
     previous: Row | None = None,
     same: bool | None = None,
 ) -> Row:
-    """`ns`: where it lives (`home`), matched by `ns:` filters. `previous`: this object's row of the last scan,
-    returned (pointing at `obj`) when `obj` equals the object it was built from (`same`, when already known): its
-    cells are not built again."""
-    scope = () if ns is None else (ns.tag, ns.label.casefold())
+    """`scope`: where it lives (`scope_of` its `home`). `previous`: this object's row of the last scan, returned
+    (pointing at `obj`) when `obj` equals the object it was built from (`same`, when already known): its cells are
+    not built again."""
     if previous is not None and previous.scope == scope and (previous.source == obj if same is None else same):
         previous.source = obj
         return previous
@@ -260,13 +264,18 @@ def top_limit(ns: Namespace, objs: Sequence[IpcObject]) -> str:
     return "-" if top is None else f"{top.resource} {top.used}/{top.limit} ({top.ratio or 0.0:.0%})"
 
 
-def namespace_rows(snapshot: Snapshot, blocked: Iterable[BlockedThread]) -> list[Row]:
+def namespace_rows(
+    snapshot: Snapshot, blocked: Iterable[BlockedThread], homes: Sequence[Namespace | None] | None = None
+) -> list[Row]:
     """One row per namespace: its label (escaped), type, container runtime, processes, objects living in it,
-    stale ones, threads of its processes blocked on IPC, and its most used limit. Keyed by tag."""
-    by_tag = {ns.tag: ns for ns in snapshot.namespaces}
+    stale ones, threads of its processes blocked on IPC, and its most used limit. Keyed by tag. `homes`: each
+    object's `home`, when already known."""
+    if homes is None:
+        by_tag = {ns.tag: ns for ns in snapshot.namespaces}
+        homes = [home(o, by_tag) for o in snapshot.objects]
     objs_of: dict[NsKey, list[IpcObject]] = {}
-    for obj in snapshot.objects:
-        if (where := home(obj, by_tag)) is not None:
+    for obj, where in zip(snapshot.objects, homes, strict=True):
+        if where is not None:
             objs_of.setdefault(where.key, []).append(obj)
     waits = list(blocked)
     rows = []
@@ -313,19 +322,25 @@ class Rows:
         return sum(1 for b in self.blocked.values() if b.causes)
 
 
-def _object_rows(
-    objs: Iterable[IpcObject],
-    columns: Sequence[Column],
-    by_tag: Mapping[str, Namespace],
-    old: list[Row] | None,
-    same: Collection[str] | None = None,
-) -> list[Row]:
-    """One view's object rows; an unchanged object keeps its row of `old` (the view's rows of the last scan).
-    `same`: the refs of the objects known to be unchanged (else each is compared with the old row's object)."""
-    before = {} if old is None else {r.key: r for r in old}
-    if same is None:
-        return [object_row(o, columns, home(o, by_tag), before.get(o.ref)) for o in objs]
-    return [object_row(o, columns, home(o, by_tag), before.get(o.ref), o.ref in same) for o in objs]
+def _object_views(
+    snapshot: Snapshot, homes: Sequence[Namespace | None], namespaced: bool, old: Mapping[str, list[Row]]
+) -> dict[str, list[Row]]:
+    """The rows of the All view and of each kind's, in the snapshot's order. `old`: the last scan's (view id ->
+    rows), whose row of each unchanged object is reused (its object compared once, for the All view)."""
+    all_columns = object_columns(ALL, namespaced)
+    kind_columns = {kind: object_columns(kind, namespaced) for kind in KINDS}
+    before = {r.key: r for r in old.get(ALL, ())}
+    kind_before = {r.key: r for kind in KINDS for r in old.get(kind, ())}  # refs name their kind: no clash
+    views: dict[str, list[Row]] = {ALL: [], **{kind: [] for kind in KINDS}}
+    all_rows, scopes = views[ALL], {ns.key: scope_of(ns) for ns in snapshot.namespaces}
+    for obj, ns in zip(snapshot.objects, homes, strict=True):
+        scope = () if ns is None else scopes.get(ns.key) or scope_of(ns)
+        prev = before.get(obj.ref)
+        row = object_row(obj, all_columns, scope, prev)
+        all_rows.append(row)
+        kind = obj.kind
+        views[kind].append(object_row(obj, kind_columns[kind], scope, kind_before.get(obj.ref), row is prev))
+    return views
 
 
 def build_rows(snapshot: Snapshot, old: Rows | None = None) -> Rows:
@@ -333,14 +348,9 @@ def build_rows(snapshot: Snapshot, old: Rows | None = None) -> Rows:
     scan's rows, whose rows of unchanged objects are reused (neither rebuilt nor duplicated)."""
     namespaced = any(o.namespace is not None and not o.namespace.host for o in snapshot.objects)
     by_tag = {ns.tag: ns for ns in snapshot.namespaces}
+    homes = [home(o, by_tag) for o in snapshot.objects]
     previous = old.objects if old is not None and old.namespaced == namespaced else {}
-    all_rows = _object_rows(snapshot.objects, object_columns(ALL, namespaced), by_tag, previous.get(ALL))
-    before = {r.key: r for r in previous.get(ALL, ())}
-    same = {r.key for r in all_rows if before.get(r.key) is r}  # reused: its object equals the last scan's
-    objects = {ALL: all_rows}
-    for kind in KINDS:
-        columns = object_columns(kind, namespaced)
-        objects[kind] = _object_rows(snapshot.of_kind(kind), columns, by_tag, previous.get(kind), same)
+    objects = _object_views(snapshot, homes, namespaced, previous)
     blocked = {blocked_key(b): b for b in blocked_threads(snapshot)}
     users = {p.pid: p for p in snapshot.holder_processes}
     for b in blocked.values():  # a waiter holds nothing the kernel records (SysV semaphores): list it anyway
@@ -348,8 +358,8 @@ def build_rows(snapshot: Snapshot, old: Rows | None = None) -> Rows:
             users[b.pid] = snapshot.processes[b.pid]
     processes = [process_row(p, len(snapshot.held_by(p.pid))) for p in users.values()]
     blocked_rows = [blocked_row(b, snapshot.taken_at) for b in blocked.values()]
-    containers = namespace_rows(snapshot, blocked.values())
-    by_ref = {r.key: r for r in all_rows}
+    containers = namespace_rows(snapshot, blocked.values(), homes)
+    by_ref = {r.key: r for r in objects[ALL]}
     return Rows(snapshot, objects, by_ref, processes, blocked, blocked_rows, containers, namespaced)
 
 
