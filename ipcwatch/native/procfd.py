@@ -18,13 +18,10 @@ this pure-Python twin.
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import fcntl
 import os
 import stat as stat_mod
 import struct
-import termios
 from collections.abc import Callable, Collection, Sequence
 
 from ipcwatch.kinds import Kind
@@ -103,6 +100,9 @@ def py_fd_table(fd_dir: int, file_devs: Collection[int]) -> list[FdEntry]:
 
 
 def _fill_one(proc_root: str, pid: int, fd: int, inode: int) -> tuple[int, int] | None:
+    import fcntl  # noqa: PLC0415 - the twins' modules load when a twin runs: the compiled helper needs none
+    import termios  # noqa: PLC0415
+
     try:
         path_fd = os.open(f"{proc_root}/{pid}/fd/{fd}", os.O_PATH | os.O_CLOEXEC)
     except OSError:
@@ -149,6 +149,9 @@ SharedMap = tuple[str, int, int, bytes]  # (mode, st_dev, inode, path)
 
 def py_shared_maps(maps_fd: int) -> list[SharedMap]:
     """The pure-Python twin of `_procfd.shared_maps`."""
+    import ctypes  # noqa: PLC0415 - the twins' modules load when a twin runs
+    import fcntl  # noqa: PLC0415
+
     out = []
     query = bytearray(_QUERY.size)
     name_buf = ctypes.create_string_buffer(4096)  # per call: scans may run in several threads at once

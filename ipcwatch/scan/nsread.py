@@ -14,21 +14,22 @@ where the kernel has it, else O_NOFOLLOW on every component; `expected` re-check
 
 from __future__ import annotations
 
-import ctypes
 import errno
+import functools
 import os
-import socket
 import stat as stat_mod
 import struct
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ipcwatch.native.posixread import list_files
 from ipcwatch.scan import limits, sysv
 from ipcwatch.scan.model import ScanError
 from ipcwatch.scan.namespaces import Namespace
+
+if TYPE_CHECKING:
+    import socket
 
 T = TypeVar("T")
 
@@ -47,10 +48,17 @@ RESOLVE_IN_ROOT = 0x10
 _OPEN_HOW = struct.Struct("=QQQ")  # struct open_how {u64 flags, mode, resolve}
 _DIR_PATH = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
 _openat2_state: dict[str, bool] = {}  # "available" -> False once the kernel said ENOSYS
+
+
+@functools.cache
+def _ctypes() -> tuple[Any, Any]:
+    """(the ctypes module, libc), loaded on first use: only another namespace's reads need them (~2 ms to import)."""
+    import ctypes  # noqa: PLC0415 - deferred: a scan of a host without other namespaces never needs it
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return ctypes, libc
 
 
 def setns(fd: int, nstype: int) -> None:
@@ -58,7 +66,8 @@ def setns(fd: int, nstype: int) -> None:
     if hasattr(os, "setns"):
         os.setns(fd, nstype)
         return
-    if _libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)) != 0:
+    ctypes, libc = _ctypes()
+    if libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
 
@@ -105,6 +114,8 @@ def in_namespace(ns: Namespace, work: Callable[[], T], timeout: float = DEFAULT_
             outcome["value"] = work()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             outcome["error"] = exc
+
+    import threading  # noqa: PLC0415 - deferred: only another namespace is joined, by a thread of its own
 
     worker = threading.Thread(target=run, name=f"ipcwatch-ns-{ns.tag}", daemon=True)
     try:
@@ -156,6 +167,8 @@ def read_ipc(
 def sock_diag_socket(ns: Namespace, timeout: float = DEFAULT_TIMEOUT, proc_root: str = "/proc") -> socket.socket:
     """A NETLINK_SOCK_DIAG socket that lives in network namespace `ns` (the caller owns and closes it)."""
 
+    import socket  # noqa: PLC0415 - deferred: the scanner's own namespace is dumped natively (~3 ms to import)
+
     def work() -> socket.socket:
         return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
 
@@ -201,10 +214,11 @@ def _openat2(root_fd: int, path: str, flags: int) -> int | None:
     """openat2 resolving `path` inside `root_fd` with no symlink; None when the kernel lacks openat2."""
     if _openat2_state.get("available") is False:
         return None
+    ctypes, libc = _ctypes()
     how = ctypes.create_string_buffer(
         _OPEN_HOW.pack(flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
     )
-    fd = _syscall(
+    fd = libc.syscall(
         ctypes.c_long(SYS_OPENAT2), ctypes.c_int(root_fd), os.fsencode(path), how, ctypes.c_size_t(_OPEN_HOW.size)
     )
     if fd < 0:
@@ -291,8 +305,9 @@ def list_beneath(root_fd: int, path: str, errors: list[ScanError] | None = None)
 
 def fs_magic(fd: int) -> int | None:
     """f_type from fstatfs (os.fstatvfs does not give it): tells an mqueue mount from a plain directory."""
+    ctypes, libc = _ctypes()
     buf = ctypes.create_string_buffer(256)
-    if _libc.fstatfs(ctypes.c_int(fd), buf) != 0:
+    if libc.fstatfs(ctypes.c_int(fd), buf) != 0:
         return None
     return struct.unpack_from("=q", buf, 0)[0]
 

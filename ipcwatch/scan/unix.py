@@ -1,18 +1,18 @@
-"""Unix domain sockets from NETLINK_SOCK_DIAG, with /proc/net/unix only as a fallback.
+"""Unix domain sockets from NETLINK_SOCK_DIAG (one native dump: ipcwatch.native.sockdiag), with /proc/net/unix
+only as a fallback.
 
-A small netlink client (struct + socket) rather than pyroute2: pyroute2 costs ~190 ms to import, more than the
-whole scan budget, and decodes UNIX_DIAG_NAME as ASCII-with-NUL-terminator, which drops abstract names (they
-start with NUL) and non-UTF-8 bytes. The tests cross-check this client against pyroute2.
+A small netlink client (native; its twin uses struct and socket) rather than pyroute2: pyroute2 costs ~190 ms to
+import, more than the whole scan budget, and decodes UNIX_DIAG_NAME as ASCII-with-NUL-terminator, which drops
+abstract names (they start with NUL) and non-UTF-8 bytes. The tests cross-check this client against pyroute2.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import struct
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ipcwatch.kinds import Kind
+from ipcwatch.native.sockdiag import parse_message, unix_dump
 from ipcwatch.scan.info import UnixInfo, WaitingClient
 from ipcwatch.scan.model import IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace
@@ -21,24 +21,13 @@ from ipcwatch.scan.pipes import FoundFiles
 from ipcwatch.scan.posix import file_object
 from ipcwatch.scan.procs import HolderIndex, user_name
 
-NETLINK_SOCK_DIAG = 4
-SOCK_DIAG_BY_FAMILY = 20
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-UDIAG_SHOW_NAME, UDIAG_SHOW_VFS, UDIAG_SHOW_PEER, UDIAG_SHOW_ICONS = 0x1, 0x2, 0x4, 0x8
-UDIAG_SHOW_RQLEN, UDIAG_SHOW_UID = 0x10, 0x40
-UNIX_DIAG_NAME, UNIX_DIAG_VFS, UNIX_DIAG_PEER, UNIX_DIAG_ICONS = 0, 1, 2, 3
-UNIX_DIAG_RQLEN, UNIX_DIAG_SHUTDOWN, UNIX_DIAG_UID = 4, 6, 7
+if TYPE_CHECKING:
+    import socket
 
 TYPES = {1: "stream", 2: "dgram", 5: "seqpacket"}
 LISTEN = 10
 STATES = {1: "connected", 2: "connecting", 7: "unconnected", LISTEN: "listen", 3: "connected"}
 
-_NLMSGHDR = struct.Struct("=IHHII")
-_UNIX_DIAG_MSG = struct.Struct("=BBBBIQ")
-_RTA = struct.Struct("=HH")
-_U32 = struct.Struct("=I")
-_U32_PAIR = struct.Struct("=II")
 _REF_PREFIX = f"{Kind.UNIX}:"  # a plain str: an f-string of the enum member formats it on every call
 
 
@@ -63,72 +52,19 @@ def socket_name(raw: bytes) -> str | None:
     return "@" + os.fsdecode(raw[1:]) if raw.startswith(b"\0") else os.fsdecode(raw)
 
 
-def _kernel_dev_to_st_dev(dev: int) -> int:
-    """sock_diag reports the kernel's internal dev_t (major << 20 | minor); stat uses the userspace encoding."""
-    return os.makedev(dev >> 20, dev & 0xFFFFF)
-
-
 def parse_diag_message(payload: bytes) -> UnixSocket | None:
     """One unix_diag_msg with its attributes (the bytes after the netlink header)."""
-    if len(payload) < _UNIX_DIAG_MSG.size:
-        return None
-    _family, sock_type, state, _pad, inode, cookie = _UNIX_DIAG_MSG.unpack_from(payload)
-    name, vfs, peer, icons = b"", None, None, ()
-    rq = wq = uid = None
-    off = _UNIX_DIAG_MSG.size
-    while off + _RTA.size <= len(payload):
-        rta_len, rta_type = _RTA.unpack_from(payload, off)
-        if rta_len < _RTA.size or off + rta_len > len(payload):
-            break
-        data = payload[off + _RTA.size : off + rta_len]
-        if rta_type == UNIX_DIAG_NAME:
-            # a pathname is stored with its terminating NUL; an abstract name is exact bytes (starts with NUL)
-            name = data if data.startswith(b"\0") else data.split(b"\0", 1)[0]
-        elif rta_type == UNIX_DIAG_VFS and len(data) >= 8:
-            ino, dev = _U32_PAIR.unpack_from(data)
-            vfs = (_kernel_dev_to_st_dev(dev), ino)
-        elif rta_type == UNIX_DIAG_PEER and len(data) >= 4:
-            peer = _U32.unpack_from(data)[0]
-        elif rta_type == UNIX_DIAG_ICONS:
-            icons = struct.unpack_from(f"={len(data) // 4}I", data)
-        elif rta_type == UNIX_DIAG_RQLEN and len(data) >= 8:
-            rq, wq = _U32_PAIR.unpack_from(data)
-        elif rta_type == UNIX_DIAG_UID and len(data) >= 4:
-            uid = _U32.unpack_from(data)[0]
-        off += (rta_len + 3) & ~3
-    return UnixSocket(inode, sock_type, state, name, vfs, peer or None, tuple(icons), rq, wq, uid, cookie)
+    parsed = parse_message(payload)
+    return None if parsed is None else UnixSocket._make(parsed)
 
 
 def dump_sock_diag(sock: socket.socket | None = None) -> list[UnixSocket]:
     """Every unix socket in this network namespace (or in the one `sock`, a NETLINK_SOCK_DIAG socket made in
     another namespace, lives in: nsread.sock_diag_socket), from one dump. The socket is closed afterwards."""
-    show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID
-    request = struct.pack("=BBHIIIQ", socket.AF_UNIX, 0, 0, 0xFFFFFFFF, 0, show, 0xFFFFFFFFFFFFFFFF)
-    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
-    out: list[UnixSocket] = []
     if sock is None:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
+        return list(map(UnixSocket._make, unix_dump(-1)))
     with sock:
-        sock.settimeout(5.0)
-        sock.sendto(header + request, (0, 0))
-        while True:
-            data = sock.recv(1 << 20)
-            off = 0
-            while off + _NLMSGHDR.size <= len(data):
-                length, msg_type, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, off)
-                if length < _NLMSGHDR.size:
-                    return out
-                if msg_type == NLMSG_DONE:
-                    return out
-                if msg_type == NLMSG_ERROR:
-                    errno = -struct.unpack_from("=i", data, off + _NLMSGHDR.size)[0]
-                    raise OSError(errno, os.strerror(errno))
-                parsed = parse_diag_message(data[off + _NLMSGHDR.size : off + length])
-                if parsed is not None:
-                    out.append(parsed)
-                off += (length + 3) & ~3
-            if not data:
-                return out
+        return list(map(UnixSocket._make, unix_dump(sock.fileno())))
 
 
 def from_proc_net_unix(path: str) -> list[UnixSocket]:

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import sysv_ipc
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ipcwatch.native import sockdiag
 from ipcwatch.scan import containers, namespaces, nsread, unix
 from ipcwatch.scan.namespaces import Namespace, discover, parse_ns_link, parse_nsfs_mounts
 from tests import container
@@ -183,9 +183,7 @@ def test_nsread_reads_the_child_namespace_not_the_host(
 
 
 @needs_unshare
-def test_sock_diag_socket_lives_in_the_child_network_namespace(
-    ns_child: Callable[..., NsChild], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sock_diag_socket_lives_in_the_child_network_namespace(ns_child: Callable[..., NsChild]) -> None:
     child = ns_child()
     found = discover(types=("net",), fds=False)
     net = _ns(found, child.pid, "net")
@@ -196,13 +194,10 @@ def test_sock_diag_socket_lives_in_the_child_network_namespace(
             assert os.fstat(ns_fd).st_ino == net.inode
         finally:
             os.close(ns_fd)
-        # the existing sock_diag client, through this socket: the child's abstract socket, none of the host's
-        real_socket = socket.socket
-        monkeypatch.setattr(
-            unix.socket, "socket", lambda *a, **k: sock if a[:1] == (socket.AF_NETLINK,) else real_socket(*a, **k)
-        )
-        listed = unix.dump_sock_diag()
-    monkeypatch.undo()
+        # the sock_diag client (native and twin) through this socket: the child's abstract socket, none of the host's
+        twin = sockdiag.py_unix_dump(sock.fileno())
+        listed = unix.dump_sock_diag(sock)  # closes it
+    assert sorted(listed) == sorted(twin)
     names = {s.name for s in listed}
     assert b"\0" + child.name.encode() in names
     assert b"\0" + child.name.encode() not in {s.name for s in unix.dump_sock_diag()}
