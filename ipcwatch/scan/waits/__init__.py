@@ -11,8 +11,9 @@ the likely cause (a dead partner, a wait cycle). Every string they hold is raw: 
 Waits for a signal count too: sigwaitinfo/sigtimedwait (the set), sigsuspend, pause, and a signalfd, an eventfd
 or a self-pipe in a poll/select/epoll set; a timed wait carries its timeout.
 
-Modules: records (the data), thread (reading one thread), decoders (one per system call), sigwait (the signal
-calls), finder (the /proc pass), analysis (who could end one wait), explain (the reports, loaded on first use).
+Modules: records (the samples), thread (reading one thread), decoders (one per system call), sigwait (the signal
+calls), finder (the /proc pass), analysis (who could end one wait), explain (the reports) and reports (their
+records): the last two load on first use.
 """
 
 from __future__ import annotations
@@ -21,29 +22,27 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from ipcwatch.scan.waits.finder import WaitFinder
-from ipcwatch.scan.waits.records import (
-    BlockedThread,
-    ProcessSample,
-    ProcessWaits,
-    Target,
-    ThreadSample,
-    WaitSamples,
-    Waker,
-)
+from ipcwatch.scan.waits.records import ProcessSample, Target, ThreadSample, WaitSamples
 
 if TYPE_CHECKING:
     from ipcwatch.scan.waits.explain import blocked_threads, describe, describe_now, explain
+    from ipcwatch.scan.waits.reports import BlockedThread, ProcessWaits, Waker
 
 _EXPLAIN = frozenset({"blocked_threads", "describe", "describe_now", "explain"})
+_REPORTS = frozenset({"BlockedThread", "ProcessWaits", "Waker"})
 
 
 def __getattr__(name: str) -> Any:
-    """The reports (explain, with analysis and the signal dispositions it reads) load on first use: a scan only
-    needs `WaitFinder` (PEP 562)."""
+    """The reports (explain, with analysis and the signal dispositions it reads, and their records) load on first
+    use: a scan only needs `WaitFinder` (PEP 562)."""
     if name in _EXPLAIN:
         module = import_module("ipcwatch.scan.waits.explain")
         # Importing it bound the package's `explain` to the module: the function takes the name back, as before.
         globals().update((n, getattr(module, n)) for n in _EXPLAIN)
+        return globals()[name]
+    if name in _REPORTS:
+        module = import_module("ipcwatch.scan.waits.reports")
+        globals().update((n, getattr(module, n)) for n in _REPORTS)
         return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

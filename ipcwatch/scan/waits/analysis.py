@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from ipcwatch.kinds import Kind
 from ipcwatch.scan.info import FifoInfo, PipeInfo, SysvMsgInfo, SysvSemInfo, UnixInfo
 from ipcwatch.scan.model import Holder, IpcObject, Process, Snapshot
-from ipcwatch.scan.waits.records import CLIENT, DATA, LISTENER, READER, SIGNAL, SPACE, WRITER, Target, Waker
+from ipcwatch.scan.waits.records import CLIENT, DATA, LISTENER, READER, SIGNAL, SPACE, WRITER, Target
+from ipcwatch.scan.waits.reports import Waker
 
 
 def _who(holders: Iterable[Holder], pid: int, want: str) -> tuple[list[Holder], bool]:

@@ -14,18 +14,8 @@ from ipcwatch.scan.dispositions import read_dispositions
 from ipcwatch.scan.model import Process, Snapshot
 from ipcwatch.scan.sigset import mask_names
 from ipcwatch.scan.waits.analysis import analyse, fd_wakers
-from ipcwatch.scan.waits.records import (
-    SIGNAL,
-    WAIT_CYCLE,
-    BlockedThread,
-    ProcessWaits,
-    Target,
-    ThreadSample,
-    WaitSamples,
-    Waker,
-    is_kernel_thread,
-    timeout_text,
-)
+from ipcwatch.scan.waits.records import SIGNAL, Target, ThreadSample, WaitSamples, is_kernel_thread, timeout_text
+from ipcwatch.scan.waits.reports import WAIT_CYCLE, BlockedThread, ProcessWaits, Waker
 
 
 def _label(snap: Snapshot, target: Target, ref: str | None) -> str:

@@ -203,7 +203,7 @@ def test_epoll_parser_on_token_soup(tokens: list[bytes]) -> None:
 
 
 def test_blocked_thread_says_dead_partner_and_cycle_from_its_causes() -> None:
-    from ipcwatch.scan.waits.records import BlockedThread  # noqa: PLC0415
+    from ipcwatch.scan.waits.reports import BlockedThread  # noqa: PLC0415
 
     def thread(*causes: str) -> BlockedThread:
         return BlockedThread(1, 1, "x", "S", "semop", None, None, (), "x", "semop", None, (), causes)
