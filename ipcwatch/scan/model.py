@@ -300,8 +300,7 @@ def objects_json(objects: Iterable[IpcObject]) -> list[dict[str, Any]]:
 ) = (getattr(IpcObject, f.name).__set__ for f in fields(IpcObject))  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class ScanError:
+class ScanError(NamedTuple):
     """Something the scan could not see; the scan carries on without it."""
 
     where: str
