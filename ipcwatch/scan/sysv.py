@@ -92,35 +92,39 @@ def same_except_ctime(before: str, after: str) -> bool:
     return len(a) == len(b) and all(x == y for i, (x, y) in enumerate(zip(a, b, strict=True)) if i != _CTIME_PART)
 
 
-def sysv_object(
-    kind: Kind,
-    row: Row,
-    *,
-    size: int | None,
-    stale_reason: str | None,
-    info: KindInfo,
-    holders: tuple[Holder, ...] = (),
-    ns: Namespace | None = None,
-) -> IpcObject:
-    """One SysV object from its /proc/sysvipc row; owner, mode and identity are read the same way for each kind."""
-    ident = row[TABLES[kind][1]]
-    return IpcObject(
-        ref=qualified_ref(kind, str(ident), ns),
-        kind=kind,
-        name=None,
-        id=ident,
-        key=row["key"],
-        owner=user_name(row["uid"]),
-        uid=row["uid"],
-        mode=row["perms"] & 0o777,
-        size=size,
-        holders=holders,
-        stale=stale_reason is not None,
-        stale_reason=stale_reason,
-        identity=row_identity(kind, row, ns),
-        info=info,
-        namespace=ns,
-    )
+class _Builder:
+    """Builds one kind's objects in one IPC namespace: what they share (ref prefix, identity suffix, id column) is
+    worked out once, not per object. Owner, mode and identity are read the same way for each kind."""
+
+    def __init__(self, kind: Kind, ns: Namespace | None) -> None:
+        self.kind, self.ns = kind, ns
+        _, self.id_field, self.extra = TABLES[kind]
+        self.ref_prefix = qualified_ref(kind, "", ns)
+        self.kind_text = kind.value  # a plain str formats faster than the enum member
+
+    def object(
+        self, row: Row, size: int | None, stale_reason: str | None, info: KindInfo, holders: tuple[Holder, ...] = ()
+    ) -> IpcObject:
+        """One SysV object from its /proc/sysvipc row."""
+        ident = row[self.id_field]
+        uid = row["uid"]
+        return IpcObject(
+            ref=self.ref_prefix + str(ident),
+            kind=self.kind,
+            name=None,
+            id=ident,
+            key=row["key"],
+            owner=user_name(uid),
+            uid=uid,
+            mode=row["perms"] & 0o777,
+            size=size,
+            holders=holders,
+            stale=stale_reason is not None,
+            stale_reason=stale_reason,
+            identity=sysv_identity(self.kind_text, row, self.id_field, *self.extra, ns=self.ns),
+            info=info,
+            namespace=self.ns,
+        )
 
 
 def _alive(pid: int, index: HolderIndex) -> bool:
@@ -130,6 +134,7 @@ def _alive(pid: int, index: HolderIndex) -> bool:
 def shm_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
     """Segments of IPC namespace `ns` (None: the namespace could not be told; holders are then matched by id)."""
     out = []
+    build = _Builder(Kind.SYSV_SHM, ns).object
     for row in rows:
         holders = index.holders(index.shm_holds(None if ns is None else ns.inode, row["shmid"]))
         cpid, lpid, nattch = row.get("cpid", 0), row.get("lpid", 0), row.get("nattch", 0)
@@ -141,13 +146,11 @@ def shm_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
         perms = row["perms"]
         status = [s for bit, s in ((SHM_DEST, "dest"), (SHM_LOCKED, "locked")) if perms & bit]
         out.append(
-            sysv_object(
-                Kind.SYSV_SHM,
+            build(
                 row,
-                size=row.get("size"),
-                stale_reason=stale_reason,
+                row.get("size"),
+                stale_reason,
                 holders=holders,
-                ns=ns,
                 info=SysvShmInfo(
                     nattch,
                     cpid,
@@ -168,6 +171,7 @@ def shm_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
 
 def msg_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
     out = []
+    build = _Builder(Kind.SYSV_MSG, ns).object
     for row in rows:
         lspid, lrpid, qnum = row.get("lspid", 0), row.get("lrpid", 0), row.get("qnum", 0)
         stale_reason = None
@@ -176,12 +180,10 @@ def msg_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
             receiver = f"last receiver {lrpid} is gone" if lrpid else "never received from"
             stale_reason = f"{sender}; {receiver}; {qnum} message(s) queued"
         out.append(
-            sysv_object(
-                Kind.SYSV_MSG,
+            build(
                 row,
-                size=row.get("cbytes"),
-                stale_reason=stale_reason,
-                ns=ns,
+                row.get("cbytes"),
+                stale_reason,
                 info=SysvMsgInfo(
                     qnum,
                     row.get("cbytes"),
@@ -207,6 +209,7 @@ def read_semaphores(semid: int, nsems: int) -> tuple[SemValue, ...] | None:
 
 def sem_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
     out = []
+    build = _Builder(Kind.SYSV_SEM, ns).object
     for row in rows:
         nsems = row.get("nsems", 0)
         sems = row.get("semaphores")
@@ -218,12 +221,10 @@ def sem_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
                 who = ", ".join(str(p) for p in last)
                 stale_reason = f"no waiters; last operator {who} is gone"
         out.append(
-            sysv_object(
-                Kind.SYSV_SEM,
+            build(
                 row,
-                size=nsems,
-                stale_reason=stale_reason,
-                ns=ns,
+                nsems,
+                stale_reason,
                 info=SysvSemInfo(
                     nsems,
                     sems,
