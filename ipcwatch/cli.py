@@ -12,8 +12,10 @@ import gc
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ipcwatch import __version__
+from ipcwatch.text import terminal_columns
 
 # Every subcommand -> the module under ipcwatch/commands that registers it (in the order `--help` lists them).
 COMMANDS = {
@@ -47,9 +49,25 @@ def command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's, as wide as the terminal without importing shutil (`text.terminal_columns`); argparse makes one per
+    argument it adds."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        width = terminal_columns() - 2 if width is None else width  # argparse's own margin
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser (and its subcommands' parsers, of the same class) with that formatter unless told another."""
+
+    def __init__(self, *args: Any, formatter_class: type[argparse.HelpFormatter] = _HelpFormatter, **kwargs: Any):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser with every subcommand, or with `only` that one (the others' modules are never imported)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ipcwatch",
         description="Every live IPC object on this host, who holds it, and who is waiting on it. "
         "Without a command, opens the dashboard.",

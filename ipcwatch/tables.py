@@ -7,13 +7,12 @@ Pure functions over escaped strings; the column sets themselves (what each kind 
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any, Literal, Protocol
 
-from ipcwatch.text import cell_len
+from ipcwatch.text import cell_len, terminal_columns
 
 Elide = Literal["middle", "end"]
 IDENTITY, ESSENTIAL, DETAIL, EXTRA = 0, 1, 2, 3  # priorities: lower is kept first
@@ -144,7 +143,7 @@ def render_table(
     AUTO: the terminal's less the caller's `indent` when stdout is a terminal): the least important columns go,
     long cells are elided."""
     if width == AUTO:  # a script (stdout not a terminal) gets every column whole
-        width = shutil.get_terminal_size().columns - indent if sys.stdout.isatty() else None
+        width = terminal_columns() - indent if sys.stdout.isatty() else None
     texts = [[c.title, *map(c.cell, objects)] for c in columns]  # column by column: map and str.ljust do the loops
     cells = [None if "".join(col).isascii() else [cell_len(t) for t in col] for col in texts]  # None: len is cells
     natural = [max(map(len, col)) if n is None else max(n) for col, n in zip(texts, cells, strict=True)]
