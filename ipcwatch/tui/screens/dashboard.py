@@ -1,10 +1,10 @@
-"""The dashboard screen: the view list, one table per view (filled lazily), the process and blocked-thread views,
-the detail pane, and the keys that act on the selection.
+"""The dashboard screen: the view list, one table per view, the process and blocked-thread views, the detail pane,
+and the keys that act on the selection.
 
-It is handed prepared `Rows` by the App after every scan and shows them: only the visible view's table is
-diffed; a hidden table catches up when it is shown. Jumps (object -> holder process -> object, blocked thread
--> object or process, and back) keep a small history. Actions resolve the selection here and hand it to
-`Flows`, which asks, confirms and acts off the UI thread.
+It is handed prepared `Rows` by the App after every scan and shows them: the visible view's table is diffed first;
+the hidden ones catch up once that is painted, so showing another view only switches tables. Jumps (object ->
+holder process -> object, blocked thread -> object or process, and back) keep a small history. Actions resolve the
+selection (the Panes mixin) and hand it to `Flows`, which asks, confirms and acts off the UI thread.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input
 
 from ipcwatch.kinds import QUEUE_KINDS, SEMAPHORE_KINDS
-from ipcwatch.scan import IpcObject, Process, Snapshot
-from ipcwatch.scan.waits import BlockedThread
+from ipcwatch.scan import Snapshot
 from ipcwatch.text import escape
 from ipcwatch.tui.flows import Flows
 from ipcwatch.tui.messages import FilterChanged, RowsFiltered, ViewChosen
@@ -103,6 +102,8 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         self._counts: dict[str, tuple[int, int]] = {}  # what the view list shows
         self._following = False  # the panes' update after a cursor move is scheduled
         self._held_behind = False  # the process table's cursor moved: the held-objects table must follow
+        self._hidden_behind = False  # the hidden views' tables are to take the last scan's rows
+        self._sizes: dict[str, tuple[int, int]] = {}  # view id -> (rows, rows the filter keeps) its table shows
         self.flows = flows
 
     def compose(self) -> ComposeResult:
@@ -143,41 +144,6 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
     def held_table(self) -> KeyedTable:
         return self.query_one(f"#{HELD_TABLE}", KeyedTable)
 
-    def selected_object(self) -> IpcObject | None:
-        """The object under the cursor in the current view (the held-objects table in the process view)."""
-        if self.snapshot is None or self.view_id in (BLOCKED, CONTAINERS):
-            return None
-        table = self.held_table if self.view_id == PROCESSES else self.table(self.view_id)
-        key = table.selected_key
-        return None if key is None else self.snapshot.get(key)
-
-    def target_object(self) -> IpcObject | None:
-        """The object an action applies to: the selected one, in the process view only when its table has focus."""
-        if self.view_id == PROCESSES and self.focused is not self.held_table:
-            return None
-        return self.selected_object()
-
-    def selected_blocked(self) -> BlockedThread | None:
-        if self.rows is None or self.view_id != BLOCKED:
-            return None
-        key = self.table(BLOCKED).selected_key
-        return None if key is None else self.rows.blocked.get(key)
-
-    def selected_pid(self) -> int | None:
-        """The process under the cursor: in the process view, or the blocked thread's in the blocked view."""
-        if self.view_id == BLOCKED:
-            blocked = self.selected_blocked()
-            return None if blocked is None else blocked.pid
-        key = self.table(PROCESSES).selected_key if self.view_id == PROCESSES else None
-        return None if key is None else int(key)
-
-    def target_process(self) -> Process | None:
-        """The process an action applies to (not when the held-objects table has focus)."""
-        if self.snapshot is None or (self.view_id == PROCESSES and self.focused is self.held_table):
-            return None
-        pid = self.selected_pid()
-        return None if pid is None else self.snapshot.processes.get(pid)
-
     # --- refresh ---------------------------------------------------------------------------------------------
 
     def apply_rows(self, rows: Rows, fresh: frozenset[str], counts: dict[str, tuple[int, int]]) -> None:
@@ -215,27 +181,49 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             return None
 
     def _refresh_view(self, force: bool = False, now: bool = False) -> None:
-        """Show the current view's rows (prepared by the scan worker): a big view filtered in a thread (it builds the
-        cells of rows never drawn); `now` (a jump that selects a row next): here at once."""
+        """Show the current view's rows (see `_catch_up`), then, once that is painted, let the hidden views' tables
+        take them too, so that showing one later only switches."""
         if self.rows is None:
             return
-        view_id, stamp = self.view_id, (self._generation, self.filters.get(self.view_id, ""))
-        if force or now or self._applied.get(view_id) != stamp:
-            self._applied[view_id] = stamp
-            keep, rows = self._filter(view_id), self.rows.view_rows(view_id)
-            if not now and keep is not None and len(rows) > FILTER_INLINE:
-                self._filter_rows(view_id, stamp, rows, keep)  # the table keeps showing what it did meanwhile
-            else:
-                self._show_rows(view_id, rows, rows if keep is None else [r for r in rows if keep(r)])
-        if view_id == PROCESSES:
+        self._catch_up(self.view_id, force, now)
+        if self.view_id in self._sizes:
+            self._show_notice(*self._sizes[self.view_id])
+        if self.view_id == PROCESSES:
             self._refresh_held()
         self._show_detail()
+        if not self._hidden_behind:
+            self._hidden_behind = True
+            self.call_after_refresh(self._catch_up_hidden)
+
+    def _catch_up(self, view_id: str, force: bool = False, now: bool = False) -> None:
+        """Give a view's table the rows (prepared by the scan worker) it does not show yet: a big view filtered in a
+        thread (it builds the cells of rows never drawn); `now` (a jump that selects a row next): here at once."""
+        assert self.rows is not None
+        stamp = (self._generation, self.filters.get(view_id, ""))
+        if not (force or now or self._applied.get(view_id) != stamp):
+            return
+        self._applied[view_id] = stamp
+        keep, rows = self._filter(view_id), self.rows.view_rows(view_id)
+        if not now and keep is not None and len(rows) > FILTER_INLINE:
+            self._filter_rows(view_id, stamp, rows, keep)  # the table keeps showing what it did meanwhile
+        else:
+            self._show_rows(view_id, rows, rows if keep is None else [r for r in rows if keep(r)])
+
+    def _catch_up_hidden(self) -> None:
+        """The hidden views' tables take the last scan's rows (one that a big filter needs is left until shown)."""
+        self._hidden_behind = False
+        if self.rows is None or not self._widgets_present():
+            return
+        for view_id in VIEW_IDS:
+            big_filter = bool(self.filters.get(view_id)) and len(self.rows.view_rows(view_id)) > FILTER_INLINE
+            if view_id != self.view_id and not big_filter:
+                self._catch_up(view_id)
 
     def _show_rows(self, view_id: str, rows: list[Row], shown: list[Row]) -> None:
         assert self.rows is not None
         alive = self.rows.refs if view_id in OBJECT_VIEWS else {r.key for r in rows}
         self.table(view_id).apply(shown, alive, self.fresh)
-        self._show_notice(len(rows), len(shown))
+        self._sizes[view_id] = (len(rows), len(shown))
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False, description="filter")  # no repr of rows
     def _filter_rows(self, view_id: str, stamp: tuple[int, str], rows: list[Row], keep: RowFilter) -> None:
@@ -249,6 +237,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             return  # a newer scan or filter came since
         self._show_rows(message.view_id, message.rows, message.shown)
         if message.view_id == self.view_id:
+            self._show_notice(len(message.rows), len(message.shown))
             self._show_detail()
 
     # --- events ----------------------------------------------------------------------------------------------

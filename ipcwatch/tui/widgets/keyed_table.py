@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -105,7 +106,8 @@ class KeyedTable(_Moving):
         self._cursor_row = 0
         self._columns_placed: tuple[Placed, ...] = ()
         self._laid_out_for = -1  # the width `_columns_placed` was laid out for
-        self._strips: LRUCache[str, Strip] = LRUCache(LINE_CACHE)
+        self._strips: LRUCache[str, tuple[Row, str, Strip]] = LRUCache(LINE_CACHE)  # key -> what it was drawn from
+        self._styles: dict[str, Style] = {}  # component class ("" for none) -> the rich style a line is drawn with
 
     # --- the model -------------------------------------------------------------------------------------------
 
@@ -189,7 +191,6 @@ class KeyedTable(_Moving):
         if selected is not None and selected in self._model:
             self._cursor_row = self._keys.index(selected)
         self._cursor_row = max(0, min(self._cursor_row, len(self._keys) - 1))
-        self._strips.clear()
         self._resize()
         self._scroll_to_cursor()
         self.refresh()
@@ -323,30 +324,38 @@ class KeyedTable(_Moving):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if y == 0:
-            style = self.rich_style + self.get_component_rich_style(HEADER)
+            style = self._style(HEADER)
             return Strip([Segment(self._header(), style)]).crop_extend(0, width, style)
         index = round(self.scroll_offset.y) + y - 1
         if index >= len(self._keys):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style(""))
         key = self._keys[index]
+        row, kind = self._model[key], self._row_classes.get(key, "")
         if index == self._cursor_row:
-            return self._line(key, width, cursor=True)
-        strip = self._strips.get(key)
-        if strip is None:
-            strip = self._line(key, width)
-            self._strips.set(key, strip)
+            return self._line(row, kind, width, cursor=True)
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] is row and cached[1] == kind:  # drawn from this very row, as this
+            return cached[2]
+        strip = self._line(row, kind, width)
+        self._strips.set(key, (row, kind, strip))
         return strip
 
-    def _line(self, key: str, width: int, cursor: bool = False) -> Strip:
-        style = self.rich_style
-        kind = self._row_classes.get(key)
-        if kind:
-            style += self.get_component_rich_style(kind)
+    def _style(self, component: str) -> Style:
+        """The widget's rich style plus a component class's ("" for none), worked out once per style change."""
+        style = self._styles.get(component)
+        if style is None:
+            style = self.rich_style + (self.get_component_rich_style(component) if component else Style())
+            self._styles[component] = style
+        return style
+
+    def _line(self, row: Row, kind: str, width: int, cursor: bool = False) -> Strip:
+        style = self._style(kind)
         if cursor:
             style += self.get_component_rich_style(CURSOR)
-        return Strip([Segment(self._text(self._model[key].cells), style)]).crop_extend(0, width, style)
+        return Strip([Segment(self._text(row.cells), style)]).crop_extend(0, width, style)
 
     def notify_style_update(self) -> None:
-        """The theme or focus changed: the cached lines carry the old colours."""
+        """The theme or focus changed: the cached lines and styles carry the old colours."""
         super().notify_style_update()
         self._strips.clear()
+        self._styles.clear()
