@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from functools import cached_property
 
 from ipcwatch.kinds import SYSV_KINDS
 from ipcwatch.procfs import is_file_identity, read_once
@@ -138,10 +139,20 @@ class _Objects:
     """The scan's objects, found by what a wait target names: a ref, a file identity or a SysV id in a namespace."""
 
     def __init__(self, objects: list[IpcObject]) -> None:
+        self.objects = objects
         self.by_ref = {o.ref: o for o in objects}
-        self.by_identity = {o.identity: o for o in objects if is_file_identity(o.identity)}
-        self.by_sysv = {
-            (o.kind, o.id, o.namespace.inode): o for o in objects if o.kind in SYSV_KINDS and o.namespace is not None
+
+    # The other two indexes are built when a target needs them (most targets name a ref: a pipe, a socket).
+    @cached_property
+    def by_identity(self) -> dict[str, IpcObject]:
+        return {o.identity: o for o in self.objects if is_file_identity(o.identity)}
+
+    @cached_property
+    def by_sysv(self) -> dict[tuple[str, int | None, int], IpcObject]:
+        return {
+            (o.kind, o.id, o.namespace.inode): o
+            for o in self.objects
+            if o.kind in SYSV_KINDS and o.namespace is not None
         }
 
     def find(self, target: Target, ipc_inode: int | None) -> IpcObject | None:
