@@ -153,3 +153,18 @@ async def test_object_rows_sort_by_their_objects_values() -> None:
         table.sort_by(size, reverse=True)
         sizes = [table.rows[k].source.size for k in table._keys]
         assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
+
+
+async def test_a_line_is_drawn_again_only_when_its_row_or_colour_changed() -> None:
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(KeyedTable)
+        rows = make_rows(50)
+        table.apply(rows, {r.key for r in rows})
+        await pilot.pause()
+        renamed, recoloured, same = (table.render_line(y) for y in (2, 3, 4))  # k1, k2, k3 (the cursor is on k0)
+        changed = [rows[0], Row("k1", ("1", "renamed", "root", "0600", ""), (1, 1, "root", 0, "")), *rows[2:]]
+        table.apply(changed, {r.key for r in changed}, fresh={"k2"})
+        assert "renamed" in table.render_line(2).text and table.render_line(2) is not renamed
+        assert table.row_class("k2") == NEW and table.render_line(3) is not recoloured
+        assert table.render_line(4) is same  # the very line: nothing about k3 changed
