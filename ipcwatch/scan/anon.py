@@ -63,7 +63,7 @@ def anon_objects(index: HolderIndex, kinds: frozenset[str]) -> list[IpcObject]:
             groups.setdefault(anon_ref(pid, fd, kind, info), []).append(entry)
     out = []
     for ref, entries in groups.items():
-        holders = index.holders((pid, fd, _mode(info)) for pid, fd, _, info in entries)
+        holders = index.holders([(pid, fd, _mode(info)) for pid, fd, _, info in entries])
         if not holders:
             continue
         oldest = min(holders, key=lambda h: (h.start, h.pid))

@@ -10,7 +10,7 @@ import errno
 import functools
 import os
 import pwd
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ipcwatch.native.procfd import FdEntry, SharedMap
@@ -29,6 +29,7 @@ AnonFd = tuple[int, int, str, dict[str, str]]  # (pid, fd, "eventfd" | "signalfd
 ProcessVisitor = Callable[[int, int, Process], None]
 
 _GONE = (FileNotFoundError, ProcessLookupError)
+_new_tuple = tuple.__new__
 _PERMISSION = (errno.EACCES, errno.EPERM)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -70,14 +71,20 @@ class HolderIndex:
             return self.shm_segments.get((ipc_inode, shmid), [])
         return [h for (_, sid), holds in self.shm_segments.items() if sid == shmid for h in holds]
 
-    def holders(self, holds: Iterable[Hold]) -> tuple[Holder, ...]:
+    def holders(self, holds: Sequence[Hold]) -> tuple[Holder, ...]:
         """Turn raw (pid, fd, mode) entries into Holders, dropping pids that vanished."""
+        # Called once per object (most have a single hold); each Holder is made as its NamedTuple __new__ makes it,
+        # without that Python-level call.
         if not holds:
             return ()
         procs = self.processes
+        if len(holds) == 1:
+            pid, fd, mode = holds[0]
+            proc = procs.get(pid)
+            return () if proc is None else (_new_tuple(Holder, (pid, proc.comm, proc.user, fd, mode, proc.start)),)
         return tuple(
             [
-                Holder(pid, proc.comm, proc.user, fd, mode, proc.start)
+                _new_tuple(Holder, (pid, proc.comm, proc.user, fd, mode, proc.start))
                 for pid, fd, mode in holds
                 if (proc := procs.get(pid)) is not None
             ]
