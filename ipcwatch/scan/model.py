@@ -88,11 +88,12 @@ def json_value(value: Any, namespaces: dict[int, Any]) -> Any:
 
 
 def namespace_json(ns: Namespace, namespaces: dict[int, Any]) -> dict[str, Any]:
-    """`ns.brief_json()`, built once per `namespaces` (by id: the objects that share it are alive while it is)."""
+    """`ns.brief_json()`, built once per `namespaces`: by id (a namespace is not hashable), kept with the namespace
+    (its id is never another's while it is there)."""
     found = namespaces.get(id(ns))
     if found is None:
-        found = namespaces[id(ns)] = ns.brief_json()
-    return found
+        found = namespaces[id(ns)] = (ns, ns.brief_json())
+    return found[1]
 
 
 class Holder(NamedTuple):
