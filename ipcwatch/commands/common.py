@@ -65,4 +65,3 @@ def confirm(question: str, *, yes: bool) -> bool:
         return True
     say("cancelled: nothing was changed", err=True)
     return False
-
