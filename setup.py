@@ -51,7 +51,7 @@ setup(
         ),
         Extension(
             "ipcwatch.native._posixread",
-            sources=["ipcwatch/native/_posixread.c"],
+            sources=["ipcwatch/native/_posixread.c", "ipcwatch/native/_posixread_walk.c"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
         Extension(

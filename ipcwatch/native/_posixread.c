@@ -1,17 +1,24 @@
-/* The scan's /dev/shm and /dev/mqueue reads in one call per directory, with the GIL released around the system
- * calls (the compiled helper; ipcwatch/native/posixread.py holds the pure-Python twin and picks one).
+/* The scan's file reads in one call per directory (/dev/shm, /dev/mqueue) or walk (FIFO and socket files), with the
+ * GIL released around the system calls (the compiled helper; ipcwatch/native/posixread.py holds the pure-Python
+ * twin and picks one).
  *
  * list_files(dir_fd) -> (entries, failed)
- *     Every entry of the open directory (from its start, "." and ".." left out; the offset is left at the start) in directory order: entries is
- *     [(name, os.stat_result of its lstat)], failed is [(name, errno)] for an lstat that failed with another error
- *     than ENOENT (an entry removed meanwhile is left out). name is decoded like os.fsdecode. OSError when the
- *     directory cannot be read.
+ *     Every entry of the open directory (from its start, "." and ".." left out; the offset is left at the start) in
+ *     directory order: entries is [(name, os.stat_result of its lstat)], failed is [(name, errno)] for an lstat that
+ *     failed with another error than ENOENT (an entry removed meanwhile is left out). name is decoded like
+ *     os.fsdecode. OSError when the directory cannot be read.
  * read_files(dir_fd, items, nbytes, mq_attrs) -> list[int | (bytes, attrs)]
  *     For each (name, st_dev, st_ino) of items: the file opened under dir_fd with O_NOFOLLOW | O_NONBLOCK (never a
  *     link followed, never a FIFO waited on), checked to be a regular file with that dev and inode, then up to nbytes
  *     read from offset 0 (one pread) and, with mq_attrs, its queue attributes (mq_getattr: flags, maxmsg, msgsize,
  *     curmsgs; None without). In place of the tuple: the errno of the call that failed, -1 for a file that is not a
  *     regular file, -2 for a file replaced since it was listed (another dev or inode).
+ * special_files(roots, depth, budget) -> (found, exhausted)
+ *     The FIFO and socket files under `roots`, `depth` levels down, never following a symlink below a root: a
+ *     depth-first walk (the last root first, each directory's entries in directory order, a directory visited once
+ *     by its st_dev and inode) that stops taking directories once `budget` entries were seen. found is, in the order
+ *     met, (path, os.stat_result of its lstat) for each FIFO or socket and (path, errno) for a root that could not be
+ *     read (a missing one is skipped); exhausted is True when the budget ran out. It lives in _posixread_walk.c.
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
@@ -49,8 +56,11 @@ static PyObject *ns_object(long long sec, long nsec)
     return sum;
 }
 
+PyObject *posixread_stat_object(const struct stat *st);
+PyObject *posixread_special_files(PyObject *self, PyObject *args);  /* _posixread_walk.c */
+
 /* os.stat_result of st, built as os.lstat builds it. */
-static PyObject *stat_object(const struct stat *st)
+PyObject *posixread_stat_object(const struct stat *st)
 {
     const struct timespec *times[3] = {&st->st_atim, &st->st_mtim, &st->st_ctim};
     PyObject *t = PyTuple_New(19);
@@ -175,8 +185,9 @@ static PyObject *list_files(PyObject *self, PyObject *args)
     for (size_t i = 0; i < listing.count; i++) {
         const Listed *item = &listing.items[i];
         const char *name = listing.names + item->name_off;
-        PyObject *one = item->err == 0 ? Py_BuildValue("(O&N)", PyUnicode_DecodeFSDefault, name, stat_object(&item->st))
-                                       : Py_BuildValue("(O&i)", PyUnicode_DecodeFSDefault, name, item->err);
+        PyObject *one = item->err == 0
+                            ? Py_BuildValue("(O&N)", PyUnicode_DecodeFSDefault, name, posixread_stat_object(&item->st))
+                            : Py_BuildValue("(O&i)", PyUnicode_DecodeFSDefault, name, item->err);
         if (one == NULL || PyList_Append(item->err == 0 ? entries : failed, one) < 0) {
             Py_XDECREF(one);
             goto done;
@@ -284,12 +295,14 @@ done:
 static PyMethodDef methods[] = {
     {"list_files", list_files, METH_VARARGS, "The entries of an open directory with their lstat."},
     {"read_files", read_files, METH_VARARGS, "The first bytes (and queue attributes) of files in a directory."},
+    {"special_files", posixread_special_files, METH_VARARGS, "FIFO and socket files under directories."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_posixread", "The scan's /dev/shm and /dev/mqueue reads (the compiled helper).", -1,
-    methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_posixread",
+    "The scan's file reads: /dev/shm, /dev/mqueue, FIFO and socket files (the compiled helper).", -1, methods, NULL,
+    NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__posixread(void)

@@ -7,3 +7,6 @@ def list_files(dir_fd: int, /) -> tuple[list[tuple[str, os.stat_result]], list[t
 def read_files(
     dir_fd: int, items: Sequence[tuple[str, int, int]], nbytes: int, mq_attrs: bool, /
 ) -> list[tuple[bytes, tuple[int, int, int, int] | None] | int]: ...
+def special_files(
+    roots: Sequence[str], depth: int, budget: int, /
+) -> tuple[list[tuple[str, os.stat_result | int]], bool]: ...

@@ -1,11 +1,12 @@
-"""The scan's /dev/shm and /dev/mqueue reads, one call per directory: the compiled helper `_posixread` when it was
-built, else this pure-Python twin.
+"""The scan's file reads, one call per directory (/dev/shm, /dev/mqueue) or walk (FIFO and socket files): the
+compiled helper `_posixread` when it was built, else this pure-Python twin.
 
 `IMPLEMENTATION` says which one is in use ("c" or "python"); both return the same values (see _posixread.c):
 
     list_files(dir_fd)                        # ([(name, lstat), ...], [(name, errno), ...])
     read_files(dir_fd, [(name, st_dev, st_ino), ...], nbytes, mq_attrs)
         # [(first bytes, (flags, maxmsg, msgsize, curmsgs) | None) | errno | NOT_REGULAR | REPLACED, ...]
+    special_files(roots, depth, budget)       # ([(path, lstat) of a FIFO or socket | (root, errno), ...], exhausted)
 """
 
 from __future__ import annotations
@@ -65,17 +66,55 @@ def py_read_files(dir_fd: int, items: Sequence[tuple[str, int, int]], nbytes: in
     return [_read_one(dir_fd, name, dev, ino, nbytes, mq_attrs) for name, dev, ino in items]
 
 
+def py_special_files(
+    roots: Sequence[str], depth: int, budget: int
+) -> tuple[list[tuple[str, os.stat_result | int]], bool]:
+    """The pure-Python twin of `_posixread.special_files`."""
+    found: list[tuple[str, os.stat_result | int]] = []
+    seen_dirs: set[tuple[int, int]] = set()
+    stack = [(root, 0) for root in roots]
+    while stack and budget > 0:
+        path, level = stack.pop()
+        try:
+            st = os.stat(path)  # a root such as /var/run may be a link to /run: visit each directory once
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if level == 0:
+                found.append((path, exc.errno or errno.EIO))
+            continue
+        for entry in entries:
+            budget -= 1
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if level + 1 < depth:
+                        stack.append((entry.path, level + 1))
+                elif not entry.is_file(follow_symlinks=False) and not entry.is_symlink():
+                    est = entry.stat(follow_symlinks=False)  # d_type said FIFO, socket or device
+                    if stat_mod.S_ISFIFO(est.st_mode) or stat_mod.S_ISSOCK(est.st_mode):
+                        found.append((entry.path, est))
+            except OSError:
+                continue
+    return found, budget <= 0
+
+
 try:
     from ipcwatch.native import _posixread
 
     list_files = _posixread.list_files
     read_files = _posixread.read_files
+    special_files = _posixread.special_files
     IMPLEMENTATION = "c"
 except ImportError:
     if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
         raise
     list_files = py_list_files
     read_files = py_read_files
+    special_files = py_special_files
     IMPLEMENTATION = "python"
 
 __all__ = [
@@ -87,5 +126,7 @@ __all__ = [
     "list_files",
     "py_list_files",
     "py_read_files",
+    "py_special_files",
     "read_files",
+    "special_files",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ipcwatch.kinds import Kind
+from ipcwatch.native.posixread import special_files
 from ipcwatch.native.procfd import pipe_fills as native_pipe_fills
 from ipcwatch.procfs import file_identity
 from ipcwatch.scan.info import FifoInfo, PipeInfo
@@ -33,40 +34,19 @@ class FoundFiles:
 
 
 def walk_special_files(roots: Iterable[str], depth: int, errors: list[ScanError]) -> FoundFiles:
-    """FIFO and socket files under `roots`, `depth` levels down, never following symlinks."""
+    """FIFO and socket files under `roots`, `depth` levels down, never following symlinks (one native walk:
+    ipcwatch.native.posixread)."""
+    roots = list(roots)
     found = FoundFiles()
-    seen_dirs: set[FileKey] = set()
-    budget = MAX_WALK_ENTRIES
-    stack = [(root, 0) for root in roots]
-    while stack and budget > 0:
-        path, level = stack.pop()
-        try:
-            st = os.stat(path)  # a root such as /var/run may be a link to /run: visit each directory once
-            if (st.st_dev, st.st_ino) in seen_dirs:
-                continue
-            seen_dirs.add((st.st_dev, st.st_ino))
-            entries = list(os.scandir(path))
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            if level == 0:
-                errors.append(ScanError(path, exc.strerror or str(exc)))
-            continue
-        for entry in entries:
-            budget -= 1
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if level + 1 < depth:
-                        stack.append((entry.path, level + 1))
-                elif not entry.is_file(follow_symlinks=False) and not entry.is_symlink():
-                    est = entry.stat(follow_symlinks=False)  # d_type said FIFO, socket or device
-                    if stat_mod.S_ISFIFO(est.st_mode):
-                        found.fifos[(est.st_dev, est.st_ino)] = (entry.path, est)
-                    elif stat_mod.S_ISSOCK(est.st_mode):
-                        found.sockets[(est.st_dev, est.st_ino)] = (entry.path, est)
-            except OSError:
-                continue
-    if budget <= 0:
+    walked, exhausted = special_files(roots, depth, MAX_WALK_ENTRIES)
+    for path, st in walked:
+        if isinstance(st, int):
+            errors.append(ScanError(path, os.strerror(st)))  # a root that could not be read
+        elif stat_mod.S_ISFIFO(st.st_mode):
+            found.fifos[(st.st_dev, st.st_ino)] = (path, st)
+        else:
+            found.sockets[(st.st_dev, st.st_ino)] = (path, st)
+    if exhausted:
         errors.append(ScanError(",".join(roots), f"walk stopped after {MAX_WALK_ENTRIES} entries"))
     return found
 

@@ -100,3 +100,39 @@ def test_a_directory_that_cannot_be_listed(tmp_path: Path, cleanup: Cleanup):
 def test_c_is_in_use_when_required():
     assert posixread.IMPLEMENTATION == "c"
     assert posixread.list_files is _posixread.list_files and posixread.read_files is _posixread.read_files
+
+
+def test_special_files_walk(tmp_path: Path, cleanup: Cleanup):
+    """FIFOs and sockets found the same way, in the same order, depth and budget honoured, links never followed."""
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    for where in (tmp_path, tmp_path / "a", tmp_path / "a" / "b", deep):
+        os.mkfifo(where / "fifo\n\x1b")
+        _bound_socket(where / "sock", cleanup)
+        (where / "plain").write_bytes(b"")
+    os.symlink(tmp_path / "a", tmp_path / "link-to-a")  # never followed: its FIFOs are found once, by their path
+    os.symlink(tmp_path, tmp_path / "loop")
+    roots = [str(tmp_path / "a"), str(tmp_path), str(tmp_path / "missing"), str(tmp_path / "a" / "b" / "plain")]
+    for depth in (0, 1, 2, 3, 5):
+        for budget in (0, 1, 3, 7, 200_000):
+            native = _posixread.special_files(roots, depth, budget)
+            twin = posixread.py_special_files(roots, depth, budget)
+            assert native[1] == twin[1] and [p for p, _ in native[0]] == [p for p, _ in twin[0]], (depth, budget)
+            for (_, a), (_, b) in zip(native[0], twin[0], strict=True):
+                assert a == b if isinstance(a, int) else [getattr(a, f) for f in STAT_FIELDS] == [
+                    getattr(b, f) for f in STAT_FIELDS
+                ]
+    found, exhausted = _posixread.special_files(roots, 3, 200_000)
+    paths = [p for p, _ in found]
+    assert not exhausted and paths[0] == str(tmp_path / "a" / "b" / "plain")  # the last root first: not a directory
+    assert found[0][1] == errno.ENOTDIR
+    assert str(tmp_path / "a" / "b" / "c" / "fifo\n\x1b") not in paths  # 3 levels down from tmp_path: too deep
+    assert str(tmp_path / "a" / "b" / "c" / "fifo\n\x1b") in [p for p, _ in _posixread.special_files(roots, 4, 99)[0]]
+    assert len([p for p in paths if p.endswith("fifo\n\x1b")]) == 3  # each directory once, whichever root met it
+    assert not any("link-to-a" in p or "loop" in p for p in paths)
+
+
+def _bound_socket(path: Path, cleanup: Cleanup) -> None:
+    sock = socket.socket(socket.AF_UNIX)
+    cleanup.add(sock.close)
+    sock.bind(str(path))
