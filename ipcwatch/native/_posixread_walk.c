@@ -27,11 +27,14 @@ typedef struct {
 } Found;
 
 typedef struct {
+    unsigned long long dev, ino;
+    int used;
+} Key;
+
+typedef struct {
     Dir *stack;
     size_t n_stack, cap_stack;
-    struct {
-        unsigned long long dev, ino;
-    } *seen;
+    Key *seen;                          /* open addressing; cap_seen is 0 or a power of two */
     size_t n_seen, cap_seen;
     Found *found;
     size_t n_found, cap_found;
@@ -52,6 +55,35 @@ static int grow(void **buf, size_t *cap, size_t need, size_t size)
     *buf = p;
     *cap = cap2;
     return 0;
+}
+
+/* Add (dev, ino) to the visited directories: 1 when it was new, 0 when seen before, -1 out of memory. */
+static int first_visit(Walk *w, unsigned long long dev, unsigned long long ino)
+{
+    if (2 * (w->n_seen + 1) > w->cap_seen) {  /* keep it at most half full */
+        size_t cap = w->cap_seen ? w->cap_seen * 2 : 256;
+        Key *grown = calloc(cap, sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        for (size_t i = 0; i < w->cap_seen; i++) {
+            if (!w->seen[i].used)
+                continue;
+            size_t j = (size_t)((w->seen[i].dev * 0x9E3779B97F4A7C15ULL) ^ w->seen[i].ino) & (cap - 1);
+            while (grown[j].used)
+                j = (j + 1) & (cap - 1);
+            grown[j] = w->seen[i];
+        }
+        free(w->seen);
+        w->seen = grown;
+        w->cap_seen = cap;
+    }
+    size_t j = (size_t)((dev * 0x9E3779B97F4A7C15ULL) ^ ino) & (w->cap_seen - 1);
+    for (; w->seen[j].used; j = (j + 1) & (w->cap_seen - 1))
+        if (w->seen[j].dev == dev && w->seen[j].ino == ino)
+            return 0;
+    w->seen[j] = (Key){dev, ino, 1};
+    w->n_seen++;
+    return 1;
 }
 
 /* path joined with name as os.DirEntry.path joins them; malloc'd, or NULL. */
@@ -103,15 +135,11 @@ static void visit(Walk *w, const char *path, int level, int depth)
             note(w, strdup(path), errno, NULL);
         return;
     }
-    for (size_t i = 0; i < w->n_seen; i++)
-        if (w->seen[i].dev == (unsigned long long)st.st_dev && w->seen[i].ino == (unsigned long long)st.st_ino)
-            return;
-    if (grow((void **)&w->seen, &w->cap_seen, w->n_seen + 1, sizeof *w->seen) < 0) {
-        w->failed = 1;
+    int first = first_visit(w, (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+    if (first <= 0) {
+        w->failed |= first < 0;
         return;
     }
-    w->seen[w->n_seen].dev = (unsigned long long)st.st_dev;
-    w->seen[w->n_seen++].ino = (unsigned long long)st.st_ino;
     DIR *dir = opendir(path);
     if (dir == NULL) {
         if (errno != ENOENT && level == 0)
