@@ -221,16 +221,16 @@ def _queue_info(st: os.stat_result, status: bytes, attrs: tuple[int, int, int, i
     fields = parse_mqueue_status(status)
     _, maxmsg, msgsize, curmsgs = attrs
     notify_pid = fields.get("notify_pid", 0)
-    return PosixMqInfo(
+    return PosixMqInfo(  # positional, in field order (a NamedTuple's keywords cost half as much again)
         st.st_gid,
         int(st.st_mtime),
-        qsize=fields.get("qsize"),
-        messages=curmsgs,
-        max_messages=maxmsg,
-        message_size=msgsize,
-        notify=NOTIFY_KINDS.get(fields.get("notify", 1), "?") if notify_pid else "none",
-        notify_signal=fields.get("signo") if notify_pid else None,
-        notify_pid=notify_pid or None,
+        fields.get("qsize"),  # qsize
+        curmsgs,  # messages
+        maxmsg,  # max_messages
+        msgsize,  # message_size
+        NOTIFY_KINDS.get(fields.get("notify", 1), "?") if notify_pid else "none",  # notify
+        fields.get("signo") if notify_pid else None,  # notify_signal
+        notify_pid or None,  # notify_pid
     )
 
 
