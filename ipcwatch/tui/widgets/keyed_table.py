@@ -287,7 +287,10 @@ class KeyedTable(_Moving):
     # --- drawing ---------------------------------------------------------------------------------------------
 
     def on_resize(self) -> None:
-        self._relayout()
+        """A new size (also when the table is shown again): the lines drawn stay valid while the width does
+        (`_layout` checks it)."""
+        self._resize()
+        self.refresh()
 
     def _relayout(self) -> None:
         self._laid_out_for = -1
