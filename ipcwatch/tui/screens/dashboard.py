@@ -180,12 +180,12 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         except ValueError:
             return None
 
-    def _refresh_view(self, force: bool = False, now: bool = False) -> None:
+    def _refresh_view(self, now: bool = False) -> None:
         """Show the current view's rows (see `_catch_up`), then, once that is painted, let the hidden views' tables
         take them too, so that showing one later only switches."""
         if self.rows is None:
             return
-        self._catch_up(self.view_id, force, now)
+        self._catch_up(self.view_id, now)
         if self.view_id in self._sizes:
             self._show_notice(*self._sizes[self.view_id])
         if self.view_id == PROCESSES:
@@ -195,12 +195,12 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             self._hidden_behind = True
             self.call_after_refresh(self._catch_up_hidden)
 
-    def _catch_up(self, view_id: str, force: bool = False, now: bool = False) -> None:
+    def _catch_up(self, view_id: str, now: bool = False) -> None:
         """Give a view's table the rows (prepared by the scan worker) it does not show yet: a big view filtered in a
         thread (it builds the cells of rows never drawn); `now` (a jump that selects a row next): here at once."""
         assert self.rows is not None
         stamp = (self._generation, self.filters.get(view_id, ""))
-        if not (force or now or self._applied.get(view_id) != stamp):
+        if not now and self._applied.get(view_id) == stamp:
             return
         self._applied[view_id] = stamp
         keep, rows = self._filter(view_id), self.rows.view_rows(view_id)
