@@ -52,6 +52,7 @@ setup(
         Extension(
             "ipcwatch.native._posixread",
             sources=["ipcwatch/native/_posixread.c", "ipcwatch/native/_posixread_walk.c"],
+            depends=["ipcwatch/native/_grow.h"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
         Extension(

@@ -11,21 +11,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
-try:
-    from ipcwatch.native import _hexdump as _impl
-
-    IMPLEMENTATION = "c"
-except ImportError:
-    if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
-        raise
-    from ipcwatch.native import pyhexdump as _impl  # type: ignore[no-redef]
-
-    IMPLEMENTATION = "python"
-
+from ipcwatch.native import pyhexdump
+from ipcwatch.native.compiled import compiled
 from ipcwatch.native.pyhexdump import LINE_BYTES, BytesLike
+
+_c = compiled("_hexdump")
+_impl = _c or pyhexdump
+IMPLEMENTATION = "c" if _c else "python"
 
 # Input bytes per helper call: the output (~80 KiB) stays in cache and below malloc's mmap threshold, which
 # measured 2.7 GB/s against 0.4 GB/s for 1 MiB calls (page faults on a fresh output buffer dominate those).

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "_grow.h"
 
 #define NOT_REGULAR -1
 #define REPLACED -2
@@ -103,21 +104,6 @@ typedef struct {
     char *names;
     size_t names_len, names_cap;
 } Listing;
-
-static int grow(void **buf, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t cap2 = *cap ? *cap * 2 : 64;
-    while (cap2 < need)
-        cap2 *= 2;
-    void *p = realloc(*buf, cap2 * size);
-    if (p == NULL)
-        return -1;
-    *buf = p;
-    *cap = cap2;
-    return 0;
-}
 
 /* Read the directory; 0, or an errno. Called without the GIL. */
 static int list_into(int dir_fd, Listing *out)

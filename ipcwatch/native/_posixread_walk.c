@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "_grow.h"
 
 PyObject *posixread_special_files(PyObject *self, PyObject *args);
 PyObject *posixread_stat_object(const struct stat *st);
@@ -41,21 +42,6 @@ typedef struct {
     long long budget;
     int failed;                         /* out of memory */
 } Walk;
-
-static int grow(void **buf, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t cap2 = *cap ? *cap * 2 : 64;
-    while (cap2 < need)
-        cap2 *= 2;
-    void *p = realloc(*buf, cap2 * size);
-    if (p == NULL)
-        return -1;
-    *buf = p;
-    *cap = cap2;
-    return 0;
-}
 
 /* Add (dev, ino) to the visited directories: 1 when it was new, 0 when seen before, -1 out of memory. */
 static int first_visit(Walk *w, unsigned long long dev, unsigned long long ino)

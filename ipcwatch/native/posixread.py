@@ -16,6 +16,8 @@ import os
 import stat as stat_mod
 from collections.abc import Sequence
 
+from ipcwatch.native.compiled import compiled
+
 NOT_REGULAR = -1  # read_files: the name is not a regular file
 REPLACED = -2  # read_files: another file than the one listed (dev or inode differ)
 SAFE_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -102,20 +104,11 @@ def py_special_files(
     return found, budget <= 0
 
 
-try:
-    from ipcwatch.native import _posixread
-
-    list_files = _posixread.list_files
-    read_files = _posixread.read_files
-    special_files = _posixread.special_files
-    IMPLEMENTATION = "c"
-except ImportError:
-    if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
-        raise
-    list_files = py_list_files
-    read_files = py_read_files
-    special_files = py_special_files
-    IMPLEMENTATION = "python"
+_c = compiled("_posixread")
+list_files = _c.list_files if _c else py_list_files
+read_files = _c.read_files if _c else py_read_files
+special_files = _c.special_files if _c else py_special_files
+IMPLEMENTATION = "c" if _c else "python"
 
 __all__ = [
     "IMPLEMENTATION",

@@ -25,6 +25,7 @@ import struct
 from collections.abc import Callable, Collection, Sequence
 
 from ipcwatch.kinds import Kind
+from ipcwatch.native.compiled import compiled
 from ipcwatch.procfs import read_process_head
 
 FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
@@ -200,22 +201,12 @@ def py_read_process(proc_dir_fd: int, file_devs: Collection[int], read_maps: boo
     return stat, uid, cmdline, fds, maps
 
 
-try:
-    from ipcwatch.native import _procfd
-
-    fd_table = _procfd.fd_table
-    pipe_fills = _procfd.pipe_fills
-    shared_maps = _procfd.shared_maps
-    read_process = _procfd.read_process
-    IMPLEMENTATION = "c"
-except ImportError:
-    if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
-        raise
-    fd_table = py_fd_table
-    pipe_fills = py_pipe_fills
-    shared_maps = py_shared_maps
-    read_process = py_read_process
-    IMPLEMENTATION = "python"
+_c = compiled("_procfd")
+fd_table = _c.fd_table if _c else py_fd_table
+pipe_fills = _c.pipe_fills if _c else py_pipe_fills
+shared_maps = _c.shared_maps if _c else py_shared_maps
+read_process = _c.read_process if _c else py_read_process
+IMPLEMENTATION = "c" if _c else "python"
 
 __all__ = [
     "IMPLEMENTATION",

@@ -14,6 +14,8 @@ import errno
 import os
 import struct
 
+from ipcwatch.native.compiled import compiled
+
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
@@ -106,18 +108,10 @@ def py_unix_dump(fd: int) -> list[SocketTuple]:
                 return out
 
 
-try:
-    from ipcwatch.native import _sockdiag
-
-    unix_dump = _sockdiag.unix_dump
-    parse_message = _sockdiag.parse_message
-    IMPLEMENTATION = "c"
-except ImportError:
-    if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
-        raise
-    unix_dump = py_unix_dump
-    parse_message = py_parse_message
-    IMPLEMENTATION = "python"
+_c = compiled("_sockdiag")
+unix_dump = _c.unix_dump if _c else py_unix_dump
+parse_message = _c.parse_message if _c else py_parse_message
+IMPLEMENTATION = "c" if _c else "python"
 
 __all__ = [
     "IMPLEMENTATION",

@@ -10,8 +10,9 @@ this pure-Python twin.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
+
+from ipcwatch.native.compiled import compiled
 
 SemTuple = tuple[int, int, int, int, int]  # (num, value, ncnt, zcnt, pid)
 
@@ -72,20 +73,11 @@ def py_msg_qbytes(ids: Sequence[int]) -> list[int | None]:
     return out
 
 
-try:
-    from ipcwatch.native import _sysvread
-
-    table_rows = _sysvread.table_rows
-    sem_values = _sysvread.sem_values
-    msg_qbytes = _sysvread.msg_qbytes
-    IMPLEMENTATION = "c"
-except ImportError:
-    if os.environ.get("IPCWATCH_REQUIRE_C") == "1":
-        raise
-    table_rows = py_table_rows
-    sem_values = py_sem_values
-    msg_qbytes = py_msg_qbytes
-    IMPLEMENTATION = "python"
+_c = compiled("_sysvread")
+table_rows = _c.table_rows if _c else py_table_rows
+sem_values = _c.sem_values if _c else py_sem_values
+msg_qbytes = _c.msg_qbytes if _c else py_msg_qbytes
+IMPLEMENTATION = "c" if _c else "python"
 
 __all__ = [
     "IMPLEMENTATION",
