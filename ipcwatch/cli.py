@@ -123,3 +123,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if program:  # the process ends now: the interpreter's last collection would walk the whole heap (10 ms at
             gc.freeze()  # 9,000 objects); frozen objects are left out of it
+        elif collecting:  # called in-process (tests, scripts): the caller's collector as it was
+            gc.enable()
