@@ -56,3 +56,18 @@ async def test_an_app_that_ends_before_its_first_scan_turns_the_collector_back_o
     finally:
         release.set()
     assert gc.isenabled()
+
+
+async def test_a_jump_into_a_table_filled_while_hidden_brings_its_cursor_into_view() -> None:
+    snapshot = synthetic_snapshot(900, 300)
+    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("7", "end", "p")  # the last FIFO's holder: far down the process table, never shown yet
+        await pilot.pause()
+        await pilot.pause()
+        table = app.dashboard.table("processes")
+        index = table.index_of(table.selected_key or "")
+        top, height = round(table.scroll_offset.y), table.scrollable_content_region.height - 1
+        assert index is not None and index > height and top <= index < top + height

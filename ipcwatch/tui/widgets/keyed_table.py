@@ -287,9 +287,10 @@ class KeyedTable(_Moving):
     # --- drawing ---------------------------------------------------------------------------------------------
 
     def on_resize(self) -> None:
-        """A new size (also when the table is shown again): the lines drawn stay valid while the width does
-        (`_layout` checks it)."""
+        """A new size (also when the table is shown, after a jump moved its cursor while it was hidden): the cursor
+        is brought into view; the lines drawn stay valid while the width does (`_layout` checks it)."""
         self._resize()
+        self._scroll_to_cursor()
         self.refresh()
 
     def _relayout(self) -> None:
