@@ -148,7 +148,7 @@ class IpcwatchApp(App[int]):
     def on_ready(self) -> None:
         self.set_interval(1.0, self.show_status)
         if gc.isenabled():  # the first scan builds a large heap of acyclic objects: as the heap grows, the cyclic
-            gc.disable()  # collector would walk it again and again (~0.2 s at 45,000 objects) before the first paint
+            gc.disable()  # collector walks it again and again before the first paint (9,000 objects: 243 -> 223 ms)
             self._gc_paused = True
         self.start_scan()
 
