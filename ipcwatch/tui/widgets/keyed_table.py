@@ -108,6 +108,7 @@ class KeyedTable(_Moving):
         self._laid_out_for = -1  # the width `_columns_placed` was laid out for
         self._strips: LRUCache[str, tuple[Row, str, Strip]] = LRUCache(LINE_CACHE)  # key -> what it was drawn from
         self._styles: dict[str, Style] = {}  # component class ("" for none) -> the rich style a line is drawn with
+        self._restyle = False  # styles changed: check whether the lines drawn still have the right colours
 
     # --- the model -------------------------------------------------------------------------------------------
 
@@ -326,6 +327,8 @@ class KeyedTable(_Moving):
         return "".join(parts)
 
     def render_line(self, y: int) -> Strip:
+        if self._restyle:
+            self._restyled()
         width = self.scrollable_content_region.width
         if y == 0:
             style = self._style(HEADER)
@@ -348,9 +351,11 @@ class KeyedTable(_Moving):
         """The widget's rich style plus a component class's ("" for none), worked out once per style change."""
         style = self._styles.get(component)
         if style is None:
-            style = self.rich_style + (self.get_component_rich_style(component) if component else Style())
-            self._styles[component] = style
+            style = self._styles[component] = self._fresh_style(component)
         return style
+
+    def _fresh_style(self, component: str) -> Style:
+        return self.rich_style + (self.get_component_rich_style(component) if component else Style())
 
     def _line(self, row: Row, kind: str, width: int, cursor: bool = False) -> Strip:
         style = self._style(kind)
@@ -359,7 +364,15 @@ class KeyedTable(_Moving):
         return Strip([Segment(self._text(row.cells), style)]).crop_extend(0, width, style)
 
     def notify_style_update(self) -> None:
-        """The theme or focus changed: the cached lines and styles carry the old colours."""
+        """The theme or focus changed: the next line drawn checks the colours (`_restyled`)."""
         super().notify_style_update()
-        self._strips.clear()
-        self._styles.clear()
+        self._restyle = True
+
+    def _restyled(self) -> None:
+        """If a line's colours changed (the theme), the lines drawn go. Focus changes only the cursor's line, which
+        is never kept: the lines stay (a view switch moves the focus). Checked when drawing, once styles settled."""
+        self._restyle = False
+        styles = {component: self._fresh_style(component) for component in self._styles}
+        if styles != self._styles:
+            self._strips.clear()
+            self._styles = styles

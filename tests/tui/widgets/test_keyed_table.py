@@ -168,3 +168,10 @@ async def test_a_line_is_drawn_again_only_when_its_row_or_colour_changed() -> No
         assert "renamed" in table.render_line(2).text and table.render_line(2) is not renamed
         assert table.row_class("k2") == NEW and table.render_line(3) is not recoloured
         assert table.render_line(4) is same  # the very line: nothing about k3 changed
+        for move in (table.blur, table.focus):
+            move()
+            await pilot.pause()
+            assert table.render_line(4) is same  # focus changes the cursor's line only
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        assert table.render_line(4) is not same  # a theme changes every line's colours
