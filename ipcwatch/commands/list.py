@@ -50,9 +50,18 @@ def add_namespace_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def dumps(data: Any) -> bytes:
-    """Compact JSON in UTF-8 (orjson: ~15x faster than the stdlib's encoder). Both are imported here, when JSON is
-    written: the tables never pay for them (orjson brings uuid and datetime: ~4 ms of start-up)."""
+# Up to this many objects a listing is written by the stdlib's encoder: importing orjson (uuid, platform, datetime)
+# costs ~5 ms of start-up, more than the stdlib takes to encode a few hundred objects (an idle host lists ~100).
+FEW = 500
+
+
+def dumps(data: Any, *, few: bool = False) -> bytes:
+    """Compact JSON in UTF-8: orjson (~15x faster than the stdlib's encoder), or the stdlib's when `few` values are
+    written. Both are imported here, when JSON is written: the tables never pay for them. The two give the same
+    bytes for the documents ipcwatch writes (strings escaped by `text.escape`, ints, bools, None; floats below
+    1e-4 would differ in notation only: `1e-05` against `0.00001`); tests/unit/test_list_json.py compares them."""
+    if few:
+        return _stdlib_dumps(data)
     import orjson  # noqa: PLC0415 - only JSON output needs it
 
     try:
@@ -60,15 +69,22 @@ def dumps(data: Any) -> bytes:
     except orjson.JSONEncodeError:
         # What orjson refuses and the stdlib writes (a lone surrogate that was not escaped, an int over 64 bits):
         # never lose the whole listing for it.
-        import json  # noqa: PLC0415 - the rare path
+        return _stdlib_dumps(data)
 
+
+def _stdlib_dumps(data: Any) -> bytes:
+    import json  # noqa: PLC0415 - small documents and the rare values orjson refuses
+
+    try:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate: written as its \u escape
         return json.dumps(data, separators=(",", ":")).encode()
 
 
-def write_json(data: Any) -> None:
+def write_json(data: Any, *, few: bool = False) -> None:
     """One JSON document and a newline on stdout."""
     sys.stdout.flush()
-    sys.stdout.buffer.write(dumps(data) + b"\n")
+    sys.stdout.buffer.write(dumps(data, few=few) + b"\n")
 
 
 _CHUNK = 1024  # objects encoded per call: the document is never whole in memory (45,000 objects: ~70 MB as dicts)
@@ -77,16 +93,17 @@ _OBJECTS_FIRST = b'{"objects":[]'
 
 def write_snapshot_json(snapshot: Snapshot, objects: Sequence[IpcObject]) -> None:
     """`snapshot.to_json(objects)` and a newline on stdout, written as it is encoded, a chunk of objects at a time."""
-    rest = dumps(snapshot.to_json([]))
+    few = len(objects) <= FEW
+    rest = dumps(snapshot.to_json([]), few=few)
     if not rest.startswith(_OBJECTS_FIRST):  # "objects" is no longer the first key: no streaming, same document
-        write_json(snapshot.to_json(objects))
+        write_json(snapshot.to_json(objects), few=few)
         return
     out = sys.stdout.buffer
     sys.stdout.flush()
     out.write(_OBJECTS_FIRST[:-1])
     namespaces: dict[int, Any] = {}  # each namespace's JSON, built once (objects_json)
     for start in range(0, len(objects), _CHUNK):
-        chunk = dumps([o.json_with(namespaces) for o in objects[start : start + _CHUNK]])
+        chunk = dumps([o.json_with(namespaces) for o in objects[start : start + _CHUNK]], few=few)
         out.write(chunk[1:-1] if start == 0 else b"," + chunk[1:-1])
     out.write(b"]" + rest[len(_OBJECTS_FIRST) :] + b"\n")
 
