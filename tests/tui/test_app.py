@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 
 import posix_ipc
 import pytest
-from rich.text import Text
 from textual.app import ScreenStackError
 from textual.widgets import Static
 
@@ -19,6 +18,7 @@ from ipcwatch.tui.app import ADAPT, EXIT_GRACE, STOP_SIGNALS, IpcwatchApp
 from ipcwatch.tui.screens.dashboard import FILTER_INLINE
 from ipcwatch.tui.screens.help import HelpScreen
 from ipcwatch.tui.screens.hexview import HexViewScreen
+from ipcwatch.tui.widgets.detail import DetailPane
 from ipcwatch.tui.widgets.filter_bar import FilterBar
 from ipcwatch.tui.widgets.keyed_table import GONE, NEW, KeyedTable
 from ipcwatch.tui.widgets.rows import PROCESSES, build_rows, compile_filter
@@ -59,8 +59,7 @@ async def refresh(app: IpcwatchApp, pilot) -> None:  # type: ignore[no-untyped-d
 
 
 def detail_text(app: IpcwatchApp) -> str:
-    content = app.dashboard.query_one("#detail-body", Static).content
-    return content.plain if isinstance(content, Text) else str(content)
+    return app.dashboard.query_one(DetailPane).text.plain
 
 
 def cells(table: KeyedTable, key: str) -> list[str]:

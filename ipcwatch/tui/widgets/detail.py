@@ -13,8 +13,6 @@ from typing import Any
 
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 
 from ipcwatch.kinds import spec
 from ipcwatch.scan import IpcObject, Process, Snapshot
@@ -27,7 +25,7 @@ from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import escape, human_size
 from ipcwatch.tui.widgets.rows import waiting_for
-from ipcwatch.tui.widgets.steady import SteadyStatic
+from ipcwatch.tui.widgets.text_pane import TextPane
 from ipcwatch.views import key_text
 
 LABEL_WIDTH = 14
@@ -265,13 +263,12 @@ def blocked_text(b: BlockedThread, snapshot: Snapshot) -> Text:
     return text
 
 
-class DetailPane(VerticalScroll):
+class DetailPane(TextPane):
     """Scrollable details of whatever is selected. A process is shown at once from the scan, then again when a
     thread worker has read its context (psutil and signal dispositions, checked against its pid@start)."""
 
     DEFAULT_CSS = """
     DetailPane { border-top: solid $primary-darken-2; padding: 0 1; }
-    DetailPane > Static { width: 1fr; }
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -280,15 +277,12 @@ class DetailPane(VerticalScroll):
         self._probe: ProcessProbe | None = None
         self._shown_context: ProcessDetails | str = READING
 
-    def compose(self) -> ComposeResult:
-        yield SteadyStatic(markup=False, id="detail-body")
-
     def show(self, content: Text) -> None:
         self._showing = None
         self._set_body(content)
 
     def _set_body(self, content: Text) -> None:
-        self.query_one("#detail-body", SteadyStatic).show(content)
+        self.show_text(content)
 
     def show_message(self, message: str) -> None:
         self.show(Text(escape(message), style="dim"))

@@ -289,10 +289,10 @@ class KeyedTable(_Moving):
 
     def on_resize(self) -> None:
         """A new size (also when the table is shown, after a jump moved its cursor while it was hidden): the cursor
-        is brought into view; the lines drawn stay valid while the width does (`_layout` checks it)."""
+        is brought into view; the lines drawn stay valid while the width does (`_layout` checks it). No repaint
+        here: the layout that resized or showed the table has drawn it at its new size."""
         self._resize()
         self._scroll_to_cursor()
-        self.refresh()
 
     def _relayout(self) -> None:
         self._laid_out_for = -1

@@ -43,9 +43,11 @@ class ViewList(OptionList):
             self.replace_option_prompt(view.id, view_label(view, count, stale))
 
     def choose(self, view_id: str) -> None:
+        """Highlight the view shown (its ViewChosen would show it a second time)."""
         index = self.get_option_index(view_id)
         if self.highlighted != index:
-            self.highlighted = index
+            with self.prevent(OptionList.OptionHighlighted):
+                self.highlighted = index
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
