@@ -7,9 +7,12 @@ from __future__ import annotations
 import gc
 import threading
 
+from rich.text import Text
+
 from ipcwatch.kinds import KINDS
 from ipcwatch.scan import Snapshot
 from ipcwatch.tui.app import IpcwatchApp
+from ipcwatch.tui.widgets.detail import DetailPane
 from ipcwatch.tui.widgets.rows import ALL
 from tests.tui_fixtures import fixed_clock, synthetic_snapshot
 
@@ -71,3 +74,47 @@ async def test_a_jump_into_a_table_filled_while_hidden_brings_its_cursor_into_vi
         index = table.index_of(table.selected_key or "")
         top, height = round(table.scroll_offset.y), table.scrollable_content_region.height - 1
         assert index is not None and index > height and top <= index < top + height
+
+
+async def test_a_view_switch_lays_the_screen_out_once_even_when_the_detail_text_changes_height() -> None:
+    snapshot = synthetic_snapshot(90, 3)
+    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen, layouts = app.dashboard, []
+        relayout = screen._refresh_layout
+
+        def counted(*args: object, **kwargs: object) -> None:
+            layouts.append(args)
+            relayout(*args, **kwargs)  # type: ignore[arg-type]
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        pane = screen.query_one(DetailPane)
+        await pilot.press("3", "0")  # each table shown once (its first showing sizes it)
+        await pilot.pause()
+        for key in ("3", "0"):  # a semaphore set (with its values), then a segment: texts of other heights
+            before, layouts[:] = pane.virtual_size.height, []
+            await pilot.press(key)
+            for _ in range(4):
+                await pilot.pause(0.05)
+            assert pane.virtual_size.height != before
+            assert len(layouts) == 1  # the switch's; a Static in a VerticalScroll took a second for its scrollbar
+
+
+async def test_the_detail_pane_wraps_its_text_and_scrolls_it() -> None:
+    snapshot = synthetic_snapshot(90, 3)
+    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        pane = app.dashboard.query_one(DetailPane)
+        pane.show(Text("x" * 500 + "\n" + "\n".join(f"line {i}" for i in range(40)) + "\nlast"))
+        await pilot.pause()
+        width = pane.scrollable_content_region.width
+        assert width < pane.container_size.width  # the scrollbar's room is left
+        assert pane.virtual_size.height == -(-500 // width) + 41
+        pane.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        bottom = pane.render_line(pane.scrollable_content_region.height - 1).text
+        assert bottom.strip() == "last"
