@@ -33,7 +33,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.timer import Timer
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from ipcwatch.kinds import KINDS
 from ipcwatch.scan import Snapshot, scan
@@ -139,6 +139,7 @@ class IpcwatchApp(App[int]):
         self.scan_cpu = 0.0  # CPU seconds of the last scan (and its rows)
         self._first_seen: dict[str, float] = {}
         self._gc_paused = False  # the cyclic collector is off until the first scan is shown
+        self._scanned: tuple[Worker[None], Scanned] | None = None  # a scan worker's result, until the UI takes it
         self.stop_signals = stop_signals  # the host's dashboard passes STOP_SIGNALS; tests leave their process alone
         self.stop_signal: int | None = None  # the stop signal that ended the app, if one did
 
@@ -195,12 +196,14 @@ class IpcwatchApp(App[int]):
         self._scan()
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
-    def _scan(self) -> Scanned:
+    def _scan(self) -> None:
+        """Scan and build every view's rows, left in `_scanned` for the UI thread, not returned: a finished worker
+        keeps its result until the cyclic collector frees it (a full collection, rare with a big heap), and every
+        scan's snapshot and rows stayed alive with it (9,000 objects, 16 scans: 160 MB resident, 76 MB now)."""
         started = time.thread_time()
         rows = build_rows(self.scanner(), self._last_rows)
         reuse_rows(rows, self._last_rows)
-        counts = view_counts(rows)
-        return Scanned(rows, counts, time.thread_time() - started)
+        self._scanned = get_current_worker(), Scanned(rows, view_counts(rows), time.thread_time() - started)
 
     @property
     def effective_interval(self) -> float:
@@ -214,9 +217,11 @@ class IpcwatchApp(App[int]):
         self.scanning = False
         if not self.is_running:  # a late result while the app shuts down
             return
-        if event.state == WorkerState.SUCCESS and isinstance(worker.result, Scanned):
-            self.scan_cpu = worker.result.cpu
-            self.apply(worker.result)
+        done, self._scanned = self._scanned, None
+        scanned = done[1] if done is not None and done[0] is worker else None  # not a cancelled worker's
+        if event.state == WorkerState.SUCCESS and scanned is not None:
+            self.scan_cpu = scanned.cpu
+            self.apply(scanned)
         elif event.state == WorkerState.ERROR:
             self.notify(f"scan failed: {escape(str(worker.error))}", severity="error", markup=False)
         self.call_after_refresh(self._resume_gc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import weakref
 
 from rich.text import Text
 
@@ -118,3 +119,30 @@ async def test_the_detail_pane_wraps_its_text_and_scrolls_it() -> None:
         await pilot.pause()
         bottom = pane.render_line(pane.scrollable_content_region.height - 1).text
         assert bottom.strip() == "last"
+
+
+async def test_a_shown_scan_is_freed_by_reference_counting_once_the_next_is_shown() -> None:
+    """The scan worker's result is handed over, not kept by the finished worker (which lives until a full cyclic
+    collection): with the collector off, every snapshot but the last two shown goes at once."""
+    alive: list[weakref.ref[Snapshot]] = []
+
+    def scanner() -> Snapshot:
+        snapshot = synthetic_snapshot(90, 3, salt=len(alive) % 2)
+        alive.append(weakref.ref(snapshot))
+        return snapshot
+
+    app = IpcwatchApp(scanner, interval=60, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        gc.disable()
+        try:
+            for _ in range(4):
+                app.action_refresh_now()
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert len(alive) == 5
+            assert [ref() is not None for ref in alive[:3]] == [False] * 3
+            assert alive[-1]() is app.dashboard.snapshot
+        finally:
+            gc.enable()
