@@ -123,7 +123,8 @@ async def test_the_detail_pane_wraps_its_text_and_scrolls_it() -> None:
 
 async def test_a_shown_scan_is_freed_by_reference_counting_once_the_next_is_shown() -> None:
     """The scan worker's result is handed over, not kept by the finished worker (which lives until a full cyclic
-    collection): with the collector off, every snapshot but the last two shown goes at once."""
+    collection); the one a scan replaced is freed by the next scan worker, off the UI thread: with the collector
+    off, every snapshot but the last two shown goes at once."""
     alive: list[weakref.ref[Snapshot]] = []
 
     def scanner() -> Snapshot:
