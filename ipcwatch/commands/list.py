@@ -110,7 +110,7 @@ def write_snapshot_json(snapshot: Snapshot, objects: Sequence[IpcObject]) -> Non
 
 def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: bool) -> None:
     """Tables per kind; objects of other namespaces than the host's in a section per namespace after them."""
-    sections: dict[str, dict[str, list[IpcObject]]] = {"": {}}  # the host's, even empty: "0 object(s)" per kind
+    sections: dict[str, dict[str, list[IpcObject]]] = {}
     for obj in chosen:
         ns = obj.namespace
         label = "" if ns is None or ns.host else f"{ns.label} ({ns.tag})" if ns.label != ns.tag else ns.tag
