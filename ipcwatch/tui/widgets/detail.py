@@ -279,9 +279,6 @@ class DetailPane(TextPane):
 
     def show(self, content: Text) -> None:
         self._showing = None
-        self._set_body(content)
-
-    def _set_body(self, content: Text) -> None:
         self.show_text(content)
 
     def show_message(self, message: str) -> None:
@@ -293,7 +290,7 @@ class DetailPane(TextPane):
             self._probe = ProcessProbe(proc.pid, proc.start)
             self._shown_context = READING
         self._showing = (proc, snapshot, tuple(blocked))
-        self._set_body(process_text(*self._showing, context=self._shown_context))
+        self.show_text(process_text(*self._showing, context=self._shown_context))
         self._read_context(self._probe)
 
     @work(thread=True, exclusive=True, group="process-context", exit_on_error=False)
@@ -306,4 +303,4 @@ class DetailPane(TextPane):
             return  # something else is shown now
         gone = f"process {probe.pid} has exited (or its pid was reused)"
         self._shown_context = gone if details is None else details
-        self._set_body(process_text(*self._showing, context=self._shown_context))
+        self.show_text(process_text(*self._showing, context=self._shown_context))
