@@ -41,6 +41,7 @@ setup(
                 "ipcwatch/native/_procfd_pipe.c",
                 "ipcwatch/native/_procfd_maps.c",
                 "ipcwatch/native/_procfd_process.c",
+                "ipcwatch/native/_procfd_batch.c",
             ],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
