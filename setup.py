@@ -1,4 +1,4 @@
-"""Build the optional C helpers (hexdump, /proc fd walk, SysV and POSIX reads, sock_diag); fall back to pure Python when they cannot be built.
+"""Build the optional C helpers (hexdump, /proc fd walk, SysV and POSIX reads, sock_diag, the object list's JSON); fall back to pure Python when they cannot be built.
 
 Set IPCWATCH_REQUIRE_C=1 (CI does) to make a failed build an error instead of a fallback.
 """
@@ -59,6 +59,12 @@ setup(
         Extension(
             "ipcwatch.native._sockdiag",
             sources=["ipcwatch/native/_sockdiag.c"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
+        ),
+        Extension(
+            "ipcwatch.native._objjson",
+            sources=["ipcwatch/native/_objjson.c"],
+            depends=["ipcwatch/native/_grow.h"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
     ],

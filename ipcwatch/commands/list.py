@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
+from ipcwatch.native.objjson import compile_plan, encode
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, ScanConfig, Snapshot, scan
+from ipcwatch.scan.info import json_plan
+from ipcwatch.scan.model import namespace_json
 from ipcwatch.scan.nsfilter import ALL, select, unknown
 from ipcwatch.text import escape
 
@@ -91,9 +95,53 @@ _CHUNK = 1024  # objects encoded per call: the document is never whole in memory
 _OBJECTS_FIRST = b'{"objects":[]'
 
 
+@cache
+def _native_plan() -> object | None:
+    """The native writer's plan of an object's JSON, None when it was not built (then the dicts are encoded)."""
+    return compile_plan(*json_plan(), escape)
+
+
+class _Refused(Exception):
+    """A value json.dumps writes only with ensure_ascii (a lone surrogate): its whole chunk is written that way."""
+
+
+def _strict_dumps(data: Any) -> bytes:
+    import json  # noqa: PLC0415 - as `_stdlib_dumps`
+
+    try:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise _Refused from exc
+
+
+def _chunk_writer(plan: object | None, few: bool) -> Callable[[Sequence[IpcObject]], bytes]:
+    """A chunk of objects as their JSON, comma-separated: natively (what the stdlib's encoder writes: an object the
+    plan cannot express by its own json_with), else each object's dicts encoded (`dumps`)."""
+    namespaces: dict[int, Any] = {}  # each namespace's JSON, built once (objects_json)
+
+    def encoded(chunk: Sequence[IpcObject]) -> bytes:
+        return dumps([o.json_with(namespaces) for o in chunk], few=few)[1:-1]
+
+    if plan is None:
+        return encoded
+
+    def native(chunk: Sequence[IpcObject]) -> bytes:
+        try:
+            return encode(
+                plan, chunk, lambda ns: _strict_dumps(namespace_json(ns, namespaces)),
+                lambda obj: _strict_dumps(obj.json_with(namespaces)),
+            )  # fmt: skip
+        except _Refused:
+            return encoded(chunk)
+
+    return native
+
+
 def write_snapshot_json(snapshot: Snapshot, objects: Sequence[IpcObject]) -> None:
-    """`snapshot.to_json(objects)` and a newline on stdout, written as it is encoded, a chunk of objects at a time."""
-    few = len(objects) <= FEW
+    """`snapshot.to_json(objects)` and a newline on stdout, written as it is encoded, a chunk of objects at a time.
+    The native writer writes the stdlib encoder's bytes, so its listings never import orjson (`few`)."""
+    plan = _native_plan()
+    few = plan is not None or len(objects) <= FEW
     rest = dumps(snapshot.to_json([]), few=few)
     if not rest.startswith(_OBJECTS_FIRST):  # "objects" is no longer the first key: no streaming, same document
         write_json(snapshot.to_json(objects), few=few)
@@ -101,10 +149,10 @@ def write_snapshot_json(snapshot: Snapshot, objects: Sequence[IpcObject]) -> Non
     out = sys.stdout.buffer
     sys.stdout.flush()
     out.write(_OBJECTS_FIRST[:-1])
-    namespaces: dict[int, Any] = {}  # each namespace's JSON, built once (objects_json)
+    write = _chunk_writer(plan, few)
     for start in range(0, len(objects), _CHUNK):
-        chunk = dumps([o.json_with(namespaces) for o in objects[start : start + _CHUNK]], few=few)
-        out.write(chunk[1:-1] if start == 0 else b"," + chunk[1:-1])
+        chunk = write(objects[start : start + _CHUNK])
+        out.write(chunk if start == 0 else b"," + chunk)
     out.write(b"]" + rest[len(_OBJECTS_FIRST) :] + b"\n")
 
 

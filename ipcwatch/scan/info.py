@@ -4,17 +4,18 @@ A scan builds one per object, and a NamedTuple is built in less than half the ti
 The records inside them (a semaphore's values, a waiting client) stay dataclasses with their own `to_json`, which
 `json_value` prefers to a tuple's list. Numbers stay numbers and strings are raw (escape them to show).
 `info_items` walks any record's values in field order (the detail pane's field list); `IpcObject.to_json` writes
-them under the same keys.
+them under the same keys, and `json_plan` tells the native writer of `list --json` the same.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, get_args
 
-from ipcwatch.scan.model import Holder
+from ipcwatch.scan.model import Holder, IpcObject, Waiter, info_keys
 
 if TYPE_CHECKING:
+    from ipcwatch.native.objjson import Table
     from ipcwatch.scan.namespaces import Namespace
 
 
@@ -178,3 +179,27 @@ KindInfo = (
     | EventfdInfo
     | SignalfdInfo
 )
+
+
+def _as(how: str, *names: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple((name, name, how) for name in names)
+
+
+def json_plan() -> tuple[Table, Table, Table]:
+    """How `IpcObject.json_with` and the records' `to_json` write an object, key by key in their order, for the
+    native writer (ipcwatch.native.objjson: `compile_plan(*json_plan(), escape)`); the kinds' records write the
+    values `info_keys` names, through `json_value`. tests/unit/native/test_objjson.py proves both write the same."""
+    obj = (
+        _as("escaped", "ref") + _as("as_is", "kind") + _as("escaped_or_null", "name") + _as("as_is", "id", "key")
+        + _as("escaped", "owner") + _as("as_is", "uid") + (("perms", "mode", "perms"),) + _as("as_is", "mode", "size")
+        + _as("records", "holders", "waiters") + _as("as_is", "stale", "stale_reason", "identity")
+        + _as("namespace", "namespace") + _as("info", "info") + _as("escaped_if_set", "removed_at_logout")
+    )  # fmt: skip
+    records: Table = (
+        (Holder, _as("as_is", "pid") + _as("escaped", "comm", "user") + _as("as_is", "fd", "mode", "start")),
+        (Waiter, _as("as_is", "pid", "tid", "op")),
+        (SemValue, _as("as_is", "num", "value", "ncnt", "zcnt", "pid")),
+        (WaitingClient, _as("as_is", "inode") + _as("records", "holders")),
+    )
+    infos: Table = tuple((cls, _as("value", *info_keys(cls))) for cls in get_args(KindInfo))
+    return ((IpcObject, obj),), records, infos

@@ -31,6 +31,12 @@ def info_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+def info_keys(cls: type) -> tuple[str, ...]:
+    """The fields of a per-kind record class its object's JSON writes (under their own names): all but the object's
+    own keys."""
+    return tuple(name for name in info_names(cls) if name not in _OBJECT_KEYS)
+
+
 # The keys every object's JSON has (`IpcObject.to_json`): a kind's value of the same name does not replace them.
 _OBJECT_KEYS = frozenset(
     ("ref", "kind", "name", "id", "key", "owner", "uid", "perms", "mode", "size", "holders", "waiters", "stale")
@@ -50,8 +56,7 @@ def _info_writer(cls: type) -> _Writer:
     if writer is None:
         stores = [
             f"    v = record.{name}\n    data[{name!r}] = v if v.__class__ in plain else json_value(v, namespaces)\n"
-            for name in info_names(cls)
-            if name not in _OBJECT_KEYS
+            for name in info_keys(cls)
         ]
         scope = {"plain": _PLAIN, "json_value": json_value}
         exec("def write(data, record, namespaces):\n" + ("".join(stores) or "    pass\n"), scope)

@@ -1,0 +1,7 @@
+"""Type stubs for the compiled object-list JSON writer (see _objjson.c for the contract)."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+def plan(objects: tuple[Any, ...], records: tuple[Any, ...], infos: tuple[Any, ...], escape: Callable[[str], str], /) -> object: ...
+def encode(plan: object, objects: Sequence[Any], namespace: Callable[[Any], bytes], fallback: Callable[[Any], bytes], /) -> bytes: ...

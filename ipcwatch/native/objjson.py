@@ -1,0 +1,67 @@
+"""The object list of `list --json` written straight to JSON bytes by the compiled helper `_objjson`, following a
+plan: which fields of which record classes, under which keys, converted how. Without the helper `compile_plan`
+returns None and the caller builds each object's dicts and encodes them (`IpcObject.json_with`: the twin).
+
+    plan = compile_plan(objects, records, infos, escape)   # once; scan.info.json_plan() says what to write
+    encode(plan, chunk, namespace, fallback)                # b'{...},{...}': what json.dumps writes for the chunk
+
+A table is a tuple of (class, ((key, field, how), ...)); `how` is one of HOWS:
+    as_is            None, bools and ints as they are; a str as it is (no ipcwatch escaping)
+    escaped          a str through `escape`          escaped_or_null  None, else escaped
+    perms            "0644" from a mode (null for None)
+    records          a tuple of records (the `records` table), as a list
+    namespace        null, or `namespace(ns)`'s bytes
+    info             the record's values joined to its object's (the `infos` table); nothing for None
+    escaped_if_set   the key and the escaped str, nothing at all for None
+    value            `model.json_value`: plain values, escaped strings, tuples as lists, records, namespaces
+What the plan cannot express (a float, a str subclass, a lone surrogate, a class of no table) is written by
+`fallback(obj)` for that object, so a listing is never wrong, only slower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ipcwatch.native.compiled import compiled
+
+HOWS = ("as_is", "escaped", "escaped_or_null", "perms", "records", "namespace", "info", "escaped_if_set", "value")
+Table = Sequence[tuple[type, Sequence[tuple[str, str, str]]]]
+
+_c = compiled("_objjson")
+IMPLEMENTATION = "c" if _c else "python"
+
+
+def _resolved(table: Table) -> tuple[tuple[type, tuple[tuple[str, Any, int], ...]], ...]:
+    """Each field as the compiled writer reads it: a NamedTuple's item index, a slotted class's member descriptor."""
+    out = []
+    for cls, ops in table:
+        names: tuple[str, ...] | None = getattr(cls, "_fields", None)
+        out.append(
+            (
+                cls,
+                tuple(
+                    (key, cls.__dict__[name] if names is None else names.index(name), HOWS.index(how))
+                    for key, name, how in ops
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def compile_plan(objects: Table, records: Table, infos: Table, escape: Callable[[str], str]) -> object | None:
+    """The compiled plan, None when the helper was not built."""
+    if _c is None:
+        return None
+    return _c.plan(_resolved(objects), _resolved(records), _resolved(infos), escape)
+
+
+def encode(
+    plan: object, objects: Sequence[Any], namespace: Callable[[Any], bytes], fallback: Callable[[Any], bytes]
+) -> bytes:
+    """The objects' JSON, comma-separated, as json.dumps(ensure_ascii=False) writes each (see _objjson.c)."""
+    assert _c is not None, "compile_plan returned a plan: the helper is built"
+    return _c.encode(plan, objects, namespace, fallback)
+
+
+__all__ = ["HOWS", "IMPLEMENTATION", "Table", "compile_plan", "encode"]
