@@ -37,15 +37,18 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "_grow.h"
+
 #define DENTS_SIZE (16 * 1024)
-#define BATCH 512                       /* entries converted to Python objects per GIL re-acquisition */
 #define LINK_CAP (PATH_MAX + 1)         /* one more than any link can be, to detect truncation */
-#define ARENA_SIZE (32 * 1024)          /* link texts of "f" entries in one batch */
+#define INFO_CAP 4096                   /* one read of an fdinfo file */
 
 struct dirent64_raw {
     uint64_t d_ino;
@@ -65,22 +68,26 @@ typedef struct {
     unsigned long long a;               /* s, p: inode; f: st_dev; a: index into anon_names; n: into ns_names */
     unsigned long long b;               /* f: st_ino; n: inode */
     unsigned long long nlink;
-    size_t link_off;
-    size_t link_len;
+    size_t text_off;                    /* f: the link; a with an fdinfo dir: its fdinfo (text_len -1: unread) */
+    ssize_t text_len;
 } Entry;
 
+/* The entries of any number of fd directories, kept without the GIL until procfd_fd_tuples converts a range. */
+struct FdList {
+    Entry *entries;
+    size_t n_entries, cap_entries;
+    char *arena;                        /* link and fdinfo texts */
+    size_t arena_used, cap_arena;
+    char dents[DENTS_SIZE];
+};
+
+typedef struct FdList FdList;
+
 typedef struct {
-    int dir_fd;
+    FdList *out;
+    int dir_fd, info_dir_fd;
     const unsigned long long *devs;
     Py_ssize_t n_devs;
-    char *dents;
-    long dents_len;
-    long dents_pos;
-    int eof;
-    Entry *entries;
-    size_t n_entries;
-    char *arena;
-    size_t arena_used;
 } Walk;
 
 static PyObject *kind_s, *kind_p, *kind_f, *kind_a, *kind_n, *anon_names[2];  /* "eventfd", "signalfd" */
@@ -91,8 +98,15 @@ static const char *ns_links[3] = {"ipc:[", "mnt:[", "net:["};
 PyObject *procfd_pipe_fills(PyObject *self, PyObject *args);     /* _procfd_pipe.c */
 PyObject *procfd_shared_maps(PyObject *self, PyObject *args);     /* _procfd_maps.c */
 PyObject *procfd_read_process(PyObject *self, PyObject *args);    /* _procfd_process.c */
+PyObject *procfd_read_processes(PyObject *self, PyObject *args);  /* _procfd_batch.c */
 int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);
-PyObject *procfd_walk(int dir_fd, const unsigned long long *devs, Py_ssize_t n_devs);
+FdList *procfd_fd_list(void);
+void procfd_fd_list_free(FdList *list);
+int procfd_fd_collect(FdList *list, int dir_fd, int info_dir_fd, const unsigned long long *devs, Py_ssize_t n_devs,
+                      size_t *first);
+PyObject *procfd_fd_tuples(const FdList *list, size_t first, size_t end);
+size_t procfd_fd_count(const FdList *list);
+void procfd_fd_clear(FdList *list);
 
 /* The fd number a /proc/PID/fd entry name spells, or -1 for ".", ".." and anything else. */
 static int parse_fd_name(const char *name)
@@ -148,108 +162,187 @@ static int dev_wanted(const Walk *w, unsigned long long dev)
     return 0;
 }
 
-/* Classify one directory entry into the batch (or not). Called without the GIL. */
-static void classify(Walk *w, const char *name)
+/* One read of fdinfo/FD under the process directory into the arena: its length, or -1 when it cannot be read. */
+static ssize_t read_info(Walk *w, int fd)
 {
+    char name[32];
+    snprintf(name, sizeof name, "fdinfo/%d", fd);
+    int info = openat(w->info_dir_fd, name, O_RDONLY | O_CLOEXEC);
+    if (info < 0)
+        return -1;
+    ssize_t n = read(info, w->out->arena + w->out->arena_used, INFO_CAP);
+    close(info);
+    return n;
+}
+
+/* Classify one directory entry into the list (or not). Called without the GIL; 0, or ENOMEM. */
+static int classify(Walk *w, const char *name)
+{
+    FdList *out = w->out;
     int fd = parse_fd_name(name);
     if (fd < 0)
-        return;
-    char *link = w->arena + w->arena_used;
+        return 0;
+    if (grow((void **)&out->entries, &out->cap_entries, out->n_entries + 1, sizeof(Entry)) < 0
+        || grow((void **)&out->arena, &out->cap_arena, out->arena_used + LINK_CAP + INFO_CAP, 1) < 0)
+        return ENOMEM;
+    char *link = out->arena + out->arena_used;
     ssize_t n = readlinkat(w->dir_fd, name, link, LINK_CAP);
     if (n <= 0 || n >= LINK_CAP)
-        return;                         /* gone, not a link, or truncated */
-    Entry *e = &w->entries[w->n_entries];
+        return 0;                       /* gone, not a link, or truncated */
+    Entry *e = &out->entries[out->n_entries];
     e->fd = fd;
+    e->text_len = -1;
     if (link[0] == 's') {
         if (!parse_bracketed(link, (size_t)n, "socket:[", &e->a))
-            return;
+            return 0;
         e->kind = 's';
     } else if (link[0] == 'p') {
         if (!parse_bracketed(link, (size_t)n, "pipe:[", &e->a))
-            return;
+            return 0;
         e->kind = 'p';
         e->mode = link_mode(w->dir_fd, name);
     } else if (link[0] == '/') {
         struct stat st;
         if (fstatat(w->dir_fd, name, &st, 0) != 0)
-            return;
+            return 0;
         int is_fifo = S_ISFIFO(st.st_mode);
         if (!is_fifo && !dev_wanted(w, (unsigned long long)st.st_dev))
-            return;
+            return 0;
         e->kind = 'f';
         e->a = (unsigned long long)st.st_dev;
         e->b = (unsigned long long)st.st_ino;
         e->is_fifo = (char)is_fifo;
         e->nlink = (unsigned long long)st.st_nlink;
         e->mode = link_mode(w->dir_fd, name);
-        e->link_off = w->arena_used;
-        e->link_len = (size_t)n;
-        w->arena_used += (size_t)n;
+        e->text_off = out->arena_used;
+        e->text_len = n;
+        out->arena_used += (size_t)n;
     } else if (link[0] == 'a') {
         e->a = 2;
         for (unsigned long long i = 0; i < 2; i++)
             if ((size_t)n == strlen(anon_links[i]) && memcmp(link, anon_links[i], (size_t)n) == 0)
                 e->a = i;
         if (e->a == 2)
-            return;
+            return 0;
         e->kind = 'a';
+        if (w->info_dir_fd >= 0) {
+            e->text_off = out->arena_used;
+            e->text_len = read_info(w, fd);
+            if (e->text_len < 0)
+                e->text_len = -2;       /* asked for and unreadable */
+            else
+                out->arena_used += (size_t)e->text_len;
+        }
     } else {
         for (e->a = 0; e->a < 3; e->a++)
             if (parse_bracketed(link, (size_t)n, ns_links[e->a], &e->b))
                 break;
         if (e->a == 3)
-            return;
+            return 0;
         e->kind = 'n';
     }
-    w->n_entries++;
-}
-
-/* Fill the batch until it or the arena is full or the directory ends. Called without the GIL; 0 or an errno. */
-static int fill_batch(Walk *w)
-{
-    while (w->n_entries < BATCH && w->arena_used + LINK_CAP <= ARENA_SIZE) {
-        if (w->dents_pos >= w->dents_len) {
-            if (w->eof)
-                break;
-            long got = syscall(SYS_getdents64, w->dir_fd, w->dents, DENTS_SIZE);
-            if (got < 0)
-                return errno;
-            if (got == 0) {
-                w->eof = 1;
-                break;
-            }
-            w->dents_len = got;
-            w->dents_pos = 0;
-            continue;
-        }
-        /* A malformed record (never from a sane kernel) ends the walk: never loop or read past the buffer. */
-        if (w->dents_len - w->dents_pos <= (long)NAME_OFFSET)
-            return EIO;
-        struct dirent64_raw *d = (struct dirent64_raw *)(w->dents + w->dents_pos);
-        if (d->d_reclen <= NAME_OFFSET || d->d_reclen > w->dents_len - w->dents_pos
-            || memchr(d->d_name, '\0', d->d_reclen - NAME_OFFSET) == NULL)
-            return EIO;
-        w->dents_pos += d->d_reclen;
-        classify(w, d->d_name);
-    }
+    out->n_entries++;
     return 0;
 }
 
-static PyObject *entry_tuple(const Walk *w, const Entry *e)
+FdList *procfd_fd_list(void)
+{
+    return calloc(1, sizeof(FdList));
+}
+
+void procfd_fd_list_free(FdList *list)
+{
+    if (list != NULL) {
+        free(list->entries);
+        free(list->arena);
+        free(list);
+    }
+}
+
+size_t procfd_fd_count(const FdList *list)
+{
+    return list->n_entries;
+}
+
+void procfd_fd_clear(FdList *list)
+{
+    list->n_entries = 0;
+    list->arena_used = 0;
+}
+
+/* Append the entries of the fd directory dir_fd (read from its start, its offset rewound after) to the list, with
+ * each anon fd's fdinfo read under info_dir_fd unless that is -1. Without the GIL; 0 or an errno (the entries of
+ * a directory that failed are dropped). *first is where its entries begin. */
+int procfd_fd_collect(FdList *list, int dir_fd, int info_dir_fd, const unsigned long long *devs, Py_ssize_t n_devs,
+                      size_t *first)
+{
+    Walk w = {.out = list, .dir_fd = dir_fd, .info_dir_fd = info_dir_fd, .devs = devs, .n_devs = n_devs};
+    size_t entries_before = list->n_entries, arena_before = list->arena_used;
+    int err = 0;
+    *first = entries_before;
+    (void)lseek(dir_fd, 0, SEEK_SET);   /* fails on a non-directory, which getdents64 then reports */
+    for (;;) {
+        long got = syscall(SYS_getdents64, dir_fd, list->dents, DENTS_SIZE);
+        if (got <= 0) {
+            err = got < 0 ? errno : 0;
+            break;
+        }
+        /* A malformed record (never from a sane kernel) ends the walk: never loop or read past the buffer. */
+        for (long pos = 0; pos < got && err == 0;) {
+            struct dirent64_raw *d = (struct dirent64_raw *)(list->dents + pos);
+            if (got - pos <= (long)NAME_OFFSET || d->d_reclen <= NAME_OFFSET || d->d_reclen > got - pos
+                || memchr(d->d_name, '\0', d->d_reclen - NAME_OFFSET) == NULL)
+                err = EIO;
+            else {
+                pos += d->d_reclen;
+                err = classify(&w, d->d_name);
+            }
+        }
+        if (err != 0)
+            break;
+    }
+    (void)lseek(dir_fd, 0, SEEK_SET);   /* leave the caller's fd as it came: one cheap non-blocking call */
+    if (err != 0) {
+        list->n_entries = entries_before;
+        list->arena_used = arena_before;
+    }
+    return err;
+}
+
+static PyObject *entry_tuple(const FdList *list, const Entry *e)
 {
     if (e->kind == 's')
         return Py_BuildValue("(OiK)", kind_s, e->fd, e->a);
     if (e->kind == 'p')
         return Py_BuildValue("(OiKO)", kind_p, e->fd, e->a, mode_names[e->mode]);
-    if (e->kind == 'a')
+    if (e->kind == 'a' && e->text_len == -1)
         return Py_BuildValue("(OiO)", kind_a, e->fd, anon_names[e->a]);
+    if (e->kind == 'a' && e->text_len == -2)
+        return Py_BuildValue("(OiOO)", kind_a, e->fd, anon_names[e->a], Py_None);
+    if (e->kind == 'a')
+        return Py_BuildValue("(OiOy#)", kind_a, e->fd, anon_names[e->a], list->arena + e->text_off,
+                             (Py_ssize_t)e->text_len);
     if (e->kind == 'n')
         return Py_BuildValue("(OiOK)", kind_n, e->fd, ns_names[e->a], e->b);
-    PyObject *link = PyUnicode_DecodeFSDefaultAndSize(w->arena + e->link_off, (Py_ssize_t)e->link_len);
+    PyObject *link = PyUnicode_DecodeFSDefaultAndSize(list->arena + e->text_off, (Py_ssize_t)e->text_len);
     if (link == NULL)
         return NULL;
     return Py_BuildValue("(OiKKOOKN)", kind_f, e->fd, e->a, e->b, mode_names[e->mode],
                          e->is_fifo ? Py_True : Py_False, e->nlink, link);
+}
+
+/* The tuples of entries [first, end) of the list (with the GIL); NULL with an exception set. */
+PyObject *procfd_fd_tuples(const FdList *list, size_t first, size_t end)
+{
+    PyObject *result = PyList_New((Py_ssize_t)(end - first));
+    for (size_t i = first; result != NULL && i < end; i++) {
+        PyObject *item = entry_tuple(list, &list->entries[i]);
+        if (item == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, (Py_ssize_t)(i - first), item);
+    }
+    return result;
 }
 
 /* file_devs as a C array (PyMem); values that are not dev_t numbers can never match and are left out. */
@@ -287,55 +380,6 @@ int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_
     return 0;
 }
 
-/* The walk of fd_table over an open fd directory; NULL with an exception set (OSError with the errno). */
-PyObject *procfd_walk(int dir_fd, const unsigned long long *devs, Py_ssize_t n_devs)
-{
-    Walk w = {.dir_fd = dir_fd, .devs = devs, .n_devs = n_devs};
-    PyObject *result = PyList_New(0);
-    w.dents = PyMem_RawMalloc(DENTS_SIZE);
-    w.entries = PyMem_RawMalloc(sizeof(Entry) * BATCH);
-    w.arena = PyMem_RawMalloc(ARENA_SIZE);
-    if (result == NULL || w.dents == NULL || w.entries == NULL || w.arena == NULL) {
-        if (result != NULL)
-            PyErr_NoMemory();
-        Py_CLEAR(result);
-        goto done;
-    }
-    for (int first = 1;; first = 0) {
-        int err;
-        Py_BEGIN_ALLOW_THREADS
-        if (first)
-            (void)lseek(dir_fd, 0, SEEK_SET);   /* fails on a non-directory, which getdents64 then reports */
-        err = fill_batch(&w);
-        Py_END_ALLOW_THREADS
-        if (err != 0) {
-            errno = err;
-            PyErr_SetFromErrno(PyExc_OSError);
-            Py_CLEAR(result);
-            break;
-        }
-        for (size_t i = 0; i < w.n_entries; i++) {
-            PyObject *item = entry_tuple(&w, &w.entries[i]);
-            if (item == NULL || PyList_Append(result, item) < 0) {
-                Py_XDECREF(item);
-                Py_CLEAR(result);
-                goto done;
-            }
-            Py_DECREF(item);
-        }
-        w.n_entries = 0;
-        w.arena_used = 0;
-        if (w.eof && w.dents_pos >= w.dents_len)
-            break;
-    }
-done:
-    (void)lseek(dir_fd, 0, SEEK_SET);           /* leave the caller's fd as it came: one cheap non-blocking call */
-    PyMem_RawFree(w.dents);
-    PyMem_RawFree(w.entries);
-    PyMem_RawFree(w.arena);
-    return result;
-}
-
 static PyObject *fd_table(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -347,7 +391,23 @@ static PyObject *fd_table(PyObject *self, PyObject *args)
     Py_ssize_t n_devs = 0;
     if (procfd_collect_devs(file_devs, &devs, &n_devs) < 0)
         return NULL;
-    PyObject *result = procfd_walk(dir_fd, devs, n_devs);
+    FdList *list = procfd_fd_list();
+    PyObject *result = NULL;
+    if (list == NULL)
+        PyErr_NoMemory();
+    else {
+        int err;
+        size_t first;
+        Py_BEGIN_ALLOW_THREADS
+        err = procfd_fd_collect(list, dir_fd, -1, devs, n_devs, &first);
+        Py_END_ALLOW_THREADS
+        if (err != 0) {
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+        } else
+            result = procfd_fd_tuples(list, first, list->n_entries);
+    }
+    procfd_fd_list_free(list);
     PyMem_Free(devs);
     return result;
 }
@@ -357,6 +417,7 @@ static PyMethodDef methods[] = {
     {"pipe_fills", procfd_pipe_fills, METH_VARARGS, "(queued, capacity) of each pipe through its read ends, or None."},
     {"shared_maps", procfd_shared_maps, METH_VARARGS, "Shared file-backed mappings of an open maps fd."},
     {"read_process", procfd_read_process, METH_VARARGS, "stat, uid, cmdline, fd table and mappings of a process."},
+    {"read_processes", procfd_read_processes, METH_VARARGS, "read_process of every process, in one call."},
     {NULL, NULL, 0, NULL},
 };
 

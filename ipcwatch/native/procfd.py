@@ -14,6 +14,10 @@ this pure-Python twin.
                                                 # OSError(ENOTTY or EINVAL) on kernels before 6.11
     read_process(proc_dir_fd, file_devs, read_maps)
         # (stat bytes, uid, cmdline bytes, fd_table or errno, shared_maps or errno or None): one call per process
+    read_processes(proc_root, file_devs, maps_mode, read_anon)
+        # [(pid, stat, uid, cmdline, fds, maps, ipc) | (pid, stat errno), ...]: every process under proc_root in
+        # one call (see _procfd.c: maps a list, the maps text bytes, an errno or None; ipc the ns/ipc inode, -errno
+        # or None; with read_anon each ("a", fd, kind) entry gains its fdinfo bytes or None)
 """
 
 from __future__ import annotations
@@ -177,9 +181,15 @@ def py_shared_maps(maps_fd: int) -> list[SharedMap]:
 
 
 ProcessFiles = tuple[bytes, int, bytes, "list[FdEntry] | int", "list[SharedMap] | int | None"]
+# read_processes: (pid, stat, uid, cmdline, fds, maps, ipc) | (pid, errno) when its stat could not be read
+ProcessRecord = tuple
+
+MAPS_NONE, MAPS_QUERY, MAPS_FALLBACK, MAPS_TEXT = 0, 1, 2, 3  # read_processes' maps_mode
+_TEXT_CAP = 64 << 20  # the maps text, when PROCMAP_QUERY is refused
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
-def _errno_of(path: str, dir_fd: int, flags: int, read: Callable[[int], list]) -> list | int:
+def _errno_of(path: str, dir_fd: int, flags: int, read: Callable[[int], list | bytes]) -> list | bytes | int:
     """read(fd of path under dir_fd), or the errno of the OSError opening or reading it raised."""
     try:
         fd = os.open(path, flags | os.O_CLOEXEC, dir_fd=dir_fd)
@@ -193,12 +203,89 @@ def _errno_of(path: str, dir_fd: int, flags: int, read: Callable[[int], list]) -
         os.close(fd)
 
 
+def _read_text(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while total < _TEXT_CAP and (chunk := os.read(fd, min(65536, _TEXT_CAP - total))):
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _with_info(dir_fd: int, entry: FdEntry) -> FdEntry:
+    """An ("a", fd, kind) entry with its fdinfo text (None when it cannot be read) appended."""
+    try:
+        fd = os.open(f"fdinfo/{entry[1]}", os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return (*entry, None)
+    try:
+        return (*entry, os.read(fd, 4096))
+    except OSError:
+        return (*entry, None)
+    finally:
+        os.close(fd)
+
+
+def _read_one(pid: int, dir_fd: int, file_devs: Collection[int], maps_mode: int, read_anon: bool) -> tuple:
+    """(the record of one process, the maps_mode for the next one): the twin of procfd_read_dir."""
+    try:
+        stat, uid, cmdline = read_process_head(dir_fd)
+    except OSError as exc:
+        return (pid, exc.errno or errno.EIO), maps_mode
+    fds = _errno_of("fd", dir_fd, os.O_RDONLY | os.O_DIRECTORY, lambda fd: py_fd_table(fd, file_devs))
+    if read_anon and isinstance(fds, list):
+        fds = [_with_info(dir_fd, e) if e[0] == "a" else e for e in fds]
+    maps: list | bytes | int | None = None
+    sysv = False
+    if maps_mode in (MAPS_QUERY, MAPS_FALLBACK):
+        maps = _errno_of("maps", dir_fd, os.O_RDONLY, py_shared_maps)
+        if maps_mode == MAPS_FALLBACK and maps in (errno.ENOTTY, errno.EINVAL):
+            maps_mode = MAPS_TEXT  # a kernel without PROCMAP_QUERY: the text, from now on
+        sysv = isinstance(maps, list) and any(m[3].startswith(b"/SYSV") for m in maps)
+    if maps_mode == MAPS_TEXT:
+        maps = _errno_of("maps", dir_fd, os.O_RDONLY, _read_text)
+        sysv = isinstance(maps, bytes) and b"/SYSV" in maps
+    ipc = None
+    if sysv:  # a SysV shmid is only unique inside its IPC namespace
+        try:
+            ipc = os.stat("ns/ipc", dir_fd=dir_fd).st_ino
+        except OSError as exc:
+            ipc = -(exc.errno or errno.EIO)
+    return (pid, stat, uid, cmdline, fds, maps, ipc), maps_mode
+
+
 def py_read_process(proc_dir_fd: int, file_devs: Collection[int], read_maps: bool) -> ProcessFiles:
     """The pure-Python twin of `_procfd.read_process`."""
-    stat, uid, cmdline = read_process_head(proc_dir_fd)
-    fds = _errno_of("fd", proc_dir_fd, os.O_RDONLY | os.O_DIRECTORY, lambda fd: py_fd_table(fd, file_devs))
-    maps = _errno_of("maps", proc_dir_fd, os.O_RDONLY, py_shared_maps) if read_maps else None
-    return stat, uid, cmdline, fds, maps
+    record, _ = _read_one(-1, proc_dir_fd, file_devs, MAPS_QUERY if read_maps else MAPS_NONE, False)
+    if len(record) == 2:
+        raise OSError(record[1], os.strerror(record[1]))
+    return record[1:6]
+
+
+def py_read_processes(
+    proc_root: str, file_devs: Collection[int], maps_mode: int, read_anon: bool
+) -> list[ProcessRecord]:
+    """The pure-Python twin of `_procfd.read_processes`."""
+    if maps_mode not in (MAPS_NONE, MAPS_QUERY, MAPS_FALLBACK, MAPS_TEXT):
+        raise ValueError("maps_mode must be 0, 1, 2 or 3")
+    out: list[ProcessRecord] = []
+    root_fd = os.open(proc_root, _DIR_FLAGS)
+    try:
+        for name in os.listdir(root_fd):
+            if not (name.isascii() and name.isdigit()) or len(name) > 18:
+                continue
+            try:
+                dir_fd = os.open(name, _DIR_FLAGS, dir_fd=root_fd)
+            except OSError:
+                continue  # gone since the listing
+            try:
+                record, maps_mode = _read_one(int(name), dir_fd, file_devs, maps_mode, read_anon)
+            finally:
+                os.close(dir_fd)
+            out.append(record)
+    finally:
+        os.close(root_fd)
+    return out
 
 
 _c = compiled("_procfd")
@@ -206,19 +293,27 @@ fd_table = _c.fd_table if _c else py_fd_table
 pipe_fills = _c.pipe_fills if _c else py_pipe_fills
 shared_maps = _c.shared_maps if _c else py_shared_maps
 read_process = _c.read_process if _c else py_read_process
+read_processes = _c.read_processes if _c else py_read_processes
 IMPLEMENTATION = "c" if _c else "python"
 
 __all__ = [
     "IMPLEMENTATION",
     "FdEntry",
+    "MAPS_FALLBACK",
+    "MAPS_NONE",
+    "MAPS_QUERY",
+    "MAPS_TEXT",
     "ProcessFiles",
+    "ProcessRecord",
     "SharedMap",
     "fd_table",
     "pipe_fills",
     "py_fd_table",
     "py_pipe_fills",
     "py_read_process",
+    "py_read_processes",
     "py_shared_maps",
     "read_process",
+    "read_processes",
     "shared_maps",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
 from ipcwatch.scan.model import Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.scan.namespaces import Namespace, discover, with_fd_pins
 from ipcwatch.scan.nsread import SpecialDirs
-from ipcwatch.scan.procs import HolderIndex, ProcPassConfig, scan_processes
+from ipcwatch.scan.procs import HolderIndex, ProcPassConfig, index_processes, read_proc_pass
 from ipcwatch.scan.waits import WaitFinder
 
 __all__ = [
@@ -104,6 +105,27 @@ def scan(config: ScanConfig | None = None) -> Snapshot:
             gc.enable()
 
 
+class _Background:
+    """fn(arg) in a thread of its own; `result` waits for it and returns its value or raises its exception."""
+
+    def __init__(self, fn: Callable[[ProcPassConfig], list], arg: ProcPassConfig) -> None:
+        self._value: list | BaseException = []
+        self._thread = threading.Thread(target=self._run, args=(fn, arg), name="ipcwatch-proc-pass", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[ProcPassConfig], list], arg: ProcPassConfig) -> None:
+        try:
+            self._value = fn(arg)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+            self._value = exc
+
+    def result(self) -> list:
+        self._thread.join()
+        if isinstance(self._value, BaseException):
+            raise self._value
+        return self._value
+
+
 @dataclass
 class _ObjectReads:
     """What each kind reads from its objects themselves, before holders are known (phase one)."""
@@ -156,21 +178,18 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     file_devs = frozenset(d for v in [own, *(v.dirs for v in views)] for d in v.key if d is not None)
     finder = _waiter_finder(config)
 
-    # Phase one: what each object says of itself, then the single /proc pass for holders. Overlapping them was
-    # measured again with both native (2026-11-28, 9,000 objects, 2 cores): the object reads in a thread beside the
-    # pass 163-166 ms, the pass in a thread 156-167 ms, one after the other 163 ms; a thread prefetching the pass's
-    # native reads 55-65 ms against 54 ms for the pass alone, two threads sharing the pass 62 against 55 ms. Both
-    # sides still run Python between their native calls and contend for the GIL.
-    reads = _read_objects(config, mq_on)
-    index = scan_processes(
-        ProcPassConfig(
-            proc_root=config.proc_root,
-            file_devs=file_devs,
-            read_maps=bool(kinds & MAPPED_KINDS),
-            read_anon=bool(kinds & ANON_INODE_KINDS),
-            visitors=[finder.visit] if finder else [],
-        )
+    # Phase one: what each object says of itself, and the single /proc pass for holders, side by side: the pass's
+    # reads are one native call that releases the GIL throughout, run in a thread while this one reads the objects.
+    pass_config = ProcPassConfig(
+        proc_root=config.proc_root,
+        file_devs=file_devs,
+        read_maps=bool(kinds & MAPPED_KINDS),
+        read_anon=bool(kinds & ANON_INODE_KINDS),
+        visitors=[finder.visit] if finder else [],
     )
+    records = _Background(read_proc_pass, pass_config)
+    reads = _read_objects(config, mq_on)
+    index = index_processes(records.result(), pass_config)
     discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)
     spaces = nsscan.read_namespaces(discovery, kinds, config.proc_root, config.config_root)
     nsscan.read_views(views, kinds, spaces, config.proc_root)

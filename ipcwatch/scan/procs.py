@@ -13,9 +13,16 @@ import pwd
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ipcwatch.native.procfd import FdEntry, SharedMap
-from ipcwatch.native.procfd import read_process as read_files
-from ipcwatch.procfs import maps_entry, read_at, read_once, read_process_head
+from ipcwatch.native.procfd import (
+    MAPS_FALLBACK,
+    MAPS_NONE,
+    MAPS_TEXT,
+    FdEntry,
+    ProcessRecord,
+    SharedMap,
+    read_processes,
+)
+from ipcwatch.procfs import maps_entry, read_once, read_process_head
 from ipcwatch.scan.model import Holder, Process, ScanError
 from ipcwatch.scan.parsers import parse_fdinfo, parse_stat
 
@@ -100,8 +107,8 @@ class ProcPassConfig:
     visitors: Sequence[ProcessVisitor] = ()
 
 
-def _index_fds(pid: int, dir_fd: int, entries: list[FdEntry], index: HolderIndex, anon: bool) -> None:
-    # The hottest loop of a scan (every fd of every process): the walk itself is native (read_process).
+def _index_fds(pid: int, entries: list[FdEntry], index: HolderIndex, anon: bool) -> None:
+    # The hottest loop of a scan (every fd of every process): the walk itself is native (read_processes).
     sockets, pipes, files = index.sockets, index.pipes, index.files
     for entry in entries:
         kind = entry[0]
@@ -110,8 +117,10 @@ def _index_fds(pid: int, dir_fd: int, entries: list[FdEntry], index: HolderIndex
         elif kind == "p":
             pipes.setdefault(entry[2], []).append((pid, entry[1], entry[3]))
         elif kind == "a":
-            if anon:
-                _note_anon(pid, dir_fd, entry[1], entry[2], index)
+            # an eventfd or signalfd: its fdinfo (the eventfd's id and count, the signalfd's mask) is all there is
+            # to it; None when it closed since the walk saw it (fdinfo is as readable as the fd table that listed it)
+            if anon and entry[3] is not None:
+                index.anon_fds.append((pid, entry[1], entry[2], parse_fdinfo(entry[3])))
         elif kind == "n":
             index.ns_fds.append((pid, entry[1], entry[2], entry[3]))
         else:
@@ -120,15 +129,6 @@ def _index_fds(pid: int, dir_fd: int, entries: list[FdEntry], index: HolderIndex
             files.setdefault(key, []).append((pid, fd, mode))
             if is_fifo:
                 _note_fifo(index, key, link, nlink)
-
-
-def _note_anon(pid: int, dir_fd: int, fd: int, kind: str, index: HolderIndex) -> None:
-    """An eventfd or signalfd: its fdinfo (the eventfd's id and count, the signalfd's mask) is all there is to it."""
-    try:
-        info = parse_fdinfo(read_once(dir_fd, f"fdinfo/{fd}", 4096))
-    except OSError:
-        return  # closed since the walk saw it (fdinfo is as readable as the fd table that listed it)
-    index.anon_fds.append((pid, fd, kind, info))
 
 
 def _note_fifo(index: HolderIndex, key: FileKey, link: str, nlink: int) -> None:
@@ -159,35 +159,30 @@ def _parse_shared_maps(data: bytes) -> list[SharedMap]:
     return out
 
 
-def _text_maps(dir_fd: int) -> list[SharedMap]:
-    """The shared mappings from the maps text (kernels before 6.11); none when it is not readable."""
-    try:
-        return _parse_shared_maps(read_at(dir_fd, "maps", 64 << 20))
-    except PermissionError:
-        return []  # counted with the fd tables: same cause, same remedy
-
-
-def _maps_of(dir_fd: int, queried: list[SharedMap] | int | None) -> list[SharedMap]:
-    """What read_process's maps query gave (a list, or an errno), or the maps text when it was not asked for."""
+def _maps_of(read: list[SharedMap] | bytes | int) -> list[SharedMap]:
+    """What read_processes read of the maps: the query's list, the text (parsed), or an errno (EACCES: none)."""
     global _procmap_query_works
-    if queried is None:
-        return _text_maps(dir_fd)
-    if isinstance(queried, list):
-        return queried
-    if queried in (errno.ENOTTY, errno.EINVAL):
-        _procmap_query_works = False
-        return _text_maps(dir_fd)
-    if queried in _PERMISSION:
-        return []
-    raise OSError(queried, os.strerror(queried))
+    if isinstance(read, list):
+        return read
+    if isinstance(read, bytes):
+        _procmap_query_works = False  # the query was refused (or not asked for): the text, from now on
+        return _parse_shared_maps(read)
+    if read in _PERMISSION:
+        return []  # counted with the fd tables: same cause, same remedy
+    raise OSError(read, os.strerror(read))
 
 
 _MODE_BITS = {"r": 1, "w": 2, "rw": 3, "-": 0}
 _BITS_MODE = ("-", "r", "w", "rw")
 
 
-def _index_maps(pid: int, dir_fd: int, maps: list[SharedMap], index: HolderIndex, file_devs: frozenset[int]) -> None:
-    """One hold per object a process maps, whose mode is the union of all its mappings of it (rw and r: rw)."""
+def _index_maps(
+    pid: int, maps: list[SharedMap], ipc_inode: int | None, index: HolderIndex, file_devs: frozenset[int]
+) -> None:
+    """One hold per object a process maps, whose mode is the union of all its mappings of it (rw and r: rw).
+
+    ipc_inode: the inode of its ns/ipc (read when it maps a SysV segment), or -errno when that could not be read.
+    """
     segments: dict[int, int] = {}  # SysV shmid -> mode bits
     files: dict[FileKey, int] = {}  # (st_dev, inode) -> mode bits
     for mode, dev, inode, path in maps:
@@ -196,7 +191,9 @@ def _index_maps(pid: int, dir_fd: int, maps: list[SharedMap], index: HolderIndex
         elif dev in file_devs:
             files[(dev, inode)] = files.get((dev, inode), 0) | _MODE_BITS[mode]
     if segments:
-        ipc_inode = os.stat("ns/ipc", dir_fd=dir_fd).st_ino  # the shmid is only unique inside it
+        if ipc_inode is None or ipc_inode < 0:  # the shmid is only unique inside it
+            code = -ipc_inode if ipc_inode else errno.EIO
+            raise OSError(code, os.strerror(code))
         for shmid, bits in segments.items():
             index.shm_segments.setdefault((ipc_inode, shmid), []).append((pid, None, _BITS_MODE[bits]))
     for key, bits in files.items():
@@ -235,46 +232,45 @@ def process_at(pid: int, proc_root: str = "/proc") -> Process | None:
         os.close(dir_fd)
 
 
-def scan_processes(config: ProcPassConfig) -> HolderIndex:
-    """Walk every /proc/PID once and index what each one holds."""
+def read_proc_pass(config: ProcPassConfig) -> list[ProcessRecord]:
+    """What the pass reads of every process: one native call that releases the GIL throughout (run it in a thread
+    beside other reads), or the Python twin."""
+    maps_mode = MAPS_NONE if not config.read_maps else MAPS_FALLBACK if _procmap_query_works else MAPS_TEXT
+    return read_processes(config.proc_root, config.file_devs, maps_mode, config.read_anon)
+
+
+def index_processes(records: list[ProcessRecord], config: ProcPassConfig) -> HolderIndex:
+    """Index what each process of `read_proc_pass` holds, then run the visitors."""
     index = HolderIndex()
-    proc_fd = os.open(config.proc_root, _DIR_FLAGS)
-    try:
-        names = os.listdir(proc_fd)
-        for name in names:
-            if not name.isdigit():
-                continue
-            pid = int(name)
-            try:
-                dir_fd = os.open(name, _DIR_FLAGS, dir_fd=proc_fd)
-            except OSError:
-                continue
-            try:
-                query = config.read_maps and _procmap_query_works
-                stat, uid, raw_cmdline, fds, maps = read_files(dir_fd, config.file_devs, query)
-                proc = _process(pid, stat, uid, raw_cmdline)
-                if proc is None:
-                    index.errors.append(ScanError(f"{config.proc_root}/{pid}/stat", "could not be parsed"))
-                    continue
-                index.processes[pid] = proc
-                if isinstance(fds, int):
-                    if fds not in _PERMISSION:
-                        raise OSError(fds, os.strerror(fds))  # gone (ENOENT, ESRCH) or an error to report
-                    index.unreadable_fd_tables += 1
-                else:
-                    _index_fds(pid, dir_fd, fds, index, config.read_anon)
-                if config.read_maps:
-                    _index_maps(pid, dir_fd, _maps_of(dir_fd, maps), index, config.file_devs)
-                for visit in config.visitors:
-                    visit(pid, dir_fd, proc)
-            except _GONE:
-                index.processes.pop(pid, None)
-            except OSError as exc:
-                index.errors.append(ScanError(f"{config.proc_root}/{pid}", exc.strerror or str(exc)))
-            finally:
-                os.close(dir_fd)
-    finally:
-        os.close(proc_fd)
+    visits: list[tuple[int, Process]] = []
+    for record in records:
+        pid = record[0]
+        if len(record) == 2:  # its stat could not be read
+            if record[1] not in (errno.ENOENT, errno.ESRCH):  # else gone
+                index.errors.append(ScanError(f"{config.proc_root}/{pid}", os.strerror(record[1])))
+            continue
+        _, stat, uid, raw_cmdline, fds, maps, ipc_inode = record
+        proc = _process(pid, stat, uid, raw_cmdline)
+        if proc is None:
+            index.errors.append(ScanError(f"{config.proc_root}/{pid}/stat", "could not be parsed"))
+            continue
+        index.processes[pid] = proc
+        try:
+            if isinstance(fds, int):
+                if fds not in _PERMISSION:
+                    raise OSError(fds, os.strerror(fds))  # gone (ENOENT, ESRCH) or an error to report
+                index.unreadable_fd_tables += 1
+            else:
+                _index_fds(pid, fds, index, config.read_anon)
+            if config.read_maps:
+                _index_maps(pid, _maps_of(maps), ipc_inode, index, config.file_devs)
+            visits.append((pid, proc))
+        except _GONE:
+            index.processes.pop(pid, None)
+        except OSError as exc:
+            index.errors.append(ScanError(f"{config.proc_root}/{pid}", exc.strerror or str(exc)))
+    if config.visitors:
+        _visit(visits, index, config)
     if index.unreadable_fd_tables:
         index.errors.append(
             ScanError(
@@ -284,6 +280,44 @@ def scan_processes(config: ProcPassConfig) -> HolderIndex:
             )
         )
     return index
+
+
+def _visit(visits: list[tuple[int, Process]], index: HolderIndex, config: ProcPassConfig) -> None:
+    """Run the visitors on each process through a /proc/PID directory fd opened again (one at a time), once its
+    start time says it is still the process the pass read: a pid recycled since is not visited."""
+    proc_fd = os.open(config.proc_root, _DIR_FLAGS)
+    try:
+        for pid, proc in visits:
+            try:
+                dir_fd = os.open(str(pid), _DIR_FLAGS, dir_fd=proc_fd)
+            except OSError:
+                continue  # exited since the pass read it
+            try:
+                if _started_at(dir_fd) == proc.start:
+                    for visit in config.visitors:
+                        visit(pid, dir_fd, proc)
+            except _GONE:
+                index.processes.pop(pid, None)
+            except OSError as exc:
+                index.errors.append(ScanError(f"{config.proc_root}/{pid}", exc.strerror or str(exc)))
+            finally:
+                os.close(dir_fd)
+    finally:
+        os.close(proc_fd)
+
+
+def _started_at(dir_fd: int) -> int | None:
+    """The start time (clock ticks after boot) of the process behind an open /proc/PID directory fd."""
+    try:
+        parsed = parse_stat(read_once(dir_fd, "stat", 8192))
+    except OSError:
+        return None  # exited since the pass read it
+    return parsed[3] if parsed is not None else None
+
+
+def scan_processes(config: ProcPassConfig) -> HolderIndex:
+    """Walk every /proc/PID once and index what each one holds."""
+    return index_processes(read_proc_pass(config), config)
 
 
 @functools.cache

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from ipcwatch.native import procfd
+from ipcwatch.procfs import read_at
 from ipcwatch.scan import procs
 from tests.conftest import Cleanup, needs_root
 
@@ -63,7 +64,7 @@ def test_query_twins_and_the_text_parser_agree(mapper) -> None:
         raise
     assert all(r == results[0] for r in results)
     ours = [m for m in results[0] if m[1:3] == (st.st_dev, st.st_ino) or m[3].startswith(b"/SYSV")]
-    parsed = procs._parse_shared_maps(procs.read_at(dir_fd, "maps", 1 << 20))
+    parsed = procs._parse_shared_maps(read_at(dir_fd, "maps", 1 << 20))
     assert ours == [m for m in parsed if m in ours] and len(parsed) == len(ours)
     modes = {(m[0], m[2]) for m in ours}
     assert modes == {("r", seg.id), ("rw", st.st_ino), ("r", st.st_ino)}
