@@ -262,8 +262,14 @@ static int put_op(Out *o, const Op *op, PyObject *v)
             return UNEXPRESSED;
         int overflow = 0;
         long long mode = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (overflow)
-            return UNEXPRESSED;
+        if (overflow) {                 /* past 64 bits: its low 12 bits as Python's `mode & 0o7777` gives them */
+            PyObject *low = PyLong_FromLong(07777), *bits = low ? PyNumber_And(v, low) : NULL;
+            Py_XDECREF(low);
+            if (bits == NULL)
+                return FAILED;
+            mode = PyLong_AsLongLong(bits);
+            Py_DECREF(bits);
+        }
         char perms[6] = {'"', '0', '0', '0', '0', '"'};
         for (int i = 4; i > 0; i--, mode >>= 3)
             perms[i] = (char)('0' + (mode & 7));
