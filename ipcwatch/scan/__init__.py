@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 
 from ipcwatch.kinds import ANON_INODE_KINDS, KIND_TITLES, KINDS, MAPPED_KINDS, POSIX_KINDS, Kind
 from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
@@ -37,6 +38,8 @@ __all__ = [
     "Waiter",
     "scan",
 ]
+
+T = TypeVar("T")
 
 DEFAULT_FILE_DIRS = ("/tmp", "/run", "/var/run", "/dev/shm")
 
@@ -105,25 +108,25 @@ def scan(config: ScanConfig | None = None) -> Snapshot:
             gc.enable()
 
 
-class _Background:
-    """fn(arg) in a thread of its own; `result` waits for it and returns its value or raises its exception."""
+class _Background(Generic[T]):
+    """fn(*args) in a thread of its own; `result` waits for it and returns its value or raises its exception."""
 
-    def __init__(self, fn: Callable[[ProcPassConfig], list], arg: ProcPassConfig) -> None:
-        self._value: list | BaseException = []
-        self._thread = threading.Thread(target=self._run, args=(fn, arg), name="ipcwatch-proc-pass", daemon=True)
+    def __init__(self, fn: Callable[..., T], *args: object) -> None:
+        self._value: T | BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="ipcwatch-scan-read", daemon=True)
         self._thread.start()
 
-    def _run(self, fn: Callable[[ProcPassConfig], list], arg: ProcPassConfig) -> None:
+    def _run(self, fn: Callable[..., T], args: tuple) -> None:
         try:
-            self._value = fn(arg)
+            self._value = fn(*args)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
             self._value = exc
 
-    def result(self) -> list:
+    def result(self) -> T:
         self._thread.join()
         if isinstance(self._value, BaseException):
             raise self._value
-        return self._value
+        return self._value  # type: ignore[return-value]
 
 
 @dataclass
@@ -198,7 +201,10 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     if reads.socket_source == "/proc/net/unix":
         notes.append("unix sockets read from /proc/net/unix (sock_diag unavailable): no peers or queues")
 
-    # Phase two: join holders to objects and give verdicts.
+    # Phase two: join holders to objects and give verdicts. The pipes' and FIFOs' fills are one native call (the GIL
+    # released throughout): it runs in a thread while this one builds the other kinds' objects.
+    plan = pipes.fill_plan(index, reads.found, Kind.PIPE in kinds, Kind.FIFO in kinds)
+    fills = _Background(pipes.read_fills, config.proc_root, plan)
     objects: list[IpcObject] = []
     own_ipc, own_mnt = spaces.own("ipc"), spaces.own("mnt")
     for ns, tables in [(own_ipc, reads.tables), *spaces.sysv]:
@@ -208,14 +214,15 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     host_mnt, host_ipc = _if_host(own_mnt), _if_host(own_ipc)
     in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index, host_mnt) if o.kind in kinds]
     if Kind.FIFO in kinds:
-        in_mnt += pipes.fifo_objects(index, reads.found, config.proc_root, _other_mnt(spaces, own_mnt), own_mnt)
+        found, other_mnt = reads.found, _other_mnt(spaces, own_mnt)
+        in_mnt += pipes.fifo_objects(index, found, config.proc_root, plan, fills.result(), other_mnt, own_mnt)
     objects += _placed(in_mnt, own_mnt)
     objects += _placed(posix.mqueue_objects(reads.mq_entries, index, host_ipc), own_ipc)
     for mnt, shm_entries, ipc, mq_entries in spaces.posix:
         objects += [o for o in posix.shm_dir_objects(shm_entries, index, mnt) if o.kind in kinds]
         objects += posix.mqueue_objects(mq_entries, index, ipc)
     if Kind.PIPE in kinds:
-        objects += pipes.pipe_objects(index, config.proc_root)
+        objects += pipes.pipe_objects(index, plan, fills.result())
     if Kind.UNIX in kinds:
         sockets, net_of = nsscan.read_unix(spaces, reads.sockets, config.proc_root)
         objects += unix.unix_objects(sockets, index, reads.found, net_of)

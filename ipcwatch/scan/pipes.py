@@ -17,7 +17,7 @@ from ipcwatch.native.posixread import special_files
 from ipcwatch.native.procfd import pipe_fills as native_pipe_fills
 from ipcwatch.procfs import file_identity
 from ipcwatch.scan.info import FifoInfo, PipeInfo
-from ipcwatch.scan.model import IpcObject, ScanError
+from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.scan.nsread import open_beneath, open_root
 from ipcwatch.scan.procs import FileKey, Hold, HolderIndex, user_name
@@ -51,13 +51,31 @@ def walk_special_files(roots: Iterable[str], depth: int, errors: list[ScanError]
     return found
 
 
-def pipe_fills(proc_root: str, objects: Iterable[tuple[int, list[Hold]]]) -> list[tuple[int | None, int | None]]:
-    """(bytes queued, capacity) of each (inode, holds) pipe or FIFO, through one of its existing read ends;
-    (None, None) when it has none that answers. One call for all of them (ipcwatch.native.procfd)."""
+@dataclass(frozen=True)
+class FillPlan:
+    """The pipes and FIFOs whose fill (bytes queued, capacity) the scan reads, and the read ends to read it through."""
+
+    pipes: list[tuple[int, list[Hold], tuple[Holder, ...]]]  # (inode, holds, holders) of each pipe someone holds
+    fifos: list[FileKey]  # FIFOs someone has open, then FIFO files of the walk
+    requests: list[tuple[int, list[tuple[int, int]]]]  # (inode, [(pid, fd) of a read end, ...]): pipes', FIFOs'
+
+
+def fill_plan(index: HolderIndex, found: FoundFiles, want_pipes: bool, want_fifos: bool) -> FillPlan:
+    """What `read_fills` reads for `pipe_objects` (want_pipes) and `fifo_objects` (want_fifos)."""
+    held = [(inode, holds, holders) for inode, holds in index.pipes.items() if (holders := index.holders(holds))]
+    held = held if want_pipes else []
+    fifos = list({key for key in index.files if key in index.fifo_paths} | set(found.fifos)) if want_fifos else []
+    objects = [(inode, holds) for inode, holds, _ in held] + [(key[1], index.files.get(key, [])) for key in fifos]
     requests = [
         (inode, [(pid, fd) for pid, fd, mode in holds if fd is not None and "r" in mode]) for inode, holds in objects
     ]
-    return [(None, None) if fill is None else fill for fill in native_pipe_fills(proc_root, requests)]
+    return FillPlan(held, fifos, requests)
+
+
+def read_fills(proc_root: str, plan: FillPlan) -> list[tuple[int | None, int | None]]:
+    """(bytes queued, capacity) of each pipe or FIFO of the plan, through one of its existing read ends; (None, None)
+    when it has none that answers. One native call for all of them (ipcwatch.native.procfd), the GIL released."""
+    return [(None, None) if fill is None else fill for fill in native_pipe_fills(proc_root, plan.requests)]
 
 
 def _ends(holds: list[Hold]) -> tuple[int, int]:
@@ -70,12 +88,11 @@ def _ends(holds: list[Hold]) -> tuple[int, int]:
     return readers, writers
 
 
-def pipe_objects(index: HolderIndex, proc_root: str) -> list[IpcObject]:
+def pipe_objects(index: HolderIndex, plan: FillPlan, fills: list[tuple[int | None, int | None]]) -> list[IpcObject]:
+    """The pipes someone holds (`fills`: what `read_fills` read for the plan)."""
     out = []
-    held = [(inode, holds, holders) for inode, holds in index.pipes.items() if (holders := index.holders(holds))]
-    fills = pipe_fills(proc_root, [(inode, holds) for inode, holds, _ in held])
     processes, complete, prefix = index.processes, index.complete, f"{Kind.PIPE}:"
-    for (inode, holds, holders), (queued, capacity) in zip(held, fills, strict=True):
+    for (inode, holds, holders), (queued, capacity) in zip(plan.pipes, fills[: len(plan.pipes)], strict=True):
         readers, writers = _ends(holds)
         stale_reason = None
         if writers and not readers and complete:
@@ -120,17 +137,18 @@ def fifo_objects(
     index: HolderIndex,
     found: FoundFiles,
     proc_root: str,
+    plan: FillPlan,
+    fills: list[tuple[int | None, int | None]],
     other_mnt: Callable[[int], Namespace | None] = lambda pid: None,
     own_mnt: Namespace | None = None,
 ) -> list[IpcObject]:
     """FIFOs someone has open (anywhere) plus FIFO files in the walked directories. A FIFO whose holder is in
     another mount namespace (`other_mnt(pid)`) has a path relative to that holder's root: it is stat'ed there and
     its ref and namespace are that mount namespace's, so the host's `/tmp/x` and a container's never collide.
-    The others live in `own_mnt` (the scanner's), with unqualified refs."""
+    The others live in `own_mnt` (the scanner's), with unqualified refs. `fills`: what `read_fills` read for the
+    plan."""
     out = []
-    keys = {key for key in index.files if key in index.fifo_paths} | set(found.fifos)
-    fills = pipe_fills(proc_root, [(key[1], index.files.get(key, [])) for key in keys])
-    for key, (queued, capacity) in zip(keys, fills, strict=True):
+    for key, (queued, capacity) in zip(plan.fifos, fills[len(plan.pipes) :], strict=True):
         holds = index.files.get(key, [])
         holders = index.holders(holds)
         ns = None
