@@ -1,0 +1,139 @@
+"""The batched /proc pass (read_processes): the C helper and its Python twin agree on real children, in every maps
+mode, and the batch never holds an fd per process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ipcwatch.native import procfd
+from ipcwatch.scan import procs
+from tests.conftest import Child, Cleanup, needs_root
+
+try:
+    from ipcwatch.native import _procfd
+except ImportError:
+    _procfd = None  # type: ignore[assignment]
+
+pytestmark = needs_root  # reading another process's fds and maps
+CHILD = """
+import mmap, os, socket, sys, sysv_ipc
+seg = sysv_ipc.attach({shmid})
+fd = os.open({path!r}, os.O_RDWR)
+shared = mmap.mmap(fd, 4096, mmap.MAP_SHARED)
+r, w = os.pipe()
+a, b = socket.socketpair()
+efd = os.eventfd(7)
+print(r, w, a.fileno(), efd, fd)
+print("READY", flush=True)
+sys.stdin.read()
+"""
+MODES = (procfd.MAPS_NONE, procfd.MAPS_QUERY, procfd.MAPS_FALLBACK, procfd.MAPS_TEXT)
+
+
+def _impls() -> list:
+    return [procfd.py_read_processes] + ([_procfd.read_processes] if _procfd is not None else [])
+
+
+def _root_of(tmp_path: Path, *children: Child) -> str:
+    """A proc root that shows only these children: PID -> /proc/PID (the batch opens each entry as a directory)."""
+    for child in children:
+        (tmp_path / str(child.pid)).symlink_to(f"/proc/{child.pid}")
+    return str(tmp_path)
+
+
+@pytest.fixture
+def holder(spawn, sysv_shm, posix_shm):
+    seg = sysv_shm(size=8192)
+    name, _ = posix_shm(size=4096)
+    path = f"/dev/shm/{name}"
+    child = spawn(CHILD.format(shmid=seg.id, path=path))
+    return child, seg, os.stat(path)
+
+
+def _by_kind(fds: list, kind: str) -> list:
+    return [e for e in fds if e[0] == kind]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("anon", [False, True])
+def test_the_twins_agree_on_a_live_child(holder, tmp_path: Path, mode: int, anon: bool) -> None:
+    child, seg, st = holder
+    root = _root_of(tmp_path, child)
+    r, w, sock, efd, shm_fd = (int(n) for n in child.lines[0].split())
+    results = [impl(root, [st.st_dev], mode, anon) for impl in _impls()]
+    for records in results:
+        assert len(records) == 1
+        pid, stat, uid, cmdline, fds, maps, ipc = records[0]
+        assert (pid, uid) == (child.pid, 0) and procs.parse_stat(stat)[3] == procs.parse_stat(results[0][0][1])[3]
+        assert (cmdline, fds, maps, ipc) == results[0][0][3:]
+        assert cmdline.startswith(os.fsencode(sys.executable) + b"\0-c\0")
+        assert {(e[1], e[3]) for e in _by_kind(fds, "p")} >= {(r, "r"), (w, "w")}
+        assert any(e[1] == sock for e in _by_kind(fds, "s"))
+        assert any(e[1] == shm_fd and e[2:4] == (st.st_dev, st.st_ino) for e in _by_kind(fds, "f"))
+        [eventfd] = [e for e in _by_kind(fds, "a") if e[1] == efd]
+        if anon:
+            assert eventfd[2] == "eventfd" and b"eventfd-count:" in eventfd[3]
+        else:
+            assert eventfd == ("a", efd, "eventfd")
+        ns_ipc = os.stat(f"/proc/{child.pid}/ns/ipc").st_ino
+        if mode == procfd.MAPS_NONE:
+            assert maps is None and ipc is None
+        elif mode == procfd.MAPS_TEXT:
+            assert isinstance(maps, bytes) and b"/SYSV" in maps and ipc == ns_ipc
+        else:  # this kernel has PROCMAP_QUERY, or the fallback read the text
+            assert isinstance(maps, list | bytes) and ipc == ns_ipc
+            if isinstance(maps, list):
+                assert any(m[2] == seg.id and m[3].startswith(b"/SYSV") for m in maps)
+                assert any(m[1:3] == (st.st_dev, st.st_ino) and m[0] == "rw" for m in maps)
+
+
+def test_the_batch_matches_one_read_per_process(holder, tmp_path: Path) -> None:
+    """read_processes gives, per process, what read_process gives through its own directory fd."""
+    child, _, st = holder
+    records = procfd.read_processes(_root_of(tmp_path, child), [st.st_dev], procfd.MAPS_QUERY, False)
+    dir_fd = os.open(f"/proc/{child.pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        one = procfd.read_process(dir_fd, [st.st_dev], True)
+    finally:
+        os.close(dir_fd)
+    assert records[0][3:6] == one[2:]
+
+
+def test_every_process_of_the_host_is_read_with_a_low_fd_limit() -> None:
+    """RLIMIT_NOFILE 32 and hundreds of processes: the batch (one directory at a time) and the visitors (each
+    process opened again, one at a time) still see every process, and no fd is left open."""
+    code = textwrap.dedent(
+        """
+        import os, resource
+        from ipcwatch.native import procfd
+        from ipcwatch.scan import procs
+        resource.setrlimit(resource.RLIMIT_NOFILE, (32, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        before = len(os.listdir("/proc/self/fd"))
+        pids = {int(n) for n in os.listdir("/proc") if n.isdigit()}
+        for impl in (procfd.read_processes, procfd.py_read_processes):
+            records = impl("/proc", [], procfd.MAPS_FALLBACK, True)
+            assert len(pids & {r[0] for r in records}) >= len(pids) - 5, (len(pids), len(records))
+        visited = []
+        config = procs.ProcPassConfig(visitors=[lambda pid, dir_fd, proc: visited.append(os.fstat(dir_fd).st_ino)])
+        index = procs.scan_processes(config)
+        assert len(visited) >= len(index.processes) - 5 > 50, (len(visited), len(index.processes))
+        assert len(os.listdir("/proc/self/fd")) == before
+        print("OK", len(pids))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("OK"), done.stderr
+
+
+def test_a_process_gone_between_listing_and_reading_is_skipped(spawn, tmp_path: Path, cleanup: Cleanup) -> None:
+    child = spawn('import sys\nprint("READY", flush=True)\nsys.stdin.read()')
+    root = _root_of(tmp_path, child)
+    child.stop()
+    for impl in _impls():
+        assert impl(root, [], procfd.MAPS_QUERY, True) == []  # its /proc/PID is gone: nothing, no error
