@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any, Literal, Protocol
 
-from ipcwatch.text import cell_len, terminal_columns
+from ipcwatch.text import cell_len, one_cell_each, terminal_columns
 
 Elide = Literal["middle", "end"]
 IDENTITY, ESSENTIAL, DETAIL, EXTRA = 0, 1, 2, 3  # priorities: lower is kept first
@@ -144,20 +144,28 @@ def render_table(
     long cells are elided."""
     if width == AUTO:  # a script (stdout not a terminal) gets every column whole
         width = terminal_columns() - indent if sys.stdout.isatty() else None
-    texts = [[c.title, *map(c.cell, objects)] for c in columns]  # column by column: map and str.ljust do the loops
-    cells = [None if "".join(col).isascii() else [cell_len(t) for t in col] for col in texts]  # None: len is cells
+    return lay_out(columns, [[c.title, *map(c.cell, objects)] for c in columns], width)  # column by column
+
+
+def lay_out(columns: Sequence[Cells], texts: list[list[str]], width: int | None) -> list[str]:
+    """`render_table` of the columns' texts (each column's title and cells): map and str.ljust do the loops."""
+    # each cell's width, None for a column whose characters take a cell each (len is the width: the `→` of pipes too)
+    cells = [None if one_cell_each("".join(col)) else [cell_len(t) for t in col] for col in texts]
     natural = [max(map(len, col)) if n is None else max(n) for col, n in zip(texts, cells, strict=True)]
     widths = natural if width is None else fit(columns, natural, width)
     shown = [
-        _laid_out(col, n, w, c) for col, n, w, c in zip(texts, cells, widths, columns, strict=True) if w is not None
+        _laid_out(col, n, w, c, wide)
+        for col, n, w, c, wide in zip(texts, cells, widths, columns, natural, strict=True)
+        if w is not None
     ]
     gap = " " * GAP
-    return [gap.join(row).rstrip() for row in zip(*shown, strict=True)]
+    return list(map(str.rstrip, map(gap.join, zip(*shown, strict=True))))
 
 
-def _laid_out(texts: list[str], cells: list[int] | None, width: int, column: Cells) -> list[str]:
-    """A column's title and cells padded to `width` (numbers to the right, the title to the left), elided to fit."""
-    if cells is None and max(map(len, texts)) <= width:  # ASCII that fits: str.ljust counts cells
+def _laid_out(texts: list[str], cells: list[int] | None, width: int, column: Cells, widest: int) -> list[str]:
+    """A column's title and cells padded to `width` (numbers to the right, the title to the left), elided to fit;
+    `widest`: its widest text's cells."""
+    if cells is None and widest <= width:  # a cell per character, and it fits: str.ljust counts cells
         return [texts[0].ljust(width), *map(str.rjust if column.numeric else str.ljust, texts[1:], repeat(width))]
     out = []
     for i, text in enumerate(texts):

@@ -68,6 +68,11 @@ def _char_cells(ch: str) -> int:
 _ASCII = frozenset(map(chr, range(128)))
 
 
+def one_cell_each(value: str) -> bool:
+    """Whether every character of `value` takes one cell (then `len` is `cell_len`): ASCII, `→`, `é`, not `日`."""
+    return value.isascii() or all(_char_cells(ch) == 1 for ch in set(value).difference(_ASCII))
+
+
 def cell_len(value: str) -> int:
     """Terminal cells an escaped string takes (wide CJK characters take two; rich is not loaded by the CLI)."""
     if value.isascii():
