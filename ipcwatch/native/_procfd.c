@@ -1,4 +1,5 @@
-/* The fd table of one process and the fill of one pipe read end, with the GIL released around the system calls.
+/* The fd table of one process, the fill of pipes and the /proc pass's reads of every process, with the GIL released
+ * around the system calls.
  *
  * fd_table(fd_dir_fd, file_devs) -> list[tuple]
  *     One entry per fd of an open /proc/PID/fd directory that can hold an IPC object, in directory order:
@@ -18,12 +19,18 @@
  *     /proc/self/fd, so a recycled fd number can never make us open a device. One call for all of them, the GIL
  *     released throughout.
  *     It lives in _procfd_pipe.c, compiled into this same extension.
- * read_process(proc_dir_fd, file_devs, read_maps) -> (stat, uid, cmdline, fds, maps)
- *     Everything the /proc pass reads of one process through its open /proc/PID directory fd, in one call with
- *     the GIL released around the reads: stat (bytes, one read of up to 8 KiB; OSError when it cannot be read),
- *     the directory's owner uid, cmdline (bytes, one read of up to 64 KiB; b"" when unreadable), fds (fd_table
- *     of its fd directory, or the errno int when that cannot be opened or walked) and maps (shared_maps of its maps
- *     file, the errno int when that fails, None unless read_maps). It lives in _procfd_process.c.
+ * read_processes(proc_root, file_devs, maps_mode, read_anon) -> [(pid, stat, uid, cmdline, fds, maps, ipc), ...]
+ *     Everything the /proc pass reads of every process under proc_root, in directory order, in one call with the
+ *     GIL released throughout: each PROC_ROOT/PID directory is opened in turn (one at a time) and read through that
+ *     fd: stat (bytes, one read of up to 8 KiB), the directory's owner uid, cmdline (bytes, one read of up to
+ *     64 KiB; b"" when unreadable), fds (fd_table of its fd directory, or the errno int when that cannot be opened
+ *     or walked; with read_anon each "a" entry gains a fourth item, its fdinfo bytes (one read of up to 4 KiB) or
+ *     None), maps (maps_mode 0: None; 1: shared_maps of its maps file, or the errno; 2: the same until a maps file
+ *     refuses PROCMAP_QUERY (ENOTTY, EINVAL), then the maps text as bytes (up to 64 MiB, or the errno) for that
+ *     process and every later one; 3: the text) and ipc (the st_ino of its ns/ipc, -errno when that cannot be
+ *     stat'ed, None when no mapping read is a SysV segment: a path starting /SYSV). A process whose stat cannot be
+ *     read is (pid, errno); one whose directory cannot be opened (gone since the listing) is left out. OSError
+ *     when proc_root cannot be read. It lives in _procfd_batch.c and _procfd_process.c.
  * shared_maps(maps_fd) -> list[(mode, st_dev, inode, path)]
  *     The shared file-backed mappings of an open /proc/PID/maps, in address order, through PROCMAP_QUERY (Linux
  *     6.11+): mode "r", "w", "rw" or "-", path the mapping's name as bytes. OSError(ENOTTY or EINVAL) on kernels
@@ -97,9 +104,8 @@ static const char *ns_links[3] = {"ipc:[", "mnt:[", "net:["};
 
 PyObject *procfd_pipe_fills(PyObject *self, PyObject *args);     /* _procfd_pipe.c */
 PyObject *procfd_shared_maps(PyObject *self, PyObject *args);     /* _procfd_maps.c */
-PyObject *procfd_read_process(PyObject *self, PyObject *args);    /* _procfd_process.c */
 PyObject *procfd_read_processes(PyObject *self, PyObject *args);  /* _procfd_batch.c */
-int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);
+int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);  /* _procfd_process.c */
 FdList *procfd_fd_list(void);
 void procfd_fd_list_free(FdList *list);
 int procfd_fd_collect(FdList *list, int dir_fd, int info_dir_fd, const unsigned long long *devs, Py_ssize_t n_devs,
@@ -345,41 +351,6 @@ PyObject *procfd_fd_tuples(const FdList *list, size_t first, size_t end)
     return result;
 }
 
-/* file_devs as a C array (PyMem); values that are not dev_t numbers can never match and are left out. */
-int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count)
-{
-    PyObject *seq = PySequence_Fast(file_devs, "file_devs must be an iterable of ints");
-    if (seq == NULL)
-        return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    unsigned long long *devs = PyMem_New(unsigned long long, n > 0 ? n : 1);
-    if (devs == NULL) {
-        Py_DECREF(seq);
-        PyErr_NoMemory();
-        return -1;
-    }
-    Py_ssize_t kept = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        if (!PyLong_Check(item)) {
-            PyMem_Free(devs);
-            Py_DECREF(seq);
-            PyErr_SetString(PyExc_TypeError, "file_devs must hold ints");
-            return -1;
-        }
-        unsigned long long dev = PyLong_AsUnsignedLongLong(item);
-        if (dev == (unsigned long long)-1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            continue;
-        }
-        devs[kept++] = dev;
-    }
-    Py_DECREF(seq);
-    *out = devs;
-    *count = kept;
-    return 0;
-}
-
 static PyObject *fd_table(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -416,8 +387,7 @@ static PyMethodDef methods[] = {
     {"fd_table", fd_table, METH_VARARGS, "The IPC-capable fds of an open /proc/PID/fd directory."},
     {"pipe_fills", procfd_pipe_fills, METH_VARARGS, "(queued, capacity) of each pipe through its read ends, or None."},
     {"shared_maps", procfd_shared_maps, METH_VARARGS, "Shared file-backed mappings of an open maps fd."},
-    {"read_process", procfd_read_process, METH_VARARGS, "stat, uid, cmdline, fd table and mappings of a process."},
-    {"read_processes", procfd_read_processes, METH_VARARGS, "read_process of every process, in one call."},
+    {"read_processes", procfd_read_processes, METH_VARARGS, "stat, uid, cmdline, fd table and mappings of every process."},
     {NULL, NULL, 0, NULL},
 };
 

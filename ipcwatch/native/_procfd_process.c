@@ -1,51 +1,272 @@
-/* read_process of the _procfd extension (see _procfd.c for its contract), kept in its own file of that extension:
- * one call per process instead of a dozen small ones (open, read, fstat, close) from Python. The reading itself is
- * the batch's (_procfd_batch.c), for one process.
+/* The per-process read of read_processes (see _procfd.c for its contract; the walk is _procfd_batch.c's):
+ * everything the /proc pass reads of one process through its open /proc/PID directory fd, kept in C arrays without
+ * the GIL until the caller converts the records to Python objects.
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-typedef struct Store Store;
+#include "_grow.h"
+
+#define STAT_CAP 8192
+#define CMDLINE_CAP (64 * 1024)
+#define TEXT_CAP (64 << 20)             /* the maps text, when PROCMAP_QUERY is refused */
+
+enum { MAPS_NONE, MAPS_QUERY, MAPS_FALLBACK, MAPS_TEXT };  /* what to read of maps; FALLBACK: QUERY, else TEXT */
+enum { GOT_NONE, GOT_LIST, GOT_TEXT, GOT_ERRNO };          /* what was read */
+
+typedef struct FdList FdList;
+typedef struct MapList MapList;
+FdList *procfd_fd_list(void);
+void procfd_fd_list_free(FdList *list);
+int procfd_fd_collect(FdList *list, int dir_fd, int info_dir_fd, const unsigned long long *devs, Py_ssize_t n_devs,
+                      size_t *first);
+PyObject *procfd_fd_tuples(const FdList *list, size_t first, size_t end);
+size_t procfd_fd_count(const FdList *list);
+MapList *procfd_map_list(void);
+void procfd_map_list_free(MapList *list);
+int procfd_map_collect(MapList *list, int maps_fd, size_t *first, int *sysv);
+PyObject *procfd_map_tuples(const MapList *list, size_t first, size_t end);
+size_t procfd_map_count(const MapList *list);
+int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);
+
+typedef struct {
+    long long pid;
+    int stat_err;                       /* 0, or the errno reading stat or fstat (nothing else is read then) */
+    unsigned long long uid;
+    size_t stat_off, stat_len, cmd_off, cmd_len;
+    int fds_err;                        /* 0: entries [fd_first, fd_end) of the fd list */
+    size_t fd_first, fd_end;
+    int maps_got, maps_err;
+    size_t map_first, map_end, text_off, text_len;
+    int ipc_got;                        /* 0: not read (no SysV mapping); 1: ipc_ino; 2: ipc_err */
+    int ipc_err;
+    unsigned long long ipc_ino;
+} ProcRead;
+
+/* What the reads of any number of processes produced. */
+typedef struct Store {
+    FdList *fds;
+    MapList *maps;
+    char *bytes;                        /* stat, cmdline and maps texts */
+    size_t used, cap;
+    ProcRead *procs;
+    size_t n_procs, cap_procs;
+    const unsigned long long *devs;
+    Py_ssize_t n_devs;
+    int maps_mode, read_anon;
+} Store;
+
 Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_mode, int read_anon);
+size_t procfd_store_count(const Store *store);
 void procfd_store_free(Store *store);
 int procfd_read_dir(Store *store, int dir_fd, long long pid);
 PyObject *procfd_proc_tuple(const Store *store, size_t i);
-int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);
-PyObject *procfd_read_process(PyObject *self, PyObject *args);
 
-PyObject *procfd_read_process(PyObject *self, PyObject *args)
+Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_mode, int read_anon)
 {
-    (void)self;
-    int dir_fd, read_maps;
-    PyObject *file_devs;
-    if (!PyArg_ParseTuple(args, "iOp:read_process", &dir_fd, &file_devs, &read_maps))
+    Store *s = calloc(1, sizeof(Store));
+    if (s == NULL)
         return NULL;
-    unsigned long long *devs = NULL;
-    Py_ssize_t n_devs = 0;
-    if (procfd_collect_devs(file_devs, &devs, &n_devs) < 0)
+    s->fds = procfd_fd_list();
+    s->maps = procfd_map_list();
+    s->devs = devs;
+    s->n_devs = n_devs;
+    s->maps_mode = maps_mode;
+    s->read_anon = read_anon;
+    if (s->fds == NULL || s->maps == NULL) {
+        procfd_store_free(s);
         return NULL;
-    Store *store = procfd_store(devs, n_devs, read_maps ? 1 : 0, 0);  /* 1: PROCMAP_QUERY, no text fallback */
-    int err = store == NULL ? ENOMEM : 0;
+    }
+    return s;
+}
+
+size_t procfd_store_count(const Store *store)
+{
+    return store->n_procs;
+}
+
+void procfd_store_free(Store *store)
+{
     if (store != NULL) {
-        Py_BEGIN_ALLOW_THREADS
-        err = procfd_read_dir(store, dir_fd, -1);
-        Py_END_ALLOW_THREADS
+        procfd_fd_list_free(store->fds);
+        procfd_map_list_free(store->maps);
+        free(store->bytes);
+        free(store->procs);
+        free(store);
     }
-    PyObject *result = NULL, *full = NULL;
-    if (err != 0) {
-        errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-    } else if ((full = procfd_proc_tuple(store, 0)) != NULL) {
-        if (PyTuple_GET_SIZE(full) == 2) {  /* (pid, errno): stat could not be read */
-            errno = (int)PyLong_AsLong(PyTuple_GET_ITEM(full, 1));
-            PyErr_SetFromErrno(PyExc_OSError);
-        } else
-            result = PyTuple_GetSlice(full, 1, 6);  /* stat, uid, cmdline, fds, maps: without pid and ipc */
-        Py_DECREF(full);
+}
+
+/* Read name under dir_fd into the byte store, up to cap bytes (once, or until EOF when `all`): 0 or an errno. */
+static int read_into(Store *s, int dir_fd, const char *name, size_t cap, int all, size_t *off, size_t *len)
+{
+    int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int err = 0;
+    *off = s->used;
+    *len = 0;
+    do {
+        size_t chunk = all ? 65536 : cap;
+        if (*len + chunk > cap)
+            chunk = cap - *len;
+        if (chunk == 0)
+            break;
+        if (grow((void **)&s->bytes, &s->cap, s->used + chunk, 1) < 0) {
+            err = ENOMEM;
+            break;
+        }
+        ssize_t n = read(fd, s->bytes + s->used, chunk);
+        if (n < 0) {
+            err = errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        s->used += (size_t)n;
+        *len += (size_t)n;
+    } while (all);
+    close(fd);
+    if (err != 0)
+        s->used = *off;
+    return err;
+}
+
+/* The maps of one process (the store's maps_mode) into the record. Without the GIL; 0 or ENOMEM. */
+static int read_maps(Store *s, int dir_fd, ProcRead *p)
+{
+    int sysv = 0;
+    if (s->maps_mode == MAPS_QUERY || s->maps_mode == MAPS_FALLBACK) {
+        int fd = openat(dir_fd, "maps", O_RDONLY | O_CLOEXEC);
+        p->maps_err = fd < 0 ? errno : procfd_map_collect(s->maps, fd, &p->map_first, &sysv);
+        if (fd >= 0)
+            close(fd);
+        if (p->maps_err == ENOMEM)
+            return ENOMEM;
+        p->maps_got = p->maps_err ? GOT_ERRNO : GOT_LIST;
+        p->map_end = procfd_map_count(s->maps);
+        if (s->maps_mode == MAPS_FALLBACK && (p->maps_err == ENOTTY || p->maps_err == EINVAL))
+            s->maps_mode = MAPS_TEXT;   /* a kernel without PROCMAP_QUERY: the text, from now on */
     }
-    procfd_store_free(store);
-    PyMem_Free(devs);
-    return result;
+    if (s->maps_mode == MAPS_TEXT) {
+        p->maps_err = read_into(s, dir_fd, "maps", TEXT_CAP, 1, &p->text_off, &p->text_len);
+        if (p->maps_err == ENOMEM)
+            return ENOMEM;
+        p->maps_got = p->maps_err ? GOT_ERRNO : GOT_TEXT;
+        sysv = !p->maps_err && memmem(s->bytes + p->text_off, p->text_len, "/SYSV", 5) != NULL;
+    }
+    if (sysv) {                         /* a SysV shmid is only unique inside its IPC namespace */
+        struct stat st;
+        p->ipc_got = fstatat(dir_fd, "ns/ipc", &st, 0) == 0 ? 1 : 2;
+        p->ipc_err = p->ipc_got == 2 ? errno : 0;
+        p->ipc_ino = (unsigned long long)st.st_ino;
+    }
+    return 0;
+}
+
+/* Everything of one process through its open /proc/PID directory fd, as a new record of the store. Without the
+ * GIL; 0, or ENOMEM (the record is then not added). */
+int procfd_read_dir(Store *s, int dir_fd, long long pid)
+{
+    if (grow((void **)&s->procs, &s->cap_procs, s->n_procs + 1, sizeof(ProcRead)) < 0)
+        return ENOMEM;
+    ProcRead *p = &s->procs[s->n_procs];
+    memset(p, 0, sizeof *p);
+    p->pid = pid;
+    struct stat st;
+    p->stat_err = read_into(s, dir_fd, "stat", STAT_CAP, 0, &p->stat_off, &p->stat_len);
+    if (p->stat_err == 0 && fstat(dir_fd, &st) != 0)
+        p->stat_err = errno;
+    if (p->stat_err == ENOMEM)
+        return ENOMEM;
+    if (p->stat_err != 0) {
+        s->n_procs++;
+        return 0;
+    }
+    p->uid = (unsigned long long)st.st_uid;
+    int err = read_into(s, dir_fd, "cmdline", CMDLINE_CAP, 0, &p->cmd_off, &p->cmd_len);
+    if (err == ENOMEM)
+        return ENOMEM;
+    int fd_dir = openat(dir_fd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    p->fds_err = fd_dir < 0 ? errno
+                            : procfd_fd_collect(s->fds, fd_dir, s->read_anon ? dir_fd : -1, s->devs, s->n_devs,
+                                                &p->fd_first);
+    if (fd_dir >= 0)
+        close(fd_dir);
+    if (p->fds_err == ENOMEM || read_maps(s, dir_fd, p) != 0)
+        return ENOMEM;
+    p->fd_end = procfd_fd_count(s->fds);
+    s->n_procs++;
+    return 0;
+}
+
+static PyObject *maps_value(const Store *s, const ProcRead *p)
+{
+    switch (p->maps_got) {
+    case GOT_LIST: return procfd_map_tuples(s->maps, p->map_first, p->map_end);
+    case GOT_TEXT: return PyBytes_FromStringAndSize(s->bytes + p->text_off, (Py_ssize_t)p->text_len);
+    case GOT_ERRNO: return PyLong_FromLong(p->maps_err);
+    default: return Py_NewRef(Py_None);
+    }
+}
+
+/* Record i as read_processes gives it (with the GIL); NULL with an exception set. */
+PyObject *procfd_proc_tuple(const Store *s, size_t i)
+{
+    const ProcRead *p = &s->procs[i];
+    if (p->stat_err != 0)
+        return Py_BuildValue("(Li)", p->pid, p->stat_err);
+    PyObject *fds = p->fds_err ? PyLong_FromLong(p->fds_err) : procfd_fd_tuples(s->fds, p->fd_first, p->fd_end);
+    PyObject *maps = fds != NULL ? maps_value(s, p) : NULL;
+    PyObject *ipc = p->ipc_got == 1 ? PyLong_FromUnsignedLongLong(p->ipc_ino)
+                    : p->ipc_got == 2 ? PyLong_FromLong(-(long)p->ipc_err) : Py_NewRef(Py_None);
+    if (fds == NULL || maps == NULL || ipc == NULL) {
+        Py_XDECREF(fds);
+        Py_XDECREF(maps);
+        Py_XDECREF(ipc);
+        return NULL;
+    }
+    return Py_BuildValue("(Ly#Ky#NNN)", p->pid, s->bytes + p->stat_off, (Py_ssize_t)p->stat_len, p->uid,
+                         s->bytes + p->cmd_off, (Py_ssize_t)p->cmd_len, fds, maps, ipc);
+}
+
+/* file_devs as a C array (PyMem); values that are not dev_t numbers can never match and are left out. */
+int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count)
+{
+    PyObject *seq = PySequence_Fast(file_devs, "file_devs must be an iterable of ints");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    unsigned long long *devs = PyMem_New(unsigned long long, n > 0 ? n : 1);
+    if (devs == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyLong_Check(item)) {
+            PyMem_Free(devs);
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_TypeError, "file_devs must hold ints");
+            return -1;
+        }
+        unsigned long long dev = PyLong_AsUnsignedLongLong(item);
+        if (dev == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            continue;
+        }
+        devs[kept++] = dev;
+    }
+    Py_DECREF(seq);
+    *out = devs;
+    *count = kept;
+    return 0;
 }

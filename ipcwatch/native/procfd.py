@@ -12,8 +12,6 @@ this pure-Python twin.
                                                 #  | None, ...]
     shared_maps(maps_fd)                        # [(mode, st_dev, inode, path bytes), ...] through PROCMAP_QUERY;
                                                 # OSError(ENOTTY or EINVAL) on kernels before 6.11
-    read_process(proc_dir_fd, file_devs, read_maps)
-        # (stat bytes, uid, cmdline bytes, fd_table or errno, shared_maps or errno or None): one call per process
     read_processes(proc_root, file_devs, maps_mode, read_anon)
         # [(pid, stat, uid, cmdline, fds, maps, ipc) | (pid, stat errno), ...]: every process under proc_root in
         # one call (see _procfd.c: maps a list, the maps text bytes, an errno or None; ipc the ns/ipc inode, -errno
@@ -180,7 +178,6 @@ def py_shared_maps(maps_fd: int) -> list[SharedMap]:
         addr = end
 
 
-ProcessFiles = tuple[bytes, int, bytes, "list[FdEntry] | int", "list[SharedMap] | int | None"]
 # read_processes: (pid, stat, uid, cmdline, fds, maps, ipc) | (pid, errno) when its stat could not be read
 ProcessRecord = tuple
 
@@ -227,7 +224,7 @@ def _with_info(dir_fd: int, entry: FdEntry) -> FdEntry:
 
 
 def _read_one(pid: int, dir_fd: int, file_devs: Collection[int], maps_mode: int, read_anon: bool) -> tuple:
-    """(the record of one process, the maps_mode for the next one): the twin of procfd_read_dir."""
+    """(the record of one process through its /proc/PID directory fd, the maps_mode for the next one)."""
     try:
         stat, uid, cmdline = read_process_head(dir_fd)
     except OSError as exc:
@@ -252,14 +249,6 @@ def _read_one(pid: int, dir_fd: int, file_devs: Collection[int], maps_mode: int,
         except OSError as exc:
             ipc = -(exc.errno or errno.EIO)
     return (pid, stat, uid, cmdline, fds, maps, ipc), maps_mode
-
-
-def py_read_process(proc_dir_fd: int, file_devs: Collection[int], read_maps: bool) -> ProcessFiles:
-    """The pure-Python twin of `_procfd.read_process`."""
-    record, _ = _read_one(-1, proc_dir_fd, file_devs, MAPS_QUERY if read_maps else MAPS_NONE, False)
-    if len(record) == 2:
-        raise OSError(record[1], os.strerror(record[1]))
-    return record[1:6]
 
 
 def py_read_processes(
@@ -292,7 +281,6 @@ _c = compiled("_procfd")
 fd_table = _c.fd_table if _c else py_fd_table
 pipe_fills = _c.pipe_fills if _c else py_pipe_fills
 shared_maps = _c.shared_maps if _c else py_shared_maps
-read_process = _c.read_process if _c else py_read_process
 read_processes = _c.read_processes if _c else py_read_processes
 IMPLEMENTATION = "c" if _c else "python"
 
@@ -303,17 +291,14 @@ __all__ = [
     "MAPS_NONE",
     "MAPS_QUERY",
     "MAPS_TEXT",
-    "ProcessFiles",
     "ProcessRecord",
     "SharedMap",
     "fd_table",
     "pipe_fills",
     "py_fd_table",
     "py_pipe_fills",
-    "py_read_process",
     "py_read_processes",
     "py_shared_maps",
-    "read_process",
     "read_processes",
     "shared_maps",
 ]

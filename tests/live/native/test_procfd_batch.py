@@ -93,18 +93,6 @@ def test_the_twins_agree_on_a_live_child(holder, tmp_path: Path, mode: int, anon
                 assert any(m[1:3] == (st.st_dev, st.st_ino) and m[0] == "rw" for m in maps)
 
 
-def test_the_batch_matches_one_read_per_process(holder, tmp_path: Path) -> None:
-    """read_processes gives, per process, what read_process gives through its own directory fd."""
-    child, _, st = holder
-    records = procfd.read_processes(_root_of(tmp_path, child), [st.st_dev], procfd.MAPS_QUERY, False)
-    dir_fd = os.open(f"/proc/{child.pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        one = procfd.read_process(dir_fd, [st.st_dev], True)
-    finally:
-        os.close(dir_fd)
-    assert records[0][3:6] == one[2:]
-
-
 def test_every_process_of_the_host_is_read_with_a_low_fd_limit() -> None:
     """RLIMIT_NOFILE 32 and hundreds of processes: the batch (one directory at a time) and the visitors (each
     process opened again, one at a time) still see every process, and no fd is left open."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
 
 import pytest
 
@@ -91,22 +90,6 @@ def test_a_file_that_is_not_maps_is_refused_alike(cleanup: Cleanup) -> None:
     assert len(codes) == 1 and codes <= {errno.ENOTTY, errno.EINVAL}
 
 
-def _read_impls() -> list:
-    return [procfd.py_read_process] + ([_procfd.read_process] if _procfd is not None else [])
-
-
-def test_read_process_twins_agree_on_a_live_child(mapper) -> None:
-    child, dir_fd, seg, st = mapper
-    results = [impl(dir_fd, [st.st_dev], True) for impl in _read_impls()]
-    for stat, uid, cmdline, fds, maps in results:
-        assert procs.parse_stat(stat)[2:] == procs.parse_stat(results[0][0])[2:]  # ppid, start (not the clocks)
-        assert (uid, cmdline, fds, maps) == results[0][1:]
-        assert uid == 0 and cmdline.startswith(os.fsencode(sys.executable) + b"\0-c\0")
-        assert any(e[0] == "f" and e[2:4] == (st.st_dev, st.st_ino) for e in fds)
-        assert isinstance(maps, list) and any(m[2] == seg.id and m[3].startswith(b"/SYSV") for m in maps)
-    assert all(impl(dir_fd, [], False)[4] is None for impl in _read_impls())
-
-
 def _fake_process(root, pid: int = 4242, maps: bytes = b"") -> str:
     """A /proc/PID look-alike: stat and cmdline files; fd, maps and ns/ipc only as the test adds them."""
     proc = root / str(pid)
@@ -119,23 +102,6 @@ def _fake_process(root, pid: int = 4242, maps: bytes = b"") -> str:
         (proc / "ns").mkdir()
         (proc / "ns" / "ipc").write_bytes(b"")
     return str(proc)
-
-
-def test_read_process_twins_report_the_same_errors(tmp_path, cleanup: Cleanup) -> None:
-    proc = _fake_process(tmp_path)
-    dir_fd = os.open(proc, os.O_RDONLY | os.O_DIRECTORY)
-    cleanup.add(lambda: os.close(dir_fd))
-    results = [impl(dir_fd, [], True) for impl in _read_impls()]
-    assert all(r == (results[0][0], os.getuid(), b"fake\0--flag\0", errno.ENOENT, errno.ENOENT) for r in results)
-    os.mkdir(os.path.join(proc, "fd"))
-    with open(os.path.join(proc, "maps"), "wb"):
-        pass  # a plain file: no PROCMAP_QUERY on it
-    results = [impl(dir_fd, [], True) for impl in _read_impls()]
-    assert all(r[3:] == ([], errno.ENOTTY) for r in results)
-    os.unlink(os.path.join(proc, "stat"))
-    for impl in _read_impls():
-        with pytest.raises(FileNotFoundError):
-            impl(dir_fd, [], True)
 
 
 def test_the_pass_falls_back_to_the_maps_text_where_the_query_is_refused(tmp_path, monkeypatch) -> None:
