@@ -1,8 +1,12 @@
-"""`ipcwatch.cli.main` called in-process (by tests and scripts) leaves the caller's cyclic collector as it was."""
+"""`ipcwatch.cli.main` called in-process (by tests and scripts) leaves the caller's cyclic collector as it was; as the
+process (`python -m ipcwatch`) it ends with its whole output and its exit code."""
 
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
+import sys
 
 import pytest
 
@@ -22,3 +26,29 @@ def test_main_in_process_leaves_the_collector_as_it_was(enabled: bool, capsys: p
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def _cli(*args: str, reader: list[str] | None = None) -> tuple[int, bytes, bytes]:
+    """`python -m ipcwatch ARGS` as a process, its stdout read whole or through `reader` (a command)."""
+    cli = subprocess.Popen([sys.executable, "-m", "ipcwatch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert cli.stdout is not None and cli.stderr is not None
+    if reader is None:
+        out, err = cli.communicate(timeout=120)
+        return cli.returncode, out, err
+    head = subprocess.run(reader, stdin=cli.stdout, capture_output=True, timeout=120, check=True)
+    cli.stdout.close()
+    err = cli.stderr.read()
+    cli.stderr.close()
+    return cli.wait(timeout=120), head.stdout, err
+
+
+def test_the_command_ends_with_its_whole_output_and_its_exit_code() -> None:
+    """The process ends without the interpreter's finalization (os._exit): nothing written is lost, the exit code is
+    the command's, and a reader that goes away early ends it quietly with 141."""
+    code, out, err = _cli("list", "--json")
+    assert code == 0 and err == b""
+    assert out.endswith(b"}\n") and "objects" in json.loads(out)
+    code, _, err = _cli("list", "--kind", "nope")
+    assert code == 2 and b"unknown kind" in err
+    code, first, err = _cli("list", "--json", reader=["head", "-c", "12"])
+    assert (code, first, err) == (141, b'{"objects":[', b"")
