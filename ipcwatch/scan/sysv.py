@@ -132,41 +132,40 @@ def _alive(pid: int, index: HolderIndex) -> bool:
     return pid > 0 and pid in index.processes
 
 
+_SHM_STATUS = ("", "dest", "locked", "dest,locked")  # by (perms & (SHM_DEST | SHM_LOCKED)) >> 9
+
+
 def shm_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None) -> list[IpcObject]:
     """Segments of IPC namespace `ns` (None: the namespace could not be told; holders are then matched by id)."""
     out = []
     build = _Builder(Kind.SYSV_SHM, ns).object
+    holders_of, segments = index.holders, index.shm_segments
+    ns_inode = None if ns is None else ns.inode
     for row in rows:
-        holders = index.holders(index.shm_holds(None if ns is None else ns.inode, row["shmid"]))
-        cpid, lpid, nattch = row.get("cpid", 0), row.get("lpid", 0), row.get("nattch", 0)
+        shmid = row["shmid"]
+        holds = index.shm_holds(None, shmid) if ns_inode is None else segments.get((ns_inode, shmid))
+        holders = holders_of(holds) if holds else ()
+        get = row.get
+        cpid, lpid, nattch = get("cpid", 0), get("lpid", 0), get("nattch", 0)
         stale_reason = None
         if nattch == 0 and not holders and cpid > 0 and not _alive(cpid, index) and not _alive(lpid, index):
             stale_reason = f"no attachers; creator {cpid} is gone"
             if lpid > 0 and lpid != cpid:
                 stale_reason += f", last user {lpid} too"
-        perms = row["perms"]
-        status = [s for bit, s in ((SHM_DEST, "dest"), (SHM_LOCKED, "locked")) if perms & bit]
-        out.append(
-            build(
-                row,
-                row.get("size"),
-                stale_reason,
-                holders=holders,
-                info=SysvShmInfo(
-                    nattch,
-                    cpid,
-                    lpid,
-                    ",".join(status),
-                    row.get("rss"),
-                    row.get("swap"),
-                    row.get("atime", 0),
-                    row.get("dtime", 0),
-                    row["cuid"],
-                    row.get("gid"),
-                    row.get("ctime", 0),
-                ),
-            )
+        info = SysvShmInfo(
+            nattch,
+            cpid,
+            lpid,
+            _SHM_STATUS[(row["perms"] & (SHM_DEST | SHM_LOCKED)) >> 9],
+            get("rss"),
+            get("swap"),
+            get("atime", 0),
+            get("dtime", 0),
+            row["cuid"],
+            get("gid"),
+            get("ctime", 0),
         )
+        out.append(build(row, get("size"), stale_reason, info, holders))
     return out
 
 
@@ -212,32 +211,23 @@ def sem_objects(rows: list[Row], index: HolderIndex, ns: Namespace | None = None
     out = []
     build = _Builder(Kind.SYSV_SEM, ns).object
     for row in rows:
-        nsems = row.get("nsems", 0)
-        sems = row.get("semaphores")
-        stale_reason = None
-        if sems:
-            waiting = sum((s.ncnt or 0) + (s.zcnt or 0) for s in sems)
-            last = sorted({s.pid for s in sems if s.pid})
-            if not waiting and last and not any(_alive(p, index) for p in last):
-                who = ", ".join(str(p) for p in last)
+        get = row.get
+        nsems = get("nsems", 0)
+        sems = get("semaphores")
+        stale_reason = ncnt = zcnt = None
+        if sems is not None:  # one pass over the set: waiters of each sort, the last operators
+            ncnt = zcnt = 0
+            last = set()
+            for sem in sems:
+                ncnt += sem.ncnt or 0
+                zcnt += sem.zcnt or 0
+                if sem.pid:
+                    last.add(sem.pid)
+            if not ncnt + zcnt and last and not any(_alive(p, index) for p in last):
+                who = ", ".join([str(p) for p in sorted(last)])
                 stale_reason = f"no waiters; last operator {who} is gone"
-        out.append(
-            build(
-                row,
-                nsems,
-                stale_reason,
-                info=SysvSemInfo(
-                    nsems,
-                    sems,
-                    None if sems is None else sum(s.ncnt or 0 for s in sems),
-                    None if sems is None else sum(s.zcnt or 0 for s in sems),
-                    row.get("otime", 0),
-                    row["cuid"],
-                    row.get("gid"),
-                    row.get("ctime", 0),
-                ),
-            )
-        )
+        info = SysvSemInfo(nsems, sems, ncnt, zcnt, get("otime", 0), row["cuid"], get("gid"), get("ctime", 0))
+        out.append(build(row, nsems, stale_reason, info))
     return out
 
 
