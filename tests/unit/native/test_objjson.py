@@ -6,6 +6,7 @@ whose ints pass 64 bits and whose values are of types the plan does not know (fl
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -22,10 +23,18 @@ from ipcwatch.scan.model import namespace_json
 from ipcwatch.text import escape
 from tests.tui_fixtures import NAMESPACES, namespaced_snapshot, recorded_snapshot, synthetic_snapshot
 
-pytestmark = pytest.mark.skipif(objjson.IMPLEMENTATION != "c", reason="the native writer is not built")
+pytestmark = pytest.mark.skipif(
+    objjson.IMPLEMENTATION != "c" and os.environ.get("IPCWATCH_REQUIRE_C") != "1", reason="the writer is not built"
+)
 PLAN = objjson.compile_plan(*json_plan(), escape)
 HOSTILE = ["\x1b]0;pwned\x07", "\x9b2J", "\u202eevil", "\udcff\udc80", "a\\x1b", 'q"uote', "\U0001f600", "\ud800"]
 HOSTILE += ["tab\there\n", "\x00\x7f", "caf\u00e9", "日本語", "\u2028", "\ufeff", "\\", '"', ""]
+
+
+def test_the_native_writer_is_in_use_and_list_uses_it() -> None:
+    """Built (IPCWATCH_REQUIRE_C=1 makes a missing build an error), the writer writes every `list --json`."""
+    assert objjson.IMPLEMENTATION == "c" and PLAN is not None
+    assert list_command._native_plan() is not None
 
 
 def twin(chunk: Sequence[IpcObject]) -> bytes:
