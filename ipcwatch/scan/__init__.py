@@ -204,7 +204,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     # Phase two: join holders to objects and give verdicts. The pipes' and FIFOs' fills are one native call (the GIL
     # released throughout): it runs in a thread while this one builds the other kinds' objects.
     plan = pipes.fill_plan(index, reads.found, Kind.PIPE in kinds, Kind.FIFO in kinds)
-    fills = _Background(pipes.read_fills, config.proc_root, plan)
+    fills = _Background(pipes.read_fills, config.proc_root, plan).result if plan.requests else list  # no thread: []
     objects: list[IpcObject] = []
     own_ipc, own_mnt = spaces.own("ipc"), spaces.own("mnt")
     for ns, tables in [(own_ipc, reads.tables), *spaces.sysv]:
@@ -215,14 +215,14 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index, host_mnt) if o.kind in kinds]
     if Kind.FIFO in kinds:
         found, other_mnt = reads.found, _other_mnt(spaces, own_mnt)
-        in_mnt += pipes.fifo_objects(index, found, config.proc_root, plan, fills.result(), other_mnt, own_mnt)
+        in_mnt += pipes.fifo_objects(index, found, config.proc_root, plan, fills(), other_mnt, own_mnt)
     objects += _placed(in_mnt, own_mnt)
     objects += _placed(posix.mqueue_objects(reads.mq_entries, index, host_ipc), own_ipc)
     for mnt, shm_entries, ipc, mq_entries in spaces.posix:
         objects += [o for o in posix.shm_dir_objects(shm_entries, index, mnt) if o.kind in kinds]
         objects += posix.mqueue_objects(mq_entries, index, ipc)
     if Kind.PIPE in kinds:
-        objects += pipes.pipe_objects(index, plan, fills.result())
+        objects += pipes.pipe_objects(index, plan, fills())
     if Kind.UNIX in kinds:
         sockets, net_of = nsscan.read_unix(spaces, reads.sockets, config.proc_root)
         objects += unix.unix_objects(sockets, index, reads.found, net_of)
