@@ -181,6 +181,18 @@ static int put_plain(Out *o, PyObject *v)
     return UNEXPRESSED;
 }
 
+/* An op's `,"key":` (without its comma when `lead`): a fixed-size copy, which the compiler inlines. */
+static int put_key(Out *o, const Op *op, int lead)
+{
+    if (grow((void **)&o->p, &o->cap, o->len + KEY_CAP, 1) < 0) {
+        PyErr_NoMemory();
+        return FAILED;
+    }
+    memcpy(o->p + o->len, op->key + lead, KEY_CAP - 1);
+    o->len += op->keylen - (size_t)lead;
+    return OK;
+}
+
 static int put_namespace(Out *o, PyObject *ns)
 {
     if (ns != o->last_ns) {
@@ -323,11 +335,11 @@ static int put_fields(Out *o, const Record *r, PyObject *obj, int first)
         } else if (op->how == HOW_ESCAPED_IF_SET) {
             if (v == Py_None)
                 continue;
-            rc = put(o, op->key + lead, op->keylen - (size_t)lead);
+            rc = put_key(o, op, lead);
             if (rc == OK)
                 rc = put_escaped(o, v);
         } else {
-            rc = put(o, op->key + lead, op->keylen - (size_t)lead);
+            rc = put_key(o, op, lead);
             if (rc == OK)
                 rc = put_op(o, op, v);
         }
@@ -477,6 +489,10 @@ static PyObject *encode(PyObject *self, PyObject *args)
     Out o = {.plan = p, .namespace = namespace};
     PyObject *result = NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (grow((void **)&o.p, &o.cap, (size_t)n * 512, 1) < 0) {  /* about an object's JSON each: few reallocs */
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *obj = PySequence_Fast_GET_ITEM(seq, i);
         if (i && put(&o, ",", 1) < 0)
