@@ -54,8 +54,9 @@ def add_namespace_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-# Up to this many objects a listing is written by the stdlib's encoder: importing orjson (uuid, platform, datetime)
-# costs ~5 ms of start-up, more than the stdlib takes to encode a few hundred objects (an idle host lists ~100).
+# Up to this many objects the twin (no native writer) writes a listing by the stdlib's encoder: importing orjson (uuid,
+# platform, datetime) costs ~5 ms of start-up, more than the stdlib takes to encode a few hundred objects (an idle
+# host lists ~100). The native writer writes the stdlib's bytes at any size and never imports orjson.
 FEW = 500
 
 
@@ -77,12 +78,26 @@ def dumps(data: Any, *, few: bool = False) -> bytes:
 
 
 def _stdlib_dumps(data: Any) -> bytes:
-    import json  # noqa: PLC0415 - small documents and the rare values orjson refuses
+    try:
+        return _strict_dumps(data)
+    except _Refused:  # a lone surrogate: written as its \u escape
+        import json  # noqa: PLC0415 - as `_strict_dumps`
+
+        return json.dumps(data, separators=(",", ":")).encode()
+
+
+class _Refused(Exception):
+    """A value json.dumps writes only with ensure_ascii (a lone surrogate): its whole chunk is written that way."""
+
+
+def _strict_dumps(data: Any) -> bytes:
+    """The stdlib's encoder, non-ASCII as UTF-8: what the native writer writes, and all it writes."""
+    import json  # noqa: PLC0415 - small documents, the native writer's odd objects, the values orjson refuses
 
     try:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # a lone surrogate: written as its \u escape
-        return json.dumps(data, separators=(",", ":")).encode()
+    except UnicodeEncodeError as exc:
+        raise _Refused from exc
 
 
 def write_json(data: Any, *, few: bool = False) -> None:
@@ -101,22 +116,10 @@ def _native_plan() -> object | None:
     return compile_plan(*json_plan(), escape)
 
 
-class _Refused(Exception):
-    """A value json.dumps writes only with ensure_ascii (a lone surrogate): its whole chunk is written that way."""
-
-
-def _strict_dumps(data: Any) -> bytes:
-    import json  # noqa: PLC0415 - as `_stdlib_dumps`
-
-    try:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    except UnicodeEncodeError as exc:
-        raise _Refused from exc
-
-
 def _chunk_writer(plan: object | None, few: bool) -> Callable[[Sequence[IpcObject]], bytes]:
-    """A chunk of objects as their JSON, comma-separated: natively (what the stdlib's encoder writes: an object the
-    plan cannot express by its own json_with), else each object's dicts encoded (`dumps`)."""
+    """A chunk of objects as their JSON, comma-separated: by the native writer when it was built (the stdlib
+    encoder's bytes; an object its plan cannot express through its own json_with, a chunk with a lone surrogate
+    through the twin), else each object's dicts encoded by `dumps` (the twin)."""
     namespaces: dict[int, Any] = {}  # each namespace's JSON, built once (objects_json)
 
     def encoded(chunk: Sequence[IpcObject]) -> bytes:
