@@ -298,6 +298,7 @@ def test_the_loader_prefers_c_and_require_c_forbids_the_twin() -> None:
 def test_c_is_in_use_when_required() -> None:
     assert procfd.IMPLEMENTATION == "c"
     assert procfd.fd_table is _procfd.fd_table and procfd.pipe_fills is _procfd.pipe_fills
+    assert procfd.read_processes is _procfd.read_processes and procfd.shared_maps is _procfd.shared_maps
 
 
 def test_many_fds_and_long_paths_cross_batches(spawn, make_fifo, cleanup: Cleanup, fifo_dir: str) -> None:
