@@ -14,6 +14,7 @@ from ipcwatch.kinds import KINDS
 from ipcwatch.scan import Snapshot
 from ipcwatch.tui.app import IpcwatchApp
 from ipcwatch.tui.widgets.detail import DetailPane
+from ipcwatch.tui.widgets.keyed_table import KeyedTable
 from ipcwatch.tui.widgets.rows import ALL
 from tests.tui_fixtures import fixed_clock, synthetic_snapshot
 
@@ -147,3 +148,48 @@ async def test_a_shown_scan_is_freed_by_reference_counting_once_the_next_is_show
             assert alive[-1]() is app.dashboard.snapshot
         finally:
             gc.enable()
+
+
+async def test_a_first_switch_to_each_view_lays_the_screen_out_once_and_resizes_no_table() -> None:
+    """Every view's table is laid out at full size from the start (ViewStack): a table shown for the first time is
+    not resized, so no scrollbar appears a layout later (ContentSwitcher sized it only when shown: 2-3 layouts)."""
+    snapshot = synthetic_snapshot(900, 30)
+    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen, layouts = app.dashboard, []
+        relayout = screen._refresh_layout
+
+        def counted(*args: object, **kwargs: object) -> None:
+            layouts.append(args)
+            relayout(*args, **kwargs)  # type: ignore[arg-type]
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        top = screen.table(ALL).region.y
+        for kind in KINDS[:4]:
+            table = screen.table(kind)
+            size, scrollbar = table.size, table.show_vertical_scrollbar
+            assert size == screen.table(ALL).size and scrollbar  # sized while never shown, 100 rows: scrollable
+            layouts[:] = []
+            screen.show_view(kind)
+            for _ in range(4):
+                await pilot.pause(0.05)
+            assert len(layouts) == 1
+            assert table.size == size and table.region.y == top
+
+
+async def test_only_the_shown_views_tables_take_focus() -> None:
+    snapshot = synthetic_snapshot(90, 3)
+    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.dashboard
+        for key, shown in (("1", {screen.table(KINDS[0])}), ("p", {screen.table("processes"), screen.held_table})):
+            await pilot.press(key)
+            await pilot.pause()
+            tables = {w for w in screen.focus_chain if isinstance(w, KeyedTable)}
+            assert tables == shown
+            stack = screen.query_one("#switcher").region
+            assert screen.get_widget_at(stack.x + 1, stack.y + 1)[0] in shown  # a click lands on it

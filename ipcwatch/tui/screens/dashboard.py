@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Input
+from textual.widgets import Input
 
 from ipcwatch.kinds import QUEUE_KINDS, SEMAPHORE_KINDS
 from ipcwatch.scan import Snapshot
@@ -50,6 +50,7 @@ from ipcwatch.tui.widgets.rows import (
 from ipcwatch.tui.widgets.status import RefreshState, StatusHeader
 from ipcwatch.tui.widgets.steady import SteadyStatic
 from ipcwatch.tui.widgets.view_list import ViewList
+from ipcwatch.tui.widgets.view_stack import ViewStack
 
 HELD_TABLE = "held-table"
 PROC_TABLE = "proc-table"
@@ -112,7 +113,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             yield ViewList()
             with Vertical(id="main"):
                 yield SteadyStatic(markup=False, id="notice")
-                with ContentSwitcher(initial=f"view-{ALL}", id="switcher"):
+                with ViewStack(initial=f"view-{ALL}", id="switcher"):
                     for view_id in OBJECT_VIEWS:
                         yield KeyedTable(heads(object_columns(view_id)), id=f"view-{view_id}")
                     yield KeyedTable(BLOCKED_COLUMNS, id=f"view-{BLOCKED}")
@@ -306,7 +307,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         if view_id not in VIEW_IDS:
             return
         self.view_id = view_id
-        self.query_one(ContentSwitcher).current = f"view-{view_id}"
+        self.query_one(ViewStack).current = f"view-{view_id}"
         self.query_one(ViewList).choose(view_id)
         bar = self.query_one(FilterBar)
         text = self.filters.get(view_id, "")
