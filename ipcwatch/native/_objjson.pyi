@@ -3,9 +3,7 @@
 from collections.abc import Callable, Sequence
 from typing import Any
 
-def plan(
-    objects: tuple[Any, ...], records: tuple[Any, ...], infos: tuple[Any, ...], escape: Callable[[str], str], /
-) -> object: ...
+def plan(table: tuple[Any, ...], escape: Callable[[str], str], /) -> object: ...
 def encode(
     plan: object, objects: Sequence[Any], namespace: Callable[[Any], bytes], fallback: Callable[[Any], bytes], /
 ) -> bytes: ...

@@ -32,28 +32,28 @@ _c = compiled("_objjson")
 IMPLEMENTATION = "c" if _c else "python"
 
 
-def _resolved(table: Table) -> tuple[tuple[type, tuple[tuple[str, Any, int], ...]], ...]:
-    """Each field as the compiled writer reads it: a NamedTuple's item index, a slotted class's member descriptor."""
+def _resolved(table: Table, role: int) -> tuple[tuple[type, int, tuple[tuple[bytes, Any, int], ...]], ...]:
+    """A table as the compiled writer reads it: each key as its bytes `,"key":`, each field as a NamedTuple's item
+    index or a slotted class's member descriptor, each `how` as its index in HOWS."""
     out = []
     for cls, ops in table:
         names: tuple[str, ...] | None = getattr(cls, "_fields", None)
-        out.append(
-            (
-                cls,
-                tuple(
-                    (key, cls.__dict__[name] if names is None else names.index(name), HOWS.index(how))
-                    for key, name, how in ops
-                ),
-            )
-        )
+        resolved = []
+        for key, name, how in ops:
+            if not (key.isascii() and key.isprintable() and '"' not in key and "\\" not in key):
+                raise ValueError(f"a key must be printable ASCII without quotes or backslashes: {key!r}")
+            field = cls.__dict__[name] if names is None else names.index(name)
+            resolved.append((f',"{key}":'.encode(), field, HOWS.index(how)))
+        out.append((cls, role, tuple(resolved)))
     return tuple(out)
 
 
 def compile_plan(objects: Table, records: Table, infos: Table, escape: Callable[[str], str]) -> object | None:
-    """The compiled plan, None when the helper was not built."""
+    """The compiled plan, None when the helper was not built. `objects`: the listed objects' classes; `records`: the
+    classes written as their own JSON object (a holder); `infos`: those whose values join their object's."""
     if _c is None:
         return None
-    return _c.plan(_resolved(objects), _resolved(records), _resolved(infos), escape)
+    return _c.plan(_resolved(objects, 0) + _resolved(records, 1) + _resolved(infos, 2), escape)
 
 
 def encode(
