@@ -14,8 +14,10 @@ A table is a tuple of (class, ((key, field, how), ...)); `how` is one of HOWS:
     info             the record's values joined to its object's (the `infos` table); nothing for None
     escaped_if_set   the key and the escaped str, nothing at all for None
     value            `model.json_value`: plain values, escaped strings, tuples as lists, records, namespaces
-What the plan cannot express (a float, a str subclass, a lone surrogate, a class of no table) is written by
-`fallback(obj)` for that object, so a listing is never wrong, only slower.
+Strings are written as json.dumps(ensure_ascii=False) writes them: a str escaped or not as `how` says, then `"`,
+`\\` and controls JSON-escaped, the rest as UTF-8. What the plan cannot express (a float, an int past 64 bits, a
+lone surrogate written as it is, a value of a class no table has) is written by `fallback(obj)` for that object: a
+listing is never wrong, only slower.
 """
 
 from __future__ import annotations
