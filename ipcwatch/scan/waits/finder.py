@@ -118,6 +118,7 @@ class WaitFinder:
         objs: _Objects | None = None  # built when a thread waits on something: most scans have no such thread
         out: dict[str, list[Waiter]] = {}
         samples: dict[int, ProcessSample] = {}
+        wanted = {t.match for sample in self.samples.values() for thread in sample.threads for t in thread.targets}
         for pid, sample in self.samples.items():
             if not any(thread.targets for thread in sample.threads):
                 samples[pid] = sample
@@ -125,7 +126,7 @@ class WaitFinder:
             threads = []
             for thread in sample.threads:
                 if thread.targets:
-                    objs = objs or _Objects(objects)
+                    objs = objs or _Objects(objects, wanted)
                     thread = replace(thread, resolved=objs.resolve(thread.targets, sample.ipc_inode))
                     for target, ref in thread.resolved:
                         if ref is not None:
@@ -136,16 +137,18 @@ class WaitFinder:
 
 
 class _Objects:
-    """The scan's objects, found by what a wait target names: a ref, a file identity or a SysV id in a namespace."""
+    """The scan's objects, found by what a wait target names: a ref, a file identity or a SysV id in a namespace.
+    `wanted`: every target's match (a ref or a file identity): only objects that one names are indexed by it."""
 
-    def __init__(self, objects: list[IpcObject]) -> None:
-        self.objects = objects
-        self.by_ref = {o.ref: o for o in objects}
+    def __init__(self, objects: list[IpcObject], wanted: set[str]) -> None:
+        self.objects, self.wanted = objects, wanted
+        self.by_ref = {o.ref: o for o in objects if o.ref in wanted}
 
     # The other two indexes are built when a target needs them (most targets name a ref: a pipe, a socket).
     @cached_property
     def by_identity(self) -> dict[str, IpcObject]:
-        return {o.identity: o for o in self.objects if is_file_identity(o.identity)}
+        wanted = self.wanted
+        return {o.identity: o for o in self.objects if o.identity in wanted and is_file_identity(o.identity)}
 
     @cached_property
     def by_sysv(self) -> dict[tuple[str, int | None, int], IpcObject]:
