@@ -144,10 +144,10 @@ def render_table(
     long cells are elided."""
     if width == AUTO:  # a script (stdout not a terminal) gets every column whole
         width = terminal_columns() - indent if sys.stdout.isatty() else None
-    return lay_out(columns, [[c.title, *map(c.cell, objects)] for c in columns], width)  # column by column
+    return _lay_out(columns, [[c.title, *map(c.cell, objects)] for c in columns], width)  # column by column
 
 
-def lay_out(columns: Sequence[Cells], texts: list[list[str]], width: int | None) -> list[str]:
+def _lay_out(columns: Sequence[Cells], texts: list[list[str]], width: int | None) -> list[str]:
     """`render_table` of the columns' texts (each column's title and cells): map and str.ljust do the loops."""
     # each cell's width, None for a column whose characters take a cell each (len is the width: the `→` of pipes too)
     cells = [None if one_cell_each("".join(col)) else [cell_len(t) for t in col] for col in texts]
