@@ -13,6 +13,7 @@ from rich.text import Text
 from ipcwatch.kinds import KINDS
 from ipcwatch.scan import Snapshot
 from ipcwatch.tui.app import IpcwatchApp
+from ipcwatch.tui.heap import NEVER
 from ipcwatch.tui.widgets.detail import DetailPane
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
 from ipcwatch.tui.widgets.rows import ALL
@@ -22,13 +23,14 @@ SIZE = (120, 40)
 
 
 async def test_hidden_views_are_filled_before_they_are_shown_and_only_drawn_rows_build_cells() -> None:
-    snapshot = synthetic_snapshot(900, 30)
+    snapshot, thresholds = synthetic_snapshot(900, 30), gc.get_threshold()
     app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.pause()
         assert gc.isenabled()  # paused for the first scan only
+        assert gc.get_threshold()[2] == NEVER  # full collections only when the scan worker runs one
         for kind in KINDS:  # never shown, already filled
             assert set(app.dashboard.table(kind).rows) == {o.ref for o in snapshot.of_kind(kind)}
         rows = app.dashboard.rows
@@ -44,6 +46,7 @@ async def test_hidden_views_are_filled_before_they_are_shown_and_only_drawn_rows
         assert 0 < sum(r.given is not None for r in rows.objects[kind]) < SIZE[1]
         screen = "".join(table.render_line(y).text for y in range(table.size.height))
         assert rows.objects[kind][0].cells[0] in screen  # its key, 0x00000002
+    assert gc.get_threshold() == thresholds  # as found, once the app has ended
 
 
 async def test_an_app_that_ends_before_its_first_scan_turns_the_collector_back_on() -> None:

@@ -1,0 +1,57 @@
+"""The dashboard's cyclic collector: off for the first scan, then no automatic full collection, a full one when due
+(in the scan worker), and the collector as it was found once the app ends."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from ipcwatch.tui.heap import NEVER, Collector
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_full_collection_runs_only_when_due_and_the_collector_is_restored() -> None:
+    found, now = (gc.isenabled(), gc.get_threshold()), [100.0]
+    gc.enable()
+    collector = Collector(every=60.0, clock=lambda: now[0])
+    try:
+        collector.pause()
+        assert not gc.isenabled()
+        collector.resume()
+        assert gc.isenabled() and gc.get_threshold()[2] == NEVER
+        cycle = Cycle()
+        gc.collect(1)
+        gc.collect(1)  # survived the young generations: it is old now
+        ref = weakref.ref(cycle)
+        del cycle
+        gc.collect(1)
+        assert ref() is not None  # old cyclic garbage waits for a full collection
+        now[0] += 59.0
+        collector.collect_if_due()
+        assert ref() is not None
+        now[0] += 1.0
+        collector.collect_if_due()
+        assert ref() is None
+        collector.restore()
+        assert gc.isenabled() and gc.get_threshold() == found[1]
+    finally:
+        gc.set_threshold(*found[1])
+        (gc.enable if found[0] else gc.disable)()
+
+
+def test_a_collector_found_off_is_left_alone() -> None:
+    found = gc.get_threshold()
+    gc.disable()
+    try:
+        collector = Collector(every=0.0)
+        collector.pause()
+        collector.resume()
+        collector.collect_if_due()
+        collector.restore()
+        assert not gc.isenabled() and gc.get_threshold() == found
+    finally:
+        gc.enable()
