@@ -26,11 +26,12 @@
  *     64 KiB; b"" when unreadable), fds (fd_table of its fd directory, or the errno int when that cannot be opened
  *     or walked; with read_anon each "a" entry gains a fourth item, its fdinfo bytes (one read of up to 4 KiB) or
  *     None), maps (maps_mode 0: None; 1: shared_maps of its maps file, or the errno; 2: the same until a maps file
- *     refuses PROCMAP_QUERY (ENOTTY, EINVAL), then the maps text as bytes (up to 64 MiB, or the errno) for that
- *     process and every later one; 3: the text) and ipc (the st_ino of its ns/ipc, -errno when that cannot be
- *     stat'ed, None when no mapping read is a SysV segment: a path starting /SYSV). A process whose stat cannot be
- *     read is (pid, errno); one whose directory cannot be opened (gone since the listing) is left out. OSError
- *     when proc_root cannot be read. It lives in _procfd_batch.c and _procfd_process.c.
+ *     refuses PROCMAP_QUERY (ENOTTY, EINVAL), then the maps text (up to 64 MiB read; as bytes, only its lines that
+ *     name /SYSV or /dev/shm/, joined by newlines; or the errno) for that process and every later one; 3: the text)
+ *     and ipc (the st_ino of its ns/ipc, -errno when that cannot be stat'ed, None when no mapping read is a SysV
+ *     segment: a path starting /SYSV). A process whose stat cannot be read is (pid, errno); one whose directory
+ *     cannot be opened (gone since the listing) is left out. OSError when proc_root cannot be read. It lives in
+ *     _procfd_batch.c and _procfd_process.c.
  * shared_maps(maps_fd) -> list[(mode, st_dev, inode, path)]
  *     The shared file-backed mappings of an open /proc/PID/maps, in address order, through PROCMAP_QUERY (Linux
  *     6.11+): mode "r", "w", "rw" or "-", path the mapping's name as bytes. OSError(ENOTTY or EINVAL) on kernels

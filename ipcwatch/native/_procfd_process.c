@@ -138,6 +138,27 @@ static int read_into(Store *s, int dir_fd, const char *name, size_t cap, int all
     return err;
 }
 
+/* Keep, of the maps text just read, only the lines that name a SysV segment or a /dev/shm file (what the pass
+ * looks for), joined by newlines: the text of every process is held until the batch ends, never all of it. */
+static void keep_shared_lines(Store *s, ProcRead *p)
+{
+    char *text = s->bytes + p->text_off, *end = text + p->text_len, *out = text;
+    for (char *line = text; line < end;) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        char *stop = nl != NULL ? nl : end;
+        size_t len = (size_t)(stop - line);
+        if (memmem(line, len, "/SYSV", 5) != NULL || memmem(line, len, "/dev/shm/", 9) != NULL) {
+            if (out != text)
+                *out++ = '\n';
+            memmove(out, line, len);
+            out += len;
+        }
+        line = stop + 1;
+    }
+    p->text_len = (size_t)(out - text);
+    s->used = p->text_off + p->text_len;
+}
+
 /* The maps of one process (the store's maps_mode) into the record. Without the GIL; 0 or ENOMEM. */
 static int read_maps(Store *s, int dir_fd, ProcRead *p)
 {
@@ -159,6 +180,8 @@ static int read_maps(Store *s, int dir_fd, ProcRead *p)
         if (p->maps_err == ENOMEM)
             return ENOMEM;
         p->maps_got = p->maps_err ? GOT_ERRNO : GOT_TEXT;
+        if (!p->maps_err)
+            keep_shared_lines(s, p);
         sysv = !p->maps_err && memmem(s->bytes + p->text_off, p->text_len, "/SYSV", 5) != NULL;
     }
     if (sysv) {                         /* a SysV shmid is only unique inside its IPC namespace */

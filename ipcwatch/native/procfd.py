@@ -14,8 +14,8 @@ this pure-Python twin.
                                                 # OSError(ENOTTY or EINVAL) on kernels before 6.11
     read_processes(proc_root, file_devs, maps_mode, read_anon)
         # [(pid, stat, uid, cmdline, fds, maps, ipc) | (pid, stat errno), ...]: every process under proc_root in
-        # one call (see _procfd.c: maps a list, the maps text bytes, an errno or None; ipc the ns/ipc inode, -errno
-        # or None; with read_anon each ("a", fd, kind) entry gains its fdinfo bytes or None)
+        # one call (see _procfd.c: maps a list, the maps text's SysV and /dev/shm lines as bytes, an errno or None;
+        # ipc the ns/ipc inode, -errno or None; with read_anon each ("a", fd, kind) entry gains its fdinfo or None)
 """
 
 from __future__ import annotations
@@ -201,12 +201,14 @@ def _errno_of(path: str, dir_fd: int, flags: int, read: Callable[[int], list | b
 
 
 def _read_text(fd: int) -> bytes:
+    """The maps text's lines that name a SysV segment or a /dev/shm file, joined by newlines."""
     chunks: list[bytes] = []
     total = 0
     while total < _TEXT_CAP and (chunk := os.read(fd, min(65536, _TEXT_CAP - total))):
         chunks.append(chunk)
         total += len(chunk)
-    return b"".join(chunks)
+    lines = b"".join(chunks).split(b"\n")
+    return b"\n".join([line for line in lines if b"/SYSV" in line or b"/dev/shm/" in line])
 
 
 def _with_info(dir_fd: int, entry: FdEntry) -> FdEntry:

@@ -17,7 +17,9 @@ except ImportError:
     _procfd = None  # type: ignore[assignment]
 
 STAT = "{pid} (fake {pid}) S 1 {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0"
-SYSV_LINE = b"7f0000000000-7f0000001000 rw-s 00000000 00:01 98765                      /SYSV0000abcd (deleted)\n"
+SYSV_LINE = b"7f0000000000-7f0000001000 rw-s 00000000 00:01 98765                      /SYSV0000abcd (deleted)"
+SHM_LINE = b"7f0000002000-7f0000003000 r--s 00000000 00:1a 4242                       /dev/shm/x"
+PLAIN_LINE = b"7f0000004000-7f0000005000 r-xp 00000000 08:01 77                         /usr/lib/libc.so.6"
 
 
 def _impls() -> list:
@@ -82,14 +84,15 @@ def test_errors_are_reported_per_process(tmp_path: Path) -> None:
 
 
 def test_a_maps_file_that_refuses_the_query_turns_the_batch_to_the_text(tmp_path: Path) -> None:
-    _fake(tmp_path, 50, maps=SYSV_LINE, fds={})
+    _fake(tmp_path, 50, maps=b"\n".join([PLAIN_LINE, SYSV_LINE, PLAIN_LINE, SHM_LINE, b""]), fds={})
     _fake(tmp_path, 51, maps=b"", fds={})
     ipc = os.stat(tmp_path / "50" / "ns" / "ipc").st_ino
     assert [r[5:] for r in _all(tmp_path, procfd.MAPS_QUERY)] == [(errno.ENOTTY, None), (errno.ENOTTY, None)]
     for mode in (procfd.MAPS_FALLBACK, procfd.MAPS_TEXT):
-        assert [r[5:] for r in _all(tmp_path, mode)] == [(SYSV_LINE, ipc), (b"", None)]
+        # only the lines the pass looks for are kept (the text of every process is held until the batch ends)
+        assert [r[5:] for r in _all(tmp_path, mode)] == [(SYSV_LINE + b"\n" + SHM_LINE, ipc), (b"", None)]
     (tmp_path / "50" / "ns" / "ipc").unlink()
-    assert _all(tmp_path, procfd.MAPS_TEXT)[0][5:] == (SYSV_LINE, -errno.ENOENT)
+    assert _all(tmp_path, procfd.MAPS_TEXT)[0][6] == -errno.ENOENT
 
 
 def test_a_bad_maps_mode_or_root_is_refused_alike(tmp_path: Path) -> None:
