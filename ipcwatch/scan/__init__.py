@@ -196,9 +196,10 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         read_anon=bool(kinds & ANON_INODE_KINDS),
         visitors=[finder.visit] if finder else [],
     )
-    records = _Background(read_proc_pass, pass_config)
+    pass_reads = _Background(read_proc_pass, pass_config)
     reads = _read_objects(config, mq_on)
-    index = index_processes(records.result(), pass_config)
+    index = index_processes(pass_reads.result(), pass_config)
+    del pass_reads  # its records (every fd of every process) are indexed: freed now, not when the scan returns
     discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)
     spaces = nsscan.read_namespaces(discovery, kinds, config.proc_root, config.config_root)
     nsscan.read_views(views, kinds, spaces, config.proc_root)
