@@ -98,18 +98,22 @@ def _socket_info(s: UnixSocket, name: str | None, index: HolderIndex, net: Names
     """For a listener the kernel's queue lengths count connections: pending (accept() not yet called) of backlog,
     and `waiting_clients` are the connecting sockets (UNIX_DIAG_ICONS) with the processes that hold them. For any
     other socket they count bytes. `name`: its `socket_name`."""
-    peer_holders = index.holders(index.sockets.get(s.peer, ())) if s.peer else ()
-    common = (TYPES.get(s.type, str(s.type)), STATES.get(s.state, str(s.state)), name, s.name.startswith(b"\0"))
+    peer = s.peer
+    peer_holds = index.sockets.get(peer) if peer else None
+    peer_holders = index.holders(peer_holds) if peer_holds else ()
+    kind, state, abstract = TYPES.get(s.type, str(s.type)), STATES.get(s.state, str(s.state)), s.name[:1] == b"\0"
+    recv, send = s.recv_queue, s.send_queue
+    # positional, in field order (a NamedTuple's keywords cost half as much again)
     if s.state != LISTEN:
-        return UnixInfo(*common, s.peer, peer_holders, s.recv_queue, s.send_queue, net_namespace=net)
-    if s.recv_queue is None:  # /proc/net/unix: counts unknown
-        return UnixInfo(*common, s.peer, peer_holders, net_namespace=net)
+        return UnixInfo(kind, state, name, abstract, peer, peer_holders, recv, send, None, None, None, net)
+    if recv is None:  # /proc/net/unix: counts unknown
+        return UnixInfo(kind, state, name, abstract, peer, peer_holders, None, None, None, None, None, net)
     clients = tuple(
         WaitingClient(inode, index.holders(index.sockets.get(inode, ())))
         for inode in s.queued_connections
         if inode  # 0: the client closed its end before being accepted
     )
-    return UnixInfo(*common, s.peer, peer_holders, None, None, s.recv_queue, s.send_queue, clients, net_namespace=net)
+    return UnixInfo(kind, state, name, abstract, peer, peer_holders, None, None, recv, send, clients, net)
 
 
 def unix_objects(
@@ -120,13 +124,16 @@ def unix_objects(
     net_of = net_of or {}
     out = []
     bound_files = set()
+    holders_of, by_inode, found_sockets = index.holders, index.sockets, found.sockets
     for s in sockets:
         listening = s.state == LISTEN
-        holders = index.holders(index.sockets.get(s.inode, ()))
+        holds = by_inode.get(s.inode)
+        holders = holders_of(holds) if holds else ()
+        owner_uid = s.uid
         if s.vfs is not None:
             bound_files.add(s.vfs)
-        path_entry = found.sockets.get(s.vfs) if s.vfs else None
-        owner_uid = s.uid if s.uid is not None else (path_entry[1].st_uid if path_entry else None)
+            if owner_uid is None and (path_entry := found_sockets.get(s.vfs)) is not None:
+                owner_uid = path_entry[1].st_uid
         if owner_uid is None and holders:
             owner_uid = index.processes[holders[0].pid].uid
         name = socket_name(s.name)
