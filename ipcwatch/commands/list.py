@@ -12,7 +12,7 @@ from ipcwatch.native.objjson import compile_plan, encode
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.info import json_plan
 from ipcwatch.scan.model import namespace_json
-from ipcwatch.scan.nsfilter import ALL, select, unknown
+from ipcwatch.scan.nsfilter import ALL, HOST, select, unknown
 from ipcwatch.text import escape
 
 
@@ -159,9 +159,11 @@ def write_snapshot_json(snapshot: Snapshot, objects: Sequence[IpcObject]) -> Non
     out.write(b"]" + rest[len(_OBJECTS_FIRST) :] + b"\n")
 
 
-def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: bool) -> None:
-    """Tables per kind; objects of other namespaces than the host's in a section per namespace after them."""
-    sections: dict[str, dict[str, list[IpcObject]]] = {}
+def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: bool, *, host: bool = True) -> None:
+    """Tables per kind; objects of other namespaces than the host's in a section per namespace after them. The host's
+    section is there even empty (each asked kind's title says "0 object(s)") unless `host` is False: a selection
+    (`--namespace`) that leaves the host out."""
+    sections: dict[str, dict[str, list[IpcObject]]] = {"": {}} if host else {}
     for obj in chosen:
         ns = obj.namespace
         label = "" if ns is None or ns.host else f"{ns.label} ({ns.tag})" if ns.label != ns.tag else ns.tag
@@ -204,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_snapshot_json(snapshot, [o for o in chosen if o.stale or not args.stale])
         return 0
-    print_tables(chosen, kinds, args.stale)
+    print_tables(chosen, kinds, args.stale, host=selector in (ALL, HOST))
     for note in snapshot.notes:
         print(f"note: {escape(note)}", file=sys.stderr)
     for error in snapshot.errors[:20]:
