@@ -67,6 +67,11 @@ setup(
             depends=["ipcwatch/native/_grow.h"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
+        Extension(
+            "ipcwatch.native._model",
+            sources=["ipcwatch/native/_model.c"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
+        ),
     ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

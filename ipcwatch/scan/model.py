@@ -16,6 +16,7 @@ from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ipcwatch.kinds import KIND_TITLES, KINDS, Kind
+from ipcwatch.native.model_init import compiled_init
 from ipcwatch.text import escape
 
 if TYPE_CHECKING:
@@ -198,9 +199,9 @@ class IpcObject:
     namespace: Namespace | None = None
     removed_at_logout: str | None = None  # who removes it at its owner's logout (scan.logind), when someone does
 
-    # Written by hand (init=False above): each field set through its slot's descriptor, where
-    # the generated one calls object.__setattr__ per field; 2.2x faster, and a scan builds one per object. The
-    # signature is the fields' (tests/unit/test_model.py checks it).
+    # Written by hand (init=False above): each field set through its slot's descriptor, where the generated one
+    # calls object.__setattr__ per field; 2.2x faster. The twin of the compiled one (below). Its signature is the
+    # fields' (tests/unit/test_model.py checks it).
     def __init__(
         self,
         ref: str,
@@ -304,6 +305,9 @@ def objects_json(objects: Iterable[IpcObject]) -> list[dict[str, Any]]:
     _set_ref, _set_kind, _set_name, _set_id, _set_key, _set_owner, _set_uid, _set_mode, _set_size, _set_holders,
     _set_stale, _set_stale_reason, _set_identity, _set_info, _set_waiters, _set_namespace, _set_removed_at_logout,
 ) = (getattr(IpcObject, f.name).__set__ for f in fields(IpcObject))  # fmt: skip
+# Built, the compiled helper's __init__ (no Python frame: 5x faster, and a scan builds one per object) replaces it.
+_init_twin = IpcObject.__init__
+IpcObject.__init__ = compiled_init(IpcObject, _init_twin) or _init_twin  # type: ignore[method-assign]
 
 
 class ScanError(NamedTuple):
