@@ -1,5 +1,5 @@
-"""The dashboard's cyclic collector: off for the first scan, then no automatic full collection, a full one when due
-(in the scan worker), and the collector as it was found once the app ends."""
+"""The dashboard's cyclic collector: off for the first scan, whose objects are then frozen, then no automatic full
+collection, a full one when due (in the scan worker), and the collector as it was found once the app ends."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ def test_a_full_collection_runs_only_when_due_and_the_collector_is_restored() ->
     try:
         collector.pause()
         assert not gc.isenabled()
+        kept = Cycle()  # alive while the first scan is shown: frozen, never walked
         collector.resume()
-        assert gc.isenabled() and gc.get_threshold()[2] == NEVER
+        assert gc.isenabled() and gc.get_threshold()[2] == NEVER and gc.get_freeze_count() > 0
         cycle = Cycle()
         gc.collect(1)
         gc.collect(1)  # survived the young generations: it is old now
@@ -36,8 +37,14 @@ def test_a_full_collection_runs_only_when_due_and_the_collector_is_restored() ->
         now[0] += 1.0
         collector.collect_if_due()
         assert ref() is None
+        kept_ref = weakref.ref(kept)
+        del kept
+        gc.collect()
+        assert kept_ref() is not None  # frozen
         collector.restore()
-        assert gc.isenabled() and gc.get_threshold() == found[1]
+        assert gc.isenabled() and gc.get_threshold() == found[1] and gc.get_freeze_count() == 0
+        gc.collect()
+        assert kept_ref() is None  # thawed
     finally:
         gc.set_threshold(*found[1])
         (gc.enable if found[0] else gc.disable)()
