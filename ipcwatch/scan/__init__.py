@@ -189,11 +189,12 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     # Phase one: what each object says of itself, and the single /proc pass for holders, side by side: the pass's
     # reads are one native call that releases the GIL throughout (read_processes), run in a thread while this one
     # reads the objects; the indexing and the visitors (Python) follow here. Measured 2026-11-28 (2 cores, scan()
-    # min of 5): 9,128 objects 151-156 -> 102-111 ms, 54,130 objects 885-921 -> 634-667 ms, when the second core is
-    # idle; when another job holds it the gain goes (54k: 900-981 vs 875-917 ms), never below the serial pass (one
-    # core, taskset: 902-908 vs 867-891 ms). The indexing and visitors in that thread too did not pay (9k: 108-115
-    # ms, GIL contention again), nor two pthreads sharing the batch (54k: 655-662 vs 627-679 ms; the batch alone
-    # 118 vs 117-120 ms).
+    # min of 5, alternated with the serial pass): 54,143 objects 814-840 -> 555-626 ms when the second core is idle;
+    # when another job holds it the gain goes (54k: 900-981 vs 875-917 ms), never below the serial pass (one core,
+    # taskset: 827-854 vs 794-847 ms). Did not pay: the indexing and visitors in that thread too (9k: 108-115 vs
+    # 103-111 ms, GIL contention again); two pthreads sharing the batch, which halve it alone (54k: 122-126 vs
+    # 210-221 ms) but not the scan, whose other core reads the objects meanwhile (556-595 vs 565-620 ms; list --json
+    # median 759 vs 766 ms).
     pass_config = ProcPassConfig(
         proc_root=config.proc_root,
         file_devs=file_devs,
