@@ -57,6 +57,7 @@ PROFILE_ENV = "IPCWATCH_PROFILE"  # a path: the UI thread's cProfile stats are w
 ADAPT = 12  # the next scan waits at least this many times the last one's CPU time: scans and their rows take at
 # most 1/12 of a core (8 %), which leaves drawing room within issue 12's 10 % budget at 9,000 objects
 ADAPT_STEP = 0.5  # a stretched interval is rounded up to this
+SWITCH_INTERVAL = 0.001  # seconds a thread waits for the GIL before the holder must hand it over (Python: 0.005)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class IpcwatchApp(App[int]):
         self.scan_cpu = 0.0  # CPU seconds of the last scan (and its rows)
         self._first_seen: dict[str, float] = {}
         self.collector = Collector()  # the cyclic collector: off for the first scan, then no automatic full ones
+        self._switch_interval = sys.getswitchinterval()  # as found: restored when the app ends
         self._scanned: tuple[Worker[None], Scanned] | None = None  # a scan worker's result, until the UI takes it
         self.stop_signals = stop_signals  # the host's dashboard passes STOP_SIGNALS; tests leave their process alone
         self.stop_signal: int | None = None  # the stop signal that ended the app, if one did
@@ -151,11 +153,15 @@ class IpcwatchApp(App[int]):
 
     def on_ready(self) -> None:
         self.set_interval(1.0, self.show_status)
+        # While the scan worker runs Python, the UI thread waits this long each time it needs the GIL back: input
+        # read, event handled, frame written (45,000 objects: a key sent during a scan took up to 70-80 ms).
+        self._switch_interval, _ = sys.getswitchinterval(), sys.setswitchinterval(SWITCH_INTERVAL)
         self.collector.pause()  # the first scan's heap is walked again and again as it grows (9,000: 243 -> 223 ms)
         self.start_scan()
 
     def on_unmount(self) -> None:
         self.collector.restore()
+        sys.setswitchinterval(self._switch_interval)
 
     async def on_load(self) -> None:
         """Before the terminal is taken over: from now on each of `stop_signals` ends the app."""

@@ -5,6 +5,7 @@ cyclic collector paused for the first scan comes back on."""
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import weakref
 
@@ -12,7 +13,7 @@ from rich.text import Text
 
 from ipcwatch.kinds import KINDS
 from ipcwatch.scan import Snapshot
-from ipcwatch.tui.app import IpcwatchApp
+from ipcwatch.tui.app import SWITCH_INTERVAL, IpcwatchApp
 from ipcwatch.tui.heap import NEVER
 from ipcwatch.tui.widgets.detail import DetailPane
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
@@ -23,12 +24,13 @@ SIZE = (120, 40)
 
 
 async def test_hidden_views_are_filled_before_they_are_shown_and_only_drawn_rows_build_cells() -> None:
-    snapshot, thresholds = synthetic_snapshot(900, 30), gc.get_threshold()
+    snapshot, thresholds, switch = synthetic_snapshot(900, 30), gc.get_threshold(), sys.getswitchinterval()
     app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.pause()
+        assert sys.getswitchinterval() == SWITCH_INTERVAL < switch  # the UI thread gets the GIL back sooner
         assert gc.isenabled()  # paused for the first scan only
         assert gc.get_threshold()[2] == NEVER  # full collections only when the scan worker runs one
         for kind in KINDS:  # never shown, already filled
@@ -46,7 +48,7 @@ async def test_hidden_views_are_filled_before_they_are_shown_and_only_drawn_rows
         assert 0 < sum(r.given is not None for r in rows.objects[kind]) < SIZE[1]
         screen = "".join(table.render_line(y).text for y in range(table.size.height))
         assert rows.objects[kind][0].cells[0] in screen  # its key, 0x00000002
-    assert gc.get_threshold() == thresholds  # as found, once the app has ended
+    assert gc.get_threshold() == thresholds and sys.getswitchinterval() == switch  # as found, once the app ended
 
 
 async def test_an_app_that_ends_before_its_first_scan_turns_the_collector_back_on() -> None:
