@@ -189,7 +189,8 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     # Phase one: what each object says of itself, and the single /proc pass for holders, side by side: the pass's
     # reads are one native call that releases the GIL throughout (read_processes), run in a thread while this one
     # reads the objects; the indexing and the visitors (Python) follow here. Measured 2026-11-28 (2 cores, scan()
-    # min of 5, alternated with the serial pass): 54,143 objects 814-840 -> 555-626 ms when the second core is idle;
+    # min of 5, alternated with the serial pass): 9,133 objects 133-139 -> 93-98 ms, 54,142 objects 799-811 ->
+    # 536-584 ms when the second core is idle;
     # when another job holds it the gain goes (54k: 900-981 vs 875-917 ms), never below the serial pass (one core,
     # taskset: 827-854 vs 794-847 ms). Did not pay: the indexing and visitors in that thread too (9k: 108-115 vs
     # 103-111 ms, GIL contention again); two pthreads sharing the batch, which halve it alone (54k: 122-126 vs
