@@ -190,12 +190,11 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     # reads are one native call that releases the GIL throughout (read_processes), run in a thread while this one
     # reads the objects; the indexing and the visitors (Python) follow here. Measured 2026-11-28 (2 cores, scan()
     # min of 5, alternated with the serial pass): 9,133 objects 133-139 -> 93-98 ms, 54,142 objects 799-811 ->
-    # 536-584 ms when the second core is idle;
-    # when another job holds it the gain goes (54k: 900-981 vs 875-917 ms), never below the serial pass (one core,
-    # taskset: 827-854 vs 794-847 ms). Did not pay: the indexing and visitors in that thread too (9k: 108-115 vs
-    # 103-111 ms, GIL contention again); two pthreads sharing the batch, which halve it alone (54k: 122-126 vs
-    # 210-221 ms) but not the scan, whose other core reads the objects meanwhile (556-595 vs 565-620 ms; list --json
-    # median 759 vs 766 ms).
+    # 536-584 ms when the second core is idle; when another job holds it the gain goes (54k: 900-981 vs 875-917 ms),
+    # never below the serial pass (one core, taskset: 827-854 vs 794-847 ms). Did not pay: the indexing and visitors
+    # in that thread too (9k: 108-115 vs 103-111 ms, GIL contention again); two pthreads sharing the batch, which
+    # halve it alone (54k: 122-126 vs 210-221 ms) but not the scan, whose other core reads the objects meanwhile
+    # (556-595 vs 565-620 ms; list --json median 759 vs 766 ms).
     pass_config = ProcPassConfig(
         proc_root=config.proc_root,
         file_devs=file_devs,
