@@ -106,6 +106,7 @@ static const char *ns_links[3] = {"ipc:[", "mnt:[", "net:["};
 PyObject *procfd_pipe_fills(PyObject *self, PyObject *args);     /* _procfd_pipe.c */
 PyObject *procfd_shared_maps(PyObject *self, PyObject *args);     /* _procfd_maps.c */
 PyObject *procfd_read_processes(PyObject *self, PyObject *args);  /* _procfd_batch.c */
+PyObject *procfd_fd_table(PyObject *self, PyObject *args);        /* _procfd_process.c */
 int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);  /* _procfd_process.c */
 FdList *procfd_fd_list(void);
 void procfd_fd_list_free(FdList *list);
@@ -113,7 +114,6 @@ int procfd_fd_collect(FdList *list, int dir_fd, int info_dir_fd, const unsigned 
                       size_t *first);
 PyObject *procfd_fd_tuples(const FdList *list, size_t first, size_t end);
 size_t procfd_fd_count(const FdList *list);
-void procfd_fd_clear(FdList *list);
 
 /* The fd number a /proc/PID/fd entry name spells, or -1 for ".", ".." and anything else. */
 static int parse_fd_name(const char *name)
@@ -271,12 +271,6 @@ size_t procfd_fd_count(const FdList *list)
     return list->n_entries;
 }
 
-void procfd_fd_clear(FdList *list)
-{
-    list->n_entries = 0;
-    list->arena_used = 0;
-}
-
 /* Append the entries of the fd directory dir_fd (read from its start, its offset rewound after) to the list, with
  * each anon fd's fdinfo read under info_dir_fd unless that is -1. Without the GIL; 0 or an errno (the entries of
  * a directory that failed are dropped). *first is where its entries begin. */
@@ -352,40 +346,8 @@ PyObject *procfd_fd_tuples(const FdList *list, size_t first, size_t end)
     return result;
 }
 
-static PyObject *fd_table(PyObject *self, PyObject *args)
-{
-    (void)self;
-    int dir_fd;
-    PyObject *file_devs;
-    if (!PyArg_ParseTuple(args, "iO:fd_table", &dir_fd, &file_devs))
-        return NULL;
-    unsigned long long *devs = NULL;
-    Py_ssize_t n_devs = 0;
-    if (procfd_collect_devs(file_devs, &devs, &n_devs) < 0)
-        return NULL;
-    FdList *list = procfd_fd_list();
-    PyObject *result = NULL;
-    if (list == NULL)
-        PyErr_NoMemory();
-    else {
-        int err;
-        size_t first;
-        Py_BEGIN_ALLOW_THREADS
-        err = procfd_fd_collect(list, dir_fd, -1, devs, n_devs, &first);
-        Py_END_ALLOW_THREADS
-        if (err != 0) {
-            errno = err;
-            PyErr_SetFromErrno(PyExc_OSError);
-        } else
-            result = procfd_fd_tuples(list, first, list->n_entries);
-    }
-    procfd_fd_list_free(list);
-    PyMem_Free(devs);
-    return result;
-}
-
 static PyMethodDef methods[] = {
-    {"fd_table", fd_table, METH_VARARGS, "The IPC-capable fds of an open /proc/PID/fd directory."},
+    {"fd_table", procfd_fd_table, METH_VARARGS, "The IPC-capable fds of an open /proc/PID/fd directory."},
     {"pipe_fills", procfd_pipe_fills, METH_VARARGS, "(queued, capacity) of each pipe through its read ends, or None."},
     {"shared_maps", procfd_shared_maps, METH_VARARGS, "Shared file-backed mappings of an open maps fd."},
     {"read_processes", procfd_read_processes, METH_VARARGS, "stat, uid, cmdline, fd table and mappings of every process."},

@@ -1,6 +1,6 @@
 /* The per-process read of read_processes (see _procfd.c for its contract; the walk is _procfd_batch.c's):
  * everything the /proc pass reads of one process through its open /proc/PID directory fd, kept in C arrays without
- * the GIL until the caller converts the records to Python objects.
+ * the GIL until the caller converts the records to Python objects; and fd_table, the walk of one fd directory.
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
@@ -35,6 +35,7 @@ int procfd_map_collect(MapList *list, int maps_fd, size_t *first, int *sysv);
 PyObject *procfd_map_tuples(const MapList *list, size_t first, size_t end);
 size_t procfd_map_count(const MapList *list);
 int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);
+PyObject *procfd_fd_table(PyObject *self, PyObject *args);
 
 typedef struct {
     long long pid;
@@ -292,4 +293,37 @@ int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_
     *out = devs;
     *count = kept;
     return 0;
+}
+
+/* fd_table (see _procfd.c): one fd directory walked with the GIL released, then converted. */
+PyObject *procfd_fd_table(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int dir_fd;
+    PyObject *file_devs;
+    if (!PyArg_ParseTuple(args, "iO:fd_table", &dir_fd, &file_devs))
+        return NULL;
+    unsigned long long *devs = NULL;
+    Py_ssize_t n_devs = 0;
+    if (procfd_collect_devs(file_devs, &devs, &n_devs) < 0)
+        return NULL;
+    FdList *list = procfd_fd_list();
+    PyObject *result = NULL;
+    if (list == NULL)
+        PyErr_NoMemory();
+    else {
+        int err;
+        size_t first;
+        Py_BEGIN_ALLOW_THREADS
+        err = procfd_fd_collect(list, dir_fd, -1, devs, n_devs, &first);
+        Py_END_ALLOW_THREADS
+        if (err != 0) {
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+        } else
+            result = procfd_fd_tuples(list, first, procfd_fd_count(list));
+    }
+    procfd_fd_list_free(list);
+    PyMem_Free(devs);
+    return result;
 }
