@@ -10,6 +10,8 @@ import threading
 import weakref
 
 from rich.text import Text
+from textual.strip import Strip
+from textual.visual import Visual
 
 from ipcwatch.kinds import KINDS
 from ipcwatch.scan import Snapshot
@@ -116,9 +118,17 @@ async def test_the_detail_pane_wraps_its_text_and_scrolls_it() -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         pane = app.dashboard.query_one(DetailPane)
+        wraps, strips = [], pane._strips
+
+        def counted(visual: Visual, width: int) -> list[Strip]:
+            wraps.append(width)
+            return strips(visual, width)
+
+        pane._strips = counted  # type: ignore[method-assign]
         pane.show(Text("x" * 500 + "\n" + "\n".join(f"line {i}" for i in range(40)) + "\nlast"))
         await pilot.pause()
         width = pane.scrollable_content_region.width
+        assert wraps == [width]  # more lines than the room: wrapped once, for the room the scrollbar leaves
         assert width < pane.container_size.width  # the scrollbar's room is left
         assert pane.virtual_size.height == -(-500 // width) + 41
         pane.scroll_end(animate=False, immediate=True)

@@ -51,9 +51,14 @@ class TextPane(ScrollView):
         if room.width <= 0 or self._wrapped_for == (room.width, room.height):
             return
         visual = visualize(self, self._text, markup=False)
-        lines = self._strips(visual, room.width)
-        if len(lines) > room.height and self.styles.overflow_y != "hidden":
-            lines = self._strips(visual, max(1, room.width - self.styles.scrollbar_size_vertical))
+        scrolls = self.styles.overflow_y != "hidden"
+        narrow = max(1, room.width - self.styles.scrollbar_size_vertical)
+        if scrolls and self._text.plain.count("\n") > room.height:  # taller than the room before any wrap:
+            lines = self._strips(visual, narrow)  # wrapped once, for the room the scrollbar leaves (half the cost)
+        else:
+            lines = self._strips(visual, room.width)
+            if len(lines) > room.height and scrolls:
+                lines = self._strips(visual, narrow)
         self._lines, self._wrapped_for = lines, (room.width, room.height)
         size = Size(room.width, len(lines))
         if size != self.virtual_size:
