@@ -12,32 +12,48 @@ tolerated; names are returned raw (escaping happens at each surface).
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import re
 import stat as stat_mod
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ipcwatch.scan.namespaces import Discovery, NsKey
 from ipcwatch.scan.nsread import open_beneath
 
 _HEX64 = r"([0-9a-f]{64})"
-_POD_UID = re.compile(
-    r"^(?:kubepods-(?:besteffort-|burstable-|guaranteed-)?)?pod([0-9a-f]{8}[-_](?:[0-9a-f]{4}[-_]){3}[0-9a-f]{12})(?:\.slice)?$"
-)
-_CRI_SLICE = re.compile(r"^kubepods[-a-z]*-pod([0-9a-f_]{36})\.slice:(cri-containerd|crio|docker):" + _HEX64 + "$")
-_MONITOR = re.compile(r"^(?:libpod-conmon-|crio-conmon-)[0-9a-f]{64}(?:\.scope)?$|^lxc\.monitor(?:\..*)?$")
-# (component pattern, runtime): the deepest component that matches names the container
-_LEAF: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^docker-" + _HEX64 + r"\.scope$"), "docker"),
-    (re.compile(r"^cri-containerd-" + _HEX64 + r"\.scope$"), "containerd"),
-    (re.compile(r"^crio-" + _HEX64 + r"(?:\.scope)?$"), "cri-o"),
-    (re.compile(r"^libpod-" + _HEX64 + r"(?:\.scope)?$"), "podman"),
-    (re.compile(r"^lxc\.payload\.(.+)$"), "lxc"),
-    (re.compile(r"^machine-(.+)\.scope$"), "nspawn"),
-)
+
+
+class _Patterns(NamedTuple):
+    pod_uid: re.Pattern[str]
+    cri_slice: re.Pattern[str]
+    monitor: re.Pattern[str]
+    # (component pattern, runtime): the deepest component that matches names the container
+    leaf: tuple[tuple[re.Pattern[str], str], ...]
+
+
+# Compiled when the first cgroup path with a component is parsed, not at import: every scan imports this module (the
+# kernel's kdevtmpfs has a mount namespace of its own) and its cgroup, "/", needs no pattern (~1 ms of `list`).
+@functools.cache
+def _patterns() -> _Patterns:
+    return _Patterns(
+        re.compile(
+            r"^(?:kubepods-(?:besteffort-|burstable-|guaranteed-)?)?pod([0-9a-f]{8}[-_](?:[0-9a-f]{4}[-_]){3}[0-9a-f]{12})(?:\.slice)?$"
+        ),
+        re.compile(r"^kubepods[-a-z]*-pod([0-9a-f_]{36})\.slice:(cri-containerd|crio|docker):" + _HEX64 + "$"),
+        re.compile(r"^(?:libpod-conmon-|crio-conmon-)[0-9a-f]{64}(?:\.scope)?$|^lxc\.monitor(?:\..*)?$"),
+        (
+            (re.compile(r"^docker-" + _HEX64 + r"\.scope$"), "docker"),
+            (re.compile(r"^cri-containerd-" + _HEX64 + r"\.scope$"), "containerd"),
+            (re.compile(r"^crio-" + _HEX64 + r"(?:\.scope)?$"), "cri-o"),
+            (re.compile(r"^libpod-" + _HEX64 + r"(?:\.scope)?$"), "podman"),
+            (re.compile(r"^lxc\.payload\.(.+)$"), "lxc"),
+            (re.compile(r"^machine-(.+)\.scope$"), "nspawn"),
+        ),
+    )
+
+
 _RUNTIME_OF_SLICE = {"cri-containerd": "containerd", "crio": "cri-o", "docker": "docker"}
 _STATE_LIMIT = 4 << 20  # bytes read from one state file at most
 _STORE_LIMIT = 32 << 20  # podman's containers.json lists every container
@@ -45,8 +61,8 @@ _CGROUP_LIMIT = 1 << 16
 SAMPLE = 16  # processes of a namespace whose cgroups are read to name it
 
 
-@dataclass(frozen=True, slots=True)
-class CgroupRef:
+# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+class CgroupRef(NamedTuple):
     """What a process's cgroup path says: the runtime, the container id (a name for lxc and nspawn), the pod."""
 
     runtime: str  # docker, containerd, cri, cri-o, podman, lxc, nspawn
@@ -54,8 +70,7 @@ class CgroupRef:
     pod_uid: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Container:
+class Container(NamedTuple):
     """A container as the JSON `namespace.container` shows it. Raw strings: escape them to show them."""
 
     runtime: str
@@ -93,15 +108,18 @@ def _unescape_systemd(text: str) -> str:
 def parse_path(path: str) -> CgroupRef | None:
     """One cgroup path -> the container it names, from its deepest recognisable component; None when none."""
     parts = [p for p in path.split("/") if p]
+    if not parts:
+        return None  # the root cgroup (a kernel thread's, a host process's under cgroup namespaces)
+    patterns = _patterns()
     for depth in range(len(parts) - 1, -1, -1):
         part = parts[depth]
-        if _MONITOR.match(part):
+        if patterns.monitor.match(part):
             return None  # conmon / the lxc monitor: a host-side helper, not the container
         pod_uid = _pod_uid(parts[:depth])
-        m = _CRI_SLICE.match(part)
+        m = patterns.cri_slice.match(part)
         if m:
             return CgroupRef(_RUNTIME_OF_SLICE[m.group(2)], m.group(3), m.group(1).replace("_", "-"))
-        for pattern, runtime in _LEAF:
+        for pattern, runtime in patterns.leaf:
             m = pattern.match(part)
             if m:
                 name = _unescape_systemd(m.group(1)) if runtime == "nspawn" else m.group(1)
@@ -121,7 +139,7 @@ def _pod_uid(ancestors: list[str]) -> str | None:
     if not any(a.startswith("kubepods") for a in ancestors):
         return None
     for part in reversed(ancestors):
-        m = _POD_UID.match(part)
+        m = _patterns().pod_uid.match(part)
         if m:
             return m.group(1).replace("_", "-")
     return None
@@ -196,6 +214,8 @@ def read_json(path: str, limit: int = _STATE_LIMIT, root: str = "/") -> Any:
         os.close(fd)
     if len(data) > limit:
         return None
+    import json  # noqa: PLC0415 - only a container's state file is JSON: a scan that sees none never imports it
+
     try:
         return json.loads(data)
     except (ValueError, RecursionError):

@@ -13,7 +13,7 @@ import re
 import struct
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 X86_64: Mapping[int, str] = {
     0: "read",
@@ -148,8 +148,8 @@ def syscall_name(table: Mapping[int, str] | None, nr: int) -> str:
     return name or f"syscall {nr}"
 
 
-@dataclass(frozen=True, slots=True)
-class SyscallState:
+# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+class SyscallState(NamedTuple):
     """One read of /proc/PID/task/TID/syscall."""
 
     running: bool
