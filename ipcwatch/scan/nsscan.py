@@ -9,7 +9,7 @@ fds and mappings are holds). A namespace that vanishes or cannot be entered is s
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
 from ipcwatch.kinds import Kind
@@ -25,20 +25,22 @@ if TYPE_CHECKING:
 NOT_ROOT_NOTE = "not root: other IPC namespaces cannot be entered: their SysV objects are not listed"
 
 
-@dataclass
 class NamespaceReads:
     """What the namespace step found: every namespace (with container and limits) and other IPC namespaces' rows."""
 
-    namespaces: tuple[Namespace, ...] = ()
-    discovery: Discovery | None = None
-    sysv: list[tuple[Namespace, dict[Kind, list[Row]]]] = field(default_factory=list)  # kind -> rows, per ns
-    # other views' POSIX entries: (mount ns, /dev/shm entries, IPC ns, /dev/mqueue entries)
-    posix: list[tuple[Namespace | None, list[posix.Entry], Namespace | None, list[posix.MqEntry]]] = field(
-        default_factory=list
-    )
-    errors: list[ScanError] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    _by_key: dict[NsKey, Namespace] = field(default_factory=dict, repr=False)
+    # Written by hand, not a dataclass (nothing compares, copies or prints it): its definition costs no generated
+    # methods at import (every CLI command's start-up).
+    __slots__ = ("_by_key", "discovery", "errors", "namespaces", "notes", "posix", "sysv")
+
+    def __init__(self, discovery: Discovery | None = None, errors: list[ScanError] | None = None) -> None:
+        self.namespaces: tuple[Namespace, ...] = ()
+        self.discovery = discovery
+        self.sysv: list[tuple[Namespace, dict[Kind, list[Row]]]] = []  # kind -> rows, per ns
+        # other views' POSIX entries: (mount ns, /dev/shm entries, IPC ns, /dev/mqueue entries)
+        self.posix: list[tuple[Namespace | None, list[posix.Entry], Namespace | None, list[posix.MqEntry]]] = []
+        self.errors: list[ScanError] = [] if errors is None else errors
+        self.notes: list[str] = []
+        self._by_key: dict[NsKey, Namespace] = {}
 
     def host(self, ns_type: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == ns_type and ns.host), None)
