@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
-from ipcwatch.native.objjson import compile_plan, encode
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.info import json_plan
 from ipcwatch.scan.model import namespace_json
@@ -113,6 +112,9 @@ _OBJECTS_FIRST = b'{"objects":[]'
 @cache
 def _native_plan() -> object | None:
     """The native writer's plan of an object's JSON, None when it was not built (then the dicts are encoded)."""
+    # Imported when JSON is written: the tables (and the commands that import this module) never load the helper.
+    from ipcwatch.native.objjson import compile_plan  # noqa: PLC0415
+
     return compile_plan(*json_plan(), escape)
 
 
@@ -127,6 +129,7 @@ def _chunk_writer(plan: object | None, few: bool) -> Callable[[Sequence[IpcObjec
 
     if plan is None:
         return encoded
+    from ipcwatch.native.objjson import encode  # noqa: PLC0415 - as `_native_plan`
 
     def native(chunk: Sequence[IpcObject]) -> bytes:
         try:
