@@ -43,6 +43,7 @@ setup(
                 "ipcwatch/native/_procfd_process.c",
                 "ipcwatch/native/_procfd_batch.c",
             ],
+            depends=["ipcwatch/native/_procfd.h", "ipcwatch/native/_grow.h"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
         Extension(

@@ -40,6 +40,7 @@
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_procfd.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -89,8 +90,6 @@ struct FdList {
     char dents[DENTS_SIZE];
 };
 
-typedef struct FdList FdList;
-
 typedef struct {
     FdList *out;
     int dir_fd, info_dir_fd;
@@ -103,17 +102,6 @@ static PyObject *mode_names[4], *ns_names[3];  /* "?", "r", "w", "rw"; "ipc", "m
 static const char *anon_links[2] = {"anon_inode:[eventfd]", "anon_inode:[signalfd]"};
 static const char *ns_links[3] = {"ipc:[", "mnt:[", "net:["};
 
-PyObject *procfd_pipe_fills(PyObject *self, PyObject *args);     /* _procfd_pipe.c */
-PyObject *procfd_shared_maps(PyObject *self, PyObject *args);     /* _procfd_maps.c */
-PyObject *procfd_read_processes(PyObject *self, PyObject *args);  /* _procfd_batch.c */
-PyObject *procfd_fd_table(PyObject *self, PyObject *args);        /* _procfd_process.c */
-int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);  /* _procfd_process.c */
-FdList *procfd_fd_list(void);
-void procfd_fd_list_free(FdList *list);
-int procfd_fd_collect(FdList *list, int dir_fd, int info_dir_fd, const unsigned long long *devs, Py_ssize_t n_devs,
-                      size_t *first);
-PyObject *procfd_fd_tuples(const FdList *list, size_t first, size_t end);
-size_t procfd_fd_count(const FdList *list);
 
 /* The fd number a /proc/PID/fd entry name spells, or -1 for ".", ".." and anything else. */
 static int parse_fd_name(const char *name)

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_procfd.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,14 +18,6 @@
 
 #define DIR_BUF (32 * 1024)
 #define NAME_AT 19          
-typedef struct Store Store;
-Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_mode, int read_anon);
-void procfd_store_free(Store *store);
-size_t procfd_store_count(const Store *store);
-int procfd_read_dir(Store *store, int dir_fd, long long pid);
-PyObject *procfd_proc_tuple(const Store *store, size_t i);
-int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);
-PyObject *procfd_read_processes(PyObject *self, PyObject *args);
 
 /* The pid a /proc entry name spells (digits only, at most 18 of them), or -1. */
 static long long pid_of(const char *name)

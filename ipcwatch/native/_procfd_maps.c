@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_procfd.h"
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -46,12 +47,6 @@ typedef struct MapList {
 
 static const char *mode_texts[4] = {"-", "r", "w", "rw"};
 
-PyObject *procfd_shared_maps(PyObject *self, PyObject *args);
-MapList *procfd_map_list(void);
-void procfd_map_list_free(MapList *list);
-int procfd_map_collect(MapList *list, int maps_fd, size_t *first, int *sysv);
-PyObject *procfd_map_tuples(const MapList *list, size_t first, size_t end);
-size_t procfd_map_count(const MapList *list);
 
 MapList *procfd_map_list(void)
 {

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_procfd.h"
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,7 +14,6 @@
 
 #define PATH_CAP (PATH_MAX + 1)
 
-PyObject *procfd_pipe_fills(PyObject *self, PyObject *args);
 
 typedef struct {
     long long pid, fd;

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_procfd.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -21,21 +22,6 @@
 enum { MAPS_NONE, MAPS_QUERY, MAPS_FALLBACK, MAPS_TEXT };  /* what to read of maps; FALLBACK: QUERY, else TEXT */
 enum { GOT_NONE, GOT_LIST, GOT_TEXT, GOT_ERRNO };          /* what was read */
 
-typedef struct FdList FdList;
-typedef struct MapList MapList;
-FdList *procfd_fd_list(void);
-void procfd_fd_list_free(FdList *list);
-int procfd_fd_collect(FdList *list, int dir_fd, int info_dir_fd, const unsigned long long *devs, Py_ssize_t n_devs,
-                      size_t *first);
-PyObject *procfd_fd_tuples(const FdList *list, size_t first, size_t end);
-size_t procfd_fd_count(const FdList *list);
-MapList *procfd_map_list(void);
-void procfd_map_list_free(MapList *list);
-int procfd_map_collect(MapList *list, int maps_fd, size_t *first, int *sysv);
-PyObject *procfd_map_tuples(const MapList *list, size_t first, size_t end);
-size_t procfd_map_count(const MapList *list);
-int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_t *count);
-PyObject *procfd_fd_table(PyObject *self, PyObject *args);
 
 typedef struct {
     long long pid;
@@ -63,12 +49,6 @@ typedef struct Store {
     Py_ssize_t n_devs;
     int maps_mode, read_anon;
 } Store;
-
-Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_mode, int read_anon);
-size_t procfd_store_count(const Store *store);
-void procfd_store_free(Store *store);
-int procfd_read_dir(Store *store, int dir_fd, long long pid);
-PyObject *procfd_proc_tuple(const Store *store, size_t i);
 
 Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_mode, int read_anon)
 {
