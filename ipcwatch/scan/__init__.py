@@ -110,13 +110,17 @@ def scan(config: ScanConfig | None = None) -> Snapshot:
 
 class _Background(Generic[T]):
     """fn(*args) in a thread of its own; `result` waits for it and returns its value or raises its exception.
-    Started through _thread: importing threading would cost a headless command 0.65 ms of start-up."""
+    Started through _thread: importing threading would cost a headless command 0.65 ms of start-up. When no thread
+    can be started (pids.max or RLIMIT_NPROC reached, as in a crowded container), fn runs here, at once."""
 
     def __init__(self, fn: Callable[..., T], *args: object) -> None:
         self._value: T | BaseException | None = None
         self._done = _thread.allocate_lock()
         self._done.acquire()  # released by the thread once its value is set
-        _thread.start_new_thread(self._run, (fn, args))
+        try:
+            _thread.start_new_thread(self._run, (fn, args))
+        except RuntimeError:  # "can't start new thread"
+            self._run(fn, args)
 
     def _run(self, fn: Callable[..., T], args: tuple) -> None:
         try:
@@ -126,9 +130,13 @@ class _Background(Generic[T]):
         finally:
             self._done.release()
 
-    def result(self) -> T:
+    def wait(self) -> None:
+        """Until fn has returned or raised (the thread has nothing left to do)."""
         with self._done:  # waits for the thread the first time, returns at once after
             pass
+
+    def result(self) -> T:
+        self.wait()
         if isinstance(self._value, BaseException):
             raise self._value
         return self._value  # type: ignore[return-value]
@@ -203,7 +211,10 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         visitors=[finder.visit] if finder else [],
     )
     pass_reads = _Background(read_proc_pass, pass_config)
-    reads = _read_objects(config, mq_on)
+    try:
+        reads = _read_objects(config, mq_on)
+    finally:
+        pass_reads.wait()  # no thread outlives the scan, even when the object reads raise
     index = index_processes(pass_reads.result(), pass_config)
     del pass_reads  # its records (every fd of every process) are indexed: freed now, not when the scan returns
     discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)
@@ -217,7 +228,46 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     # Phase two: join holders to objects and give verdicts. The pipes' and FIFOs' fills are one native call (the GIL
     # released throughout): it runs in a thread while this one builds the other kinds' objects.
     plan = pipes.fill_plan(index, reads.found, Kind.PIPE in kinds, Kind.FIFO in kinds)
-    fills = _Background(pipes.read_fills, config.proc_root, plan).result if plan.requests else list  # no thread: []
+    filling = _Background(pipes.read_fills, config.proc_root, plan) if plan.requests else None
+    fills = list if filling is None else filling.result  # no thread when there is nothing to read: []
+    try:
+        objects = _objects(config, reads, index, spaces, plan, fills)
+    finally:
+        if filling is not None:
+            filling.wait()  # no thread outlives the scan, even when building an object raises
+
+    if kinds & logind.REMOVED_KINDS:
+        policy = logind.read_policy(config.config_root)
+        if policy.systemd and policy.remove_ipc:  # else it applies to no one: no object to look at
+            objects = [_with_removal(o, logind.removal_note(o, policy)) for o in objects]
+    threads = None
+    if finder is not None:
+        waiting, threads = finder.attach(objects, index)
+        if waiting:
+            objects = [_with_waiters(o, waiting[o.ref]) if o.ref in waiting else o for o in objects]
+
+    return Snapshot(
+        objects=tuple(objects),
+        processes=dict(index.processes),
+        errors=tuple(errors),
+        notes=tuple(notes),
+        taken_at=started,
+        duration=time.monotonic() - clock,
+        namespaces=spaces.namespaces,
+        threads=threads,
+    )
+
+
+def _objects(
+    config: ScanConfig,
+    reads: _ObjectReads,
+    index: HolderIndex,
+    spaces: nsscan.NamespaceReads,
+    plan: pipes.FillPlan,
+    fills: Callable[[], list],
+) -> list[IpcObject]:
+    """Every object of the kinds asked for, its holders joined (phase two; `fills` waits for the pipes' fills)."""
+    kinds = config.kinds
     objects: list[IpcObject] = []
     own_ipc, own_mnt = spaces.own("ipc"), spaces.own("mnt")
     for ns, tables in [(own_ipc, reads.tables), *spaces.sysv]:
@@ -240,27 +290,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         sockets, net_of = nsscan.read_unix(spaces, reads.sockets, config.proc_root)
         objects += unix.unix_objects(sockets, index, reads.found, net_of)
     objects += anon.anon_objects(index, kinds)
-
-    if kinds & logind.REMOVED_KINDS:
-        policy = logind.read_policy(config.config_root)
-        if policy.systemd and policy.remove_ipc:  # else it applies to no one: no object to look at
-            objects = [_with_removal(o, logind.removal_note(o, policy)) for o in objects]
-    threads = None
-    if finder is not None:
-        waiting, threads = finder.attach(objects, index)
-        if waiting:
-            objects = [_with_waiters(o, waiting[o.ref]) if o.ref in waiting else o for o in objects]
-
-    return Snapshot(
-        objects=tuple(objects),
-        processes=dict(index.processes),
-        errors=tuple(errors),
-        notes=tuple(notes),
-        taken_at=started,
-        duration=time.monotonic() - clock,
-        namespaces=spaces.namespaces,
-        threads=threads,
-    )
+    return objects
 
 
 def _if_host(ns: Namespace | None) -> Namespace | None:
