@@ -140,9 +140,25 @@ def _end(code: int) -> NoReturn:
     """End the process now, its output flushed, with no thread left to wait for: the interpreter's finalization
     would only free the heap object by object (measured: 5-10 ms of `list --json` at 9,000 objects)."""
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when fd 1 was closed at start-up (`ipcwatch list >&-`)
+            sys.stdout.flush()
     except BrokenPipeError:
         code = _broken_pipe()
-    if not sys.stderr.closed:
-        sys.stderr.flush()
+    except OSError as exc:  # a full disk (`> /dev/full`): the output is lost, and the exit code says so
+        code = code or 120  # what the interpreter's own failed flush at exit returns
+        _tell(f"ipcwatch: could not write the output: {exc.strerror or exc}")
+    if sys.stderr is not None and not sys.stderr.closed:
+        try:
+            sys.stderr.flush()
+        except OSError:
+            pass  # nowhere left to say it
     os._exit(code)
+
+
+def _tell(message: str) -> None:
+    """A last word on stderr, if there is one to write to."""
+    if sys.stderr is not None and not sys.stderr.closed:
+        try:
+            sys.stderr.write(message + "\n")
+        except OSError:
+            pass
