@@ -26,6 +26,7 @@ class Collector:
     def __init__(self, every: float = FULL_EVERY, clock: Callable[[], float] = time.monotonic) -> None:
         self.every, self.clock = every, clock
         self._found: tuple[bool, tuple[int, int, int]] | None = None  # (enabled, thresholds) before `pause`
+        self._resumed = False  # `resume` acts once: a scan running elsewhere turns the collector off meanwhile too
         self._last_full = clock()
 
     @property
@@ -43,8 +44,10 @@ class Collector:
         collector was off, all young) is frozen out of its walks first: the first young collection walked it all
         (45,000 objects: 57 + 54 ms just after the first paint, which held up writing that very frame). Its
         snapshot and rows are freed by reference counting as the next scan replaces them; a cycle made meanwhile
-        is never freed, once."""
-        if self._found is not None and not gc.isenabled():
+        is never freed, once. Only the first call acts: `gc.isenabled()` cannot tell, since any scan (the next
+        one, an action's re-check) turns the collector off while it runs."""
+        if self._found is not None and not self._resumed:
+            self._resumed = True
             young, middle, _ = self._found[1]
             gc.freeze()
             gc.set_threshold(young, middle, NEVER)
@@ -61,7 +64,7 @@ class Collector:
         """The collector as found, the frozen objects thawed (the process ends, or a test's goes on)."""
         if self._found is not None:
             enabled, thresholds = self._found
-            self._found = None
+            self._found, self._resumed = None, False
             gc.unfreeze()
             gc.set_threshold(*thresholds)
             if enabled:

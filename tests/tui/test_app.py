@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -277,6 +278,26 @@ async def test_costly_scans_stretch_the_interval_the_header_says_so_and_r_still_
         assert len(calls) == 1  # the asked-for 0.5 s has passed twice: no scan yet
         await refresh(app, pilot)  # `r`
         assert len(calls) == 2
+
+
+async def test_cpu_a_scan_spends_in_threads_of_its_own_stretches_the_interval_too() -> None:
+    """scan() reads /proc in a thread of its own: that CPU counts (the worker's own thread time missed it)."""
+
+    def burn() -> None:
+        end = time.thread_time() + 0.15
+        while time.thread_time() < end:
+            pass
+
+    def threaded() -> Snapshot:
+        helper = threading.Thread(target=burn)
+        helper.start()
+        helper.join()
+        return recorded_snapshot()
+
+    app = IpcwatchApp(threaded, interval=0.5, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.effective_interval >= ADAPT * 0.15
 
 
 async def test_tiny_terminal_every_view_and_jump() -> None:

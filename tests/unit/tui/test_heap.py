@@ -62,3 +62,25 @@ def test_a_collector_found_off_is_left_alone() -> None:
         assert not gc.isenabled() and gc.get_threshold() == found
     finally:
         gc.enable()
+
+
+def test_resume_acts_once_even_when_a_scan_has_the_collector_off_again() -> None:
+    """A later scan turns the collector off while it runs (scan() does): a resume queued meanwhile must not freeze
+    that scan's heap out of the collector's reach for good."""
+    found = (gc.isenabled(), gc.get_threshold())
+    gc.enable()
+    collector = Collector(every=60.0)
+    try:
+        collector.pause()
+        collector.resume()
+        frozen = gc.get_freeze_count()
+        gc.disable()  # a scan running in a worker
+        later = [Cycle() for _ in range(100)]
+        collector.resume()
+        assert gc.get_freeze_count() == frozen and not gc.isenabled()  # left to the scan that turned it off
+        gc.enable()
+        del later
+    finally:
+        collector.restore()
+        gc.set_threshold(*found[1])
+        (gc.enable if found[0] else gc.disable)()
