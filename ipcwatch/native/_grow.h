@@ -1,4 +1,4 @@
-/* grow(): the one growable-array helper of the compiled readers (_posixread.c, _posixread_walk.c). */
+/* grow(): the one growable-array helper of the compiled readers (_posixread*.c, _procfd*.c, _objjson.c). */
 #ifndef IPCWATCH_GROW_H
 #define IPCWATCH_GROW_H
 

@@ -28,10 +28,7 @@ typedef struct { char key[KEY_CAP]; size_t keylen; Py_ssize_t index, offset; int
 typedef struct { PyTypeObject *type; int role; Py_ssize_t nops; Op ops[MAX_OPS]; } Record;
 typedef struct { Record records[MAX_RECORDS]; Py_ssize_t nrecords; PyObject *escape; } Plan;
 typedef struct {                        /* the bytes written, and a one-namespace cache (neighbours share theirs) */
-    char *p;
-    size_t len, cap;
-    const Plan *plan;
-    PyObject *namespace, *last_ns, *last_ns_json;
+    char *p; size_t len, cap; const Plan *plan; PyObject *namespace, *last_ns, *last_ns_json;
 } Out;
 
 static const char HEX[] = "0123456789abcdef";  /* and json.dumps's one-letter escapes (0: \u00XX): */
@@ -180,15 +177,15 @@ static const Record *find(const Plan *plan, PyTypeObject *type, int role)
     return NULL;
 }
 
-static int put_fields(Out *o, const Record *r, PyObject *obj, int first);
+static int put_fields(Out *o, const Record *r, PyObject *obj, int *lead);
 
 /* A record (a role 1 class) as its own JSON object; an object as `encode` writes it. */
 static int put_object(Out *o, PyObject *v, int role)
 {
     const Record *r = find(o->plan, Py_TYPE(v), role);
-    int rc = r == NULL ? UNEXPRESSED : put(o, "{", 1);
+    int rc = r == NULL ? UNEXPRESSED : put(o, "{", 1), lead = 1;
     if (rc == OK)
-        rc = put_fields(o, r, v, 1);
+        rc = put_fields(o, r, v, &lead);
     return rc == OK ? put(o, "}", 1) : rc;
 }
 
@@ -247,8 +244,8 @@ static int put_op(Out *o, const Op *op, PyObject *v)
     }
 }
 
-/* The record's keys and values; `first`: its first key opens the object (no comma before it). */
-static int put_fields(Out *o, const Record *r, PyObject *obj, int first)
+/* The record's keys and values; `*lead`: the next key written opens the object (no comma before it). */
+static int put_fields(Out *o, const Record *r, PyObject *obj, int *lead)
 {
     for (Py_ssize_t i = 0; i < r->nops; i++) {
         const Op *op = &r->ops[i];
@@ -259,15 +256,16 @@ static int put_fields(Out *o, const Record *r, PyObject *obj, int first)
             v = *(PyObject **)((char *)obj + op->offset);  /* NULL: a slot never set */
         if (v == NULL)
             return UNEXPRESSED;
-        int lead = first && i == 0, rc;
+        int rc;
         if ((op->how == HOW_INFO || op->how == HOW_ESCAPED_IF_SET) && v == Py_None)
             continue;                   /* no key at all */
         if (op->how == HOW_INFO) {
             const Record *info = find(o->plan, Py_TYPE(v), ROLE_INFO);
             rc = info == NULL ? UNEXPRESSED : put_fields(o, info, v, lead);
         } else if ((rc = reserve(o, KEY_CAP)) == OK) {  /* `,"key":`, by a fixed-size copy the compiler inlines */
-            memcpy(o->p + o->len, op->key + lead, KEY_CAP - 1);
-            o->len += op->keylen - (size_t)lead;
+            memcpy(o->p + o->len, op->key + *lead, KEY_CAP - 1);
+            o->len += op->keylen - (size_t)*lead;
+            *lead = 0;
             rc = op->how == HOW_ESCAPED_IF_SET ? put_escaped(o, v) : put_op(o, op, v);
         }
         if (rc != OK)
@@ -285,7 +283,7 @@ static void free_plan(PyObject *capsule)
     PyMem_Free(plan);
 }
 
-static int read_op(Op *op, PyObject *spec, int is_tuple)
+static int read_op(Op *op, PyObject *spec, PyTypeObject *type)
 {
     const char *key;
     Py_ssize_t keylen;
@@ -296,12 +294,13 @@ static int read_op(Op *op, PyObject *spec, int is_tuple)
         return fail(PyExc_ValueError, "a key too long or an unknown conversion");
     memcpy(op->key, key, (size_t)keylen);
     op->keylen = (size_t)keylen;
-    if (is_tuple) {
+    if (PyType_IsSubtype(type, &PyTuple_Type)) {
         op->index = PyLong_AsSsize_t(where);
         return op->index >= 0 ? OK : PyErr_Occurred() ? FAILED : fail(PyExc_ValueError, "a negative index");
     }
-    if (!Py_IS_TYPE(where, &PyMemberDescr_Type) || ((PyMemberDescrObject *)where)->d_member->type != T_OBJECT_EX)
-        return fail(PyExc_TypeError, "a slotted class's field is its member descriptor");
+    if (!Py_IS_TYPE(where, &PyMemberDescr_Type) || ((PyMemberDescrObject *)where)->d_member->type != T_OBJECT_EX
+        || !PyType_IsSubtype(type, PyDescr_TYPE(where)))
+        return fail(PyExc_TypeError, "a slotted class's field is its own member descriptor");
     op->index = -1;
     op->offset = ((PyMemberDescrObject *)where)->d_member->offset;
     return OK;
@@ -318,7 +317,7 @@ static int read_record(Record *r, PyObject *spec)
     if (r->nops > MAX_OPS)
         return fail(PyExc_ValueError, "a record of too many keys");
     for (Py_ssize_t j = 0; j < r->nops; j++)
-        if (read_op(&r->ops[j], PyTuple_GET_ITEM(ops, j), PyType_IsSubtype(r->type, &PyTuple_Type)) < 0)
+        if (read_op(&r->ops[j], PyTuple_GET_ITEM(ops, j), r->type) < 0)
             return FAILED;
     return OK;
 }

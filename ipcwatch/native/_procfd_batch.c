@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define DIR_BUF (32 * 1024)
-#define NAME_AT 19          
+#define NAME_AT 19  /* offsetof(struct linux_dirent64, d_name) */
 
 /* The pid a /proc entry name spells (digits only, at most 18 of them), or -1. */
 static long long pid_of(const char *name)

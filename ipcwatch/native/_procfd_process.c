@@ -169,7 +169,7 @@ static int read_maps(Store *s, int dir_fd, ProcRead *p)
         struct stat st;
         p->ipc_got = fstatat(dir_fd, "ns/ipc", &st, 0) == 0 ? 1 : 2;
         p->ipc_err = p->ipc_got == 2 ? errno : 0;
-        p->ipc_ino = (unsigned long long)st.st_ino;
+        p->ipc_ino = p->ipc_got == 1 ? (unsigned long long)st.st_ino : 0;
     }
     return 0;
 }

@@ -31,7 +31,8 @@ from ipcwatch.native.compiled import compiled
 from ipcwatch.procfs import read_process_head
 
 FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
-#                  | ("a", fd, "eventfd" | "signalfd") | ("n", fd, "ipc" | "mnt" | "net", inode)
+#                  | ("a", fd, "eventfd" | "signalfd"[, fdinfo bytes | None: read_processes with read_anon])
+#                  | ("n", fd, "ipc" | "mnt" | "net", inode)
 
 # /proc/PID/fd/N links carry the open mode in their own permission bits: S_IRUSR for read, S_IWUSR for write.
 _LINK_MODES = {0o400: "r", 0o200: "w", 0o600: "rw"}

@@ -316,7 +316,8 @@ def _started_at(dir_fd: int) -> int | None:
 
 
 def scan_processes(config: ProcPassConfig) -> HolderIndex:
-    """Walk every /proc/PID once and index what each one holds."""
+    """Walk every /proc/PID once and index what each one holds: the pass scan() runs in two halves (the read in a
+    thread beside the object reads, then the indexing), in one call."""
     return index_processes(read_proc_pass(config), config)
 
 
