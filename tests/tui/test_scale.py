@@ -10,6 +10,7 @@ import threading
 import weakref
 
 from rich.text import Text
+from textual.screen import Screen
 from textual.strip import Strip
 from textual.visual import Visual
 
@@ -85,20 +86,27 @@ async def test_a_jump_into_a_table_filled_while_hidden_brings_its_cursor_into_vi
         assert index is not None and index > height and top <= index < top + height
 
 
+def counted_layouts(screen: Screen) -> list[tuple[object, ...]]:
+    """A list that gets an entry each time `screen` lays itself out from now on (clear it to start counting)."""
+    layouts: list[tuple[object, ...]] = []
+    relayout = screen._refresh_layout
+
+    def counted(*args: object, **kwargs: object) -> None:
+        layouts.append(args)
+        relayout(*args, **kwargs)  # type: ignore[arg-type]
+
+    screen._refresh_layout = counted  # type: ignore[method-assign]
+    return layouts
+
+
 async def test_a_view_switch_lays_the_screen_out_once_even_when_the_detail_text_changes_height() -> None:
     snapshot = synthetic_snapshot(90, 3)
     app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        screen, layouts = app.dashboard, []
-        relayout = screen._refresh_layout
-
-        def counted(*args: object, **kwargs: object) -> None:
-            layouts.append(args)
-            relayout(*args, **kwargs)  # type: ignore[arg-type]
-
-        screen._refresh_layout = counted  # type: ignore[method-assign]
+        screen = app.dashboard
+        layouts = counted_layouts(screen)
         pane = screen.query_one(DetailPane)
         await pilot.press("3", "0")  # each table shown once (its first showing sizes it)
         await pilot.pause()
@@ -173,14 +181,8 @@ async def test_a_first_switch_to_each_view_lays_the_screen_out_once_and_resizes_
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        screen, layouts = app.dashboard, []
-        relayout = screen._refresh_layout
-
-        def counted(*args: object, **kwargs: object) -> None:
-            layouts.append(args)
-            relayout(*args, **kwargs)  # type: ignore[arg-type]
-
-        screen._refresh_layout = counted  # type: ignore[method-assign]
+        screen = app.dashboard
+        layouts = counted_layouts(screen)
         top = screen.table(ALL).region.y
         for kind in KINDS[:4]:
             table = screen.table(kind)

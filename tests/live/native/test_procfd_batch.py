@@ -33,6 +33,7 @@ print(r, w, a.fileno(), efd, fd)
 print("READY", flush=True)
 sys.stdin.read()
 """
+SLEEPERS = 60  # processes started for the low-fd-limit test: more than its 32 fds
 MODES = (procfd.MAPS_NONE, procfd.MAPS_QUERY, procfd.MAPS_FALLBACK, procfd.MAPS_TEXT)
 
 
@@ -94,8 +95,9 @@ def test_the_twins_agree_on_a_live_child(holder, tmp_path: Path, mode: int, anon
 
 
 def test_every_process_of_the_host_is_read_with_a_low_fd_limit() -> None:
-    """RLIMIT_NOFILE 32 and hundreds of processes: the batch (one directory at a time) and the visitors (each
-    process opened again, one at a time) still see every process, and no fd is left open."""
+    """RLIMIT_NOFILE 32 and more processes than that (SLEEPERS started for the test): the batch (one directory at a
+    time) and the visitors (each process opened again, one at a time) still see every process, and no fd is left
+    open."""
     code = textwrap.dedent(
         """
         import os, resource
@@ -115,7 +117,14 @@ def test_every_process_of_the_host_is_read_with_a_low_fd_limit() -> None:
         print("OK", len(pids))
         """
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # More processes than the limit has fds, whatever the host runs (a CI container may run a dozen): sleepers.
+    sleepers = [subprocess.Popen(["sleep", "120"]) for _ in range(SLEEPERS)]
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait(timeout=10)
     assert done.returncode == 0 and done.stdout.startswith("OK"), done.stderr
 
 
