@@ -8,8 +8,11 @@ import gc
 import sys
 import threading
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from rich.text import Text
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.visual import Visual
@@ -26,12 +29,19 @@ from tests.tui_fixtures import fixed_clock, synthetic_snapshot
 SIZE = (120, 40)
 
 
-async def test_hidden_views_are_filled_before_they_are_shown_and_only_drawn_rows_build_cells() -> None:
-    snapshot, thresholds, switch = synthetic_snapshot(900, 30), gc.get_threshold(), sys.getswitchinterval()
+@asynccontextmanager
+async def scanned(snapshot: Snapshot, size: tuple[int, int] = SIZE) -> AsyncIterator[tuple[IpcwatchApp, Pilot]]:
+    """The dashboard on `snapshot` (every scan gives it), its first scan shown."""
     app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
+        yield app, pilot
+
+
+async def test_hidden_views_are_filled_before_they_are_shown_and_only_drawn_rows_build_cells() -> None:
+    snapshot, thresholds, switch = synthetic_snapshot(900, 30), gc.get_threshold(), sys.getswitchinterval()
+    async with scanned(snapshot) as (app, pilot):
         await pilot.pause()
         assert sys.getswitchinterval() == SWITCH_INTERVAL < switch  # the UI thread gets the GIL back sooner
         assert gc.isenabled()  # paused for the first scan only
@@ -73,10 +83,7 @@ async def test_an_app_that_ends_before_its_first_scan_turns_the_collector_back_o
 
 async def test_a_jump_into_a_table_filled_while_hidden_brings_its_cursor_into_view() -> None:
     snapshot = synthetic_snapshot(900, 300)
-    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    async with scanned(snapshot, (80, 24)) as (app, pilot):
         await pilot.press("7", "end", "p")  # the last FIFO's holder: far down the process table, never shown yet
         await pilot.pause()
         await pilot.pause()
@@ -101,10 +108,7 @@ def counted_layouts(screen: Screen) -> list[tuple[object, ...]]:
 
 async def test_a_view_switch_lays_the_screen_out_once_even_when_the_detail_text_changes_height() -> None:
     snapshot = synthetic_snapshot(90, 3)
-    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    async with scanned(snapshot) as (app, pilot):
         screen = app.dashboard
         layouts = counted_layouts(screen)
         pane = screen.query_one(DetailPane)
@@ -121,10 +125,7 @@ async def test_a_view_switch_lays_the_screen_out_once_even_when_the_detail_text_
 
 async def test_the_detail_pane_wraps_its_text_and_scrolls_it() -> None:
     snapshot = synthetic_snapshot(90, 3)
-    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    async with scanned(snapshot) as (app, pilot):
         pane = app.dashboard.query_one(DetailPane)
         wraps, strips = [], pane._strips
 
@@ -177,10 +178,7 @@ async def test_a_first_switch_to_each_view_lays_the_screen_out_once_and_resizes_
     """Every view's table is laid out at full size from the start (ViewStack): a table shown for the first time is
     not resized, so no scrollbar appears a layout later (ContentSwitcher sized it only when shown: 2-3 layouts)."""
     snapshot = synthetic_snapshot(900, 30)
-    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    async with scanned(snapshot) as (app, pilot):
         screen = app.dashboard
         layouts = counted_layouts(screen)
         top = screen.table(ALL).region.y
@@ -198,10 +196,7 @@ async def test_a_first_switch_to_each_view_lays_the_screen_out_once_and_resizes_
 
 async def test_only_the_shown_views_tables_take_focus() -> None:
     snapshot = synthetic_snapshot(90, 3)
-    app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
-    async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    async with scanned(snapshot) as (app, pilot):
         screen = app.dashboard
         for key, shown in (("1", {screen.table(KINDS[0])}), ("p", {screen.table("processes"), screen.held_table})):
             await pilot.press(key)
