@@ -73,6 +73,12 @@ setup(
             sources=["ipcwatch/native/_model.c"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
+        Extension(
+            "ipcwatch.native._tables",
+            sources=["ipcwatch/native/_tables.c"],
+            depends=["ipcwatch/native/_grow.h"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
+        ),
     ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -10,11 +10,42 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from itertools import repeat
-from typing import Any, Literal, Protocol
 
 from ipcwatch.text import cell_len, one_cell_each, terminal_columns
 
-Elide = Literal["middle", "end"]
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record): the protocols are types only
+if TYPE_CHECKING:
+    from typing import Any, Literal, Protocol
+
+    Elide = Literal["middle", "end"]
+
+    class Fits(Protocol):
+        """What `fit` reads of a column (a `views.Column` or the dashboard's `ColumnHead`)."""
+
+        @property
+        def priority(self) -> int: ...
+        @property
+        def flex(self) -> bool: ...
+        @property
+        def min_width(self) -> int: ...
+
+    class Cells(Fits, Protocol):
+        """What `render_table` reads of a column (a `views.Column`): its title, its escaped cell of a row, how it
+        aligns and elides, and how the compiled helper builds its cells (`plan`: ipcwatch.native.tables)."""
+
+        @property
+        def title(self) -> str: ...
+        @property
+        def cell(self) -> Callable[[Any], str]: ...
+        @property
+        def numeric(self) -> bool: ...
+        @property
+        def elide(self) -> Elide: ...
+        @property
+        def plan(self) -> tuple[str, Any]: ...
+
+else:
+    Elide = str  # "middle" or "end" (a name the dashboard's annotations import)
 IDENTITY, ESSENTIAL, DETAIL, EXTRA = 0, 1, 2, 3  # priorities: lower is kept first
 ELLIPSIS = "…"
 
@@ -74,31 +105,6 @@ def _fit_left(value: str, cells: int) -> str:
 GAP = 2  # cells between columns in the CLI table
 
 
-class Fits(Protocol):
-    """What `fit` reads of a column (a `views.Column` or the dashboard's `ColumnHead`)."""
-
-    @property
-    def priority(self) -> int: ...
-    @property
-    def flex(self) -> bool: ...
-    @property
-    def min_width(self) -> int: ...
-
-
-class Cells(Fits, Protocol):
-    """What `render_table` reads of a column (a `views.Column`): its title, its escaped cell of a row, how it aligns
-    and elides."""
-
-    @property
-    def title(self) -> str: ...
-    @property
-    def cell(self) -> Callable[[Any], str]: ...
-    @property
-    def numeric(self) -> bool: ...
-    @property
-    def elide(self) -> Elide: ...
-
-
 def fit(columns: Sequence[Fits], natural: Sequence[int], available: int, gap: int = GAP) -> list[int | None]:
     """The width of each column in `available` cells (None: left out), given each one's `natural` width (its
     widest cell, title included). Each column needs min(natural, its width); the least important go (highest
@@ -142,9 +148,16 @@ def render_table(
     """Aligned plain-text rows (header first) for a terminal or a pipe. `width`: cells available (None: no limit;
     AUTO: the terminal's less the caller's `indent` when stdout is a terminal): the least important columns go,
     long cells are elided."""
-    if width == AUTO:  # a script (stdout not a terminal) gets every column whole
-        width = terminal_columns() - indent if sys.stdout.isatty() else None
-    return _lay_out(columns, [[c.title, *map(c.cell, objects)] for c in columns], width)  # column by column
+    texts = [[c.title, *map(c.cell, objects)] for c in columns]  # column by column
+    return _lay_out(columns, texts, table_width(width, indent))
+
+
+def table_width(width: int | None, indent: int) -> int | None:
+    """`render_table`'s width: AUTO is the terminal's less `indent` when stdout is one, else None (a script gets
+    every column whole)."""
+    if width == AUTO:
+        return terminal_columns() - indent if sys.stdout.isatty() else None
+    return width
 
 
 def _lay_out(columns: Sequence[Cells], texts: list[list[str]], width: int | None) -> list[str]:

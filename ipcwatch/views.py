@@ -5,23 +5,32 @@ Every cell is produced as an already-escaped `str` plus a sort key; front ends n
 Each column says how it fits (`ipcwatch.tables` lays the columns out): `width` (the cells it is laid out at: longer
 cells are elided), `priority` (lower is kept first when space runs out: `IDENTITY` always, `ESSENTIAL` at 80
 columns, `DETAIL` from about 120, `EXTRA` on wide terminals), `flex` (it takes the remaining width: the name) and
-`elide` (`middle` keeps the tail of a path, `/tmp/…/app.sock`; `end` cuts the end).
+`elide` (`middle` keeps the tail of a path, `/tmp/…/app.sock`; `end` cuts the end). Its `plan` says how the
+compiled table builder of `ipcwatch list` makes the same cells (ipcwatch.native.tables; `call`: by `cell`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from operator import attrgetter
 
 from ipcwatch.kinds import Kind, spec
+from ipcwatch.record import record, replace
 from ipcwatch.scan.info import PipeInfo, UnixInfo
 from ipcwatch.scan.model import Holder, IpcObject
-from ipcwatch.tables import DETAIL, ESSENTIAL, EXTRA, IDENTITY, Elide
+from ipcwatch.tables import DETAIL, ESSENTIAL, EXTRA, IDENTITY
 from ipcwatch.text import cell_len, escape, human_size
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True)
+    from ipcwatch.tables import Elide
+
+    Source = str | Callable[[IpcObject], Any]  # a field (`size`, or `info.nattch`: its record's) or a getter
+
+
+@record
 class Column:
     title: str
     cell: Callable[[IpcObject], str]
@@ -31,15 +40,27 @@ class Column:
     priority: int = DETAIL
     flex: bool = False  # takes the width left over (the name column)
     elide: Elide = "end"
+    plan: tuple[str, Any] = ("call", None)  # (op, field) for ipcwatch.native.tables: how it builds `cell`'s text
 
     @property
     def min_width(self) -> int:
         return max(self.width, cell_len(self.title))
 
 
-def _f(name: str) -> Callable[[IpcObject], Any]:
-    """A kind-specific value of the object's record (`IpcObject.value`, without its call: a cell per row)."""
-    return lambda o: getattr(o.info, name, None)
+def _get(source: Source) -> Callable[[IpcObject], Any]:
+    """The getter of a field: the object's own (`size`), or a kind-specific value of its record (`info.nattch`;
+    `IpcObject.value` without its call: a cell per row)."""
+    if not isinstance(source, str):
+        return source
+    if source.startswith("info."):
+        name = source[5:]
+        return lambda o: getattr(o.info, name, None)
+    return attrgetter(source)
+
+
+def _planned(op: str, source: Source, fit: dict[str, Any]) -> dict[str, Any]:
+    """`fit` and the plan of a column of `source` (a getter: the column's own cell, `call`), unless `fit` has one."""
+    return {"plan": (op, source) if isinstance(source, str) else ("call", None), **fit}
 
 
 def _num(value: Any) -> str:
@@ -55,16 +76,28 @@ def _sortable(value: Any) -> tuple[int, Any]:
     return (2, str(value))
 
 
-def number(title: str, get: Callable[[IpcObject], Any], **fit: Any) -> Column:
-    return Column(title, lambda o: _num(get(o)), lambda o: _sortable(get(o)), numeric=True, **fit)
+def number(title: str, source: Source, **fit: Any) -> Column:
+    get = _get(source)
+    return Column(
+        title, lambda o: _num(get(o)), lambda o: _sortable(get(o)), numeric=True, **_planned("number", source, fit)
+    )
 
 
-def size(title: str, get: Callable[[IpcObject], Any], **fit: Any) -> Column:
-    return Column(title, lambda o: human_size(get(o)), lambda o: _sortable(get(o)), numeric=True, **fit)
+def size(title: str, source: Source, **fit: Any) -> Column:
+    get = _get(source)
+    return Column(
+        title, lambda o: human_size(get(o)), lambda o: _sortable(get(o)), numeric=True, **_planned("size", source, fit)
+    )
 
 
-def text(title: str, get: Callable[[IpcObject], Any], **fit: Any) -> Column:
-    return Column(title, lambda o: "" if (v := get(o)) is None else escape(str(v)), lambda o: _sortable(get(o)), **fit)
+def text(title: str, source: Source, **fit: Any) -> Column:
+    get = _get(source)
+    return Column(
+        title,
+        lambda o: "" if (v := get(o)) is None else escape(str(v)),
+        lambda o: _sortable(get(o)),
+        **_planned("text", source, fit),
+    )
 
 
 def end_text(holders: Sequence[Holder]) -> str:
@@ -159,74 +192,88 @@ def signal_list(obj: IpcObject) -> str:
 
 
 _ESSENTIAL, _DETAIL, _EXTRA = {"priority": ESSENTIAL}, {"priority": DETAIL}, {"priority": EXTRA}
-REF = Column("REF", lambda o: escape(o.ref), lambda o: o.ref, width=20, priority=EXTRA, elide="middle")
-KEY = Column("KEY", key_text, lambda o: _sortable(o.key), width=10, priority=ESSENTIAL)
-ID = number("ID", lambda o: o.id, width=5, priority=IDENTITY)
-INODE = number("INODE", lambda o: o.id, width=8, priority=EXTRA)
-NAME = Column("NAME", object_name, lambda o: object_name(o), width=12, priority=IDENTITY, flex=True, elide="middle")
+REF = Column(
+    "REF", lambda o: escape(o.ref), lambda o: o.ref, width=20, priority=EXTRA, elide="middle", plan=("text", "ref")
+)
+KEY = Column("KEY", key_text, lambda o: _sortable(o.key), width=10, priority=ESSENTIAL, plan=("key", None))
+ID = number("ID", "id", width=5, priority=IDENTITY)
+INODE = number("INODE", "id", width=8, priority=EXTRA)
+NAME = Column(
+    "NAME", object_name, lambda o: object_name(o), width=12, priority=IDENTITY, flex=True, elide="middle",
+    plan=("name", (PipeInfo, UnixInfo)),  # the records of objects named by their ends
+)  # fmt: skip
 KIND = Column("KIND", lambda o: spec(o.kind).label, lambda o: o.kind, width=4, priority=ESSENTIAL)  # short
-OWNER = text("OWNER", lambda o: o.owner, width=8, priority=ESSENTIAL)
-PERMS = text("PERMS", lambda o: o.perms, width=5, priority=DETAIL)
-SIZE = size("SIZE", lambda o: o.size, width=5, priority=ESSENTIAL)
-HOLDERS = Column("HOLDERS", holders_summary, lambda o: len(o.holders), width=16, priority=ESSENTIAL, elide="middle")
-MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=5, priority=ESSENTIAL)
-STALE = Column("STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24)
+OWNER = text("OWNER", "owner", width=8, priority=ESSENTIAL)
+PERMS = text("PERMS", "perms", width=5, priority=DETAIL, plan=("perms", None))  # from the mode, as `perms`
+SIZE = size("SIZE", "size", width=5, priority=ESSENTIAL)
+HOLDERS = Column(
+    "HOLDERS", holders_summary, lambda o: len(o.holders), width=16, priority=ESSENTIAL, elide="middle",
+    plan=("holders", None),
+)  # fmt: skip
+MARK = Column("!", mark, lambda o: (not o.stale, -len(o.waiters)), width=5, priority=ESSENTIAL, plan=("mark", None))
+STALE = Column(
+    "STALE", lambda o: escape(o.stale_reason) if o.stale else "", lambda o: (not o.stale, o.ref), width=24,
+    plan=("stale", None),
+)  # fmt: skip
 STALE_FLEX = replace(STALE, flex=True)  # tables with no name: the reason takes the width left over
 WIDE_NAME = replace(NAME, width=20)  # a kind's own view has room: the name before its EXTRA columns
 NAMED_BY_REF = replace(REF, width=12, priority=IDENTITY, flex=True)  # kinds with no name
 
 COLUMNS: dict[Kind, Sequence[Column]] = {
     Kind.SYSV_SHM: (
-        KEY, ID, OWNER, PERMS, SIZE, number("NATTCH", _f("nattch"), width=6, **_DETAIL),
-        text("STATUS", _f("status"), width=6, **_EXTRA), number("CPID", _f("cpid"), width=7, **_EXTRA),
-        number("LPID", _f("lpid"), width=7, **_EXTRA), HOLDERS, MARK, STALE_FLEX,
+        KEY, ID, OWNER, PERMS, SIZE, number("NATTCH", "info.nattch", width=6, **_DETAIL),
+        text("STATUS", "info.status", width=6, **_EXTRA), number("CPID", "info.cpid", width=7, **_EXTRA),
+        number("LPID", "info.lpid", width=7, **_EXTRA), HOLDERS, MARK, STALE_FLEX,
     ),
     Kind.SYSV_MSG: (
-        KEY, ID, OWNER, PERMS, size("USED-BYTES", _f("used_bytes"), width=10, **_ESSENTIAL),
-        number("MESSAGES", _f("messages"), width=8, **_ESSENTIAL),
-        size("MAX-BYTES", _f("max_bytes"), width=9, **_EXTRA), number("LSPID", _f("lspid"), width=7, **_DETAIL),
-        number("LRPID", _f("lrpid"), width=7, **_DETAIL), MARK, STALE_FLEX,
+        KEY, ID, OWNER, PERMS, size("USED-BYTES", "info.used_bytes", width=10, **_ESSENTIAL),
+        number("MESSAGES", "info.messages", width=8, **_ESSENTIAL),
+        size("MAX-BYTES", "info.max_bytes", width=9, **_EXTRA), number("LSPID", "info.lspid", width=7, **_DETAIL),
+        number("LRPID", "info.lrpid", width=7, **_DETAIL), MARK, STALE_FLEX,
     ),
     Kind.SYSV_SEM: (
-        KEY, ID, OWNER, PERMS, number("NSEMS", _f("nsems"), width=5, **_ESSENTIAL),
+        KEY, ID, OWNER, PERMS, number("NSEMS", "info.nsems", width=5, **_ESSENTIAL),
         Column("VALUES", sem_values, lambda o: sem_values(o), width=10, **_ESSENTIAL),
-        number("NCNT", _f("ncnt"), width=4, **_DETAIL), number("ZCNT", _f("zcnt"), width=4, **_EXTRA),
+        number("NCNT", "info.ncnt", width=4, **_DETAIL), number("ZCNT", "info.zcnt", width=4, **_EXTRA),
         MARK, STALE_FLEX,
     ),
     Kind.POSIX_SHM: (
-        WIDE_NAME, OWNER, PERMS, SIZE, size("ALLOC", _f("allocated"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
+        WIDE_NAME, OWNER, PERMS, SIZE, size("ALLOC", "info.allocated", width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
     Kind.POSIX_MQ: (
-        WIDE_NAME, OWNER, PERMS, number("MSGS", _f("messages"), width=4, **_ESSENTIAL),
-        number("MAXMSG", _f("max_messages"), width=6, **_EXTRA),
-        size("MSGSIZE", _f("message_size"), width=7, **_EXTRA), size("QSIZE", _f("qsize"), width=6, **_ESSENTIAL),
-        text("NOTIFY", _f("notify"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
+        WIDE_NAME, OWNER, PERMS, number("MSGS", "info.messages", width=4, **_ESSENTIAL),
+        number("MAXMSG", "info.max_messages", width=6, **_EXTRA),
+        size("MSGSIZE", "info.message_size", width=7, **_EXTRA), size("QSIZE", "info.qsize", width=6, **_ESSENTIAL),
+        text("NOTIFY", "info.notify", width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
     Kind.POSIX_SEM: (
-        WIDE_NAME, OWNER, PERMS, number("VALUE", _f("value"), width=5, **_ESSENTIAL), HOLDERS, MARK, STALE,
+        WIDE_NAME, OWNER, PERMS, number("VALUE", "info.value", width=5, **_ESSENTIAL), HOLDERS, MARK, STALE,
     ),
     Kind.FIFO: (
-        WIDE_NAME, OWNER, PERMS, number("READERS", _f("readers"), width=7, **_DETAIL),
-        number("WRITERS", _f("writers"), width=7, **_DETAIL), size("QUEUED", _f("queued"), width=6, **_ESSENTIAL),
-        size("CAP", _f("capacity"), width=6, **_EXTRA), HOLDERS, MARK, STALE,
+        WIDE_NAME, OWNER, PERMS, number("READERS", "info.readers", width=7, **_DETAIL),
+        number("WRITERS", "info.writers", width=7, **_DETAIL), size("QUEUED", "info.queued", width=6, **_ESSENTIAL),
+        size("CAP", "info.capacity", width=6, **_EXTRA), HOLDERS, MARK, STALE,
     ),
     Kind.PIPE: (
-        INODE, Column("WRITER → READER", pipe_ends, pipe_ends, width=30, priority=IDENTITY, flex=True, elide="middle"),
-        OWNER, number("READERS", _f("readers"), width=7, **_EXTRA),  # the ends say who
-        number("WRITERS", _f("writers"), width=7, **_EXTRA),
-        size("QUEUED", _f("queued"), width=6, **_ESSENTIAL), size("CAP", _f("capacity"), width=6, **_EXTRA),
+        INODE, Column(
+            "WRITER → READER", pipe_ends, pipe_ends, width=30, priority=IDENTITY, flex=True, elide="middle",
+            plan=("pipe_ends", None),
+        ),
+        OWNER, number("READERS", "info.readers", width=7, **_EXTRA),  # the ends say who
+        number("WRITERS", "info.writers", width=7, **_EXTRA),
+        size("QUEUED", "info.queued", width=6, **_ESSENTIAL), size("CAP", "info.capacity", width=6, **_EXTRA),
         replace(HOLDERS, priority=EXTRA), MARK, STALE,
     ),
     Kind.UNIX: (
-        INODE, text("TYPE", _f("type"), width=6, **_EXTRA), text("STATE", _f("state"), width=9, **_EXTRA),
-        replace(NAME, width=22), text("PATH", lambda o: o.name, width=16, elide="middle", **_EXTRA), OWNER,
-        number("PEER", _f("peer"), width=8, **_EXTRA),
+        INODE, text("TYPE", "info.type", width=6, **_EXTRA), text("STATE", "info.state", width=9, **_EXTRA),
+        replace(NAME, width=22), text("PATH", "name", width=16, elide="middle", **_EXTRA), OWNER,
+        number("PEER", "info.peer", width=8, **_EXTRA),
         Column("RECV-Q", recv_queue_cell, lambda o: _sortable(_received(o)), numeric=True, width=6, **_ESSENTIAL),
         Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.value("send_queue")), numeric=True, width=6, **_EXTRA),
         HOLDERS, MARK, STALE,
     ),
     Kind.EVENTFD: (
-        NAMED_BY_REF, OWNER, number("COUNT", _f("count"), width=6, **_ESSENTIAL),
+        NAMED_BY_REF, OWNER, number("COUNT", "info.count", width=6, **_ESSENTIAL),
         Column("MODE", counter_mode, counter_mode, width=9),
         number("PROCS", lambda o: len(o.holder_pids), width=5, **_DETAIL), HOLDERS, MARK,
     ),

@@ -183,13 +183,13 @@ def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: boo
 
 def _print_table(kind: str, objects: list[IpcObject]) -> None:
     """One kind's title and table, in one write (a print per row costs as much as rendering it)."""
-    from ipcwatch.tables import render_table  # noqa: PLC0415 - the tables only (2 ms of imports `--json` never uses)
+    from ipcwatch.native.tables import table_text  # noqa: PLC0415 - the tables only (imports `--json` never uses)
     from ipcwatch.views import COLUMNS  # noqa: PLC0415
 
     stale = sum(1 for o in objects if o.stale)
     lines = [f"{KIND_TITLES[kind]} ({kind}): {len(objects)} object(s)" + (f", {stale} stale" if stale else "")]
     if objects:
-        lines += ["  " + line for line in render_table(COLUMNS[kind], objects)]
+        lines.append(table_text(COLUMNS[kind], objects))
     lines += ["", ""]
     sys.stdout.write("\n".join(lines))
 

@@ -1,0 +1,542 @@
+/* The cells and rows of `ipcwatch list`'s tables: the compiled helper of ipcwatch/native/tables.py, which says what
+ * a column's plan is; its twin is ipcwatch.tables.render_table over each column's `cell`.
+ *
+ * cells(columns, objects, escape) -> [[title, cell, ...], ...]: each column's title and its cell of each object.
+ *     `columns` is ((title, op, field, in_info, cell), ...): op an OP_* below (tables.OPS), field the attribute it
+ *     reads (of the object, or of its `info` when in_info; for OP_NAME the info classes whose name is not the
+ *     object's), cell the column's own cell(obj), called for every value the op does not know (a bool, a str
+ *     subclass, an int past 64 bits, a negative size, a holder that is not a pid and a comm...).
+ * widths(texts, cell_len) -> [int, ...]: each column's widest text in terminal cells (ASCII: its length).
+ * rows(texts, widths, numeric, cell_len, indent) -> str: the rows (title first), each `indent` spaces and the shown
+ *     columns (width not None) padded to their width (numbers to the right, titles to the left), two spaces apart,
+ *     trailing spaces dropped, joined by newlines. Every text must fit its width (the caller elides those that do
+ *     not) and end in no whitespace other than spaces (escaped texts do not).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "_grow.h"
+
+enum { OP_CALL, OP_NUMBER, OP_SIZE, OP_TEXT, OP_PERMS, OP_KEY, OP_HOLDERS, OP_PIPE_ENDS, OP_MARK, OP_STALE, OP_NAME,
+       OP_COUNT };
+#define MAX_COLUMNS 64
+#define MAX_SAME 64                     /* holders compared pairwise for distinct pids; more: the column's cell */
+
+typedef struct { PyObject *cell, *field; int op, in_info; } Column;
+
+/* Interned attribute names and the constant cells. */
+static PyObject *s_info, *s_holders, *s_waiters, *s_stale, *s_stale_reason, *s_name, *s_key, *s_mode, *s_peer,
+    *s_peer_holders;
+static PyObject *c_empty, *c_unknown, *c_dash, *c_stale, *c_wait, *c_nobody, *c_pipe, *c_socket;
+
+/* Printable ASCII without a backslash: what ipcwatch.text.escape returns as it is. */
+static int plain(PyObject *s)
+{
+    if (!PyUnicode_CheckExact(s) || !PyUnicode_IS_ASCII(s))
+        return 0;
+    const unsigned char *d = PyUnicode_1BYTE_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (d[i] < 0x20 || d[i] >= 0x7f || d[i] == '\\')
+            return 0;
+    return 1;
+}
+
+/* escape(s), a new reference. */
+static PyObject *escaped(PyObject *s, PyObject *escape)
+{
+    if (plain(s))
+        return Py_NewRef(s);
+    return PyObject_CallOneArg(escape, s);
+}
+
+static PyObject *ascii(const char *s, int n)
+{
+    return n < 0 ? PyErr_Format(PyExc_SystemError, "tables: a cell's format failed") : PyUnicode_FromStringAndSize(s, n);
+}
+
+/* An exact int as a long long: 1, or 0 for anything else (an int past 64 bits, a bool, not an int). */
+static int as_ll(PyObject *v, long long *out)
+{
+    if (!PyLong_CheckExact(v))
+        return 0;
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+    return !overflow;
+}
+
+/* ipcwatch.text.human_size of a size 0..2^63: 1023B, 4.0K, 1.5M (the same float divisions, "%.1f" rounds as
+ * Python's format does: both correctly rounded). */
+static PyObject *human_size(long long n)
+{
+    char buf[64];
+    if (n < 1024)
+        return ascii(buf, snprintf(buf, sizeof buf, "%lldB", n));
+    static const char UNITS[] = "BKMGTP";
+    double size = (double)n;
+    int unit = 0;
+    while (!(size < 1024) && unit < 5) {  /* n >= 1024: at least K */
+        size /= 1024;
+        unit++;
+    }
+    return ascii(buf, snprintf(buf, sizeof buf, "%.1f%c", size, UNITS[unit]));
+}
+
+/* views.end_text of the holders whose mode has `want` (0: every holder): `1234 comm (+N)`, the first one's pid and
+ * escaped comm and how many other processes; `none` when there are none. NULL without an error: the column's cell
+ * says it (not a tuple of holders with an int pid, a str comm and a str mode). */
+static PyObject *end_text(PyObject *holders, Py_UCS4 want, PyObject *none, PyObject *escape)
+{
+    if (!PyTuple_CheckExact(holders) || PyTuple_GET_SIZE(holders) > MAX_SAME)
+        return NULL;
+    long long pids[MAX_SAME];
+    Py_ssize_t distinct = 0;
+    PyObject *first = NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(holders); i++) {
+        PyObject *h = PyTuple_GET_ITEM(holders, i), *mode;
+        long long pid;
+        if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) < 5 || !as_ll(PyTuple_GET_ITEM(h, 0), &pid))
+            return NULL;
+        if (want) {
+            mode = PyTuple_GET_ITEM(h, 4);
+            if (!PyUnicode_CheckExact(mode))
+                return NULL;
+            if (PyUnicode_FindChar(mode, want, 0, PyUnicode_GET_LENGTH(mode), 1) < 0)
+                continue;
+        }
+        if (first == NULL)
+            first = h;
+        Py_ssize_t j = 0;
+        while (j < distinct && pids[j] != pid)
+            j++;
+        if (j == distinct)
+            pids[distinct++] = pid;
+    }
+    if (first == NULL)
+        return Py_NewRef(none);
+    PyObject *comm = PyTuple_GET_ITEM(first, 1);
+    if (!PyUnicode_CheckExact(comm))
+        return NULL;
+    PyObject *shown = escaped(comm, escape);
+    if (shown == NULL)
+        return NULL;
+    PyObject *cell = distinct > 1 ? PyUnicode_FromFormat("%lld %U (+%zd)", pids[0], shown, distinct - 1)
+                                  : PyUnicode_FromFormat("%lld %U", pids[0], shown);
+    Py_DECREF(shown);
+    return cell;
+}
+
+/* `left ARROW right`, each end_text or `nobody`: views.pipe_ends (writers, readers) and socket_ends. */
+static PyObject *ends(PyObject *left, Py_UCS4 left_mode, PyObject *right, Py_UCS4 right_mode, PyObject *arrow,
+                      PyObject *escape)
+{
+    PyObject *a = end_text(left, left_mode, c_nobody, escape);
+    PyObject *b = a == NULL ? NULL : end_text(right, right_mode, c_nobody, escape);
+    PyObject *cell = b == NULL ? NULL : PyUnicode_FromFormat("%U%U%U", a, arrow, b);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return cell;
+}
+
+/* views.object_name of a pipe (its ends), a connected socket (its ends and its peer's) or a named object; NULL
+ * without an error for the rest (the column's cell: a SysV id and key, a ref). `types`: (PipeInfo, UnixInfo). */
+static PyObject *name_cell(PyObject *obj, PyObject *info, PyObject *types, PyObject *escape)
+{
+    if (PyTuple_GET_SIZE(types) != 2)
+        return NULL;
+    int is = PyObject_IsInstance(info, PyTuple_GET_ITEM(types, 0));
+    PyObject *holders, *cell = NULL;
+    if (is != 0) {                      /* a pipe, or an error */
+        if (is < 0 || (holders = PyObject_GetAttr(obj, s_holders)) == NULL)
+            return NULL;
+        cell = ends(holders, 'w', holders, 'r', c_pipe, escape);
+        Py_DECREF(holders);
+        return cell;
+    }
+    if ((is = PyObject_IsInstance(info, PyTuple_GET_ITEM(types, 1))) < 0)
+        return NULL;
+    PyObject *peer = is ? PyObject_GetAttr(info, s_peer) : Py_NewRef(Py_None);
+    if (peer == NULL)
+        return NULL;
+    if (peer != Py_None) {              /* a connected socket */
+        PyObject *theirs = PyObject_GetAttr(info, s_peer_holders);
+        holders = theirs == NULL ? NULL : PyObject_GetAttr(obj, s_holders);
+        if (holders != NULL)
+            cell = ends(holders, 0, theirs, 0, c_socket, escape);
+        Py_XDECREF(holders);
+        Py_XDECREF(theirs);
+    } else {
+        PyObject *name = PyObject_GetAttr(obj, s_name);
+        if (name != NULL && PyUnicode_CheckExact(name) && PyUnicode_GET_LENGTH(name))
+            cell = escaped(name, escape);
+        Py_XDECREF(name);
+    }
+    Py_DECREF(peer);
+    return cell;
+}
+
+/* The value a column reads: the object's attribute, or its info's (None when it has no info or no such value). */
+static PyObject *value(PyObject *obj, const Column *c)
+{
+    if (!c->in_info)
+        return PyObject_GetAttr(obj, c->field);
+    PyObject *info = PyObject_GetAttr(obj, s_info);
+    if (info == NULL || info == Py_None)
+        return info;
+    PyObject *v = PyObject_GetAttr(info, c->field);
+    Py_DECREF(info);
+    if (v == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        v = Py_NewRef(Py_None);
+    }
+    return v;
+}
+
+/* The cell of a value by the column's op: a new reference; NULL without an error: the column's cell says it. */
+static PyObject *op_cell(const Column *c, PyObject *obj, PyObject *v, PyObject *escape)
+{
+    long long n;
+    switch (c->op) {
+    case OP_NUMBER:
+        if (v == Py_None)
+            return Py_NewRef(c_unknown);
+        return PyLong_CheckExact(v) ? PyObject_Str(v) : NULL;
+    case OP_SIZE:
+        if (v == Py_None)
+            return Py_NewRef(c_unknown);
+        return as_ll(v, &n) && n >= 0 ? human_size(n) : NULL;
+    case OP_TEXT:
+        if (v == Py_None)
+            return Py_NewRef(c_empty);
+        return PyUnicode_CheckExact(v) ? escaped(v, escape) : NULL;
+    case OP_PERMS: {                    /* IpcObject.perms: "0644", None for no mode */
+        if (v == Py_None)
+            return Py_NewRef(c_empty);
+        if (!as_ll(v, &n))
+            return NULL;
+        char perms[4];
+        for (int i = 3; i >= 0; i--, n >>= 3)
+            perms[i] = (char)('0' + (n & 7));
+        return PyUnicode_FromStringAndSize(perms, 4);
+    }
+    case OP_KEY: {
+        if (v == Py_None)
+            return Py_NewRef(c_unknown);
+        if (!as_ll(v, &n))
+            return NULL;
+        char buf[16];
+        return ascii(buf, snprintf(buf, sizeof buf, "0x%08llx", (unsigned long long)n & 0xFFFFFFFFULL));
+    }
+    case OP_HOLDERS:                    /* views.holders_summary */
+        return end_text(v, 0, c_dash, escape);
+    case OP_PIPE_ENDS:
+        return ends(v, 'w', v, 'r', c_pipe, escape);
+    case OP_MARK: {                     /* views.mark: stale, else wait while threads are blocked on it */
+        if (v == Py_True)
+            return Py_NewRef(c_stale);
+        if (v != Py_False)
+            return NULL;
+        PyObject *waiters = PyObject_GetAttr(obj, s_waiters);
+        if (waiters == NULL || !PyTuple_CheckExact(waiters)) {
+            Py_XDECREF(waiters);
+            return NULL;
+        }
+        PyObject *cell = Py_NewRef(PyTuple_GET_SIZE(waiters) ? c_wait : c_empty);
+        Py_DECREF(waiters);
+        return cell;
+    }
+    case OP_STALE: {                    /* the reason, escaped, of a stale object */
+        if (v == Py_False)
+            return Py_NewRef(c_empty);
+        if (v != Py_True)
+            return NULL;
+        PyObject *reason = PyObject_GetAttr(obj, s_stale_reason), *cell = NULL;
+        if (reason == Py_None)
+            cell = Py_NewRef(c_empty);
+        else if (reason != NULL && PyUnicode_CheckExact(reason))
+            cell = escaped(reason, escape);
+        Py_XDECREF(reason);
+        return cell;
+    }
+    case OP_NAME:
+        return name_cell(obj, v, c->field, escape);
+    default:
+        return NULL;
+    }
+}
+
+/* The attribute an op reads first (OP_CALL: none). */
+static PyObject *first_value(PyObject *obj, const Column *c)
+{
+    switch (c->op) {
+    case OP_HOLDERS:
+    case OP_PIPE_ENDS:
+        return PyObject_GetAttr(obj, s_holders);
+    case OP_MARK:
+    case OP_STALE:
+        return PyObject_GetAttr(obj, s_stale);
+    case OP_NAME:
+        return PyObject_GetAttr(obj, s_info);
+    case OP_PERMS:
+        return PyObject_GetAttr(obj, s_mode);
+    case OP_KEY:
+        return PyObject_GetAttr(obj, s_key);
+    default:
+        return value(obj, c);
+    }
+}
+
+static PyObject *cell(const Column *c, PyObject *obj, PyObject *escape)
+{
+    if (c->op != OP_CALL) {
+        PyObject *v = first_value(obj, c);
+        if (v == NULL)
+            return NULL;
+        PyObject *shown = op_cell(c, obj, v, escape);
+        Py_DECREF(v);
+        if (shown != NULL || PyErr_Occurred())
+            return shown;
+    }
+    PyObject *shown = PyObject_CallOneArg(c->cell, obj);
+    if (shown != NULL && !PyUnicode_Check(shown)) {
+        Py_SETREF(shown, NULL);
+        PyErr_SetString(PyExc_TypeError, "a column's cell must return a str");
+    }
+    return shown;
+}
+
+static int read_column(Column *c, PyObject *spec, PyObject **title)
+{
+    if (!PyArg_ParseTuple(spec, "UiOpO", title, &c->op, &c->field, &c->in_info, &c->cell))
+        return -1;
+    if (c->op < 0 || c->op >= OP_COUNT) {
+        PyErr_SetString(PyExc_ValueError, "an unknown op");
+        return -1;
+    }
+    int named = c->op == OP_NUMBER || c->op == OP_SIZE || c->op == OP_TEXT;
+    if ((named && !PyUnicode_Check(c->field)) || (c->op == OP_NAME && !PyTuple_Check(c->field))) {
+        PyErr_SetString(PyExc_TypeError, "a column's field: an attribute's name (for OP_NAME a tuple of types)");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *cells(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *columns, *objects, *escape;
+    if (!PyArg_ParseTuple(args, "O!OO", &PyTuple_Type, &columns, &objects, &escape))
+        return NULL;
+    Py_ssize_t ncols = PyTuple_GET_SIZE(columns);
+    if (ncols > MAX_COLUMNS)
+        return PyErr_Format(PyExc_ValueError, "more than %d columns", MAX_COLUMNS);
+    PyObject *seq = PySequence_Fast(objects, "objects must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(ncols);
+    for (Py_ssize_t j = 0; out != NULL && j < ncols; j++) {
+        Column c;
+        PyObject *title, *col = NULL;
+        if (read_column(&c, PyTuple_GET_ITEM(columns, j), &title) == 0 && (col = PyList_New(n + 1)) != NULL) {
+            PyList_SET_ITEM(col, 0, Py_NewRef(title));
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *shown = cell(&c, PySequence_Fast_GET_ITEM(seq, i), escape);
+                if (shown == NULL) {
+                    Py_CLEAR(col);
+                    break;
+                }
+                PyList_SET_ITEM(col, i + 1, shown);
+            }
+        }
+        if (col == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, j, col);
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+/* The cells of each character of the BMP cell_len has measured, plus one (0: not yet): a character's width is fixed. */
+static unsigned char bmp_cells[0x10000];
+
+/* The terminal cells of one character: cell_len of it alone (an ASCII character takes one). */
+static Py_ssize_t char_cells(Py_UCS4 ch, PyObject *cell_len)
+{
+    if (ch < 0x80)
+        return 1;
+    if (ch < 0x10000 && bmp_cells[ch])
+        return bmp_cells[ch] - 1;
+    PyObject *one = PyUnicode_FromOrdinal((int)ch);
+    PyObject *n = one == NULL ? NULL : PyObject_CallOneArg(cell_len, one);
+    Py_ssize_t cells = n == NULL ? -1 : PyLong_AsSsize_t(n);
+    Py_XDECREF(one);
+    Py_XDECREF(n);
+    if (ch < 0x10000 && cells >= 0 && cells < 255)
+        bmp_cells[ch] = (unsigned char)(cells + 1);
+    return cells;
+}
+
+/* The terminal cells of a text, the sum of its characters' as text.cell_len counts them (ASCII: its length); -1
+ * with an error set. */
+static Py_ssize_t width_of(PyObject *text, PyObject *cell_len)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "a cell must be a str");
+        return -1;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), cells = 0;
+    if (PyUnicode_IS_ASCII(text))
+        return n;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t one = char_cells(PyUnicode_READ(kind, data, i), cell_len);
+        if (one < 0)
+            return -1;
+        cells += one;
+    }
+    return cells;
+}
+
+static PyObject *widths(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *texts, *cell_len;
+    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &texts, &cell_len))
+        return NULL;
+    Py_ssize_t ncols = PyList_GET_SIZE(texts);
+    PyObject *out = PyList_New(ncols);
+    for (Py_ssize_t j = 0; out != NULL && j < ncols; j++) {
+        PyObject *col = PyList_GET_ITEM(texts, j);
+        Py_ssize_t widest = 0, w = 0;
+        if (!PyList_Check(col)) {
+            PyErr_SetString(PyExc_TypeError, "a column's texts must be a list");
+            w = -1;
+        }
+        for (Py_ssize_t i = 0; w >= 0 && i < PyList_GET_SIZE(col); i++)
+            if ((w = width_of(PyList_GET_ITEM(col, i), cell_len)) > widest)
+                widest = w;
+        PyObject *item = w < 0 ? NULL : PyLong_FromSsize_t(widest);
+        if (item == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, j, item);
+    }
+    return out;
+}
+
+typedef struct { char *p; size_t len, cap; } Out;
+
+static int put(Out *o, const char *s, size_t n)
+{
+    if (grow((void **)&o->p, &o->cap, o->len + n, 1) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    return 0;
+}
+
+static int spaces(Out *o, Py_ssize_t n)
+{
+    if (n <= 0)
+        return 0;
+    if (grow((void **)&o->p, &o->cap, o->len + (size_t)n, 1) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(o->p + o->len, ' ', (size_t)n);
+    o->len += (size_t)n;
+    return 0;
+}
+
+/* One text padded to `width`: the padding first for a number. */
+static int put_cell(Out *o, PyObject *text, Py_ssize_t width, int right, PyObject *cell_len)
+{
+    Py_ssize_t used = width_of(text, cell_len), n;
+    const char *utf8 = used < 0 ? NULL : PyUnicode_AsUTF8AndSize(text, &n);
+    if (utf8 == NULL)
+        return -1;
+    if (right && spaces(o, width - used) < 0)
+        return -1;
+    if (put(o, utf8, (size_t)n) < 0)
+        return -1;
+    return right ? 0 : spaces(o, width - used);
+}
+
+static PyObject *rows(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *texts, *widths_list, *numeric, *cell_len;
+    Py_ssize_t indent;
+    if (!PyArg_ParseTuple(args, "O!O!O!On", &PyList_Type, &texts, &PyList_Type, &widths_list, &PyList_Type, &numeric,
+                          &cell_len, &indent))
+        return NULL;
+    Py_ssize_t ncols = PyList_GET_SIZE(texts), nrows = -1;
+    if (PyList_GET_SIZE(widths_list) != ncols || PyList_GET_SIZE(numeric) != ncols)
+        return PyErr_Format(PyExc_ValueError, "texts, widths and numeric differ in length");
+    Py_ssize_t width[MAX_COLUMNS];
+    int right[MAX_COLUMNS], shown[MAX_COLUMNS], nshown = 0;
+    if (ncols > MAX_COLUMNS)
+        return PyErr_Format(PyExc_ValueError, "more than %d columns", MAX_COLUMNS);
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        PyObject *col = PyList_GET_ITEM(texts, j), *w = PyList_GET_ITEM(widths_list, j);
+        if (!PyList_Check(col) || (nrows >= 0 && PyList_GET_SIZE(col) != nrows))
+            return PyErr_Format(PyExc_ValueError, "each column's texts: a list, as long as the others");
+        nrows = PyList_GET_SIZE(col);
+        if (w == Py_None)
+            continue;
+        if ((width[nshown] = PyLong_AsSsize_t(w)) < 0)
+            return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "a negative width");
+        if ((right[nshown] = PyObject_IsTrue(PyList_GET_ITEM(numeric, j))) < 0)
+            return NULL;
+        shown[nshown++] = (int)j;
+    }
+    Out o = {0};
+    PyObject *result = NULL;
+    for (Py_ssize_t i = 0; i < nrows; i++) {
+        if ((i && put(&o, "\n", 1) < 0) || spaces(&o, indent) < 0)
+            goto done;
+        size_t start = o.len;
+        for (int k = 0; k < nshown; k++) {
+            PyObject *text = PyList_GET_ITEM(PyList_GET_ITEM(texts, shown[k]), i);
+            if ((k && spaces(&o, 2) < 0) || put_cell(&o, text, width[k], right[k] && i, cell_len) < 0)
+                goto done;
+        }
+        while (o.len > start && o.p[o.len - 1] == ' ')
+            o.len--;
+    }
+    result = PyUnicode_DecodeUTF8(o.p ? o.p : "", (Py_ssize_t)o.len, "strict");
+done:
+    free(o.p);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"cells", cells, METH_VARARGS, "cells(columns, objects, escape) -> each column's title and cells"},
+    {"widths", widths, METH_VARARGS, "widths(texts, cell_len) -> each column's widest text in cells"},
+    {"rows", rows, METH_VARARGS, "rows(texts, widths, numeric, cell_len, indent) -> the table's rows as one str"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_tables", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+static int intern(PyObject **slot, const char *s)
+{
+    *slot = PyUnicode_InternFromString(s);
+    return *slot == NULL ? -1 : 0;
+}
+
+PyMODINIT_FUNC PyInit__tables(void)
+{
+    if (intern(&s_info, "info") || intern(&s_holders, "holders") || intern(&s_waiters, "waiters")
+        || intern(&s_stale, "stale") || intern(&s_stale_reason, "stale_reason") || intern(&s_name, "name")
+        || intern(&s_key, "key") || intern(&s_mode, "mode") || intern(&c_empty, "") || intern(&c_unknown, "?")
+        || intern(&c_dash, "-") || intern(&c_stale, "stale") || intern(&c_wait, "wait") || intern(&s_peer, "peer")
+        || intern(&s_peer_holders, "peer_holders") || intern(&c_nobody, "nobody") || intern(&c_pipe, " \xe2\x86\x92 ")
+        || intern(&c_socket, " \xe2\x87\x84 "))
+        return NULL;
+    return PyModule_Create(&module);
+}
