@@ -8,10 +8,11 @@ defines each record in ~0.3 ms (dataclasses: ~1 ms) and builds its instances fas
         tags: list[str] = field(default_factory=list)
 
 `@record(frozen=False)` for a mutable builder (not hashable, as a dataclass with eq); `init=False` keeps the class's
-own __init__; `slots=False` for a class that needs an instance __dict__ (a cached_property). `fields`, `replace`
-and `FrozenInstanceError` (an AttributeError) as in dataclasses. Only what the project uses: no order, no kw_only,
-no InitVar. `NamedTuple` is typing's, built without typing: `class Hold(NamedTuple):` makes a collections.namedtuple
-with the class's methods (typing's evaluates every annotation, ~3x the cost).
+own __init__; a `__post_init__` is called at the end of the generated one; `slots=False` for a class that needs an
+instance __dict__ (a cached_property). `fields`, `replace` and `FrozenInstanceError` (an AttributeError) as in
+dataclasses. Only what the project uses: no order, no kw_only, no InitVar. `NamedTuple` is typing's, built without
+typing: `class Hold(NamedTuple):` makes a collections.namedtuple with the class's methods (typing's evaluates every
+annotation, ~3x the cost).
 """
 
 from __future__ import annotations
@@ -226,6 +227,8 @@ def _init(cls: type, all_fields: tuple[Field, ...], frozen: bool, slots: bool) -
             lines.append(f"  _set(self, {f.name!r}, {value})")
         else:
             lines.append(f"  self.{f.name} = {value}")
+    if hasattr(cls, "__post_init__"):  # called last, as dataclasses calls it
+        lines.append("  self.__post_init__()")
     names = ", ".join(scope)
     text = f"def _make({names}):\n def __init__({', '.join(params)}):\n" + ("\n".join(lines) or "  pass")
     text += "\n return __init__\n"

@@ -190,3 +190,15 @@ def test_list_json_imports_no_typing_dataclasses_or_inspect() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith('{"objects":[') and out.stderr == ""
+
+
+def test_post_init_runs_after_the_fields_are_set() -> None:
+    @record
+    class Indexed:
+        items: tuple[int, ...]
+        index: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+        def __post_init__(self) -> None:
+            self.index.update((v, i) for i, v in enumerate(self.items))
+
+    assert Indexed((5, 7)).index == {5: 0, 7: 1}
