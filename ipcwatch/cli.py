@@ -13,10 +13,13 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
 
 from ipcwatch import __version__
 from ipcwatch.text import terminal_columns
+
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 # Every subcommand -> the module under ipcwatch/commands that registers it (in the order `--help` lists them).
 COMMANDS = {

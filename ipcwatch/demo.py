@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
 
 from ipcwatch.actions.outcome import Outcome
 from ipcwatch.kinds import Kind
+from ipcwatch.record import field, record
 from ipcwatch.workload import children
 from ipcwatch.workload.children import Child
 from ipcwatch.workload.keys import KeyRange
@@ -28,7 +28,7 @@ DEMO_KEYS = KeyRange(0x1DC00000, 0x10000)
 READY_TIMEOUT = 20.0
 
 
-@dataclass
+@record(frozen=False)
 class Made:
     """One object the demo made: its ref (as `ipcwatch list` shows it) and what it is for."""
 
@@ -36,7 +36,7 @@ class Made:
     what: str
 
 
-@dataclass
+@record(frozen=False)
 class Demo:
     """Start with `start()` (or `with Demo() as demo:`); `stop()` is idempotent and removes everything."""
 

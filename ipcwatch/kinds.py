@@ -9,7 +9,8 @@ from __future__ import annotations
 import stat as stat_mod
 from collections.abc import Callable
 from enum import StrEnum
-from typing import NamedTuple
+
+from ipcwatch.record import NamedTuple
 
 
 class Kind(StrEnum):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from ipcwatch.record import record
 
 
 def read_at(dir_fd: int, name: str, limit: int = 1 << 20) -> bytes:
@@ -64,7 +65,7 @@ def is_file_identity(identity: str) -> bool:
     return identity.startswith("file:")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MapsEntry:
     """One line of /proc/PID/maps: a mapped range and what is mapped there."""
 

@@ -32,14 +32,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar
 
 import sysv_ipc
 
 from ipcwatch.kinds import KINDS, MAPPED_KINDS, Kind, spec
 from ipcwatch.procfs import maps_entry, read_at, stat_identity
+from ipcwatch.record import record
 from ipcwatch.scan.model import IpcObject
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsread import open_view_dir, run_in
@@ -49,7 +48,11 @@ from ipcwatch.scan.sysv import row_identity
 from ipcwatch.shmsearch import SEARCH_WINDOW, search  # noqa: F401 - the hex viewer's search, re-exported
 from ipcwatch.text import escape
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import TypeVar
+    T = TypeVar("T")
+
 READABLE_KINDS = tuple(k for k in KINDS if k in MAPPED_KINDS)  # shared memory and the files of named semaphores
 IDENTITY_TTL = 0.5  # seconds a SysV identity check is trusted by reads (status() always re-checks)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -67,7 +70,7 @@ class AttachRefused(SourceError):
     """Reading would attach a SysV segment (a change to it), and the caller forbade that (--read-only)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Status:
     """The object's size now (None when unknown) and whether it is gone (removed or unlinked)."""
 

@@ -18,9 +18,9 @@ import termios
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
+from ipcwatch.record import replace
 from ipcwatch.scan import KINDS, Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.scan.containers import Container
 from ipcwatch.scan.info import (

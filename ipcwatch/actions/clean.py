@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from ipcwatch.actions.outcome import Outcome, failed
 from ipcwatch.actions.remove import entry_of, not_removable, remove
 from ipcwatch.actions.verify import users
 from ipcwatch.kinds import FILE_KINDS, spec
+from ipcwatch.record import record
 from ipcwatch.scan import IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsfilter import ALL, object_matches
@@ -26,7 +26,7 @@ from ipcwatch.text import ago, human_size
 RECENT_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
+@record
 class Candidate:
     obj: IpcObject
     last_touched: float | None  # seconds since the epoch; None when unknown
@@ -47,7 +47,7 @@ class Candidate:
         return f"{self.ref}: {self.reason}; {age}; owner {self.obj.owner}; size {human_size(self.obj.size)}"
 
 
-@dataclass(frozen=True)
+@record
 class CleanPlan:
     candidates: tuple[Candidate, ...]
     skipped: tuple[tuple[IpcObject, str], ...]  # stale but not removable now, with the reason

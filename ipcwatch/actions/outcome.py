@@ -7,9 +7,13 @@ Messages are RAW text (they may quote attacker-chosen names): every front end es
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+
+from ipcwatch.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Status(Enum):
@@ -28,7 +32,7 @@ _GONE_ERRNOS = frozenset({errno.EINVAL, errno.EIDRM, errno.ENOENT, errno.ESRCH})
 _DENIED_ERRNOS = frozenset({errno.EPERM, errno.EACCES})
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     status: Status
     message: str

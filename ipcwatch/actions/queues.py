@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass, field
-from typing import Any
 
 import posix_ipc
 
@@ -20,10 +18,15 @@ from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror
 from ipcwatch.actions.verify import in_its_namespace, recheck
 from ipcwatch.kinds import Kind, spec
 from ipcwatch.procfs import stat_identity
+from ipcwatch.record import field, record
 from ipcwatch.scan import IpcObject, ScanConfig
 from ipcwatch.scan.info import PosixMqInfo
 from ipcwatch.scan.namespaces import in_other_namespace
 from ipcwatch.scan.nsread import open_view_dir
+
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
 
 PEEK_LIMIT = 100_000
 DEFAULT_MSGMAX = 8192
@@ -38,7 +41,7 @@ POSIX_ATTRIBUTES = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Message:
     index: int
     mtype: int  # SysV type, or POSIX priority
@@ -52,7 +55,7 @@ class Message:
         return {"index": self.index, "type": self.mtype, "size": self.size, "hex": self.body.hex()}
 
 
-@dataclass(frozen=True)
+@record
 class QueueView:
     """What peek saw: every message of a SysV queue, or the attributes of a POSIX one."""
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import errno
 import os
 import signal
-from dataclasses import dataclass
 
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, read_only_refusal, refused
+from ipcwatch.record import record
 from ipcwatch.scan.dispositions import Dispositions, Recycled, read_dispositions
 from ipcwatch.scan.model import Process
 from ipcwatch.scan.procs import process_at
 from ipcwatch.scan.sigset import signal_number
 
 
-@dataclass(frozen=True)
+@record
 class SignalChoice:
     name: str
     number: int

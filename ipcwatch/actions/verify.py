@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 
 from ipcwatch.actions.outcome import Outcome, Status, failed, from_oserror, refused
 from ipcwatch.kinds import KINDS, PATH_KINDS, Kind, parse_kind, spec
+from ipcwatch.record import replace
 from ipcwatch.scan import IpcObject, ScanConfig, scan
 from ipcwatch.scan.info import PosixMqInfo, SysvSemInfo, SysvShmInfo
 from ipcwatch.scan.namespaces import split_ref

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
@@ -20,6 +19,7 @@ from prometheus_client.registry import Collector
 from ipcwatch import __version__
 from ipcwatch.exporter import DEFAULT_BUDGET, DEFAULT_MAX_AGE
 from ipcwatch.exporter.metrics import SPEC, BuildOptions, family, snapshot_families
+from ipcwatch.record import record
 from ipcwatch.scan import Snapshot, scan
 from ipcwatch.scan.limits import limit_usage, read_limits
 from ipcwatch.scan.waits import blocked_threads
@@ -27,7 +27,7 @@ from ipcwatch.scan.waits import blocked_threads
 TIMEOUT, ERROR = "timeout", "error"
 
 
-@dataclass(frozen=True)
+@record
 class _Cached:
     families: list[Metric]
     finished: float  # time.monotonic() when the scan ended

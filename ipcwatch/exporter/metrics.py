@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ipcwatch.exporter import PER_OBJECT_MAX
 from ipcwatch.kinds import KINDS, spec
+from ipcwatch.record import record
 from ipcwatch.scan import IpcObject, Snapshot
 from ipcwatch.scan.limits import LimitUse, limit_usage
 from ipcwatch.scan.namespaces import NsKey
@@ -90,7 +90,7 @@ def label(value: str | None) -> str:
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
-@dataclass(frozen=True)
+@record
 class BuildOptions:
     per_object: int = 0  # N largest and N longest idle stale objects; 0: none
 

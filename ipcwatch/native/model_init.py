@@ -8,15 +8,17 @@ straight into its slot. None when the helper was not built, and the twin stays.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from typing import Any
 
 from ipcwatch.native.compiled import compiled
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
+
 _c = compiled("_model")
 IMPLEMENTATION = "c" if _c else "python"
-_NOT_PLAIN = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+_NOT_PLAIN = 0x04 | 0x08  # inspect.CO_VARARGS | CO_VARKEYWORDS (importing inspect: ~10 ms)
 
 
 def compiled_init(cls: type, twin: Callable[..., None]) -> Any | None:

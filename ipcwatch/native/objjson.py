@@ -23,9 +23,12 @@ listing is never wrong, only slower.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ipcwatch.native.compiled import compiled
+
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
 
 HOWS = ("as_is", "escaped", "escaped_or_null", "perms", "records", "namespace", "info", "escaped_if_set", "value")
 Table = Sequence[tuple[type, Sequence[tuple[str, str, str]]]]

@@ -14,16 +14,21 @@ import gc
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Generic, TypeVar
 
 from ipcwatch.kinds import ANON_INODE_KINDS, KIND_TITLES, KINDS, MAPPED_KINDS, POSIX_KINDS, Kind
+from ipcwatch.record import field, record, replace
 from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
 from ipcwatch.scan.model import Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.scan.namespaces import Namespace, discover, with_fd_pins
 from ipcwatch.scan.nsread import SpecialDirs
 from ipcwatch.scan.procs import HolderIndex, ProcPassConfig, index_processes, read_proc_pass
 from ipcwatch.scan.waits import WaitFinder
+
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 __all__ = [
     "KINDS",
@@ -39,12 +44,11 @@ __all__ = [
     "scan",
 ]
 
-T = TypeVar("T")
 
 DEFAULT_FILE_DIRS = ("/tmp", "/run", "/var/run", "/dev/shm")
 
 
-@dataclass(frozen=True)
+@record
 class ScanConfig:
     """Where to look. Paths are parameters so tests can point the scan at recorded or private trees."""
 
@@ -108,7 +112,7 @@ def scan(config: ScanConfig | None = None) -> Snapshot:
             gc.enable()
 
 
-class _Background(Generic[T]):
+class _Background:  # of T (no Generic base: typing is not imported at run time)
     """fn(*args) in a thread of its own; `result` waits for it and returns its value or raises its exception.
     Started through _thread: importing threading would cost a headless command 0.65 ms of start-up. When no thread
     can be started (pids.max or RLIMIT_NPROC reached, as in a crowded container), fn runs here, at once."""
@@ -142,7 +146,7 @@ class _Background(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
-@dataclass
+@record(frozen=False)
 class _ObjectReads:
     """What each kind reads from its objects themselves, before holders are known (phase one)."""
 

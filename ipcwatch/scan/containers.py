@@ -17,10 +17,14 @@ import os
 import re
 import stat as stat_mod
 from collections.abc import Iterable
-from typing import Any, NamedTuple
 
+from ipcwatch.record import NamedTuple
 from ipcwatch.scan.namespaces import Discovery, NsKey
 from ipcwatch.scan.nsread import open_beneath
+
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
 
 _HEX64 = r"([0-9a-f]{64})"
 

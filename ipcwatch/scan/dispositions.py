@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass, replace
-from typing import Any
 
 from ipcwatch.procfs import read_at, read_once
+from ipcwatch.record import record, replace
 from ipcwatch.scan.parsers import parse_fdinfo, parse_stat
 from ipcwatch.scan.sigset import (
     CONTINUE,
@@ -29,6 +28,10 @@ from ipcwatch.scan.sigset import (
 )
 from ipcwatch.scan.syscalls import parse_syscall, syscall_name, table_for
 from ipcwatch.text import escape
+
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The signals a person usually sends or sees; `Dispositions.notable()` adds any other the masks mention.
 COMMON_SIGNALS: tuple[int, ...] = tuple(
@@ -52,7 +55,7 @@ _DEFAULT_SAYS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ThreadSignals:
     tid: int
     blocked: int  # SigBlk (while in sigwaitinfo, without the set it waits for)
@@ -68,7 +71,7 @@ class ThreadSignals:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Verdict:
     """What sending `number` would do now. `effect`: killed, stopped, pending, discarded, handler, taken (by a
     thread in sigwaitinfo), signalfd (queued for a signalfd to read), or the default action (terminate, core,
@@ -101,7 +104,7 @@ class Verdict:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dispositions:
     """One process's signal state; masks are kernel masks (bit N-1 is signal N)."""
 

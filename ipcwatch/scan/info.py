@@ -1,25 +1,26 @@
 """What each kind of object says beyond the common fields: one NamedTuple per kind (`IpcObject.info`).
 
-A scan builds one per object, and a NamedTuple is built in less than half the time of a slotted frozen dataclass.
-The records inside them (a semaphore's values, a waiting client) stay dataclasses with their own `to_json`, which
-`json_value` prefers to a tuple's list. Numbers stay numbers and strings are raw (escape them to show).
-`info_items` walks any record's values in field order (the detail pane's field list); `IpcObject.to_json` writes
-them under the same keys, and `json_plan` tells the native writer of `list --json` the same.
+A scan builds one per object, and a NamedTuple is built in less than half the time of a slotted frozen record.
+The records inside them (a semaphore's values, a waiting client) are frozen records (ipcwatch.record) with their
+own `to_json`, which `json_value` prefers to a tuple's list. Numbers stay numbers and strings are raw (escape them
+to show). `info_items` walks any record's values in field order (the detail pane's field list); `IpcObject.to_json`
+writes them under the same keys, and `json_plan` tells the native writer of `list --json` the same.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, NamedTuple, get_args
-
+from ipcwatch.record import NamedTuple, fields, record
 from ipcwatch.scan.model import Holder, IpcObject, Waiter, info_keys
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
 if TYPE_CHECKING:
+    from typing import Any
+
     from ipcwatch.native.objjson import Table
     from ipcwatch.scan.namespaces import Namespace
 
 
-@dataclass(frozen=True, slots=True, init=False)  # its own __init__: dataclass need not write one
+@record(init=False)  # its own __init__: record need not write one
 class SemValue:
     """One semaphore of a SysV set: its value, how many wait for an increase (ncnt) or for zero (zcnt), and the
     pid of the last operation."""
@@ -129,7 +130,7 @@ class FifoInfo(NamedTuple):
     inode: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WaitingClient:
     """A client connected to a listener but not accepted yet, with the processes that hold its socket."""
 
@@ -201,5 +202,5 @@ def json_plan() -> tuple[Table, Table, Table]:
         (SemValue, _as("as_is", "num", "value", "ncnt", "zcnt", "pid")),
         (WaitingClient, _as("as_is", "inode") + _as("records", "holders")),
     )
-    infos: Table = tuple((cls, _as("value", *info_keys(cls))) for cls in get_args(KindInfo))
+    infos: Table = tuple((cls, _as("value", *info_keys(cls))) for cls in KindInfo.__args__)
     return ((IpcObject, obj),), records, infos

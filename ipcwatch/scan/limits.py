@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
 
 from ipcwatch.kinds import Kind
+from ipcwatch.record import NamedTuple
 from ipcwatch.scan.model import IpcObject, Snapshot
 from ipcwatch.scan.namespaces import Namespace
 

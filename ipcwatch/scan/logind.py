@@ -11,9 +11,9 @@ later one (/etc before /run before /usr/local/lib before /usr/lib); a later assi
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from ipcwatch.kinds import POSIX_KINDS, SYSV_KINDS
+from ipcwatch.record import NamedTuple
 from ipcwatch.scan.model import IpcObject
 
 CONFIG_DIRS = ("etc/systemd", "run/systemd", "usr/local/lib/systemd", "usr/lib/systemd")

@@ -11,17 +11,22 @@ here, the tables, the TUI).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ipcwatch.kinds import KIND_TITLES, KINDS, Kind
 from ipcwatch.native.model_init import compiled_init
+from ipcwatch.record import NamedTuple, field, fields, record
 from ipcwatch.text import escape
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
 if TYPE_CHECKING:
+    from typing import Any
+
     from ipcwatch.scan.info import KindInfo
     from ipcwatch.scan.namespaces import Namespace
+
+    # write(data, record, namespaces): a record's values into its object's JSON (`IpcObject.json_with`)
+    _Writer = Callable[[dict[str, Any], Any, dict[int, Any]], None]
 
 __all__ = ["KINDS", "KIND_TITLES", "Holder", "IpcObject", "Kind", "Process", "ScanError", "Snapshot", "Waiter"]
 
@@ -44,8 +49,6 @@ _OBJECT_KEYS = frozenset(
     + ("stale_reason", "identity", "namespace")
 )
 _PLAIN = frozenset((int, bool, type(None)))  # values JSON writes as they are
-# write(data, record, namespaces): a record's values into its object's JSON (`IpcObject.json_with`)
-_Writer = Callable[[dict[str, Any], Any, dict[int, Any]], None]
 _INFO_WRITERS: dict[type, _Writer] = {}
 
 
@@ -139,7 +142,7 @@ class Waiter(NamedTuple):
         return {"pid": self.pid, "tid": self.tid, "op": self.op}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Process:
     """One process as seen in the /proc pass."""
 
@@ -175,7 +178,7 @@ class Process:
         }
 
 
-@dataclass(frozen=True, slots=True, init=False)  # its own __init__: dataclass need not write one
+@record(init=False)  # its own __init__: record need not write one
 class IpcObject:
     """One live IPC object: the fields every kind has; `info` holds its kind's own values (scan.info)."""
 
@@ -300,7 +303,7 @@ def objects_json(objects: Iterable[IpcObject]) -> list[dict[str, Any]]:
     return [o.json_with(namespaces) for o in objects]
 
 
-# The slots' own setters (a frozen dataclass's __setattr__ refuses), for IpcObject.__init__.
+# The slots' own setters (a frozen record's __setattr__ refuses), for IpcObject.__init__.
 (
     _set_ref, _set_kind, _set_name, _set_id, _set_key, _set_owner, _set_uid, _set_mode, _set_size, _set_holders,
     _set_stale, _set_stale_reason, _set_identity, _set_info, _set_waiters, _set_namespace, _set_removed_at_logout,
@@ -323,7 +326,7 @@ class ScanError(NamedTuple):
         return f"{self.where}: {self.message}"
 
 
-@dataclass(frozen=True)
+@record(slots=False)  # an instance __dict__ for the cached_property lookups
 class Snapshot:
     """Everything one scan saw. Immutable; the TUI diffs two snapshots by `ref`."""
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
 
+from ipcwatch.record import field, record, replace
 from ipcwatch.scan.model import ScanError
 from ipcwatch.text import escape
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
 if TYPE_CHECKING:
+    from typing import Any
+
     from ipcwatch.scan.containers import Container
 
 NS_TYPES: tuple[str, ...] = ("ipc", "mnt", "net")
@@ -32,7 +34,7 @@ _MAX_INODE = 2**64 - 1
 _MOUNTINFO_LIMIT = 16 << 20
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Namespace:
     """One namespace. `pids` are host pids; `representative` is the pid to read it through (None when pinned only)."""
 
@@ -92,7 +94,7 @@ class Namespace:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Discovery:
     """Every namespace found, and which namespace each process is in."""
 

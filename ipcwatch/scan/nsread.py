@@ -20,17 +20,20 @@ import os
 import stat as stat_mod
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ipcwatch.native.posixread import list_files
+from ipcwatch.record import NamedTuple
 from ipcwatch.scan import limits, sysv
 from ipcwatch.scan.model import ScanError
 from ipcwatch.scan.namespaces import Namespace
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
 if TYPE_CHECKING:
     import socket
+    from typing import Any, TypeVar
 
-T = TypeVar("T")
+    T = TypeVar("T")
+
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000

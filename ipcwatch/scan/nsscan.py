@@ -9,18 +9,18 @@ fds and mappings are holds). A namespace that vanishes or cannot be entered is s
 from __future__ import annotations
 
 import os
-from dataclasses import replace
-from typing import TYPE_CHECKING, NamedTuple
 
 from ipcwatch.kinds import Kind
+from ipcwatch.record import NamedTuple, replace
 from ipcwatch.scan import limits, posix, sysv, unix
 from ipcwatch.scan.model import ScanError
 from ipcwatch.scan.namespaces import Discovery, Namespace, NsKey
 from ipcwatch.scan.nsread import SpecialDirs, distinct_mount_views, open_root, read_ipc, sock_diag_socket
-from ipcwatch.scan.sysv import Row
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
 if TYPE_CHECKING:
     from ipcwatch.scan.containers import Container
+    from ipcwatch.scan.sysv import Row
 
 NOT_ROOT_NOTE = "not root: other IPC namespaces cannot be entered: their SysV objects are not listed"
 

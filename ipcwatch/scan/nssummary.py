@@ -3,16 +3,18 @@ blocked threads, limit use. Pure data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
+from ipcwatch.record import record
 from ipcwatch.scan.limits import LimitUse, limit_usage
 from ipcwatch.scan.model import Snapshot
 from ipcwatch.scan.namespaces import Namespace
 from ipcwatch.text import escape
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class NamespaceSummary:
     namespace: Namespace
     objects: dict[str, int]  # kind -> count of its objects in this namespace

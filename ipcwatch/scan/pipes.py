@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import stat as stat_mod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from ipcwatch.kinds import Kind
 from ipcwatch.native.posixread import special_files
 from ipcwatch.native.procfd import pipe_fills as native_pipe_fills
 from ipcwatch.procfs import file_identity
+from ipcwatch.record import field, record
 from ipcwatch.scan.info import FifoInfo, PipeInfo
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace, qualified_ref
@@ -25,7 +25,7 @@ from ipcwatch.scan.procs import FileKey, Hold, HolderIndex, user_name
 MAX_WALK_ENTRIES = 200_000
 
 
-@dataclass
+@record(frozen=False)
 class FoundFiles:
     """FIFO and socket files met in the walk, by (dev, inode)."""
 
@@ -51,7 +51,7 @@ def walk_special_files(roots: Iterable[str], depth: int, errors: list[ScanError]
     return found
 
 
-@dataclass(frozen=True)
+@record
 class FillPlan:
     """The pipes and FIFOs whose fill (bytes queued, capacity) the scan reads, and the read ends to read it through."""
 

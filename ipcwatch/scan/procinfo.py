@@ -11,19 +11,22 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
 
 import psutil
 
+from ipcwatch.record import record
 from ipcwatch.scan.dispositions import Dispositions, dispositions_at
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import TypeVar
+    T = TypeVar("T")
+
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _PSUTIL_ERRORS = (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess, OSError)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProcessDetails:
     pid: int
     start: int  # clock ticks since boot: the identity that was checked

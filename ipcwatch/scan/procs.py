@@ -11,7 +11,6 @@ import functools
 import os
 import pwd
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from ipcwatch.native.procfd import (
     MAPS_FALLBACK,
@@ -23,6 +22,7 @@ from ipcwatch.native.procfd import (
     read_processes,
 )
 from ipcwatch.procfs import maps_entry, read_once, read_process_head
+from ipcwatch.record import field, record
 from ipcwatch.scan.model import Holder, Process, ScanError
 from ipcwatch.scan.parsers import parse_fdinfo, parse_stat
 
@@ -50,7 +50,7 @@ def user_name(uid: int) -> str:
         return str(uid)
 
 
-@dataclass
+@record(frozen=False)
 class HolderIndex:
     """Who holds what, keyed the way each kind identifies its objects."""
 
@@ -98,7 +98,7 @@ class HolderIndex:
         )
 
 
-@dataclass(frozen=True)
+@record
 class ProcPassConfig:
     proc_root: str = "/proc"
     file_devs: frozenset[int] = frozenset()  # st_dev of /dev/shm and the mqueue fs: fds there are holders
@@ -243,13 +243,13 @@ def index_processes(records: list[ProcessRecord], config: ProcPassConfig) -> Hol
     """Index what each process of `read_proc_pass` holds, then run the visitors."""
     index = HolderIndex()
     visits: list[tuple[int, Process]] = []
-    for record in records:
-        pid = record[0]
-        if len(record) == 2:  # its stat could not be read
-            if record[1] not in (errno.ENOENT, errno.ESRCH):  # else gone
-                index.errors.append(ScanError(f"{config.proc_root}/{pid}", os.strerror(record[1])))
+    for rec in records:
+        pid = rec[0]
+        if len(rec) == 2:  # its stat could not be read
+            if rec[1] not in (errno.ENOENT, errno.ESRCH):  # else gone
+                index.errors.append(ScanError(f"{config.proc_root}/{pid}", os.strerror(rec[1])))
             continue
-        _, stat, uid, raw_cmdline, fds, maps, ipc_inode = record
+        _, stat, uid, raw_cmdline, fds, maps, ipc_inode = rec
         proc = _process(pid, stat, uid, raw_cmdline)
         if proc is None:
             index.errors.append(ScanError(f"{config.proc_root}/{pid}/stat", "could not be parsed"))

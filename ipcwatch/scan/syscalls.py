@@ -13,7 +13,8 @@ import re
 import struct
 import sys
 from collections.abc import Mapping
-from typing import NamedTuple
+
+from ipcwatch.record import NamedTuple
 
 X86_64: Mapping[int, str] = {
     0: "read",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from ipcwatch.kinds import Kind
 from ipcwatch.native.sysvread import msg_qbytes, sem_values
@@ -13,7 +12,11 @@ from ipcwatch.scan.namespaces import Namespace, qualified_ref
 from ipcwatch.scan.parsers import parse_table
 from ipcwatch.scan.procs import HolderIndex, user_name
 
-Row = dict[str, Any]  # one /proc/sysvipc row by column name, plus details read with msgctl/semctl
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Row = dict[str, Any]  # one /proc/sysvipc row by column name, plus details read with msgctl/semctl
 
 SHM_DEST = 0o1000
 SHM_LOCKED = 0o2000

@@ -9,10 +9,10 @@ abstract names (they start with NUL) and non-UTF-8 bytes. The tests cross-check 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, NamedTuple
 
 from ipcwatch.kinds import Kind
 from ipcwatch.native.sockdiag import parse_message, unix_dump
+from ipcwatch.record import NamedTuple
 from ipcwatch.scan.info import UnixInfo, WaitingClient
 from ipcwatch.scan.model import IpcObject, ScanError
 from ipcwatch.scan.namespaces import Namespace
@@ -21,6 +21,7 @@ from ipcwatch.scan.pipes import FoundFiles
 from ipcwatch.scan.posix import file_object
 from ipcwatch.scan.procs import HolderIndex, user_name
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
 if TYPE_CHECKING:
     import socket
 

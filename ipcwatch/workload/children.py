@@ -7,7 +7,8 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+
+from ipcwatch.record import field, record
 
 READY = "READY"
 
@@ -16,7 +17,7 @@ class ChildError(RuntimeError):
     """A child exited, or took too long, before it said READY."""
 
 
-@dataclass
+@record(frozen=False)
 class Child:
     """A started child; `lines` are what it printed before READY."""
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import ctypes
 import secrets
 from collections.abc import Callable, Container
-from dataclasses import dataclass
-from typing import TypeVar
 
 import sysv_ipc
 
-T = TypeVar("T")
+from ipcwatch.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import TypeVar
+    T = TypeVar("T")
+
 ATTEMPTS = 1000
 TABLES = ("shm", "msg", "sem")
 
@@ -33,7 +37,7 @@ def keys_in_use() -> set[int]:
     return keys
 
 
-@dataclass(frozen=True)
+@record
 class KeyRange:
     """The SysV keys `start` .. `start + size - 1` that one tool uses."""
 

@@ -22,13 +22,13 @@ import shutil
 import signal
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from ipcwatch import libc_write
 from ipcwatch.actions.outcome import Outcome, Status, done, failed, from_oserror, refused
 from ipcwatch.actions.remove import unlink_checked
 from ipcwatch.kinds import SYSV_KINDS, Home, parse_kind, spec
 from ipcwatch.procfs import stat_identity
+from ipcwatch.record import field, record
 from ipcwatch.scan.parsers import parse_table
 from ipcwatch.scan.procs import process_at
 from ipcwatch.scan.sysv import TABLES, sysv_identity
@@ -150,7 +150,7 @@ def _path_of(kind: str, rest: str) -> str:
     raise ValueError(f"not a workload ref: {kind}:{rest}")
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """One thing a workload made, with the identity it had just after it was made (None: could not be read)."""
 
@@ -215,7 +215,7 @@ def remove(entry: Entry, now: str | None, directories: Directories | None = None
 # --- the ledger --------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class Ledger:
     """The entries of one running workload, mirrored line by line into its marker file (when one could be made)."""
 
@@ -306,7 +306,7 @@ def _unlink_marker(name: str) -> None:
 # --- sweeping what killed workloads left -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Swept:
     """What sweeping one marker did."""
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import ctypes
 import os
 import socket
-from dataclasses import dataclass
 
 import posix_ipc
 
 from ipcwatch.kinds import Kind, parse_kind
+from ipcwatch.record import record
 from ipcwatch.workload.keys import KeyRange
 from ipcwatch.workload.ledger import Ledger
 
@@ -102,7 +102,7 @@ def socket_file(path: str) -> str:
     return path
 
 
-@dataclass
+@record(frozen=False)
 class Maker:
     """Makes named objects (names `tag` + suffix, files in `directory`) and records each in `ledger` at once."""
 

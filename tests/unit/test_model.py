@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 
 import orjson
 import pytest
 
+from ipcwatch import record
 from ipcwatch.kinds import Kind
 from ipcwatch.scan import IpcObject, Snapshot, model
 from ipcwatch.scan.info import SemValue, SysvSemInfo, UnixInfo
@@ -29,15 +29,15 @@ def _unix(ref: str = "unix:5") -> IpcObject:
 
 def test_init_takes_the_fields_in_order_with_their_defaults() -> None:
     params = list(inspect.signature(model._init_twin).parameters.values())[1:]  # the compiled one binds the same
-    fields = dataclasses.fields(IpcObject)
+    fields = record.fields(IpcObject)
     assert [p.name for p in params] == [f.name for f in fields]
     for p, f in zip(params, fields, strict=True):
-        assert p.default == (inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default), f.name
+        assert p.default == (inspect.Parameter.empty if f.default is record.MISSING else f.default), f.name
     values = [object() for _ in fields]  # each slot gets its own argument
     obj = IpcObject(*values)  # type: ignore[arg-type]
     assert [getattr(obj, f.name) for f in fields] == values
-    assert dataclasses.replace(obj, size=9) == IpcObject(*values[:8], 9, *values[9:])  # type: ignore[arg-type]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert record.replace(obj, size=9) == IpcObject(*values[:8], 9, *values[9:])  # type: ignore[arg-type]
+    with pytest.raises(record.FrozenInstanceError):
         obj.size = 1  # type: ignore[misc]
     assert IpcObject("pipe:1", Kind.PIPE, None, 1, None, "root", 0, None, None, (), False, None, "pipe:1").waiters == ()
 

@@ -19,12 +19,14 @@ records): the last two load on first use.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 from ipcwatch.scan.waits.finder import WaitFinder
 from ipcwatch.scan.waits.records import ProcessSample, Target, ThreadSample, WaitSamples
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
 if TYPE_CHECKING:
+    from typing import Any
+
     from ipcwatch.scan.waits.explain import blocked_threads, describe, describe_now, explain
     from ipcwatch.scan.waits.reports import BlockedThread, ProcessWaits, Waker
 

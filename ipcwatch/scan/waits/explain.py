@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import replace
 
+from ipcwatch.record import replace
 from ipcwatch.scan.dispositions import read_dispositions
 from ipcwatch.scan.model import Process, Snapshot
 from ipcwatch.scan.sigset import mask_names

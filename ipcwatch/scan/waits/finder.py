@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from functools import cached_property
 
 from ipcwatch.kinds import SYSV_KINDS
 from ipcwatch.procfs import is_file_identity, read_once
+from ipcwatch.record import replace
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.info import UnixInfo
 from ipcwatch.scan.model import IpcObject, Process, Waiter

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ipcwatch.kinds import Kind
+from ipcwatch.record import field, record
 from ipcwatch.scan.model import Process
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -72,7 +72,7 @@ def timeout_text(seconds: float) -> str:
     return f"{seconds * 1000:.3g} ms" if seconds < 1 else f"{seconds:.4g} s"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Target:
     """One object a thread waits on, as its own fds and syscall arguments describe it."""
 
@@ -89,7 +89,7 @@ class Target:
 Decoded = tuple[tuple[Target, ...], str | None]  # what a decoder found: the targets, or a note on why none
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ThreadSample:
     """What one thread was doing when the scan saw it."""
 
@@ -106,7 +106,7 @@ class ThreadSample:
     resolved: tuple[tuple[Target, str | None], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProcessSample:
     """Every thread of one process, as the scan's /proc pass saw them."""
 
@@ -115,7 +115,7 @@ class ProcessSample:
     ipc_inode: int | None = None  # its IPC namespace, read when it waits on a SysV object (the id is only unique there)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WaitSamples:
     """One scan's thread samples: carried in its `Snapshot.threads`, all the analysis reads besides the snapshot."""
 

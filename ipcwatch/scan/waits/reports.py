@@ -3,14 +3,16 @@ who could wake it and the likely causes, and everything `ipcwatch why PID` says 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
+from ipcwatch.record import record
 from ipcwatch.scan.model import Process
 from ipcwatch.text import escape
 
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class Waker:
     """A live process that could end the wait, and why we think so."""
 
@@ -25,7 +27,7 @@ class Waker:
 DEAD_PARTNER, WAIT_CYCLE = "dead partner: ", "wait cycle: "  # how the analysis words those two likely causes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BlockedThread:
     """A thread asleep in the kernel waiting on IPC. Strings are raw: escape them to show them."""
 
@@ -78,7 +80,7 @@ class BlockedThread:
         }
 
 
-@dataclass(frozen=True)
+@record
 class ProcessWaits:
     """Everything `ipcwatch why PID` says about one process."""
 

@@ -6,10 +6,10 @@ import os
 import stat as stat_mod
 import struct
 import time
-from typing import NamedTuple
 
 from ipcwatch.kinds import ANON_INODE_KINDS, Kind
 from ipcwatch.procfs import read_once, stat_identity
+from ipcwatch.record import NamedTuple
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.anon import anon_ref
 from ipcwatch.scan.parsers import parse_fdinfo

@@ -7,7 +7,6 @@ timeout. Setting a value is confirmed first. No SEM_UNDO (see ipcwatch.actions.s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,6 +19,7 @@ from ipcwatch.actions import semaphores
 from ipcwatch.actions.outcome import Outcome, Status
 from ipcwatch.actions.verify import lookup
 from ipcwatch.kinds import Kind
+from ipcwatch.record import replace
 from ipcwatch.scan import IpcObject
 from ipcwatch.scan.sysv import same_except_ctime
 from ipcwatch.tui.screens.confirm import ConfirmScreen, described, run_in_thread, safe_text, with_ref

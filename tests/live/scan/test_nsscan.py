@@ -11,7 +11,6 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import posix_ipc
@@ -21,6 +20,7 @@ import sysv_ipc
 from ipcwatch.actions.outcome import Status
 from ipcwatch.actions.remove import remove
 from ipcwatch.cli import main
+from ipcwatch.record import replace
 from ipcwatch.scan import ScanConfig, scan
 from ipcwatch.scan.namespaces import split_ref
 from tests import container

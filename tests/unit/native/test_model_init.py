@@ -6,7 +6,6 @@ the previous values)."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 import pickle
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ipcwatch import record
 from ipcwatch.kinds import Kind
 from ipcwatch.native import model_init
 from ipcwatch.scan import model
@@ -25,7 +25,7 @@ from ipcwatch.scan.model import Holder, IpcObject
 pytestmark = pytest.mark.skipif(
     model_init.IMPLEMENTATION != "c" and os.environ.get("IPCWATCH_REQUIRE_C") != "1", reason="the helper is not built"
 )
-NAMES = [f.name for f in dataclasses.fields(IpcObject)]
+NAMES = [f.name for f in record.fields(IpcObject)]
 REQUIRED = 13  # the fields without a default
 ARGS = ("sysv-shm:7", Kind.SYSV_SHM, None, 7, 0x1234, "root", 0, 0o600, 4096)
 ARGS += ((Holder(1, "init", "root", None, "rw", 5),), False, None, "sysv-shm:7")
@@ -71,9 +71,9 @@ def test_the_same_objects_positional_keyword_and_defaults() -> None:
         assert all(getattr(built, n) is getattr(twins, n) for n in NAMES)  # the very values, defaults too
         assert built == twins and hash(built) == hash(twins) and repr(built) == repr(twins)
         assert pickle.loads(pickle.dumps(built)) == built and copy.copy(built) == copy.deepcopy(built) == built
-        changed = dataclasses.replace(built, size=1, waiters=())
-        assert changed == dataclasses.replace(twins, size=1, waiters=()) and changed.size == 1 and changed != built
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        changed = record.replace(built, size=1, waiters=())
+        assert changed == record.replace(twins, size=1, waiters=()) and changed.size == 1 and changed != built
+        with pytest.raises(record.FrozenInstanceError):
             built.size = 1  # type: ignore[misc]
         assert built.to_json() == twins.to_json()
 
@@ -147,7 +147,7 @@ def test_a_re_init_replaces_every_value_and_releases_the_previous_ones() -> None
 
 
 def test_the_twin_must_name_slots_with_plain_parameters() -> None:
-    @dataclasses.dataclass(slots=True)
+    @record.record(frozen=False)
     class Plain:
         a: int
         b: int

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 
 import orjson
 import pytest
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 
 from ipcwatch.commands import list as list_command
 from ipcwatch.native import objjson
+from ipcwatch.record import replace
 from ipcwatch.scan import KINDS, Holder, IpcObject, Waiter
 from ipcwatch.scan.info import SemValue, WaitingClient, json_plan
 from ipcwatch.scan.model import namespace_json

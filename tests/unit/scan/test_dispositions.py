@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterable
-from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ipcwatch.record import replace
 from ipcwatch.scan.dispositions import (
     COMMON_SIGNALS,
     Dispositions,

@@ -14,12 +14,12 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 
 import pytest
 import sysv_ipc
 
 from ipcwatch.cli import main
+from ipcwatch.record import replace
 from ipcwatch.scan import ScanConfig, Snapshot, scan
 from ipcwatch.scan.waits import BlockedThread, blocked_threads, describe, explain
 from ipcwatch.scan.waits.analysis import analyse

@@ -7,12 +7,12 @@ re-check before an action does not sample the host's threads.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import pytest
 import sysv_ipc
 
+from ipcwatch import record
 from ipcwatch.actions import verify
 from ipcwatch.actions.outcome import Status
 from ipcwatch.actions.remove import remove
@@ -147,7 +147,7 @@ def test_a_recorded_snapshot_explains_itself() -> None:
     found = blocked_threads(recorded())
     assert [(w.pid, w.why) for w in found[0].wakers] == [(B, "holds the write end (fd 4)")]
     assert [(w.pid, w.why) for w in found[1].wakers] == [(A, "holds the write end (fd 4)")]
-    assert [dataclasses.replace(b, wakers=()) for b in found] == EXPECTED
+    assert [record.replace(b, wakers=()) for b in found] == EXPECTED
 
 
 def test_blocked_threads_reads_only_its_argument() -> None:
@@ -159,9 +159,9 @@ def test_blocked_threads_reads_only_its_argument() -> None:
     assert blocked_threads(snap) == first
     copy = Snapshot(
         objects=snap.objects,
-        processes={pid: dataclasses.replace(p) for pid, p in snap.processes.items()},
+        processes={pid: record.replace(p) for pid, p in snap.processes.items()},
         taken_at=snap.taken_at,
-        threads=dataclasses.replace(snap.threads),
+        threads=record.replace(snap.threads),
     )
     assert blocked_threads(copy) == first
 
@@ -193,7 +193,7 @@ def test_describe_a_recorded_process_by_any_of_its_threads() -> None:
 
 def test_without_samples_only_the_waiters_speak() -> None:
     """A snapshot whose scan sampled no threads (or rebuilt from JSON): the objects' waiters, said to be partial."""
-    snap = dataclasses.replace(recorded(), threads=None)
+    snap = record.replace(recorded(), threads=None)
     found = blocked_threads(snap)
     assert [(b.pid, b.ref, b.syscall) for b in found] == [(A, "pipe:100", "?"), (B, "pipe:200", "?")]
     assert found[0].hints == ("details of this wait were not kept with this snapshot",)
@@ -201,7 +201,7 @@ def test_without_samples_only_the_waiters_speak() -> None:
 
 
 def test_a_scan_that_could_not_sample_says_why() -> None:
-    snap = dataclasses.replace(recorded(), threads=WaitSamples(problem="unknown architecture m68k"))
+    snap = record.replace(recorded(), threads=WaitSamples(problem="unknown architecture m68k"))
     assert blocked_threads(snap) == []
     assert describe(snap, A).problem == "unknown architecture m68k"
 
@@ -287,7 +287,7 @@ def test_a_wait_for_a_signal_says_so() -> None:
         f"signal:{C}", OtherKind.SIGNAL, SIGNAL, "sigwaitinfo for SIGUSR1", label="signal SIGUSR1", signals=("SIGUSR1",)
     )
     thread = ThreadSample(C, "S", "rt_sigtimedwait", "do_sigtimedwait", (wait,), resolved=((wait, None),))
-    snap = dataclasses.replace(recorded(), threads=WaitSamples({C: ProcessSample((thread,))}))
+    snap = record.replace(recorded(), threads=WaitSamples({C: ProcessSample((thread,))}))
     (b,) = blocked_threads(snap)
     assert b.signal_wait and b.signals == ("SIGUSR1",) and b.causes == ()
     assert b.hints == ("waits for SIGUSR1: root may send it (kill)",)
@@ -296,6 +296,6 @@ def test_a_wait_for_a_signal_says_so() -> None:
 
 def test_the_scanner_itself_is_named_from_the_samples() -> None:
     """The scanning process is never sampled; the samples say which pid it was (not the pid reading them now)."""
-    snap = dataclasses.replace(recorded(), threads=WaitSamples({}, scanner=B))
+    snap = record.replace(recorded(), threads=WaitSamples({}, scanner=B))
     assert describe(snap, B).problem == "this is ipcwatch itself"
     assert describe(snap, A).problem == "its threads were not sampled in this scan"
