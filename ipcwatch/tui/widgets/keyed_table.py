@@ -11,7 +11,7 @@ never markup, so a hostile name can neither run an action nor reach the terminal
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from rich.segment import Segment
 from rich.style import Style
@@ -25,6 +25,7 @@ from textual.strip import Strip
 
 from ipcwatch.tui.widgets.layout import GAP, Placed, fit_cell, fit_columns
 from ipcwatch.tui.widgets.rows import ColumnHead, Row
+from ipcwatch.tui.widgets.sizing import set_virtual_size
 
 NEW, STALE, ALERT, GONE = "keyed-table--new", "keyed-table--stale", "keyed-table--alert", "keyed-table--gone"
 HEADER, CURSOR = "keyed-table--header", "keyed-table--cursor"
@@ -221,6 +222,15 @@ class KeyedTable(_Moving):
     def action_reverse_sort(self) -> None:
         self.sort_by(0 if self.sort_column is None else self.sort_column, reverse=not self.sort_reverse)
 
+    def focus(self, scroll_visible: bool = True) -> Self:
+        """Take the focus now, where `Widget.focus` defers it behind the messages already queued: keys sent in one
+        burst with the one that showed this table (`0 Down Down`) reach it, not the table it replaced. A table fills
+        its view: nothing to scroll into sight (`scroll_visible` is ignored)."""
+        if not self.is_attached or not self.focusable:
+            return super().focus(scroll_visible)  # not yet: once it can
+        self.screen.set_focus(self, scroll_visible=False)
+        return self
+
     # --- moving ----------------------------------------------------------------------------------------------
 
     @property
@@ -301,7 +311,7 @@ class KeyedTable(_Moving):
         self.refresh()
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._keys) + 1)
+        set_virtual_size(self, Size(self.scrollable_content_region.width, len(self._keys) + 1))
 
     def _layout(self) -> tuple[Placed, ...]:
         width = self.scrollable_content_region.width

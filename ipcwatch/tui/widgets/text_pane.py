@@ -11,6 +11,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual, visualize
 
+from ipcwatch.tui.widgets.sizing import set_virtual_size
+
 
 class TextPane(ScrollView):
     """`show_text(text)`: wrapped to the pane's width (less the scrollbar when it does not fit), drawn line by line.
@@ -60,9 +62,7 @@ class TextPane(ScrollView):
             if len(lines) > room.height and scrolls:
                 lines = self._strips(visual, narrow)
         self._lines, self._wrapped_for = lines, (room.width, room.height)
-        size = Size(room.width, len(lines))
-        if size != self.virtual_size:
-            self.virtual_size = size
+        set_virtual_size(self, Size(room.width, len(lines)))
 
     def _strips(self, visual: Visual, width: int) -> list[Strip]:
         return Visual.to_strips(self, visual, width, None, self.visual_style, apply_selection=False)
