@@ -9,8 +9,8 @@
  * widths(texts, cell_len) -> [int, ...]: each column's widest text in terminal cells (ASCII: its length).
  * rows(texts, widths, numeric, cell_len, indent) -> str: the rows (title first), each `indent` spaces and the shown
  *     columns (width not None) padded to their width (numbers to the right, titles to the left), two spaces apart,
- *     trailing spaces dropped, joined by newlines. Every text must fit its width (the caller elides those that do
- *     not) and end in no whitespace other than spaces (escaped texts do not).
+ *     trailing whitespace dropped (str.rstrip), joined by newlines. Every text must fit its width (the caller
+ *     elides those that do not).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -453,18 +453,49 @@ static int spaces(Out *o, Py_ssize_t n)
     return 0;
 }
 
+/* A text's characters as UTF-8, a lone surrogate (in a cell a column left unescaped) as its three bytes. */
+static int put_text(Out *o, PyObject *text)
+{
+    Py_ssize_t n;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &n);
+    if (utf8 != NULL)
+        return put(o, utf8, (size_t)n);
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return -1;
+    PyErr_Clear();
+    PyObject *bytes = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+    int rc = bytes == NULL ? -1 : put(o, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
+    Py_XDECREF(bytes);
+    return rc;
+}
+
 /* One text padded to `width`: the padding first for a number. */
 static int put_cell(Out *o, PyObject *text, Py_ssize_t width, int right, PyObject *cell_len)
 {
-    Py_ssize_t used = width_of(text, cell_len), n;
-    const char *utf8 = used < 0 ? NULL : PyUnicode_AsUTF8AndSize(text, &n);
-    if (utf8 == NULL)
-        return -1;
-    if (right && spaces(o, width - used) < 0)
-        return -1;
-    if (put(o, utf8, (size_t)n) < 0)
+    Py_ssize_t used = width_of(text, cell_len);
+    if (used < 0 || (right && spaces(o, width - used) < 0) || put_text(o, text) < 0)
         return -1;
     return right ? 0 : spaces(o, width - used);
+}
+
+/* The row written from `start` without its trailing whitespace, as str.rstrip strips it: spaces here; a row that
+ * ends in other whitespace or in a non-ASCII character (which may be whitespace) through str.rstrip itself. */
+static int rstrip_row(Out *o, size_t start)
+{
+    while (o->len > start && o->p[o->len - 1] == ' ')
+        o->len--;
+    unsigned char last = o->len > start ? (unsigned char)o->p[o->len - 1] : 'x';
+    if (last < 0x80 && !Py_UNICODE_ISSPACE(last))
+        return 0;
+    PyObject *row = PyUnicode_DecodeUTF8(o->p + start, (Py_ssize_t)(o->len - start), "surrogatepass");
+    PyObject *stripped = row == NULL ? NULL : PyObject_CallMethod(row, "rstrip", NULL);
+    PyObject *bytes = stripped == NULL ? NULL : PyUnicode_AsEncodedString(stripped, "utf-8", "surrogatepass");
+    o->len = start;
+    int rc = bytes == NULL ? -1 : put(o, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
+    Py_XDECREF(row);
+    Py_XDECREF(stripped);
+    Py_XDECREF(bytes);
+    return rc;
 }
 
 static PyObject *rows(PyObject *Py_UNUSED(self), PyObject *args)
@@ -505,10 +536,10 @@ static PyObject *rows(PyObject *Py_UNUSED(self), PyObject *args)
             if ((k && spaces(&o, 2) < 0) || put_cell(&o, text, width[k], right[k] && i, cell_len) < 0)
                 goto done;
         }
-        while (o.len > start && o.p[o.len - 1] == ' ')
-            o.len--;
+        if (rstrip_row(&o, start) < 0)
+            goto done;
     }
-    result = PyUnicode_DecodeUTF8(o.p ? o.p : "", (Py_ssize_t)o.len, "strict");
+    result = PyUnicode_DecodeUTF8(o.p ? o.p : "", (Py_ssize_t)o.len, "surrogatepass");
 done:
     free(o.p);
     return result;
