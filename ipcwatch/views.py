@@ -233,7 +233,10 @@ COLUMNS: dict[Kind, Sequence[Column]] = {
     ),
     Kind.SYSV_SEM: (
         KEY, ID, OWNER, PERMS, number("NSEMS", "info.nsems", width=5, **_ESSENTIAL),
-        Column("VALUES", sem_values, lambda o: sem_values(o), width=10, **_ESSENTIAL),
+        Column(
+            "VALUES", sem_values, lambda o: sem_values(o), width=10, plan=("sem_values", "info.semaphores"),
+            **_ESSENTIAL,
+        ),
         number("NCNT", "info.ncnt", width=4, **_DETAIL), number("ZCNT", "info.zcnt", width=4, **_EXTRA),
         MARK, STALE_FLEX,
     ),
@@ -268,8 +271,14 @@ COLUMNS: dict[Kind, Sequence[Column]] = {
         INODE, text("TYPE", "info.type", width=6, **_EXTRA), text("STATE", "info.state", width=9, **_EXTRA),
         replace(NAME, width=22), text("PATH", "name", width=16, elide="middle", **_EXTRA), OWNER,
         number("PEER", "info.peer", width=8, **_EXTRA),
-        Column("RECV-Q", recv_queue_cell, lambda o: _sortable(_received(o)), numeric=True, width=6, **_ESSENTIAL),
-        Column("SEND-Q", send_queue_cell, lambda o: _sortable(o.value("send_queue")), numeric=True, width=6, **_EXTRA),
+        Column(
+            "RECV-Q", recv_queue_cell, lambda o: _sortable(_received(o)), numeric=True, width=6,
+            plan=("queue", "info.recv_queue"), **_ESSENTIAL,
+        ),
+        Column(
+            "SEND-Q", send_queue_cell, lambda o: _sortable(o.value("send_queue")), numeric=True, width=6,
+            plan=("queue", "info.send_queue"), **_EXTRA,
+        ),
         HOLDERS, MARK, STALE,
     ),
     Kind.EVENTFD: (

@@ -20,7 +20,8 @@
 #include "_grow.h"
 
 enum { OP_CALL, OP_NUMBER, OP_SIZE, OP_TEXT, OP_PERMS, OP_KEY, OP_HOLDERS, OP_PIPE_ENDS, OP_MARK, OP_STALE, OP_NAME,
-       OP_COUNT };
+       OP_QUEUE, OP_SEM_VALUES, OP_COUNT };
+#define SEMS_SHOWN 8                    /* views.sem_values: the first 8 values, then `,…` */
 #define MAX_COLUMNS 64
 #define MAX_SAME 64                     /* holders compared pairwise for distinct pids; more: the column's cell */
 
@@ -28,8 +29,8 @@ typedef struct { PyObject *cell, *field; int op, in_info; } Column;
 
 /* Interned attribute names and the constant cells. */
 static PyObject *s_info, *s_holders, *s_waiters, *s_stale, *s_stale_reason, *s_name, *s_key, *s_mode, *s_peer,
-    *s_peer_holders;
-static PyObject *c_empty, *c_unknown, *c_dash, *c_stale, *c_wait, *c_nobody, *c_pipe, *c_socket;
+    *s_peer_holders, *s_backlog, *s_value;
+static PyObject *c_empty, *c_unknown, *c_dash, *c_stale, *c_wait, *c_nobody, *c_pipe, *c_socket, *c_more;
 
 /* Printable ASCII without a backslash: what ipcwatch.text.escape returns as it is. */
 static int plain(PyObject *s)
@@ -55,6 +56,40 @@ static PyObject *escaped(PyObject *s, PyObject *escape)
 static PyObject *ascii(const char *s, int n)
 {
     return n < 0 ? PyErr_Format(PyExc_SystemError, "tables: a cell's format failed") : PyUnicode_FromStringAndSize(s, n);
+}
+
+/* `before`, `text` and `after` (ASCII) as one str; text may be NULL (nothing). */
+static PyObject *wrap(const char *before, Py_ssize_t nb, PyObject *text, const char *after, Py_ssize_t na)
+{
+    Py_ssize_t nt = text == NULL ? 0 : PyUnicode_GET_LENGTH(text);
+    Py_UCS4 widest = text == NULL ? 127 : PyUnicode_MAX_CHAR_VALUE(text);
+    PyObject *s = PyUnicode_New(nb + nt + na, widest < 127 ? 127 : widest);
+    if (s == NULL)
+        return NULL;
+    int kind = PyUnicode_KIND(s);
+    void *data = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < nb; i++)
+        PyUnicode_WRITE(kind, data, i, (Py_UCS1)before[i]);
+    if (nt && PyUnicode_CopyCharacters(s, nb, text, 0, nt) < 0) {
+        Py_DECREF(s);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < na; i++)
+        PyUnicode_WRITE(kind, data, nb + nt + i, (Py_UCS1)after[i]);
+    return s;
+}
+
+/* Three strs as one. */
+static PyObject *concat3(PyObject *a, PyObject *b, PyObject *c)
+{
+    Py_ssize_t na = PyUnicode_GET_LENGTH(a), nb = PyUnicode_GET_LENGTH(b), nc = PyUnicode_GET_LENGTH(c);
+    Py_UCS4 widest = Py_MAX(PyUnicode_MAX_CHAR_VALUE(a), PyUnicode_MAX_CHAR_VALUE(b));
+    widest = Py_MAX(widest, PyUnicode_MAX_CHAR_VALUE(c));
+    PyObject *s = PyUnicode_New(na + nb + nc, widest);
+    if (s != NULL && (PyUnicode_CopyCharacters(s, 0, a, 0, na) < 0 || PyUnicode_CopyCharacters(s, na, b, 0, nb) < 0
+                      || PyUnicode_CopyCharacters(s, na + nb, c, 0, nc) < 0))
+        Py_CLEAR(s);
+    return s;
 }
 
 /* An exact int as a long long: 1, or 0 for anything else (an int past 64 bits, a bool, not an int). */
@@ -122,8 +157,10 @@ static PyObject *end_text(PyObject *holders, Py_UCS4 want, PyObject *none, PyObj
     PyObject *shown = escaped(comm, escape);
     if (shown == NULL)
         return NULL;
-    PyObject *cell = distinct > 1 ? PyUnicode_FromFormat("%lld %U (+%zd)", pids[0], shown, distinct - 1)
-                                  : PyUnicode_FromFormat("%lld %U", pids[0], shown);
+    char pid[32], more[32];
+    int np = snprintf(pid, sizeof pid, "%lld ", pids[0]);
+    int nm = distinct > 1 ? snprintf(more, sizeof more, " (+%zd)", distinct - 1) : 0;
+    PyObject *cell = wrap(pid, np, shown, more, nm);
     Py_DECREF(shown);
     return cell;
 }
@@ -134,7 +171,7 @@ static PyObject *ends(PyObject *left, Py_UCS4 left_mode, PyObject *right, Py_UCS
 {
     PyObject *a = end_text(left, left_mode, c_nobody, escape);
     PyObject *b = a == NULL ? NULL : end_text(right, right_mode, c_nobody, escape);
-    PyObject *cell = b == NULL ? NULL : PyUnicode_FromFormat("%U%U%U", a, arrow, b);
+    PyObject *cell = b == NULL ? NULL : concat3(a, arrow, b);
     Py_XDECREF(a);
     Py_XDECREF(b);
     return cell;
@@ -192,6 +229,57 @@ static PyObject *value(PyObject *obj, const Column *c)
         v = Py_NewRef(Py_None);
     }
     return v;
+}
+
+/* human_size of the info's `field` (a socket's queue), unless the socket listens (its backlog set): NULL (the
+ * column's cell) then, or for a value human_size does not take here. */
+static PyObject *queue_cell(PyObject *info, PyObject *field)
+{
+    if (info == Py_None)
+        return NULL;
+    PyObject *backlog = PyObject_GetAttr(info, s_backlog), *v = NULL, *cell = NULL;
+    long long n;
+    if (backlog == Py_None && (v = PyObject_GetAttr(info, field)) != NULL) {
+        if (v == Py_None)
+            cell = Py_NewRef(c_unknown);
+        else if (as_ll(v, &n) && n >= 0)
+            cell = human_size(n);
+    }
+    Py_XDECREF(backlog);
+    Py_XDECREF(v);
+    PyErr_Clear();                      /* a record without those values: the column's cell says what */
+    return cell;
+}
+
+/* views.sem_values: `0,1,?` for the first SEMS_SHOWN values of a set, `,…` after them when there are more. */
+static PyObject *sem_values(PyObject *sems)
+{
+    if (sems == Py_None)
+        return Py_NewRef(c_unknown);
+    if (!PyTuple_CheckExact(sems))
+        return NULL;
+    char buf[SEMS_SHOWN * 22];
+    int len = 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(sems);
+    for (Py_ssize_t i = 0; i < n && i < SEMS_SHOWN; i++) {
+        PyObject *v = PyObject_GetAttr(PyTuple_GET_ITEM(sems, i), s_value);
+        long long value;
+        int ok = v == Py_None || (v != NULL && as_ll(v, &value));
+        if (ok)
+            len += v == Py_None ? snprintf(buf + len, sizeof buf - (size_t)len, "%s?", i ? "," : "")
+                                : snprintf(buf + len, sizeof buf - (size_t)len, "%s%lld", i ? "," : "", value);
+        Py_XDECREF(v);
+        if (!ok) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    PyObject *shown = PyUnicode_FromStringAndSize(buf, len);
+    if (shown == NULL || n <= SEMS_SHOWN)
+        return shown;
+    PyObject *cell = PyUnicode_Concat(shown, c_more);
+    Py_DECREF(shown);
+    return cell;
 }
 
 /* The cell of a value by the column's op: a new reference; NULL without an error: the column's cell says it. */
@@ -262,6 +350,10 @@ static PyObject *op_cell(const Column *c, PyObject *obj, PyObject *v, PyObject *
     }
     case OP_NAME:
         return name_cell(obj, v, c->field, escape);
+    case OP_QUEUE:                      /* views.recv_queue_cell, send_queue_cell of a socket that does not listen */
+        return queue_cell(v, c->field);
+    case OP_SEM_VALUES:
+        return sem_values(v);
     default:
         return NULL;
     }
@@ -278,6 +370,7 @@ static PyObject *first_value(PyObject *obj, const Column *c)
     case OP_STALE:
         return PyObject_GetAttr(obj, s_stale);
     case OP_NAME:
+    case OP_QUEUE:
         return PyObject_GetAttr(obj, s_info);
     case OP_PERMS:
         return PyObject_GetAttr(obj, s_mode);
@@ -315,7 +408,8 @@ static int read_column(Column *c, PyObject *spec, PyObject **title)
         PyErr_SetString(PyExc_ValueError, "an unknown op");
         return -1;
     }
-    int named = c->op == OP_NUMBER || c->op == OP_SIZE || c->op == OP_TEXT;
+    int named = c->op == OP_NUMBER || c->op == OP_SIZE || c->op == OP_TEXT || c->op == OP_QUEUE
+                || c->op == OP_SEM_VALUES;
     if ((named && !PyUnicode_Check(c->field)) || (c->op == OP_NAME && !PyTuple_Check(c->field))) {
         PyErr_SetString(PyExc_TypeError, "a column's field: an attribute's name (for OP_NAME a tuple of types)");
         return -1;
@@ -567,7 +661,8 @@ PyMODINIT_FUNC PyInit__tables(void)
         || intern(&s_key, "key") || intern(&s_mode, "mode") || intern(&c_empty, "") || intern(&c_unknown, "?")
         || intern(&c_dash, "-") || intern(&c_stale, "stale") || intern(&c_wait, "wait") || intern(&s_peer, "peer")
         || intern(&s_peer_holders, "peer_holders") || intern(&c_nobody, "nobody") || intern(&c_pipe, " \xe2\x86\x92 ")
-        || intern(&c_socket, " \xe2\x87\x84 "))
+        || intern(&c_socket, " \xe2\x87\x84 ") || intern(&s_backlog, "backlog") || intern(&s_value, "value")
+        || intern(&c_more, ",\xe2\x80\xa6"))
         return NULL;
     return PyModule_Create(&module);
 }

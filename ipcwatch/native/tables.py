@@ -11,6 +11,8 @@ A column's `plan` is (op, field); `op` is one of OPS:
     key       `views.key_text`      holders  `views.holders_summary`      pipe_ends  `views.pipe_ends`
     mark      `views.mark`          stale    the escaped reason of a stale object
     name      `views.object_name`: `field` is (PipeInfo, UnixInfo), the records of objects named by their ends
+    queue     `views.recv_queue_cell` or `send_queue_cell`: `field` the queue (`info.recv_queue`)
+    sem_values  `views.sem_values` (`field`: `info.semaphores`)
 `field` is an attribute of the object, or `info.NAME`: a value of its kind's record (None when it has none). Any
 value an op does not know (a bool, a str subclass, an int past 64 bits, an odd holder) is the column's `cell`'s.
 """
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
 
     from ipcwatch.tables import Cells
 
-OPS = ("call", "number", "size", "text", "perms", "key", "holders", "pipe_ends", "mark", "stale", "name")
+OPS = ("call", "number", "size", "text", "perms", "key", "holders", "pipe_ends", "mark", "stale", "name", "queue")
+OPS += ("sem_values",)
 
 _c = compiled("_tables")
 IMPLEMENTATION = "c" if _c else "python"

@@ -68,8 +68,8 @@ def test_recorded_hosts_give_the_twins_text_at_every_width(snapshot) -> None:
 
 
 def test_every_column_of_a_recorded_host_is_built_by_its_plan_not_its_cell() -> None:
-    """The plans cover what real objects hold: only `call` columns call their cell, and NAME for the objects named
-    by a SysV id and key or by their ref."""
+    """The plans cover what real objects hold: only `call` columns call their cell, NAME for the objects named by
+    a SysV id and key or by their ref, the queues of listeners."""
     snapshot = synthetic_snapshot(500, 20)
     for kind, columns in COLUMN_SETS:
         objects = list(snapshot.objects) if kind == "all" else [o for o in snapshot.objects if o.kind == kind]
@@ -80,6 +80,8 @@ def test_every_column_of_a_recorded_host_is_built_by_its_plan_not_its_cell() -> 
         for c in columns:
             if c.plan[0] == "name":
                 expected = sum(1 for o in objects if not (o.name or _named_by_ends(o)))
+            elif c.plan[0] == "queue":  # a listener's queue holds connections: `0 of 244 pending`
+                expected = sum(1 for o in objects if o.value("backlog") is not None)
             else:
                 expected = len(objects) if c.plan[0] == "call" else 0
             assert calls.count(c.title) == expected, (kind, c.title)
