@@ -14,7 +14,6 @@ already be gone.
 from __future__ import annotations
 
 import asyncio
-import cProfile
 import math
 import os
 import signal
@@ -22,7 +21,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -35,13 +33,13 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ipcwatch.kinds import KINDS
+from ipcwatch.record import record
 from ipcwatch.scan import Snapshot, scan
 from ipcwatch.text import escape
 from ipcwatch.tui.commands import DashboardCommands
 from ipcwatch.tui.flows import Flows
 from ipcwatch.tui.heap import Collector
 from ipcwatch.tui.screens.dashboard import DashboardScreen
-from ipcwatch.tui.screens.help import HelpScreen
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
 from ipcwatch.tui.widgets.rows import ALL, BLOCKED, CONTAINERS, PROCESSES, Rows, build_rows
 from ipcwatch.tui.widgets.status import RefreshState
@@ -60,7 +58,7 @@ ADAPT_STEP = 0.5  # a stretched interval is rounded up to this
 SWITCH_INTERVAL = 0.001  # seconds a thread waits for the GIL before the holder must hand it over (Python: 0.005)
 
 
-@dataclass(frozen=True)
+@record
 class Scanned:
     """What the scan worker hands the UI thread: every view's rows, their counts, and the CPU time it took."""
 
@@ -304,6 +302,8 @@ class IpcwatchApp(App[int]):
         self.start_scan()
 
     def action_help(self) -> None:
+        from ipcwatch.tui.screens.help import HelpScreen  # noqa: PLC0415 - on first use
+
         self.push_screen(HelpScreen(self.all_bindings()))
 
     def all_bindings(self) -> list[Binding]:
@@ -329,7 +329,11 @@ def run(read_only: bool, interval: float) -> NoReturn:
     app = IpcwatchApp(scan, read_only=read_only, interval=interval, stop_signals=STOP_SIGNALS)
     loop = asyncio.new_event_loop()
     profile = os.environ.get(PROFILE_ENV)
-    profiler = cProfile.Profile(time.thread_time) if profile else None  # the UI thread's CPU, not the scans'
+    profiler = None
+    if profile:
+        import cProfile  # noqa: PLC0415 - only when profiling
+
+        profiler = cProfile.Profile(time.thread_time)  # the UI thread's CPU, not the scans'
     try:
         if profiler is not None:
             profiler.enable()

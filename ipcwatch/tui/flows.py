@@ -2,7 +2,8 @@
 (ipcwatch.actions) in a thread worker, reports the outcome in a notification and asks for a fresh scan.
 
 Nothing here blocks the UI thread: identity re-checks, removals, signals, peeks and waits all run in workers.
-Under read-only mode every mutation is refused with the reason, before any confirmation is asked.
+Under read-only mode every mutation is refused with the reason, before any confirmation is asked. The screens a
+flow opens (and the shared-memory reader) are imported when it first runs, not before the dashboard's first frame.
 """
 
 from __future__ import annotations
@@ -22,16 +23,8 @@ from ipcwatch.actions.verify import users
 from ipcwatch.kinds import QUEUE_KINDS, SEMAPHORE_KINDS, SHM_KINDS, Removal, spec
 from ipcwatch.scan import IpcObject, Process, ScanConfig, Snapshot
 from ipcwatch.scan.waits import BlockedThread
-from ipcwatch.shmread import AttachRefused, ByteSource, SourceError, open_source
-from ipcwatch.shmread import Status as ShmStatus
 from ipcwatch.text import escape
-from ipcwatch.tui.screens.choose import ChoiceScreen
-from ipcwatch.tui.screens.clean import CleanScreen
 from ipcwatch.tui.screens.confirm import ConfirmScreen, described, run_in_thread, with_ref
-from ipcwatch.tui.screens.hexview import HexViewScreen
-from ipcwatch.tui.screens.queue import QueueScreen
-from ipcwatch.tui.screens.semaphore import SemaphoreScreen
-from ipcwatch.tui.screens.signal import SignalScreen
 
 READ_ONLY_REMOVE = "read-only mode: nothing can be removed (restart without --read-only)"
 SEVERITY: dict[Status, SeverityLevel] = {
@@ -103,6 +96,10 @@ class Flows:
     def hexview(self, obj: IpcObject) -> None:
         """The hex view of a shared memory object, opened and first stat'ed off the UI thread. Under read-only
         mode a SysV segment nobody maps is refused: reading it would attach it."""
+        from ipcwatch.shmread import AttachRefused, ByteSource, SourceError, open_source  # noqa: PLC0415 - on first use
+        from ipcwatch.shmread import Status as ShmStatus  # noqa: PLC0415
+        from ipcwatch.tui.screens.hexview import HexViewScreen  # noqa: PLC0415
+
         allow_attach = not self.read_only
 
         def call() -> tuple[ByteSource, ShmStatus] | Exception:
@@ -130,9 +127,13 @@ class Flows:
         run_in_thread(self.app, call, opened, group="open")
 
     def queue(self, obj: IpcObject) -> None:
+        from ipcwatch.tui.screens.queue import QueueScreen  # noqa: PLC0415 - on first use
+
         self.app.push_screen(QueueScreen(obj, read_only=self.read_only), self._closed)
 
     def semaphore(self, obj: IpcObject) -> None:
+        from ipcwatch.tui.screens.semaphore import SemaphoreScreen  # noqa: PLC0415 - on first use
+
         self.app.push_screen(SemaphoreScreen(obj, read_only=self.read_only), self._closed)
 
     def remove(self, obj: IpcObject) -> None:
@@ -161,6 +162,7 @@ class Flows:
 
     def clean(self) -> None:
         """Review the stale objects and remove the checked ones (CleanScreen does the asking)."""
+        from ipcwatch.tui.screens.clean import CleanScreen  # noqa: PLC0415 - on first use
 
         def finished(outcomes: list[Outcome] | None) -> None:
             if outcomes:
@@ -176,6 +178,8 @@ class Flows:
     def signal(self, proc: Process) -> None:
         """Choose a signal (the chooser says what each would do, read off-thread), confirm naming the process and
         that outcome, send it through a pidfd after a start-time re-check."""
+        from ipcwatch.tui.screens.signal import SignalScreen  # noqa: PLC0415 - on first use
+
         chooser = SignalScreen(proc, read_only=self.read_only)
 
         def chosen(name: str | None) -> None:
@@ -216,6 +220,8 @@ class Flows:
             if choice is not None:
                 self.signal(snapshot.processes[int(choice)])
 
+        from ipcwatch.tui.screens.choose import ChoiceScreen  # noqa: PLC0415 - on first use
+
         options = [(str(pid), holder_line(pid, snapshot, obj)) for pid in pids]
         self.app.push_screen(ChoiceScreen(with_ref("Signal which holder of ", obj.ref, "?"), options), picked)
 
@@ -243,6 +249,8 @@ class Flows:
                 self.semaphore(obj)
             elif choice == "queue" and obj is not None:
                 self.queue(obj)
+
+        from ipcwatch.tui.screens.choose import ChoiceScreen  # noqa: PLC0415 - on first use
 
         title = f"Thread {blocked.tid} of {blocked.pid} ({blocked.comm}): {blocked.op}"
         self.app.push_screen(ChoiceScreen(title, options), picked)
