@@ -14,7 +14,6 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "_grow.h"
@@ -53,9 +52,24 @@ static PyObject *escaped(PyObject *s, PyObject *escape)
     return PyObject_CallOneArg(escape, s);
 }
 
-static PyObject *ascii(const char *s, int n)
+/* The decimal digits of `v` (a `-` first when negative) written to end at `end`: where they start. By hand:
+ * snprintf costs more than the rest of a cell. */
+static char *digits(char *end, long long v)
 {
-    return n < 0 ? PyErr_Format(PyExc_SystemError, "tables: a cell's format failed") : PyUnicode_FromStringAndSize(s, n);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--end = '-';
+    return end;
+}
+
+/* The ASCII from `start` to `end` as a str. */
+static PyObject *ascii(const char *start, const char *end)
+{
+    return PyUnicode_FromStringAndSize(start, end - start);
 }
 
 /* `before`, `text` and `after` (ASCII) as one str; text may be NULL (nothing). */
@@ -102,13 +116,16 @@ static int as_ll(PyObject *v, long long *out)
     return !overflow;
 }
 
-/* ipcwatch.text.human_size of a size 0..2^63: 1023B, 4.0K, 1.5M (the same float divisions, "%.1f" rounds as
- * Python's format does: both correctly rounded). */
+/* ipcwatch.text.human_size of a size 0..2^63: 1023B, 4.0K, 1.5M. Python divides float(n), the double nearest n,
+ * by 1024 until it is below 1024 (exact: powers of two), then format(size, ".1f") rounds its exact value to tenths,
+ * ties to even: the same here in integers, m * 10 / 2^(10 unit). */
 static PyObject *human_size(long long n)
 {
-    char buf[64];
-    if (n < 1024)
-        return ascii(buf, snprintf(buf, sizeof buf, "%lldB", n));
+    char buf[48], *end = buf + sizeof buf;
+    if (n < 1024) {
+        *--end = 'B';
+        return ascii(digits(end, n), buf + sizeof buf);
+    }
     static const char UNITS[] = "BKMGTP";
     double size = (double)n;
     int unit = 0;
@@ -116,7 +133,16 @@ static PyObject *human_size(long long n)
         size /= 1024;
         unit++;
     }
-    return ascii(buf, snprintf(buf, sizeof buf, "%.1f%c", size, UNITS[unit]));
+    int shift = 10 * unit;
+    unsigned __int128 scaled = (unsigned __int128)(unsigned long long)(double)n * 10;
+    unsigned long long tenths = (unsigned long long)(scaled >> shift);
+    unsigned __int128 rest = scaled - ((unsigned __int128)tenths << shift), half = (unsigned __int128)1 << (shift - 1);
+    if (rest > half || (rest == half && (tenths & 1)))
+        tenths++;
+    *--end = UNITS[unit];
+    *--end = (char)('0' + tenths % 10);
+    *--end = '.';
+    return ascii(digits(end, (long long)(tenths / 10)), buf + sizeof buf);
 }
 
 /* views.end_text of the holders whose mode has `want` (0: every holder): `1234 comm (+N)`, the first one's pid and
@@ -157,10 +183,16 @@ static PyObject *end_text(PyObject *holders, Py_UCS4 want, PyObject *none, PyObj
     PyObject *shown = escaped(comm, escape);
     if (shown == NULL)
         return NULL;
-    char pid[32], more[32];
-    int np = snprintf(pid, sizeof pid, "%lld ", pids[0]);
-    int nm = distinct > 1 ? snprintf(more, sizeof more, " (+%zd)", distinct - 1) : 0;
-    PyObject *cell = wrap(pid, np, shown, more, nm);
+    char pid[32], more[32], *pid_end = pid + sizeof pid, *more_end = more + sizeof more, *more_start = more_end;
+    *--pid_end = ' ';
+    char *pid_start = digits(pid_end, pids[0]);
+    pid_end++;
+    if (distinct > 1) {
+        *--more_start = ')';
+        more_start = digits(more_start, distinct - 1);
+        memcpy(more_start -= 3, " (+", 3);
+    }
+    PyObject *cell = wrap(pid_start, pid_end - pid_start, shown, more_start, more_end - more_start);
     Py_DECREF(shown);
     return cell;
 }
@@ -265,9 +297,15 @@ static PyObject *sem_values(PyObject *sems)
         PyObject *v = PyObject_GetAttr(PyTuple_GET_ITEM(sems, i), s_value);
         long long value;
         int ok = v == Py_None || (v != NULL && as_ll(v, &value));
-        if (ok)
-            len += v == Py_None ? snprintf(buf + len, sizeof buf - (size_t)len, "%s?", i ? "," : "")
-                                : snprintf(buf + len, sizeof buf - (size_t)len, "%s%lld", i ? "," : "", value);
+        if (ok) {
+            char number[24], *end = number + sizeof number, *start = v == Py_None ? end - 1 : digits(end, value);
+            if (v == Py_None)
+                *start = '?';
+            if (i)
+                buf[len++] = ',';
+            memcpy(buf + len, start, (size_t)(end - start));
+            len += (int)(end - start);
+        }
         Py_XDECREF(v);
         if (!ok) {
             PyErr_Clear();
@@ -314,8 +352,11 @@ static PyObject *op_cell(const Column *c, PyObject *obj, PyObject *v, PyObject *
             return Py_NewRef(c_unknown);
         if (!as_ll(v, &n))
             return NULL;
-        char buf[16];
-        return ascii(buf, snprintf(buf, sizeof buf, "0x%08llx", (unsigned long long)n & 0xFFFFFFFFULL));
+        static const char HEX[] = "0123456789abcdef";
+        char key[10] = {'0', 'x'};
+        for (int i = 9; i >= 2; i--, n >>= 4)
+            key[i] = HEX[n & 15];
+        return PyUnicode_FromStringAndSize(key, sizeof key);
     }
     case OP_HOLDERS:                    /* views.holders_summary */
         return end_text(v, 0, c_dash, escape);

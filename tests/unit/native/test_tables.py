@@ -19,8 +19,8 @@ from ipcwatch.native import tables as native_tables
 from ipcwatch.scan import KINDS, Holder, IpcObject
 from ipcwatch.scan.info import PipeInfo, UnixInfo
 from ipcwatch.tables import render_table
-from ipcwatch.text import cell_len, escape
-from ipcwatch.views import ALL_COLUMNS, COLUMNS, Column
+from ipcwatch.text import cell_len, escape, human_size
+from ipcwatch.views import ALL_COLUMNS, COLUMNS, SIZE, Column
 from tests.tui_fixtures import namespaced_snapshot, recorded_snapshot, synthetic_snapshot
 from tests.unit.native.test_objjson import Shown, texts
 from tests.unit.native.test_objjson import objects as hostile_objects
@@ -143,7 +143,7 @@ def _outcome(build: object) -> tuple[str, object]:
         return "raised", type(exc)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(objects(), min_size=1, max_size=5))
 def test_hostile_objects_give_the_twins_cells_and_text(chunk: list[IpcObject]) -> None:
     for _, columns in COLUMN_SETS:
@@ -153,6 +153,30 @@ def test_hostile_objects_give_the_twins_cells_and_text(chunk: list[IpcObject]) -
         if built[0] == "ok":
             for width in (None, 20):
                 assert native_tables.table_text(columns, chunk, width) == twin(columns, chunk, width)
+
+
+SIZES = [0, 1023, 1024, 1280, 1331, 1332, 2**20 - 52, 2**20 - 51, 2**53 + 1, 2**62 + 2**9, 2**63 - 1]  # 1280: 1.25K
+SIZES += [k * 1024**unit // 20 + d for unit in range(1, 6) for k in range(1, 20480, 7) for d in (-1, 0, 1)]  # ties
+
+
+def _sized(sizes: Sequence[int]) -> list[IpcObject]:
+    first = recorded_snapshot().objects[0]
+    return [_replaced(first, {"size": n}) for n in sizes]
+
+
+def _sizes_match(objects: list[IpcObject]) -> None:
+    assert _c.cells((native_tables._resolved(SIZE),), objects, escape)[0][1:] == [human_size(o.size) for o in objects]
+
+
+def test_sizes_at_ties_and_past_2_53_are_rounded_as_human_size_rounds_them() -> None:
+    """Tenths rounded half to even from the exact value, as format(size, ".1f")."""
+    _sizes_match(_sized(SIZES))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 2**63 - 1), st.integers(0, 2**24)), min_size=1, max_size=200))
+def test_any_size_is_rounded_as_human_size_rounds_it(sizes: list[int]) -> None:
+    _sizes_match(_sized(sizes))
 
 
 def test_wide_and_combining_characters_are_measured_as_cell_len_measures_them() -> None:
