@@ -10,13 +10,11 @@
  * rows(texts, widths, numeric, cell_len, indent) -> str: the rows (title first), each `indent` spaces and the shown
  *     columns (width not None) padded to their width (numbers to the right, titles to the left), two spaces apart,
  *     trailing whitespace dropped (str.rstrip), joined by newlines. Every text must fit its width (the caller
- *     elides those that do not).
+ *     elides those that do not); written straight into the str, as its characters are (a lone surrogate too).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
-
-#include "_grow.h"
 
 enum { OP_CALL, OP_NUMBER, OP_SIZE, OP_TEXT, OP_PERMS, OP_KEY, OP_HOLDERS, OP_PIPE_ENDS, OP_MARK, OP_STALE, OP_NAME,
        OP_QUEUE, OP_SEM_VALUES, OP_COUNT };
@@ -562,75 +560,15 @@ static PyObject *widths(PyObject *Py_UNUSED(self), PyObject *args)
     return out;
 }
 
-typedef struct { char *p; size_t len, cap; } Out;
-
-static int put(Out *o, const char *s, size_t n)
+/* `n` spaces at `pos` of a str being written. */
+static void spaces(int kind, void *data, Py_ssize_t pos, Py_ssize_t n)
 {
-    if (grow((void **)&o->p, &o->cap, o->len + n, 1) < 0) {
-        PyErr_NoMemory();
-        return -1;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        memset((Py_UCS1 *)data + pos, ' ', (size_t)(n > 0 ? n : 0));
+        return;
     }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    return 0;
-}
-
-static int spaces(Out *o, Py_ssize_t n)
-{
-    if (n <= 0)
-        return 0;
-    if (grow((void **)&o->p, &o->cap, o->len + (size_t)n, 1) < 0) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    memset(o->p + o->len, ' ', (size_t)n);
-    o->len += (size_t)n;
-    return 0;
-}
-
-/* A text's characters as UTF-8, a lone surrogate (in a cell a column left unescaped) as its three bytes. */
-static int put_text(Out *o, PyObject *text)
-{
-    Py_ssize_t n;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &n);
-    if (utf8 != NULL)
-        return put(o, utf8, (size_t)n);
-    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
-        return -1;
-    PyErr_Clear();
-    PyObject *bytes = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
-    int rc = bytes == NULL ? -1 : put(o, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
-    Py_XDECREF(bytes);
-    return rc;
-}
-
-/* One text padded to `width`: the padding first for a number. */
-static int put_cell(Out *o, PyObject *text, Py_ssize_t width, int right, PyObject *cell_len)
-{
-    Py_ssize_t used = width_of(text, cell_len);
-    if (used < 0 || (right && spaces(o, width - used) < 0) || put_text(o, text) < 0)
-        return -1;
-    return right ? 0 : spaces(o, width - used);
-}
-
-/* The row written from `start` without its trailing whitespace, as str.rstrip strips it: spaces here; a row that
- * ends in other whitespace or in a non-ASCII character (which may be whitespace) through str.rstrip itself. */
-static int rstrip_row(Out *o, size_t start)
-{
-    while (o->len > start && o->p[o->len - 1] == ' ')
-        o->len--;
-    unsigned char last = o->len > start ? (unsigned char)o->p[o->len - 1] : 'x';
-    if (last < 0x80 && !Py_UNICODE_ISSPACE(last))
-        return 0;
-    PyObject *row = PyUnicode_DecodeUTF8(o->p + start, (Py_ssize_t)(o->len - start), "surrogatepass");
-    PyObject *stripped = row == NULL ? NULL : PyObject_CallMethod(row, "rstrip", NULL);
-    PyObject *bytes = stripped == NULL ? NULL : PyUnicode_AsEncodedString(stripped, "utf-8", "surrogatepass");
-    o->len = start;
-    int rc = bytes == NULL ? -1 : put(o, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
-    Py_XDECREF(row);
-    Py_XDECREF(stripped);
-    Py_XDECREF(bytes);
-    return rc;
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyUnicode_WRITE(kind, data, pos + i, ' ');
 }
 
 static PyObject *rows(PyObject *Py_UNUSED(self), PyObject *args)
@@ -643,10 +581,13 @@ static PyObject *rows(PyObject *Py_UNUSED(self), PyObject *args)
     Py_ssize_t ncols = PyList_GET_SIZE(texts), nrows = -1;
     if (PyList_GET_SIZE(widths_list) != ncols || PyList_GET_SIZE(numeric) != ncols)
         return PyErr_Format(PyExc_ValueError, "texts, widths and numeric differ in length");
-    Py_ssize_t width[MAX_COLUMNS];
-    int right[MAX_COLUMNS], shown[MAX_COLUMNS], nshown = 0;
     if (ncols > MAX_COLUMNS)
         return PyErr_Format(PyExc_ValueError, "more than %d columns", MAX_COLUMNS);
+    if (indent < 0)
+        return PyErr_Format(PyExc_ValueError, "a negative indent");
+    Py_ssize_t width[MAX_COLUMNS];
+    int right[MAX_COLUMNS], nshown = 0;
+    PyObject *shown[MAX_COLUMNS];
     for (Py_ssize_t j = 0; j < ncols; j++) {
         PyObject *col = PyList_GET_ITEM(texts, j), *w = PyList_GET_ITEM(widths_list, j);
         if (!PyList_Check(col) || (nrows >= 0 && PyList_GET_SIZE(col) != nrows))
@@ -658,26 +599,61 @@ static PyObject *rows(PyObject *Py_UNUSED(self), PyObject *args)
             return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "a negative width");
         if ((right[nshown] = PyObject_IsTrue(PyList_GET_ITEM(numeric, j))) < 0)
             return NULL;
-        shown[nshown++] = (int)j;
+        shown[nshown++] = col;
     }
-    Out o = {0};
-    PyObject *result = NULL;
-    for (Py_ssize_t i = 0; i < nrows; i++) {
-        if ((i && put(&o, "\n", 1) < 0) || spaces(&o, indent) < 0)
-            goto done;
-        size_t start = o.len;
-        for (int k = 0; k < nshown; k++) {
-            PyObject *text = PyList_GET_ITEM(PyList_GET_ITEM(texts, shown[k]), i);
-            if ((k && spaces(&o, 2) < 0) || put_cell(&o, text, width[k], right[k] && i, cell_len) < 0)
-                goto done;
+    /* The widest character and room for every row: a text and its width's padding at most, the gaps, a newline. */
+    Py_UCS4 widest = 127;
+    Py_ssize_t room = nrows > 0 ? nrows * (indent + 2 * (nshown > 0 ? nshown - 1 : 0) + 1) : 0;
+    for (int k = 0; k < nshown; k++)
+        for (Py_ssize_t i = 0; i < nrows; i++) {
+            PyObject *text = PyList_GET_ITEM(shown[k], i);
+            if (!PyUnicode_Check(text))
+                return PyErr_Format(PyExc_TypeError, "a cell must be a str");
+            widest = Py_MAX(widest, PyUnicode_MAX_CHAR_VALUE(text));
+            room += PyUnicode_GET_LENGTH(text) + width[k];
         }
-        if (rstrip_row(&o, start) < 0)
-            goto done;
+    PyObject *out = PyUnicode_New(room, widest);
+    if (out == NULL)
+        return NULL;
+    int kind = PyUnicode_KIND(out);
+    void *data = PyUnicode_DATA(out);
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 0; i < nrows; i++) {
+        if (i)
+            PyUnicode_WRITE(kind, data, pos++, '\n');
+        spaces(kind, data, pos, indent);
+        Py_ssize_t start = pos += indent;
+        for (int k = 0; k < nshown; k++) {
+            PyObject *text = PyList_GET_ITEM(shown[k], i);
+            Py_ssize_t n = PyUnicode_GET_LENGTH(text), used = width_of(text, cell_len);
+            Py_ssize_t pad = used < 0 ? 0 : Py_MIN(Py_MAX(width[k] - used, 0), width[k]);
+            if (used < 0)
+                goto failed;
+            if (k) {
+                spaces(kind, data, pos, 2);
+                pos += 2;
+            }
+            int number = right[k] && i;
+            if (number) {
+                spaces(kind, data, pos, pad);
+                pos += pad;
+            }
+            if (n && PyUnicode_CopyCharacters(out, pos, text, 0, n) < 0)
+                goto failed;
+            pos += n;
+            if (!number) {
+                spaces(kind, data, pos, pad);
+                pos += pad;
+            }
+        }
+        while (pos > start && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, pos - 1)))  /* str.rstrip */
+            pos--;
     }
-    result = PyUnicode_DecodeUTF8(o.p ? o.p : "", (Py_ssize_t)o.len, "surrogatepass");
-done:
-    free(o.p);
-    return result;
+    if (PyUnicode_Resize(&out, pos) == 0)
+        return out;
+failed:
+    Py_XDECREF(out);
+    return NULL;
 }
 
 static PyMethodDef methods[] = {
