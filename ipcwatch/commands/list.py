@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, ScanConfig, Snapshot, scan
@@ -182,16 +183,17 @@ def print_tables(chosen: list[IpcObject], kinds: frozenset[str], stale_only: boo
 
 
 def _print_table(kind: str, objects: list[IpcObject]) -> None:
-    """One kind's title and table, in one write (a print per row costs as much as rendering it)."""
+    """One kind's title and table, the table in one write (a print per row costs as much as rendering it)."""
     from ipcwatch.native.tables import table_text  # noqa: PLC0415 - the tables only (imports `--json` never uses)
     from ipcwatch.views import COLUMNS  # noqa: PLC0415
 
-    stale = sum(1 for o in objects if o.stale)
-    lines = [f"{KIND_TITLES[kind]} ({kind}): {len(objects)} object(s)" + (f", {stale} stale" if stale else "")]
+    stale = len(list(filter(attrgetter("stale"), objects)))
+    write = sys.stdout.write
+    write(f"{KIND_TITLES[kind]} ({kind}): {len(objects)} object(s)" + (f", {stale} stale\n" if stale else "\n"))
     if objects:
-        lines.append(table_text(COLUMNS[kind], objects))
-    lines += ["", ""]
-    sys.stdout.write("\n".join(lines))
+        write(table_text(COLUMNS[kind], objects))  # not joined to the title: the table is written as it is
+        write("\n")
+    write("\n")
 
 
 def run(args: argparse.Namespace) -> int:
