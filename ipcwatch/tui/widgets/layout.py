@@ -8,8 +8,8 @@ follows too (priority, flex, the identity columns always kept); eliding is `tabl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from ipcwatch.record import record
 from ipcwatch.tables import Elide, elide, fit
 from ipcwatch.text import cell_len
 from ipcwatch.tui.widgets.rows import ColumnHead
@@ -18,7 +18,7 @@ GAP = 1  # blank cells before each column
 SORT_MARK = 2  # " ▲" after the title of the column a table is sorted by
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Placed:
     """One shown column: its index in the heads, the cell it starts at and its width."""
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ipcwatch.kinds import KIND_TITLES, KINDS, UNSCOPED_KINDS, Kind, spec
+from ipcwatch.record import field, record
 from ipcwatch.scan import IpcObject, Process, Snapshot
 from ipcwatch.scan.limits import limit_usage
 from ipcwatch.scan.namespaces import Namespace, NsKey
@@ -29,7 +29,7 @@ REGEX_PREFIX = "re:"
 NAMESPACE_PREFIX = "ns:"
 
 
-@dataclass(frozen=True)
+@record
 class ViewSpec:
     """One view of the dashboard: an id (`all`, a kind, `processes`), its title, its key and a short label (at
     most 5 characters: the view list and the All view's KIND column)."""
@@ -83,7 +83,7 @@ CONTAINER_COLUMN = Column(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ColumnHead:
     """A table column as the table lays it out (the meaning of each attribute is in `ipcwatch.views`): `width`
     cells (0: the title's), `priority` (lower is kept first when the terminal is narrow), `flex` (takes the width
@@ -131,7 +131,7 @@ def heads(columns: Sequence[Column]) -> tuple[ColumnHead, ...]:
     return tuple(ColumnHead(c.title, c.numeric, c.width, c.priority, c.flex, c.elide) for c in columns)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Row:
     """One table row: its key, its cells (escaped), whether it is stale, and what sorts it: a sort key per cell
     (`sort`), or for an object row nothing stored: the key of a column is computed from the object (`source`) only
@@ -293,7 +293,7 @@ def namespace_rows(
     return rows
 
 
-@dataclass(frozen=True)
+@record
 class Rows:
     """The rows of every view for one snapshot, built in the scan thread (object rows without their cells: see
     `Row`), so the UI thread only diffs, and showing another view only shows its prepared list."""

@@ -3,17 +3,16 @@ host's) and the refresh state."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.content import Content
 from textual.widgets import Static
 
+from ipcwatch.record import record
 from ipcwatch.scan import Snapshot
 from ipcwatch.text import ago, escape
 
 
-@dataclass(frozen=True)
+@record
 class RefreshState:
     """What the header says about polling."""
 
