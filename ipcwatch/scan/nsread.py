@@ -240,19 +240,26 @@ def _components(path: str) -> list[str]:
 
 
 def _open_by_components(root_fd: int, parts: list[str], flags: int) -> int:
-    """The openat2 fallback: every directory opened O_PATH|O_NOFOLLOW from the last, the leaf with O_NOFOLLOW."""
+    """The openat2 fallback: every directory opened O_PATH|O_NOFOLLOW from the last, the leaf with O_NOFOLLOW; a
+    symlink anywhere raises ELOOP, as openat2 does."""
     current = os.dup(root_fd)
     try:
-        for part in parts[:-1]:
+        for i, part in enumerate(parts):
+            leaf = i == len(parts) - 1
             try:
-                nxt = os.open(part, _DIR_PATH, dir_fd=current)
+                nxt = os.open(part, flags | os.O_NOFOLLOW if leaf else _DIR_PATH, dir_fd=current)
             except NotADirectoryError:
                 if stat_mod.S_ISLNK(os.stat(part, dir_fd=current, follow_symlinks=False).st_mode):
                     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), part) from None  # as openat2 says it
                 raise
+            if leaf:
+                if flags & os.O_PATH and stat_mod.S_ISLNK(os.fstat(nxt).st_mode):  # O_PATH opens the link itself
+                    os.close(nxt)
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), part)
+                return nxt
             os.close(current)
             current = nxt
-        return os.open(parts[-1], flags | os.O_NOFOLLOW, dir_fd=current)
+        raise AssertionError("no component")  # open_beneath opens the root itself
     finally:
         os.close(current)
 
@@ -268,7 +275,9 @@ def open_beneath(root_fd: int, path: str, flags: int = os.O_RDONLY, expected: os
     parts = _components(path)
     if not parts:
         return os.dup(root_fd) if flags & os.O_PATH else os.open(".", flags, dir_fd=root_fd)
-    fd = _openat2(root_fd, "/".join(parts), flags)
+    # Two names or fewer (dev/shm, dev/mqueue: what every scan opens under each mount view) cost two opens by hand,
+    # about one openat2 through ctypes, and need no ctypes (~2 ms to load): the same refusals either way.
+    fd = None if len(parts) <= 2 else _openat2(root_fd, "/".join(parts), flags)
     if fd is None:
         fd = _open_by_components(root_fd, parts, flags)
     if expected is not None:
@@ -326,8 +335,9 @@ class SpecialDirs(NamedTuple):
         return (self.shm_dev, self.mqueue_dev)
 
 
-def special_dirs(root_fd: int) -> SpecialDirs:
-    """The st_dev of /dev/shm and of the mqueue fs at /dev/mqueue under a root (symlinks refused, not followed)."""
+def special_dirs(root_fd: int, mqueue_devs: frozenset[int] = frozenset()) -> SpecialDirs:
+    """The st_dev of /dev/shm and of the mqueue fs at /dev/mqueue under a root (symlinks refused, not followed).
+    `mqueue_devs`: devices known to be mqueue filesystems (the scanner's own): no fstatfs (ctypes) for them."""
     devs: list[int | None] = []
     for path, magic in (("dev/shm", None), ("dev/mqueue", MQUEUE_MAGIC)):
         try:
@@ -337,7 +347,7 @@ def special_dirs(root_fd: int) -> SpecialDirs:
             continue
         try:
             st = os.fstat(fd)
-            ok = stat_mod.S_ISDIR(st.st_mode) and (magic is None or fs_magic(fd) == magic)
+            ok = stat_mod.S_ISDIR(st.st_mode) and (magic is None or st.st_dev in mqueue_devs or fs_magic(fd) == magic)
             devs.append(st.st_dev if ok else None)
         finally:
             os.close(fd)
@@ -345,10 +355,10 @@ def special_dirs(root_fd: int) -> SpecialDirs:
 
 
 def distinct_mount_views(
-    namespaces: list[Namespace], proc_root: str = "/proc"
+    namespaces: list[Namespace], proc_root: str = "/proc", mqueue_devs: frozenset[int] = frozenset()
 ) -> dict[tuple[int | None, int | None], list[Namespace]]:
     """Mount namespaces grouped by the (shm, mqueue) devices they see: read each group once. Namespaces whose
-    root cannot be opened (gone, no process, not permitted) are left out."""
+    root cannot be opened (gone, no process, not permitted) are left out. `mqueue_devs` as `special_dirs`."""
     groups: dict[tuple[int | None, int | None], list[Namespace]] = {}
     for ns in namespaces:
         if ns.type != "mnt" or ns.representative is None:
@@ -358,7 +368,7 @@ def distinct_mount_views(
         except OSError:
             continue
         try:
-            groups.setdefault(special_dirs(root_fd).key, []).append(ns)
+            groups.setdefault(special_dirs(root_fd, mqueue_devs).key, []).append(ns)
         finally:
             os.close(root_fd)
     return groups

@@ -78,7 +78,8 @@ def other_views(discovery: Discovery, own: SpecialDirs, proc_root: str = "/proc"
     st_dev: containers sharing a tmpfs or an IPC namespace are read once)."""
     seen_shm, seen_mq = {own.shm_dev}, {own.mqueue_dev}
     out = []
-    for (shm_dev, mq_dev), group in distinct_mount_views(discovery.of_type("mnt"), proc_root).items():
+    known_mqueue = frozenset(() if own.mqueue_dev is None else (own.mqueue_dev,))
+    for (shm_dev, mq_dev), group in distinct_mount_views(discovery.of_type("mnt"), proc_root, known_mqueue).items():
         ns = group[0]
         pid = ns.representative
         read_shm, read_mq = shm_dev not in seen_shm, mq_dev not in seen_mq
