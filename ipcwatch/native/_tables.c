@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#include <structmember.h>
 
 enum { OP_CALL, OP_NUMBER, OP_SIZE, OP_TEXT, OP_PERMS, OP_KEY, OP_HOLDERS, OP_PIPE_ENDS, OP_MARK, OP_STALE, OP_NAME,
        OP_QUEUE, OP_SEM_VALUES, OP_COUNT };
@@ -22,7 +23,68 @@ enum { OP_CALL, OP_NUMBER, OP_SIZE, OP_TEXT, OP_PERMS, OP_KEY, OP_HOLDERS, OP_PI
 #define MAX_COLUMNS 64
 #define MAX_SAME 64                     /* holders compared pairwise for distinct pids; more: the column's cell */
 
-typedef struct { PyObject *cell, *field; int op, in_info; } Column;
+/* Where a class keeps an attribute: how (PLACE_*) and its slot's offset or its tuple index. */
+enum { PLACE_GETATTR, PLACE_SLOT, PLACE_ITEM };
+typedef struct { PyTypeObject *type; PyObject *name; Py_ssize_t where; int how; } Place;
+#define PLACES 6                        /* the (class, attribute) pairs a column reads, found once per call */
+typedef struct { PyObject *cell, *field; int op, in_info, nplaces; Place places[PLACES]; } Column;
+
+/* Where `type` keeps `name`: a slot (a member descriptor) or a NamedTuple's item (its _tuplegetter) is read
+ * straight, as the descriptor reads it; anything else (or a class with its own __getattribute__) by getattr. */
+static void find_place(Place *p, PyTypeObject *type, PyObject *name)
+{
+    p->type = type;
+    p->name = name;
+    p->how = PLACE_GETATTR;
+    if (type->tp_getattro != PyObject_GenericGetAttr)
+        return;
+    PyObject *d = PyObject_GetAttr((PyObject *)type, name), *fields = NULL;
+    if (d == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    if (Py_IS_TYPE(d, &PyMemberDescr_Type) && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
+        && PyType_IsSubtype(type, PyDescr_TYPE(d))) {
+        p->how = PLACE_SLOT;
+        p->where = ((PyMemberDescrObject *)d)->d_member->offset;
+    } else if (strcmp(Py_TYPE(d)->tp_name, "_collections._tuplegetter") == 0 && PyType_IsSubtype(type, &PyTuple_Type)
+               && (fields = PyObject_GetAttrString((PyObject *)type, "_fields")) != NULL && PyTuple_Check(fields)) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++)
+            if (PyTuple_GET_ITEM(fields, i) == name
+                || PyUnicode_Compare(PyTuple_GET_ITEM(fields, i), name) == 0) {  /* both str: no error */
+                p->how = PLACE_ITEM;
+                p->where = i;
+                break;
+            }
+    }
+    Py_XDECREF(fields);
+    Py_DECREF(d);
+    PyErr_Clear();
+}
+
+/* obj.name, a new reference, read where the column found the object's class keeps it. */
+static PyObject *attr(Column *c, PyObject *obj, PyObject *name)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    Place *p = NULL;
+    for (int i = 0; i < c->nplaces; i++)
+        if (c->places[i].type == type && c->places[i].name == name) {
+            p = &c->places[i];
+            break;
+        }
+    if (p == NULL) {
+        p = &c->places[c->nplaces < PLACES ? c->nplaces++ : PLACES - 1];
+        find_place(p, type, name);
+    }
+    if (p->how == PLACE_SLOT) {
+        PyObject *v = *(PyObject **)((char *)obj + p->where);
+        if (v != NULL)
+            return Py_NewRef(v);
+    } else if (p->how == PLACE_ITEM && p->where < PyTuple_GET_SIZE(obj)) {
+        return Py_NewRef(PyTuple_GET_ITEM(obj, p->where));
+    }
+    return PyObject_GetAttr(obj, name);  /* a slot never set raises AttributeError as it would */
+}
 
 /* Interned attribute names and the constant cells. */
 static PyObject *s_info, *s_holders, *s_waiters, *s_stale, *s_stale_reason, *s_name, *s_key, *s_mode, *s_peer,
@@ -209,14 +271,14 @@ static PyObject *ends(PyObject *left, Py_UCS4 left_mode, PyObject *right, Py_UCS
 
 /* views.object_name of a pipe (its ends), a connected socket (its ends and its peer's) or a named object; NULL
  * without an error for the rest (the column's cell: a SysV id and key, a ref). `types`: (PipeInfo, UnixInfo). */
-static PyObject *name_cell(PyObject *obj, PyObject *info, PyObject *types, PyObject *escape)
+static PyObject *name_cell(Column *c, PyObject *obj, PyObject *info, PyObject *types, PyObject *escape)
 {
     if (PyTuple_GET_SIZE(types) != 2)
         return NULL;
     int is = PyObject_IsInstance(info, PyTuple_GET_ITEM(types, 0));
     PyObject *holders, *cell = NULL;
     if (is != 0) {                      /* a pipe, or an error */
-        if (is < 0 || (holders = PyObject_GetAttr(obj, s_holders)) == NULL)
+        if (is < 0 || (holders = attr(c, obj, s_holders)) == NULL)
             return NULL;
         cell = ends(holders, 'w', holders, 'r', c_pipe, escape);
         Py_DECREF(holders);
@@ -224,18 +286,18 @@ static PyObject *name_cell(PyObject *obj, PyObject *info, PyObject *types, PyObj
     }
     if ((is = PyObject_IsInstance(info, PyTuple_GET_ITEM(types, 1))) < 0)
         return NULL;
-    PyObject *peer = is ? PyObject_GetAttr(info, s_peer) : Py_NewRef(Py_None);
+    PyObject *peer = is ? attr(c, info, s_peer) : Py_NewRef(Py_None);
     if (peer == NULL)
         return NULL;
     if (peer != Py_None) {              /* a connected socket */
-        PyObject *theirs = PyObject_GetAttr(info, s_peer_holders);
-        holders = theirs == NULL ? NULL : PyObject_GetAttr(obj, s_holders);
+        PyObject *theirs = attr(c, info, s_peer_holders);
+        holders = theirs == NULL ? NULL : attr(c, obj, s_holders);
         if (holders != NULL)
             cell = ends(holders, 0, theirs, 0, c_socket, escape);
         Py_XDECREF(holders);
         Py_XDECREF(theirs);
     } else {
-        PyObject *name = PyObject_GetAttr(obj, s_name);
+        PyObject *name = attr(c, obj, s_name);
         if (name != NULL && PyUnicode_CheckExact(name) && PyUnicode_GET_LENGTH(name))
             cell = escaped(name, escape);
         Py_XDECREF(name);
@@ -245,14 +307,14 @@ static PyObject *name_cell(PyObject *obj, PyObject *info, PyObject *types, PyObj
 }
 
 /* The value a column reads: the object's attribute, or its info's (None when it has no info or no such value). */
-static PyObject *value(PyObject *obj, const Column *c)
+static PyObject *value(PyObject *obj, Column *c)
 {
     if (!c->in_info)
-        return PyObject_GetAttr(obj, c->field);
-    PyObject *info = PyObject_GetAttr(obj, s_info);
+        return attr(c, obj, c->field);
+    PyObject *info = attr(c, obj, s_info);
     if (info == NULL || info == Py_None)
         return info;
-    PyObject *v = PyObject_GetAttr(info, c->field);
+    PyObject *v = attr(c, info, c->field);
     Py_DECREF(info);
     if (v == NULL && PyErr_ExceptionMatches(PyExc_AttributeError)) {
         PyErr_Clear();
@@ -263,13 +325,13 @@ static PyObject *value(PyObject *obj, const Column *c)
 
 /* human_size of the info's `field` (a socket's queue), unless the socket listens (its backlog set): NULL (the
  * column's cell) then, or for a value human_size does not take here. */
-static PyObject *queue_cell(PyObject *info, PyObject *field)
+static PyObject *queue_cell(Column *c, PyObject *info, PyObject *field)
 {
     if (info == Py_None)
         return NULL;
-    PyObject *backlog = PyObject_GetAttr(info, s_backlog), *v = NULL, *cell = NULL;
+    PyObject *backlog = attr(c, info, s_backlog), *v = NULL, *cell = NULL;
     long long n;
-    if (backlog == Py_None && (v = PyObject_GetAttr(info, field)) != NULL) {
+    if (backlog == Py_None && (v = attr(c, info, field)) != NULL) {
         if (v == Py_None)
             cell = Py_NewRef(c_unknown);
         else if (as_ll(v, &n) && n >= 0)
@@ -282,7 +344,7 @@ static PyObject *queue_cell(PyObject *info, PyObject *field)
 }
 
 /* views.sem_values: `0,1,?` for the first SEMS_SHOWN values of a set, `,…` after them when there are more. */
-static PyObject *sem_values(PyObject *sems)
+static PyObject *sem_values(Column *c, PyObject *sems)
 {
     if (sems == Py_None)
         return Py_NewRef(c_unknown);
@@ -292,7 +354,7 @@ static PyObject *sem_values(PyObject *sems)
     int len = 0;
     Py_ssize_t n = PyTuple_GET_SIZE(sems);
     for (Py_ssize_t i = 0; i < n && i < SEMS_SHOWN; i++) {
-        PyObject *v = PyObject_GetAttr(PyTuple_GET_ITEM(sems, i), s_value);
+        PyObject *v = attr(c, PyTuple_GET_ITEM(sems, i), s_value);
         long long value;
         int ok = v == Py_None || (v != NULL && as_ll(v, &value));
         if (ok) {
@@ -319,7 +381,7 @@ static PyObject *sem_values(PyObject *sems)
 }
 
 /* The cell of a value by the column's op: a new reference; NULL without an error: the column's cell says it. */
-static PyObject *op_cell(const Column *c, PyObject *obj, PyObject *v, PyObject *escape)
+static PyObject *op_cell(Column *c, PyObject *obj, PyObject *v, PyObject *escape)
 {
     long long n;
     switch (c->op) {
@@ -365,7 +427,7 @@ static PyObject *op_cell(const Column *c, PyObject *obj, PyObject *v, PyObject *
             return Py_NewRef(c_stale);
         if (v != Py_False)
             return NULL;
-        PyObject *waiters = PyObject_GetAttr(obj, s_waiters);
+        PyObject *waiters = attr(c, obj, s_waiters);
         if (waiters == NULL || !PyTuple_CheckExact(waiters)) {
             Py_XDECREF(waiters);
             return NULL;
@@ -379,7 +441,7 @@ static PyObject *op_cell(const Column *c, PyObject *obj, PyObject *v, PyObject *
             return Py_NewRef(c_empty);
         if (v != Py_True)
             return NULL;
-        PyObject *reason = PyObject_GetAttr(obj, s_stale_reason), *cell = NULL;
+        PyObject *reason = attr(c, obj, s_stale_reason), *cell = NULL;
         if (reason == Py_None)
             cell = Py_NewRef(c_empty);
         else if (reason != NULL && PyUnicode_CheckExact(reason))
@@ -388,39 +450,39 @@ static PyObject *op_cell(const Column *c, PyObject *obj, PyObject *v, PyObject *
         return cell;
     }
     case OP_NAME:
-        return name_cell(obj, v, c->field, escape);
+        return name_cell(c, obj, v, c->field, escape);
     case OP_QUEUE:                      /* views.recv_queue_cell, send_queue_cell of a socket that does not listen */
-        return queue_cell(v, c->field);
+        return queue_cell(c, v, c->field);
     case OP_SEM_VALUES:
-        return sem_values(v);
+        return sem_values(c, v);
     default:
         return NULL;
     }
 }
 
 /* The attribute an op reads first (OP_CALL: none). */
-static PyObject *first_value(PyObject *obj, const Column *c)
+static PyObject *first_value(PyObject *obj, Column *c)
 {
     switch (c->op) {
     case OP_HOLDERS:
     case OP_PIPE_ENDS:
-        return PyObject_GetAttr(obj, s_holders);
+        return attr(c, obj, s_holders);
     case OP_MARK:
     case OP_STALE:
-        return PyObject_GetAttr(obj, s_stale);
+        return attr(c, obj, s_stale);
     case OP_NAME:
     case OP_QUEUE:
-        return PyObject_GetAttr(obj, s_info);
+        return attr(c, obj, s_info);
     case OP_PERMS:
-        return PyObject_GetAttr(obj, s_mode);
+        return attr(c, obj, s_mode);
     case OP_KEY:
-        return PyObject_GetAttr(obj, s_key);
+        return attr(c, obj, s_key);
     default:
         return value(obj, c);
     }
 }
 
-static PyObject *cell(const Column *c, PyObject *obj, PyObject *escape)
+static PyObject *cell(Column *c, PyObject *obj, PyObject *escape)
 {
     if (c->op != OP_CALL) {
         PyObject *v = first_value(obj, c);
@@ -441,6 +503,7 @@ static PyObject *cell(const Column *c, PyObject *obj, PyObject *escape)
 
 static int read_column(Column *c, PyObject *spec, PyObject **title)
 {
+    c->nplaces = 0;
     if (!PyArg_ParseTuple(spec, "UiOpO", title, &c->op, &c->field, &c->in_info, &c->cell))
         return -1;
     if (c->op < 0 || c->op >= OP_COUNT) {

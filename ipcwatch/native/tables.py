@@ -19,6 +19,7 @@ value an op does not know (a bool, a str subclass, an int past 64 bits, an odd h
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from ipcwatch.native.compiled import compiled
@@ -42,7 +43,7 @@ def _resolved(column: Cells) -> tuple[str, int, Any, bool, Any]:
     """A column as the helper reads it: (title, op's index in OPS, field, whether it is the info's, cell)."""
     op, field = column.plan
     in_info = isinstance(field, str) and field.startswith("info.")
-    return column.title, OPS.index(op), field[5:] if in_info else field, in_info, column.cell
+    return column.title, OPS.index(op), sys.intern(field[5:]) if in_info else field, in_info, column.cell
 
 
 def table_text(columns: Sequence[Cells], objects: Sequence[Any], width: int | None = AUTO, indent: int = 2) -> str:
