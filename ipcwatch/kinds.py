@@ -54,7 +54,7 @@ _ANON_REASON = "a {kind} has no name to remove; it goes away when its holders cl
 
 
 class KindSpec(NamedTuple):
-    """What a kind is, where it lives and how it goes (a NamedTuple: a third of a dataclass's import time)."""
+    """What a kind is, where it lives and how it goes (a NamedTuple: a third of a record's definition time)."""
 
     kind: Kind
     title: str  # the view's title

@@ -65,7 +65,7 @@ _CGROUP_LIMIT = 1 << 16
 SAMPLE = 16  # processes of a namespace whose cgroups are read to name it
 
 
-# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+# A NamedTuple, not a record: defined at import in a third of the time (every CLI command's start-up).
 class CgroupRef(NamedTuple):
     """What a process's cgroup path says: the runtime, the container id (a name for lxc and nspawn), the pod."""
 

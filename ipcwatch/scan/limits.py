@@ -34,7 +34,7 @@ SOURCES: dict[str, tuple[str, int]] = {
 }
 
 
-# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+# A NamedTuple, not a record: defined at import in a third of the time (every CLI command's start-up).
 class LimitUse(NamedTuple):
     """One limit and how much of it the snapshot uses (`used` is None where no use can be measured)."""
 

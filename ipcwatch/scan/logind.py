@@ -25,7 +25,7 @@ _FALSE = {"0", "no", "n", "false", "f", "off"}
 _MAX_CONFIG = 1 << 20
 
 
-# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+# A NamedTuple, not a record: defined at import in a third of the time (every CLI command's start-up).
 class RemoveIpcPolicy(NamedTuple):
     remove_ipc: bool  # RemoveIPC as logind would read it
     sys_uid_max: int

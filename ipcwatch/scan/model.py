@@ -107,7 +107,7 @@ def namespace_json(ns: Namespace, namespaces: dict[int, Any]) -> dict[str, Any]:
 
 class Holder(NamedTuple):
     """A process that holds an object: through an open fd, or (fd is None) through a memory mapping. A NamedTuple:
-    a scan builds one per hold, and a frozen dataclass costs three times as much to build."""
+    a scan builds one per hold, and a record costs 2.5 times as much to build."""
 
     pid: int
     comm: str

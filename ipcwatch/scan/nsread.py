@@ -138,7 +138,7 @@ def run_in(ns: Namespace | None, work: Callable[[], T], timeout: float = DEFAULT
     return work() if ns is None or ns.host else in_namespace(ns, work, timeout)
 
 
-# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+# A NamedTuple, not a record: defined at import in a third of the time (every CLI command's start-up).
 class IpcRead(NamedTuple):
     """What one IPC namespace holds: its /proc/sysvipc rows (by "shm", "msg", "sem") and its limits."""
 
@@ -323,7 +323,7 @@ def fs_magic(fd: int) -> int | None:
     return struct.unpack_from("=q", buf, 0)[0]
 
 
-# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+# A NamedTuple, not a record: defined at import in a third of the time (every CLI command's start-up).
 class SpecialDirs(NamedTuple):
     """/dev/shm and /dev/mqueue as one mount namespace sees them: the key to deduplicate mount namespaces."""
 

@@ -61,7 +61,7 @@ class NamespaceReads:
         return self._by_key.get(key)
 
 
-# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+# A NamedTuple, not a record: defined at import in a third of the time (every CLI command's start-up).
 class View(NamedTuple):
     """Another mount namespace's /dev/shm and /dev/mqueue (one per distinct pair of devices), read through `pid`."""
 

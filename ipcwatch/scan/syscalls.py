@@ -149,7 +149,7 @@ def syscall_name(table: Mapping[int, str] | None, nr: int) -> str:
     return name or f"syscall {nr}"
 
 
-# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+# A NamedTuple, not a record: defined at import in a third of the time (every CLI command's start-up).
 class SyscallState(NamedTuple):
     """One read of /proc/PID/task/TID/syscall."""
 

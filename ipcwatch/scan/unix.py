@@ -32,7 +32,7 @@ STATES = {1: "connected", 2: "connecting", 7: "unconnected", LISTEN: "listen", 3
 _REF_PREFIX = f"{Kind.UNIX}:"  # a plain str: an f-string of the enum member formats it on every call
 
 
-class UnixSocket(NamedTuple):  # a tuple: one is built per socket, a frozen dataclass costs 3x as much
+class UnixSocket(NamedTuple):  # a tuple: one is built per socket, a record costs 2.5x as much
     inode: int
     type: int
     state: int

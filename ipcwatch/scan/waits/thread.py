@@ -33,7 +33,7 @@ _TIMEOUT_ARGS = {
 }
 
 
-# A NamedTuple, not a frozen dataclass: defined at import in a fifth of the time (every CLI command's start-up).
+# A NamedTuple, not a record: defined at import in a third of the time (every CLI command's start-up).
 class FileRef(NamedTuple):
     kind: Kind | OtherKind  # pipe, fifo, eventfd, signalfd; socket, file
     match: str
