@@ -75,8 +75,8 @@ setup(
         ),
         Extension(
             "ipcwatch.native._tables",
-            sources=["ipcwatch/native/_tables.c"],
-            depends=["ipcwatch/native/_grow.h"],
+            sources=["ipcwatch/native/_tables.c", "ipcwatch/native/_tables_text.c", "ipcwatch/native/_tables_rows.c"],
+            depends=["ipcwatch/native/_tables.h"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra"],
         ),
     ],
