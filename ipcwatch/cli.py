@@ -41,7 +41,9 @@ COMMANDS = {
 
 
 def command_of(argv: Sequence[str]) -> str | None:
-    """The subcommand `argv` names (its first word that is not an option or an option's value), if it is one."""
+    """The subcommand `argv` names (its first word that is not an option or an option's value), if it is one; ""
+    when `argv` holds only the dashboard's own options (the dashboard: no command module is needed, ~35 ms of
+    imports); None when every command must be known (help, an unknown word or option)."""
     words = iter(argv)
     for word in words:
         if word in ("-h", "--help"):
@@ -50,7 +52,9 @@ def command_of(argv: Sequence[str]) -> str | None:
             next(words, None)
         elif not word.startswith("-"):
             return word if word in COMMANDS else None
-    return None
+        elif word != "--read-only" and not word.startswith("--interval="):
+            return None  # an option the parser must explain, with its full usage
+    return ""
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -70,7 +74,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser with every subcommand, or with `only` that one (the others' modules are never imported)."""
+    """The parser with every subcommand, or with `only` that one, or none when `only` is "" (the modules of the
+    commands left out are never imported)."""
     parser = _Parser(
         prog="ipcwatch",
         description="Every live IPC object on this host, who holds it, and who is waiting on it. "
@@ -84,7 +89,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "--interval", type=float, default=2.0, metavar="SECONDS", help="dashboard refresh interval (default 2)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in dict.fromkeys(COMMANDS.values()) if only is None else (COMMANDS[only],):
+    for name in dict.fromkeys(COMMANDS.values()) if only is None else (COMMANDS[only],) if only else ():
         importlib.import_module(f"ipcwatch.commands.{name}").register(sub)
     return parser
 

@@ -18,12 +18,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ipcwatch.demo import Demo  # noqa: E402
+from ipcwatch.record import replace  # noqa: E402
 from ipcwatch.scan import ScanConfig, Snapshot, scan  # noqa: E402
 from ipcwatch.tui.app import IpcwatchApp  # noqa: E402
 from ipcwatch.tui.widgets.filter_bar import FilterBar  # noqa: E402

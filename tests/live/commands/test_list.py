@@ -151,7 +151,13 @@ def test_every_subcommand_is_mapped_to_the_module_that_registers_it():
         alone = cli.build_parser(command)._subparsers._group_actions[0].choices  # type: ignore[union-attr]
         assert command in alone, command
     assert cli.command_of(["--read-only", "--interval", "3", "list", "--json"]) == "list"
-    assert cli.command_of(["--interval", "list"]) is None  # "list" there is the interval's value
+    assert cli.command_of(["--interval", "list"]) == ""  # "list" there is the interval's value: no command
+    assert cli.command_of(["--read-only", "--interval=3"]) == "" and cli.command_of([]) == ""  # the dashboard
+    assert cli.command_of(["--bogus"]) is None  # explained with every command in the usage
+    dashboard = cli.build_parser("")
+    assert not dashboard._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    args = dashboard.parse_args(["--read-only", "--interval", "3"])
+    assert args.command is None and args.read_only and args.interval == 3.0
     assert cli.command_of(["--help", "list"]) is None and cli.command_of(["bogus"]) is None
 
 
