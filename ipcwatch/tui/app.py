@@ -207,9 +207,11 @@ class IpcwatchApp(App[int]):
         # (this thread's time alone missed them: 9,000 objects, 11 % of a core at an interval adapted to 8 %). What
         # the UI thread draws meanwhile counts too, which only errs on the side of scanning less often.
         started = time.process_time()
-        rows = build_rows(self.scanner(), self._last_rows)
-        reuse_rows(rows, self._last_rows)
-        self._scanned = get_current_worker(), Scanned(rows, view_counts(rows), time.process_time() - started)
+        with self.collector.building():  # the collector's young walks would go through all it builds, twice
+            rows = build_rows(self.scanner(), self._last_rows)
+            reuse_rows(rows, self._last_rows)
+            counts = view_counts(rows)
+        self._scanned = get_current_worker(), Scanned(rows, counts, time.process_time() - started)
 
     @property
     def effective_interval(self) -> float:

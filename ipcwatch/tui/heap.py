@@ -1,37 +1,44 @@
-"""The cyclic collector while the dashboard runs: off for the first scan (whose objects are then frozen out of its
-walks), then on for the young generations only, with a full collection at most every FULL_EVERY seconds, run by
-the scan worker before it scans.
+"""The cyclic collector while the dashboard runs: off for the first scan, then on for the young generations only,
+off again while each scan and its rows are built (what they made then frozen out of its walks), with a full
+collection run by the scan worker before it scans when garbage may have piled up.
 
 Each scan builds a heap of acyclic objects (snapshot and rows) freed by reference counting when the next one is
 shown. Left to itself, the collector walks the whole heap (every object of the last two scans) whenever a quarter
 of it is new, i.e. about every scan: 45,000 objects, 90-240 ms holding the GIL, which any key pressed meanwhile
-waited for (the slow keys and view switches under that load). Young collections (a few ms) still free most cyclic
-garbage; what reaches the old generation waits for the next full collection.
+waited for (the slow keys and view switches under that load). Even the young collections walked a whole scan once
+it was built with the collector off (scan() turns it off): the first gen-0 and gen-1 collections after it, in the
+scan worker, 100-172 ms and 51-144 ms at 54,000 objects; hence the freeze. Young collections (a few ms) still free
+most cyclic garbage the UI makes; what reaches the old generation, or is frozen with a scan, waits for a full
+collection: one that thaws everything first, run when the frozen heap has grown by a quarter since its smallest
+size after the last one (as CPython's own rule for full collections) and FULL_EVERY seconds have passed, or in any
+case after FULL_LATEST seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-FULL_EVERY = 60.0  # seconds between full collections
+FULL_EVERY = 60.0  # seconds at least between full collections
+FULL_LATEST = 600.0  # seconds at most between full collections
+GROWTH = 1.25  # a full collection is due when the frozen heap has grown by this factor over its lowest since the last
 NEVER = 2**31 - 1  # a gen-1 count the collector never reaches: no automatic full collection
 
 
 class Collector:
-    """`pause` before the first scan, `resume` once it is shown, `collect_if_due` in the scan worker, `restore` when
-    the app ends (the collector as it was found, nothing frozen: tests run apps in-process)."""
+    """`pause` before the first scan, `resume` once it is shown, `collect_if_due` then `building` in the scan worker,
+    `restore` when the app ends (the collector as it was found, nothing frozen: tests run apps in-process)."""
 
-    def __init__(self, every: float = FULL_EVERY, clock: Callable[[], float] = time.monotonic) -> None:
-        self.every, self.clock = every, clock
+    def __init__(
+        self, every: float = FULL_EVERY, clock: Callable[[], float] = time.monotonic, latest: float = FULL_LATEST
+    ) -> None:
+        self.every, self.latest, self.clock = every, latest, clock
         self._found: tuple[bool, tuple[int, int, int]] | None = None  # (enabled, thresholds) before `pause`
         self._resumed = False  # `resume` acts once: a scan running elsewhere turns the collector off meanwhile too
         self._last_full = clock()
-
-    @property
-    def managed(self) -> bool:
-        return self._found is not None
+        self._lowest = 0  # the frozen heap's smallest size (objects) since the last full collection
 
     def pause(self) -> None:
         """Off until the first scan is shown (its large acyclic heap would be walked again and again as it grows)."""
@@ -51,14 +58,39 @@ class Collector:
             young, middle, _ = self._found[1]
             gc.freeze()
             gc.set_threshold(young, middle, NEVER)
-            self._last_full = self.clock()
+            self._last_full, self._lowest = self.clock(), gc.get_freeze_count()
             gc.enable()
 
+    @contextlib.contextmanager
+    def building(self) -> Iterator[None]:
+        """Around a scan and its rows (in the scan worker, once the first scan is shown): the collector off (in
+        every thread, as scan() does), then everything alive frozen out of its walks, the collector as it was.
+        The frozen scan is acyclic: reference counting frees it as the next one replaces it."""
+        if not self._resumed:  # the first scan: the collector is already off, `resume` freezes
+            yield
+            return
+        enabled = gc.isenabled()  # False while another scan (an action's re-check) runs: it turns it on again
+        gc.disable()
+        try:
+            yield
+        finally:
+            gc.freeze()
+            self._lowest = min(self._lowest, gc.get_freeze_count())
+            if enabled:
+                gc.enable()
+
     def collect_if_due(self) -> None:
-        """A full collection when the last is FULL_EVERY seconds old (call it off the UI thread, before scanning)."""
-        if self._found is not None and gc.isenabled() and self.clock() - self._last_full >= self.every:
+        """A full collection, everything thawed first, when due (see the module): call it off the UI thread, before
+        scanning."""
+        if not self._resumed or not gc.isenabled():
+            return
+        age = self.clock() - self._last_full
+        grown = gc.get_freeze_count() >= self._lowest * GROWTH
+        if age >= self.latest or (age >= self.every and grown):
+            gc.unfreeze()
             gc.collect()
-            self._last_full = self.clock()
+            gc.freeze()
+            self._last_full, self._lowest = self.clock(), gc.get_freeze_count()
 
     def restore(self) -> None:
         """The collector as found, the frozen objects thawed (the process ends, or a test's goes on)."""

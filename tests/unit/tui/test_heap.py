@@ -1,12 +1,16 @@
 """The dashboard's cyclic collector: off for the first scan, whose objects are then frozen, then no automatic full
-collection, a full one when due (in the scan worker), and the collector as it was found once the app ends."""
+collection, off while each later scan is built (what it made then frozen), a full one when due (in the scan worker),
+and the collector as it was found once the app ends."""
 
 from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Iterator
 
-from ipcwatch.tui.heap import NEVER, Collector
+import pytest
+
+from ipcwatch.tui.heap import GROWTH, NEVER, Collector
 
 
 class Cycle:
@@ -14,25 +18,52 @@ class Cycle:
         self.me = self
 
 
-def test_a_full_collection_runs_only_when_due_and_the_collector_is_restored() -> None:
-    found, now = (gc.isenabled(), gc.get_threshold()), [100.0]
+@pytest.fixture
+def clock() -> list[float]:
+    return [100.0]
+
+
+@pytest.fixture
+def collector(clock: list[float]) -> Iterator[Collector]:
+    """A collector paused and resumed (the first scan shown), the process's collector as found afterwards."""
+    found = (gc.isenabled(), gc.get_threshold())
     gc.enable()
-    collector = Collector(every=60.0, clock=lambda: now[0])
+    managed = Collector(every=60.0, clock=lambda: clock[0], latest=600.0)
+    try:
+        managed.pause()
+        managed.resume()
+        yield managed
+    finally:
+        managed.restore()
+        gc.set_threshold(*found[1])
+        (gc.enable if found[0] else gc.disable)()
+
+
+def old_garbage() -> weakref.ref[Cycle]:
+    """A cycle that survived the young generations, then dropped: only a full collection frees it."""
+    cycle = Cycle()
+    gc.collect(1)
+    gc.collect(1)
+    ref = weakref.ref(cycle)
+    del cycle
+    gc.collect(1)
+    assert ref() is not None
+    return ref
+
+
+def test_a_full_collection_waits_for_latest_when_the_heap_has_not_grown_and_restore_thaws(clock: list[float]) -> None:
+    found, now = (gc.isenabled(), gc.get_threshold()), clock
+    gc.enable()
+    collector = Collector(every=60.0, clock=lambda: now[0], latest=600.0)
     try:
         collector.pause()
         assert not gc.isenabled()
         kept = Cycle()  # alive while the first scan is shown: frozen, never walked
         collector.resume()
         assert gc.isenabled() and gc.get_threshold()[2] == NEVER and gc.get_freeze_count() > 0
-        cycle = Cycle()
-        gc.collect(1)
-        gc.collect(1)  # survived the young generations: it is old now
-        ref = weakref.ref(cycle)
-        del cycle
-        gc.collect(1)
-        assert ref() is not None  # old cyclic garbage waits for a full collection
-        now[0] += 59.0
-        collector.collect_if_due()
+        ref = old_garbage()
+        now[0] += 599.0
+        collector.collect_if_due()  # not grown: not due before `latest`
         assert ref() is not None
         now[0] += 1.0
         collector.collect_if_due()
@@ -40,7 +71,7 @@ def test_a_full_collection_runs_only_when_due_and_the_collector_is_restored() ->
         kept_ref = weakref.ref(kept)
         del kept
         gc.collect()
-        assert kept_ref() is not None  # frozen
+        assert kept_ref() is not None  # frozen, even after the full collection (which froze the heap again)
         collector.restore()
         assert gc.isenabled() and gc.get_threshold() == found[1] and gc.get_freeze_count() == 0
         gc.collect()
@@ -48,6 +79,71 @@ def test_a_full_collection_runs_only_when_due_and_the_collector_is_restored() ->
     finally:
         gc.set_threshold(*found[1])
         (gc.enable if found[0] else gc.disable)()
+
+
+def test_a_scan_is_built_with_the_collector_off_then_frozen_and_it_is_on_again(collector: Collector) -> None:
+    frozen = gc.get_freeze_count()
+    with collector.building():
+        assert not gc.isenabled()
+        built = [[i] for i in range(1000)]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= frozen + 1000  # out of the young collections' walks
+    assert gc.get_count()[0] < 1000
+    del built
+
+
+def test_a_raising_scan_leaves_the_collector_on(collector: Collector) -> None:
+    with pytest.raises(OSError), collector.building():
+        raise OSError("scan failed")
+    assert gc.isenabled()
+
+
+def test_a_build_during_another_scan_leaves_the_collector_to_that_scan(collector: Collector) -> None:
+    gc.disable()  # an action's re-check scan, running in another worker
+    try:
+        with collector.building():
+            pass
+        assert not gc.isenabled()  # that scan turns it on again when it ends
+    finally:
+        gc.enable()
+
+
+def test_the_first_scan_is_left_to_pause_and_resume() -> None:
+    found = (gc.isenabled(), gc.get_threshold())
+    gc.enable()
+    collector, frozen = Collector(), gc.get_freeze_count()
+    try:
+        collector.pause()
+        with collector.building():
+            pass
+        assert not gc.isenabled() and gc.get_freeze_count() == frozen
+    finally:
+        collector.restore()
+        gc.set_threshold(*found[1])
+        (gc.enable if found[0] else gc.disable)()
+
+
+def test_cyclic_garbage_frozen_with_a_scan_is_freed_once_the_heap_has_grown(
+    collector: Collector, clock: list[float]
+) -> None:
+    """Cycles the UI made and dropped while a scan was built are frozen with it; the full collection thaws and
+    frees them once the frozen heap has grown by GROWTH (here: a bigger scan) and `every` seconds have passed."""
+    ref = old_garbage()
+    with collector.building():
+        cycle = Cycle()  # made and dropped by another thread while the scan was built
+        young = weakref.ref(cycle)
+        del cycle
+        scan = [[i] for i in range(int(gc.get_freeze_count() * (GROWTH - 1)) + 1)]
+    gc.collect(1)
+    assert young() is not None and ref() is not None  # frozen, old: out of young collections' reach
+    clock[0] += 59.0
+    collector.collect_if_due()
+    assert young() is not None  # grown, but the last full collection is too recent
+    clock[0] += 1.0
+    collector.collect_if_due()
+    assert young() is None and ref() is None
+    assert gc.get_freeze_count() >= len(scan)  # the live scan frozen again
+    del scan
 
 
 def test_a_collector_found_off_is_left_alone() -> None:
