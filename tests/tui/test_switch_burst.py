@@ -4,7 +4,6 @@ screen out once."""
 
 from __future__ import annotations
 
-import pytest
 from textual import events
 
 from ipcwatch.kinds import KINDS
@@ -49,11 +48,6 @@ async def test_arrows_sent_with_a_view_switch_move_the_new_views_cursor_and_the_
         assert cursor(screen.table(ALL)) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`/` is a priority binding and overtakes the view key still on its way to the screen: the view keys "
-    "must be priority bindings too (DashboardScreen.BINDINGS, not this helper's file)",
-)
 async def test_a_filter_typed_with_a_view_switch_filters_the_new_view() -> None:
     async with scanned(synthetic_snapshot(900, 30)) as (app, pilot):
         screen = app.dashboard
@@ -64,3 +58,12 @@ async def test_a_filter_typed_with_a_view_switch_filters_the_new_view() -> None:
         bar = screen.query_one(FilterBar)
         assert screen.view_id == ALL and screen.focused is bar and bar.value == "obj"
         assert screen.filters == {ALL: "obj"}
+
+
+async def test_view_keys_typed_into_the_filter_stay_text() -> None:
+    async with scanned(synthetic_snapshot(900, 30)) as (app, pilot):
+        screen = app.dashboard
+        burst(app, "slash", "1", "0", "w", "n", "E")
+        await pilot.pause()
+        bar = screen.query_one(FilterBar)
+        assert screen.view_id == ALL and screen.focused is bar and bar.value == "10wnE"

@@ -60,8 +60,12 @@ FILTER_INLINE = 2_000  # a view with more rows than this is filtered in a thread
 
 
 def _view_bindings() -> list[Binding]:
+    """Priority bindings, as `/` is: a view key queued before `/` (a burst, `0 / text`) switches first, so the
+    filter typed next is the new view's; check_action lets them through to a text field that has focus."""
     return [
-        Binding(v.key, f"show_view('{v.id}')", f"View: {v.title}", show=False, id=f"dashboard.view.{v.id}")
+        Binding(
+            v.key, f"show_view('{v.id}')", f"View: {v.title}", show=False, id=f"dashboard.view.{v.id}", priority=True
+        )
         for v in VIEWS
         if v.id != PROCESSES
     ]
@@ -366,7 +370,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "filter":
+        if action in ("filter", "show_view"):
             return not isinstance(self.focused, Input)
         if action in ("remove", "messages", "semaphore"):
             obj = self.target_object()
