@@ -7,13 +7,16 @@ import sys
 from collections.abc import Callable, Sequence
 from functools import cache
 from operator import attrgetter
-from typing import Any
 
 from ipcwatch.scan import KIND_TITLES, KINDS, IpcObject, ScanConfig, Snapshot, scan
 from ipcwatch.scan.info import json_plan
 from ipcwatch.scan.model import namespace_json
 from ipcwatch.scan.nsfilter import ALL, HOST, select, unknown
 from ipcwatch.text import escape
+
+TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _kinds(values: list[str] | None) -> frozenset[str]:

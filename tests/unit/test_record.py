@@ -195,7 +195,6 @@ def test_list_json_imports_no_dataclasses_or_inspect() -> None:
     assert _imported_by_list_json(("dataclasses", "inspect", "ast", "dis", "tokenize")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="ipcwatch/commands/list.py still imports typing.Any at run time")
 def test_list_json_imports_no_typing() -> None:
     assert _imported_by_list_json(("typing",)) == []
 
