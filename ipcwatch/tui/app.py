@@ -2,8 +2,10 @@
 
 Polls never overlap: a scan runs in a thread worker, which also builds the rows of every view (reusing the previous
 scan's row of each unchanged object, so the tables tell unchanged rows by identity and nothing is built twice; an
-object row's cells are built only when it is first drawn or filtered) and the view counts; the
-UI thread only shows the result. When it has been applied, `set_timer` schedules the next one, after the asked-for
+object row's cells are built only when it is first drawn or filtered) and the view counts; the UI thread only
+shows the result. The first scan builds only the All view's rows (and every view's counts) before the first frame:
+another worker builds the other views' once that frame is painted. When a scan has been shown, `set_timer`
+schedules the next one, after the asked-for
 interval or, when scans are costly, after ADAPT times the last scan's CPU time (scans then take at most 1/ADAPT of
 a core; the header says "(adaptive)"). Polling waits while another screen (a modal) is on top. The scanner and
 the clock are parameters, so tests drive the App with a recorded snapshot and a fixed time. Once the app stops
@@ -32,7 +34,6 @@ from textual.binding import Binding
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ipcwatch.kinds import KINDS
 from ipcwatch.record import record
 from ipcwatch.scan import Snapshot, scan
 from ipcwatch.text import escape
@@ -41,7 +42,7 @@ from ipcwatch.tui.flows import Flows
 from ipcwatch.tui.heap import Collector
 from ipcwatch.tui.screens.dashboard import DashboardScreen
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
-from ipcwatch.tui.widgets.rows import ALL, BLOCKED, CONTAINERS, PROCESSES, Rows, build_rows
+from ipcwatch.tui.widgets.rows import OTHER_VIEWS, Rows, build_rows
 from ipcwatch.tui.widgets.status import RefreshState
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -60,10 +61,9 @@ SWITCH_INTERVAL = 0.001  # seconds a thread waits for the GIL before the holder 
 
 @record
 class Scanned:
-    """What the scan worker hands the UI thread: every view's rows, their counts, and the CPU time it took."""
+    """What the scan worker hands the UI thread: every view's rows (with their counts), and the CPU time it took."""
 
     rows: Rows
-    counts: dict[str, tuple[int, int]]
     cpu: float
 
 
@@ -73,25 +73,12 @@ def reuse_rows(new: Rows, old: Rows | None) -> None:
     rows: `build_rows` already reused the rows of unchanged objects.)"""
     if old is None:
         return
-    for view_id in (PROCESSES, BLOCKED, CONTAINERS):
+    for view_id in OTHER_VIEWS:
         rows, before = new.view_rows(view_id), {r.key: r for r in old.view_rows(view_id)}
         for i, row in enumerate(rows):
             prev = before.get(row.key)
             if prev is not None and prev is not row and prev == row:
                 rows[i] = prev
-
-
-def view_counts(rows: Rows) -> dict[str, tuple[int, int]]:
-    """Per view, (rows, stale or flagged ones), for the view list."""
-    all_rows = rows.objects[ALL]
-    counts = {ALL: (len(all_rows), sum(1 for x in all_rows if x.stale))}
-    for kind in KINDS:
-        objs = rows.objects[kind]
-        counts[kind] = (len(objs), sum(1 for o in objs if o.stale))
-    counts[PROCESSES] = (len(rows.processes), 0)
-    counts[BLOCKED] = (len(rows.blocked), rows.flagged)
-    counts[CONTAINERS] = (len(rows.containers), sum(1 for r in rows.containers if r.stale))
-    return counts
 
 
 def adapted(interval: float, cpu: float) -> float:
@@ -208,10 +195,20 @@ class IpcwatchApp(App[int]):
         # the UI thread draws meanwhile counts too, which only errs on the side of scanning less often.
         started = time.process_time()
         with self.collector.building():  # the collector's young walks would go through all it builds, twice
-            rows = build_rows(self.scanner(), self._last_rows)
-            reuse_rows(rows, self._last_rows)
-            counts = view_counts(rows)
-        self._scanned = get_current_worker(), Scanned(rows, counts, time.process_time() - started)
+            old = self._last_rows
+            rows = build_rows(self.scanner(), old, defer=old is None)  # the first frame waits for the All view only
+            reuse_rows(rows, old)
+        self._scanned = get_current_worker(), Scanned(rows, time.process_time() - started)
+
+    @work(thread=True, group="rows", exit_on_error=False)
+    def _build_rest(self) -> None:
+        """The views the first scan left for after its first frame (see `Rows`). The rows are not an argument: a
+        finished worker keeps its arguments until the cyclic collector frees it (a next scan completed them
+        already if it replaced them)."""
+        rows = self._last_rows
+        if rows is not None:
+            with self.collector.building():
+                rows.complete()
 
     @property
     def effective_interval(self) -> float:
@@ -220,7 +217,11 @@ class IpcwatchApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group != "scan" or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
+        if worker.group not in ("scan", "rows") or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            return
+        if worker.group == "rows":
+            if self.is_running and event.state == WorkerState.SUCCESS:
+                self.dashboard.rows_built()
             return
         self.scanning = False
         if not self.is_running:  # a late result while the app shuts down
@@ -233,6 +234,8 @@ class IpcwatchApp(App[int]):
         elif event.state == WorkerState.ERROR:
             self.notify(f"scan failed: {escape(str(worker.error))}", severity="error", markup=False)
         self.call_after_refresh(self.collector.resume)
+        if scanned is not None and not scanned.rows.built(OTHER_VIEWS[0]):
+            self.call_after_refresh(self._build_rest)
         self.show_status()
         self._schedule()
 
@@ -248,7 +251,7 @@ class IpcwatchApp(App[int]):
         self._identities = current
         self._first_seen = {r: t for r, t in self._first_seen.items() if r in current and now - t < NEW_SECONDS}
         self._retired, self._last_rows = self._last_rows, rows
-        self.dashboard.apply_rows(rows, frozenset(self._first_seen), scanned.counts)
+        self.dashboard.apply_rows(rows, frozenset(self._first_seen))
 
     def _schedule(self) -> None:
         self._stop_timer()

@@ -22,7 +22,8 @@ from ipcwatch.tui.screens.hexview import HexViewScreen
 from ipcwatch.tui.widgets.detail import DetailPane
 from ipcwatch.tui.widgets.filter_bar import FilterBar
 from ipcwatch.tui.widgets.keyed_table import GONE, NEW, KeyedTable
-from ipcwatch.tui.widgets.rows import PROCESSES, build_rows, compile_filter
+from ipcwatch.tui.widgets.row_filter import compile_filter
+from ipcwatch.tui.widgets.rows import PROCESSES, build_rows
 from tests.conftest import RUN_TAG, Child, Cleanup, unique_name, wait_until
 from tests.tui_fixtures import (
     PtyDashboard,

@@ -1,5 +1,6 @@
-"""What the dashboard's first frame waits for: only the modules it shows (the screens a key opens come later), and a
-blocked-thread analysis that finds each waited-on object's holders once per scan yet never mixes two scans up."""
+"""What the dashboard's first frame waits for: only the modules it shows (the screens a key opens come later), the All
+view's rows and every view's counts (the other views' rows are built after it, the same as when built at once), and
+a blocked-thread analysis that finds each waited-on object's holders once per scan yet never mixes two scans up."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+import pytest
+
 from ipcwatch.scan import ScanConfig, Snapshot, scan
 from ipcwatch.scan.waits import blocked_threads
+from ipcwatch.tui.widgets.rows import ALL, BLOCKED, OTHER_VIEWS, PROCESSES, VIEW_IDS, Rows, build_rows
 from tests.conftest import Child, Cleanup, needs_root, wait_until
+from tests.tui_fixtures import namespaced_snapshot, recorded_snapshot, synthetic_snapshot
 
 # Imported on first use: the screens an action opens, the shared-memory reader, the help page, the profiler.
 LATER = (
@@ -33,6 +38,37 @@ def test_the_dashboard_module_leaves_the_screens_a_key_opens_for_later() -> None
     )
     assert "ipcwatch.tui.screens.dashboard" in loaded  # the check sees what the module imports
     assert [m for m in LATER if m in loaded] == []
+
+
+def shown(rows: Rows) -> dict[str, list[tuple[str, tuple[str, ...], bool, bool, tuple[str, ...]]]]:
+    """What every view shows: per row, its key, cells, stale and alert marks, and what `ns:` matches."""
+    return {v: [(r.key, r.cells, r.stale, r.alert, r.scope) for r in rows.view_rows(v)] for v in VIEW_IDS}
+
+
+def counted(rows: Rows) -> dict[str, tuple[int, int]]:
+    """Per view, its rows and the stale (blocked threads: flagged) ones, counted on the rows themselves."""
+    counts = {}
+    for view_id in VIEW_IDS:
+        rows_of = rows.view_rows(view_id)
+        marked = 0 if view_id == PROCESSES else sum(r.alert if view_id == BLOCKED else r.stale for r in rows_of)
+        counts[view_id] = (len(rows_of), marked)
+    return counts
+
+
+@pytest.mark.parametrize("make", [recorded_snapshot, namespaced_snapshot, lambda: synthetic_snapshot(900, 30)])
+def test_rows_left_for_after_the_first_frame_are_those_built_at_once_and_counted_before(
+    make: Callable[[], Snapshot],
+) -> None:
+    snapshot = make()
+    at_once, deferred = build_rows(snapshot), build_rows(snapshot, defer=True)
+    assert deferred.built(ALL) and not any(deferred.built(v) for v in OTHER_VIEWS)
+    assert all(deferred.others.get(v) is None for v in OTHER_VIEWS)  # not built behind the first frame's back
+    assert deferred.counts == at_once.counts == counted(at_once)  # the first frame's counts are the settled ones
+    assert any(n for n, _ in at_once.counts.values()) and any(m for _, m in at_once.counts.values())
+    first = deferred.view_rows(ALL)
+    assert shown(deferred) == shown(at_once)  # asking for another view builds the rest
+    assert all(deferred.built(v) for v in VIEW_IDS) and deferred.view_rows(ALL) is first
+    assert deferred.all_by_ref.keys() == at_once.all_by_ref.keys() and deferred.blocked == at_once.blocked
 
 
 def _readers_wakers(snap: Snapshot, readers: list[Child], inode: int) -> list[set[int]]:

@@ -31,10 +31,12 @@ SIZE = (120, 40)
 
 @asynccontextmanager
 async def scanned(snapshot: Snapshot, size: tuple[int, int] = SIZE) -> AsyncIterator[tuple[IpcwatchApp, Pilot]]:
-    """The dashboard on `snapshot` (every scan gives it), its first scan shown."""
+    """The dashboard on `snapshot` (every scan gives it), its first scan shown, every view's table filled."""
     app = IpcwatchApp(lambda: snapshot, interval=60, clock=fixed_clock)
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
+        await pilot.pause()
+        await app.workers.wait_for_complete()  # the views the first scan left for after its first frame
         await pilot.pause()
         yield app, pilot
 

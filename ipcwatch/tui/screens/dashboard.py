@@ -29,21 +29,19 @@ from ipcwatch.tui.widgets.detail import DetailPane
 from ipcwatch.tui.widgets.filter_bar import FilterBar
 from ipcwatch.tui.widgets.footer import KeyFooter
 from ipcwatch.tui.widgets.keyed_table import KeyedTable
+from ipcwatch.tui.widgets.row_filter import NAMESPACE_PREFIX, RowFilter, compile_filter
 from ipcwatch.tui.widgets.rows import (
     ALL,
     BLOCKED,
     BLOCKED_COLUMNS,
     CONTAINERS,
     NAMESPACE_COLUMNS,
-    NAMESPACE_PREFIX,
     PROCESS_COLUMNS,
     PROCESSES,
     VIEW_IDS,
     VIEWS,
     Row,
-    RowFilter,
     Rows,
-    compile_filter,
     heads,
     object_columns,
 )
@@ -151,9 +149,10 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
 
     # --- refresh ---------------------------------------------------------------------------------------------
 
-    def apply_rows(self, rows: Rows, fresh: frozenset[str], counts: dict[str, tuple[int, int]]) -> None:
+    def apply_rows(self, rows: Rows, fresh: frozenset[str]) -> None:
         """A new scan: update the counts (made in the scan thread: per view, rows and stale or flagged ones), then
         the visible view only."""
+        counts = rows.counts
         namespaced_before = self.rows is not None and self.rows.namespaced
         self.rows, self.fresh = rows, fresh
         self._generation += 1
@@ -215,14 +214,22 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
             self._show_rows(view_id, rows, rows if keep is None else [r for r in rows if keep(r)])
 
     def _catch_up_hidden(self) -> None:
-        """The hidden views' tables take the last scan's rows (one that a big filter needs is left until shown)."""
+        """The hidden views' tables take the last scan's rows (one that a big filter needs is left until shown, and
+        all of them until their rows are built: see `rows_built`)."""
         self._hidden_behind = False
         if self.rows is None or not self._widgets_present():
             return
         for view_id in VIEW_IDS:
-            big_filter = bool(self.filters.get(view_id)) and len(self.rows.view_rows(view_id)) > FILTER_INLINE
-            if view_id != self.view_id and not big_filter:
+            if view_id == self.view_id or not self.rows.built(view_id):
+                continue
+            if not self.filters.get(view_id) or len(self.rows.view_rows(view_id)) <= FILTER_INLINE:
                 self._catch_up(view_id)
+
+    def rows_built(self) -> None:
+        """The views a first scan left for after its first frame are built (see `Rows`): their tables take them."""
+        if not self._hidden_behind:
+            self._hidden_behind = True
+            self.call_after_refresh(self._catch_up_hidden)
 
     def _show_rows(self, view_id: str, rows: list[Row], shown: list[Row]) -> None:
         assert self.rows is not None

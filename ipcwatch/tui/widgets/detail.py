@@ -25,7 +25,7 @@ from ipcwatch.scan.sigset import mask_names
 from ipcwatch.scan.waits import BlockedThread
 from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.text import escape, human_size
-from ipcwatch.tui.widgets.rows import waiting_for
+from ipcwatch.tui.widgets.cells import waiting_for
 from ipcwatch.tui.widgets.text_pane import TextPane
 from ipcwatch.views import key_text
 

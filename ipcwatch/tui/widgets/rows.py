@@ -6,27 +6,25 @@ Pure data (no widgets), so a scan thread can build rows and tests can check them
 
 from __future__ import annotations
 
-import re
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from ipcwatch.kinds import KIND_TITLES, KINDS, UNSCOPED_KINDS, Kind, spec
 from ipcwatch.record import field, record
 from ipcwatch.scan import IpcObject, Process, Snapshot
-from ipcwatch.scan.limits import limit_usage
 from ipcwatch.scan.namespaces import Namespace, NsKey
 from ipcwatch.scan.waits import BlockedThread, blocked_threads
 from ipcwatch.scan.waits.records import timeout_text
 from ipcwatch.tables import DETAIL, ESSENTIAL, EXTRA, IDENTITY, Elide
-from ipcwatch.text import ago, cell_len, escape
+from ipcwatch.text import cell_len, escape
+from ipcwatch.tui.widgets.cells import object_cell, top_limit, waiting_for, wakers_text
 from ipcwatch.views import ALL_COLUMNS, COLUMNS, Column
 
 ALL = "all"
 PROCESSES = "processes"
 BLOCKED = "blocked"
 CONTAINERS = "containers"
-REGEX_PREFIX = "re:"
-NAMESPACE_PREFIX = "ns:"
 
 
 @record
@@ -204,25 +202,6 @@ def blocked_key(b: BlockedThread) -> str:
     return f"{b.pid}/{b.tid}"
 
 
-def waiting_for(b: BlockedThread, now: float) -> str:
-    """How long it has been waiting as of `now` (escape-safe), `unknown` when the scan could not tell."""
-    return "unknown" if b.waiting_since is None else ago(now - b.waiting_since)
-
-
-def wakers_text(b: BlockedThread) -> str:
-    """`1234 producer, 99 writer` (escaped), `a signal: SIGURG` for a signal wait, else `none known`."""
-    named = ", ".join(f"{w.pid} {escape(w.comm)}" for w in b.wakers)
-    if b.signals:
-        return f"signal {', '.join(b.signals)}" + (f"; {named}" if named else "")
-    return named or ("a signal" if any(h.startswith("waits for ") for h in b.hints) else "none known")
-
-
-def object_cell(b: BlockedThread) -> str:
-    """The ref it waits on, else its label, escaped; `(+N)` more."""
-    shown = escape(b.ref if b.ref is not None else b.label)
-    return shown + (f" (+{len(b.refs) - 1})" if len(b.refs) > 1 else "")
-
-
 def blocked_row(b: BlockedThread, now: float) -> Row:
     since = -1.0 if b.waiting_since is None else now - b.waiting_since
     op = b.op if b.syscall == "?" or b.op.startswith(b.syscall) else f"{b.syscall}: {b.op}"
@@ -254,16 +233,6 @@ NAMESPACE_COLUMNS: tuple[ColumnHead, ...] = (
 )
 
 
-def top_limit(ns: Namespace, objs: Sequence[IpcObject]) -> str:
-    """The most used limit of `ns` by its objects `objs`, `semmni 3/32000 (0%)`; `-` when its limits were not read.
-    (Given only its own objects, so a host with many namespaces is not walked once per namespace.)"""
-    if not ns.limits:
-        return "-"
-    uses = [u for u in limit_usage(Snapshot(tuple(objs), {}), ns.limits, ns) if u.ratio is not None]
-    top = max(uses, key=lambda u: u.ratio or 0.0, default=None)
-    return "-" if top is None else f"{top.resource} {top.used}/{top.limit} ({top.ratio or 0.0:.0%})"
-
-
 def namespace_rows(
     snapshot: Snapshot, blocked: Iterable[BlockedThread], homes: Sequence[Namespace | None] | None = None
 ) -> list[Row]:
@@ -293,24 +262,43 @@ def namespace_rows(
     return rows
 
 
+OTHER_VIEWS = (PROCESSES, BLOCKED, CONTAINERS)  # views whose rows are not objects
+
+
 @record
 class Rows:
     """The rows of every view for one snapshot, built in the scan thread (object rows without their cells: see
-    `Row`), so the UI thread only diffs, and showing another view only shows its prepared list."""
+    `Row`), so the UI thread only diffs, and showing another view only shows its prepared list; and what the view
+    list counts. Built in two steps for the first scan (`build_rows(defer=True)`): the All view, the blocked
+    threads and the counts of every view for the first frame, the other views by `complete` (in a worker once that
+    frame is painted, or at their first use)."""
 
     snapshot: Snapshot
     objects: dict[str, list[Row]]  # view id -> rows, for ALL and each kind
     all_by_ref: dict[str, Row]  # the ALL row of each object (the held-objects table reuses them)
-    processes: list[Row]
     blocked: dict[str, BlockedThread]  # blocked-row key -> the blocked thread
-    blocked_rows: list[Row]
-    containers: list[Row] = field(default_factory=list)  # one per namespace (the Containers view)
+    counts: dict[str, tuple[int, int]]  # per view, (rows, stale or flagged ones), as its rows would count them
+    others: dict[str, list[Row]]  # the rows of OTHER_VIEWS (the Containers view: one per namespace)
     namespaced: bool = False  # some object lives outside the host's namespaces: object views show CONTAINER
+    rest: list[Callable[[], None]] = field(default_factory=list, compare=False)  # what `complete` builds
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def view_rows(self, view_id: str) -> list[Row]:
-        """The rows of any view."""
-        other = {PROCESSES: self.processes, BLOCKED: self.blocked_rows, CONTAINERS: self.containers}
-        return other[view_id] if view_id in other else self.objects[view_id]
+        """The rows of any view (built now if they were left for later)."""
+        if view_id != ALL:
+            self.complete()
+        return self.others[view_id] if view_id in OTHER_VIEWS else self.objects[view_id]
+
+    def built(self, view_id: str) -> bool:
+        return view_id == ALL or not self.rest
+
+    def complete(self) -> None:
+        """Build the views left for later, once (another thread asking meanwhile waits for them)."""
+        if self.rest:
+            with self.lock:
+                for build in self.rest:
+                    build()
+                self.rest.clear()
 
     @property
     def refs(self) -> Collection[str]:
@@ -322,11 +310,32 @@ class Rows:
         return sum(1 for b in self.blocked.values() if b.causes)
 
 
+def view_counts(
+    snapshot: Snapshot, homes: Sequence[Namespace | None], blocked: Mapping[str, BlockedThread], processes: int
+) -> dict[str, tuple[int, int]]:
+    """Per view, (rows, stale or flagged ones), for the view list, from the snapshot (its rows need not be built):
+    `homes`, each object's `home`; `processes`, the rows of the process view."""
+    rows, stale = dict.fromkeys(KINDS, 0), dict.fromkeys(KINDS, 0)
+    stale_homes: set[NsKey] = set()
+    for obj, where in zip(snapshot.objects, homes, strict=True):
+        rows[obj.kind] += 1
+        if obj.stale:
+            stale[obj.kind] += 1
+            if where is not None:
+                stale_homes.add(where.key)
+    counts = {ALL: (len(snapshot.objects), sum(stale.values()))}
+    counts.update((kind, (rows[kind], stale[kind])) for kind in KINDS)
+    counts[PROCESSES] = (processes, 0)
+    counts[BLOCKED] = (len(blocked), sum(1 for b in blocked.values() if b.causes))
+    counts[CONTAINERS] = (len(snapshot.namespaces), sum(1 for ns in snapshot.namespaces if ns.key in stale_homes))
+    return counts
+
+
 def _object_views(
-    snapshot: Snapshot, homes: Sequence[Namespace | None], namespaced: bool, old: Mapping[str, list[Row]]
+    snapshot: Snapshot, homes: Sequence[Namespace | None], namespaced: bool, old: Mapping[str, list[Row]], kinds: bool
 ) -> dict[str, list[Row]]:
-    """The rows of the All view and of each kind's, in the snapshot's order. `old`: the last scan's (view id ->
-    rows), whose row of each unchanged object is reused (its object compared once, for the All view)."""
+    """The rows of the All view and (`kinds`) of each kind's, in the snapshot's order. `old`: the last scan's (view
+    id -> rows), whose row of each unchanged object is reused (its object compared once, for the All view)."""
     all_columns = object_columns(ALL, namespaced)
     kind_columns = {kind: object_columns(kind, namespaced) for kind in KINDS}
     before = {r.key: r for r in old.get(ALL, ())}
@@ -338,50 +347,47 @@ def _object_views(
         prev = before.get(obj.ref)
         row = object_row(obj, all_columns, scope, prev)
         all_rows.append(row)
-        kind = obj.kind
-        views[kind].append(object_row(obj, kind_columns[kind], scope, kind_before.get(obj.ref), row is prev))
+        if kinds:
+            kind = obj.kind
+            views[kind].append(object_row(obj, kind_columns[kind], scope, kind_before.get(obj.ref), row is prev))
     return views
 
 
-def build_rows(snapshot: Snapshot, old: Rows | None = None) -> Rows:
+def _kind_views(views: dict[str, list[Row]], namespaced: bool) -> None:
+    """Into `views`, each kind's rows made from the All view's."""
+    columns = {kind: object_columns(kind, namespaced) for kind in KINDS}
+    for row in views[ALL]:
+        obj = row.source
+        assert obj is not None
+        views[obj.kind].append(object_row(obj, columns[obj.kind], row.scope))
+
+
+def build_rows(snapshot: Snapshot, old: Rows | None = None, defer: bool = False) -> Rows:
     """Every view's rows and the blocked-thread analysis (it must run in the thread that scanned). `old`: the last
-    scan's rows, whose rows of unchanged objects are reused (neither rebuilt nor duplicated)."""
+    scan's rows, whose rows of unchanged objects are reused (neither rebuilt nor duplicated). `defer`: only the All
+    view's rows (and every view's counts) now, the others left to `Rows.complete`."""
     namespaced = any(o.namespace is not None and not o.namespace.host for o in snapshot.objects)
     by_tag = {ns.tag: ns for ns in snapshot.namespaces}
     homes = [home(o, by_tag) for o in snapshot.objects]
     previous = old.objects if old is not None and old.namespaced == namespaced else {}
-    objects = _object_views(snapshot, homes, namespaced, previous)
+    objects = _object_views(snapshot, homes, namespaced, previous, kinds=not defer)
     blocked = {blocked_key(b): b for b in blocked_threads(snapshot)}
     users = {p.pid: p for p in snapshot.holder_processes}
     for b in blocked.values():  # a waiter holds nothing the kernel records (SysV semaphores): list it anyway
         if b.pid not in users and b.pid in snapshot.processes:
             users[b.pid] = snapshot.processes[b.pid]
-    processes = [process_row(p, len(snapshot.held_by(p.pid))) for p in users.values()]
-    blocked_rows = [blocked_row(b, snapshot.taken_at) for b in blocked.values()]
-    containers = namespace_rows(snapshot, blocked.values(), homes)
+    others: dict[str, list[Row]] = {}
+
+    def rest() -> None:
+        if defer:
+            _kind_views(objects, namespaced)
+        others[PROCESSES] = [process_row(p, len(snapshot.held_by(p.pid))) for p in users.values()]
+        others[BLOCKED] = [blocked_row(b, snapshot.taken_at) for b in blocked.values()]
+        others[CONTAINERS] = namespace_rows(snapshot, blocked.values(), homes)
+
     by_ref = {r.key: r for r in objects[ALL]}
-    return Rows(snapshot, objects, by_ref, processes, blocked, blocked_rows, containers, namespaced)
-
-
-RowFilter = Callable[[Row], bool]
-
-
-def compile_filter(text: str) -> RowFilter | None:
-    """None for an empty filter; a case-insensitive substring, a regex after `re:`, or after `ns:` the objects of
-    one namespace (its tag `ipc:4026532251`, `host`, or a container name or its start). Raises ValueError."""
-    text = text.strip()
-    if not text:
-        return None
-    if text.startswith(NAMESPACE_PREFIX):
-        wanted = text[len(NAMESPACE_PREFIX) :].strip().casefold()
-        if not wanted:
-            raise ValueError("name a namespace after ns: (host, a container, or ipc:INODE)")
-        return lambda row: bool(row.scope) and (row.scope[0] == wanted or row.scope[1].startswith(wanted))
-    if text.startswith(REGEX_PREFIX):
-        try:
-            pattern = re.compile(text[len(REGEX_PREFIX) :], re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"bad regular expression: {exc}") from None
-        return lambda row: any(pattern.search(cell) for cell in (row.key, *row.cells))
-    needle = text.casefold()
-    return lambda row: any(needle in cell.casefold() for cell in (row.key, *row.cells))
+    counts = view_counts(snapshot, homes, blocked, len(users))
+    rows = Rows(snapshot, objects, by_ref, blocked, counts, others, namespaced, [rest])
+    if not defer:
+        rows.complete()
+    return rows

@@ -118,7 +118,7 @@ def test_a_scan_reuses_the_rows_of_unchanged_objects_and_sorts_an_object_row_fro
     assert set(old.objects) == {ALL, *KINDS}  # every view's rows, prepared in the scan thread
     assert all(r.given is None for r in old.objects[ALL])  # no cell built until a row is drawn or filtered
     kind_before = {r.key: r for r in old.view_rows(kind)}
-    assert len(kind_before) == len(first.of_kind(kind)) and old.view_rows(PROCESSES) is old.processes
+    assert len(kind_before) == len(first.of_kind(kind)) and old.view_rows(PROCESSES) is old.others[PROCESSES]
     drawn = old.objects[ALL][0]
     assert drawn.cells == tuple(c.cell(drawn.source) for c in object_columns(ALL)) and drawn.given is drawn.cells
     new = build_rows(second, old)
