@@ -13,7 +13,9 @@ import pytest
 from ipcwatch.commands import list as list_command
 from ipcwatch.commands.list import FEW, dumps, write_snapshot_json
 from ipcwatch.native import objjson
-from ipcwatch.scan.model import Snapshot
+from ipcwatch.record import replace
+from ipcwatch.scan.model import ScanError, Snapshot
+from ipcwatch.scan.namespaces import Namespace
 from ipcwatch.text import escape
 from tests.tui_fixtures import synthetic_snapshot
 
@@ -73,3 +75,50 @@ def test_a_few_objects_are_written_without_orjson(writer: str, monkeypatch: pyte
     else:
         with pytest.raises(ImportError):
             _written(many, monkeypatch)
+
+
+PLAIN = [
+    {"a": 1, "b": [1, 2.5, 1e-05, 1e16, -0.0, 0.1, 1.7976931348623157e308], "c": None, "d": True, "e": False},
+    {"notes": HOSTILE[:-1], "raw": '\x00\x1f\x7f"\\\n\r\t\b\f', "big": 1 << 70, "nested": [[], {}, ("a", 2)]},
+    "",
+    -7,
+]
+
+
+@pytest.mark.parametrize("data", PLAIN)
+def test_plain_data_is_written_as_the_stdlib_writes_it(data: object) -> None:
+    def refused(_data: object) -> bytes:
+        raise AssertionError("plain data needs no fallback")
+
+    assert list_command._plain_dumps(data, refused) == list_command._strict_dumps(data)
+
+
+@pytest.mark.parametrize("data", [float("nan"), {"inf": float("-inf")}, {1: "int key"}, [object()], {"lone": "\ud800"}])
+def test_what_is_not_plain_data_goes_to_the_fallback(data: object) -> None:
+    assert list_command._plain_dumps(data, lambda d: b"fallback") == b"fallback"
+
+
+def _with_namespaces(objects: int) -> Snapshot:
+    """A snapshot whose objects live in two namespaces, with hostile notes, errors and pins."""
+    base = synthetic_snapshot(objects, 20)
+    host = Namespace("ipc", 4, 4026531839, (1, 2, 3), 1, True, limits={"msgmni": 32000})
+    other = Namespace("ipc", 4, 4026532251, (), None, False, pinned_by=tuple(HOSTILE[:-1]))
+    placed = tuple(replace(o, namespace=(host, other)[i % 2]) for i, o in enumerate(base.objects))
+    errors = tuple(ScanError(s, s) for s in HOSTILE)
+    return replace(base, objects=placed, namespaces=(host, other), notes=tuple(HOSTILE), errors=errors)
+
+
+def test_a_listing_in_namespaces_is_the_snapshots_json(writer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot = _with_namespaces(FEW + 1)
+    assert _written(snapshot, monkeypatch) == dumps(snapshot.to_json()) + b"\n"
+
+
+def test_the_native_writer_never_imports_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its objects, their namespaces and the document's tail are written without the stdlib's encoder."""
+    if objjson.IMPLEMENTATION != "c":
+        pytest.skip("the native writer is not built")
+    snapshot = _with_namespaces(50)
+    snapshot = replace(snapshot, notes=snapshot.notes[:-1], errors=snapshot.errors[:-1])  # no lone surrogate
+    expected = dumps(snapshot.to_json(), few=True) + b"\n"
+    monkeypatch.setitem(sys.modules, "json", None)  # importing it fails from now on
+    assert _written(snapshot, monkeypatch) == expected
