@@ -9,9 +9,9 @@ waited for (the slow keys and view switches under that load). Even the young col
 it was built with the collector off (scan() turns it off): the first gen-0 and gen-1 collections after it, in the
 scan worker, 100-172 ms and 51-144 ms at 54,000 objects; hence the freeze. Young collections (a few ms) still free
 most cyclic garbage the UI makes; what reaches the old generation, or is frozen with a scan, waits for a full
-collection: one that thaws everything first, run when the frozen heap has grown by a quarter since its smallest
-size after the last one (as CPython's own rule for full collections) and FULL_EVERY seconds have passed, or in any
-case after FULL_LATEST seconds.
+collection: one that thaws everything first, run when the frozen heap (as a scan leaves it) has grown by a quarter
+over its smallest size since the last one (as CPython's own rule for full collections) and FULL_EVERY seconds have
+passed, or in any case after FULL_LATEST seconds.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class Collector:
         self._found: tuple[bool, tuple[int, int, int]] | None = None  # (enabled, thresholds) before `pause`
         self._resumed = False  # `resume` acts once: a scan running elsewhere turns the collector off meanwhile too
         self._last_full = clock()
-        self._lowest = 0  # the frozen heap's smallest size (objects) since the last full collection
+        self._frozen = self._lowest = 0  # the frozen heap's size as the last scan left it, its smallest since the
+        # last full collection (0: no scan since)
 
     def pause(self) -> None:
         """Off until the first scan is shown (its large acyclic heap would be walked again and again as it grows)."""
@@ -58,7 +59,7 @@ class Collector:
             young, middle, _ = self._found[1]
             gc.freeze()
             gc.set_threshold(young, middle, NEVER)
-            self._last_full, self._lowest = self.clock(), gc.get_freeze_count()
+            self._last_full = self.clock()
             gc.enable()
 
     @contextlib.contextmanager
@@ -75,7 +76,8 @@ class Collector:
             yield
         finally:
             gc.freeze()
-            self._lowest = min(self._lowest, gc.get_freeze_count())
+            self._frozen = gc.get_freeze_count()
+            self._lowest = min(self._lowest, self._frozen) if self._lowest else self._frozen
             if enabled:
                 gc.enable()
 
@@ -85,12 +87,12 @@ class Collector:
         if not self._resumed or not gc.isenabled():
             return
         age = self.clock() - self._last_full
-        grown = gc.get_freeze_count() >= self._lowest * GROWTH
+        grown = self._lowest and self._frozen >= self._lowest * GROWTH
         if age >= self.latest or (age >= self.every and grown):
             gc.unfreeze()
             gc.collect()
             gc.freeze()
-            self._last_full, self._lowest = self.clock(), gc.get_freeze_count()
+            self._last_full, self._lowest = self.clock(), 0
 
     def restore(self) -> None:
         """The collector as found, the frozen objects thawed (the process ends, or a test's goes on)."""

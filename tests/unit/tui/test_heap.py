@@ -130,10 +130,12 @@ def test_cyclic_garbage_frozen_with_a_scan_is_freed_once_the_heap_has_grown(
     frees them once the frozen heap has grown by GROWTH (here: a bigger scan) and `every` seconds have passed."""
     ref = old_garbage()
     with collector.building():
+        scan = [[0]]  # the first scan since the last full collection: the size to compare with
+    with collector.building():
         cycle = Cycle()  # made and dropped by another thread while the scan was built
         young = weakref.ref(cycle)
         del cycle
-        scan = [[i] for i in range(int(gc.get_freeze_count() * (GROWTH - 1)) + 1)]
+        scan = [[i] for i in range(int(gc.get_freeze_count() * (GROWTH - 1)) + 2)]
     gc.collect(1)
     assert young() is not None and ref() is not None  # frozen, old: out of young collections' reach
     clock[0] += 59.0
@@ -180,3 +182,17 @@ def test_resume_acts_once_even_when_a_scan_has_the_collector_off_again() -> None
         collector.restore()
         gc.set_threshold(*found[1])
         (gc.enable if found[0] else gc.disable)()
+
+
+def test_scans_of_a_steady_size_wait_for_latest(collector: Collector, clock: list[float]) -> None:
+    ref = old_garbage()
+    for _ in range(3):
+        with collector.building():
+            scan = [[i] for i in range(1000)]
+        clock[0] += 100.0
+        collector.collect_if_due()
+        assert ref() is not None
+    clock[0] += 300.0
+    collector.collect_if_due()
+    assert ref() is None
+    del scan
