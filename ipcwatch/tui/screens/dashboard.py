@@ -14,7 +14,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input
 
 from ipcwatch.kinds import QUEUE_KINDS, SEMAPHORE_KINDS
@@ -91,6 +93,9 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         Binding("e", "notices", "Notices", show=False, id="dashboard.notices"),
         *_view_bindings(),
     ]
+    # Textual repaints the whole screen when the focus moves (a second paint of every switch, after its layout's):
+    # the tables losing and taking it repaint themselves (their cursor's style is `:focus`), nothing else changes
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     def __init__(self, flows: Flows) -> None:
         super().__init__(id="dashboard")
