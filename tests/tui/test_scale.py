@@ -207,3 +207,28 @@ async def test_only_the_shown_views_tables_take_focus() -> None:
             assert tables == shown
             stack = screen.query_one("#switcher").region
             assert screen.get_widget_at(stack.x + 1, stack.y + 1)[0] in shown  # a click lands on it
+
+
+async def test_a_view_switch_paints_its_detail_pane_with_its_layout_and_never_the_whole_screen() -> None:
+    snapshot = synthetic_snapshot(90, 3)
+    async with scanned(snapshot) as (app, pilot):
+        screen = app.dashboard
+        painted: list[set[str]] = []
+        paint = screen._compositor_refresh
+
+        def counted() -> None:
+            painted.append({type(w).__name__ for w in screen._dirty_widgets})
+            paint()
+
+        screen._compositor_refresh = counted  # type: ignore[method-assign]
+        layouts = counted_layouts(screen)
+        await pilot.press("3", "0")
+        await pilot.pause()
+        for key in ("3", "0"):  # each changes the detail text and moves the focus to another table
+            before, painted[:], layouts[:] = screen.query_one(DetailPane).text, [], []
+            await pilot.press(key)
+            for _ in range(4):
+                await pilot.pause(0.05)
+            assert screen.query_one(DetailPane).text != before
+            assert len(layouts) == 1 and "DetailPane" in painted[0]  # the layout's paint drew the new text
+            assert all("DashboardScreen" not in dirty for dirty in painted)  # a focus move repainted everything

@@ -20,4 +20,16 @@ def set_virtual_size(view: ScrollView, size: Size) -> None:
         return
     view.set_reactive(Widget.virtual_size, size)
     view._scroll_update(size)  # noqa: SLF001 - what textual's own layout does for a size that needs no layout
-    view.refresh()
+    repaint_in_next_frame(view)
+    for bar in (view.vertical_scrollbar, view.horizontal_scrollbar):
+        if bar.is_attached:
+            repaint_in_next_frame(bar)
+
+
+def repaint_in_next_frame(widget: Widget) -> None:
+    """Repaint `widget` in the screen's next frame. `Widget.refresh` tells the screen only when the widget's own
+    message queue comes round to it: a pane changed in a view switch's key handler missed the switch's frame
+    (painted after its layout) and cost a paint of its own."""
+    widget._set_dirty()  # noqa: SLF001 - what Widget.refresh does, without the deferred message
+    widget.screen._dirty_widgets.add(widget)  # noqa: SLF001
+    widget.screen.check_idle()

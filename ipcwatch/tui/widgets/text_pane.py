@@ -11,7 +11,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual, visualize
 
-from ipcwatch.tui.widgets.sizing import set_virtual_size
+from ipcwatch.tui.widgets.sizing import repaint_in_next_frame, set_virtual_size
 
 
 class TextPane(ScrollView):
@@ -37,7 +37,7 @@ class TextPane(ScrollView):
             return
         self._text, self._wrapped_for = text, None
         self._wrap()
-        self.refresh()
+        repaint_in_next_frame(self)
 
     def on_resize(self) -> None:
         self._wrap()
