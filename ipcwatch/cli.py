@@ -8,6 +8,7 @@ heavy dependencies inside `run`: `ipcwatch list` never pays for textual, the act
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import importlib
 import os
@@ -127,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 130
     except BrokenPipeError:
         code = _broken_pipe()
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_LOST:
+            raise
+        code = _output_lost(exc, program)
     finally:
         if program:  # the process ends now: the interpreter's last collection would walk the whole heap (10 ms at
             gc.freeze()  # 9,000 objects); frozen objects are left out of it
@@ -144,6 +149,22 @@ def _broken_pipe() -> int:
     return 141
 
 
+# A write the disk refused (`> /dev/full`, a quota, a file size limit): the output is lost, not the command broken.
+_OUTPUT_LOST = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _output_lost(exc: OSError, program: bool) -> int:
+    """Say the output could not be written and return 120, what the interpreter returns when its last flush fails.
+    When this process is the command, what is still buffered goes to /dev/null: the last flush must not fail (and
+    say so) a second time."""
+    _tell(f"ipcwatch: could not write the output: {exc.strerror or exc}")
+    if program:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    return 120
+
+
 def _end(code: int) -> NoReturn:
     """End the process now, its output flushed, with no thread left to wait for: the interpreter's finalization
     would only free the heap object by object (measured: 5-10 ms of `list --json` at 9,000 objects)."""
@@ -153,8 +174,7 @@ def _end(code: int) -> NoReturn:
     except BrokenPipeError:
         code = _broken_pipe()
     except OSError as exc:  # a full disk (`> /dev/full`): the output is lost, and the exit code says so
-        code = code or 120  # what the interpreter's own failed flush at exit returns
-        _tell(f"ipcwatch: could not write the output: {exc.strerror or exc}")
+        code = code or _output_lost(exc, program=False)
     if sys.stderr is not None and not sys.stderr.closed:
         try:
             sys.stderr.flush()

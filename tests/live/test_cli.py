@@ -77,3 +77,18 @@ def test_output_that_cannot_be_written_ends_with_120_and_says_so() -> None:
         )  # fmt: skip
     assert done.returncode == 120
     assert b"could not write the output" in done.stderr and b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("form", [["--json"], []])
+def test_output_refused_mid_command_ends_with_120_and_says_so(form: list[str], posix_shm) -> None:  # noqa: ANN001
+    """Output bigger than the buffer: the disk refuses a write while the command runs, not at its last flush: exit
+    120 with the message once, not a traceback."""
+    for _ in range(100):  # ~50 KB of JSON, ~10 KB of table: past the 8 KiB buffer
+        posix_shm()
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "ipcwatch", "list", "--kind", "posix-shm", *form],
+            stdout=full, stderr=subprocess.PIPE, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 120, done.stderr
+    assert done.stderr.count(b"could not write the output") == 1 and b"Traceback" not in done.stderr
