@@ -8,10 +8,11 @@ import gc
 import sys
 import threading
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from rich.text import Text
+from textual.dom import DOMNode
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.strip import Strip
@@ -232,3 +233,23 @@ async def test_a_view_switch_paints_its_detail_pane_with_its_layout_and_never_th
             assert screen.query_one(DetailPane).text != before
             assert len(layouts) == 1 and "DetailPane" in painted[0]  # the layout's paint drew the new text
             assert all("DashboardScreen" not in dirty for dirty in painted)  # a focus move repainted everything
+
+
+async def test_a_switch_to_the_process_view_restyles_the_view_not_everything_inside_it() -> None:
+    snapshot = synthetic_snapshot(90, 3)
+    async with scanned(snapshot) as (app, pilot):
+        restyled: list[str | None] = []
+        update = app.stylesheet.update_nodes
+
+        def counted(nodes: Iterable[DOMNode], animate: bool = False) -> None:
+            nodes = list(nodes)
+            restyled.extend(node.id for node in nodes)
+            update(nodes, animate=animate)
+
+        app.stylesheet.update_nodes = counted  # type: ignore[method-assign]
+        app.dashboard.show_view("processes")
+        await pilot.pause()
+        view = app.dashboard.query_one("#view-processes")
+        assert "view-processes" in restyled and "view-all" in restyled  # the two that moved
+        assert "held-table" not in restyled and "held-title" not in restyled  # set_class restyled every descendant
+        assert view.region.y == app.dashboard.query_one("#switcher").region.y  # in sight

@@ -6,7 +6,8 @@ scrollbar then appeared a layout later and the screen took two more layouts ~40 
 first had drawn (9,000 objects: a first switch took 100-160 ms to come to rest). Here each child is docked at the
 top, full size (so all overlap), and the ones away are offset by their own height above the stack, outside its
 clip: the compositor still sizes them (their scrollbars are settled before they are shown) but never draws them.
-A child away can take no focus (Tab skips it); a click cannot reach it.
+A child away can take no focus (Tab skips it); a click cannot reach it. A switch restyles the two children that
+move, not what is inside them.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ class ViewStack(Container):
     def _place(self) -> None:
         for child in self.children:
             away = child.id != self._current
-            child.set_class(away, AWAY)
+            if child.has_class(AWAY) != away:
+                # restyled alone: `set_class` restyles everything inside too (the process view: its three
+                # widgets and their scrollbars), and nothing inside depends on this class
+                child.set_class(away, AWAY, update=False)
+                self.app.stylesheet.update_nodes([child], animate=False)
             if child.is_container:
                 child.can_focus_children = not away
             else:
