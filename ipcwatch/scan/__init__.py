@@ -240,7 +240,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     finally:
         if filling is not None:
             filling.wait()  # no thread outlives the scan, even when building an object raises
-    # Built from: what is left of the reads, the plan and the holder maps are let go before the waiters phase.
+    # Every object is built: what is left of the reads, the fill plan and the holder maps go before the waiters phase.
     del reads, plan, filling, fills
     index = _holders_dropped(index)
 
