@@ -219,8 +219,9 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         reads = _read_objects(config, mq_on)
     finally:
         pass_reads.wait()  # no thread outlives the scan, even when the object reads raise
-    index = index_processes(pass_reads.result(), pass_config)
-    del pass_reads  # its records (every fd of every process) are indexed: freed now, not when the scan returns
+    records = pass_reads.result()
+    del pass_reads  # its records (every fd of every process) are consumed as they are indexed
+    index = index_processes(records, pass_config)
     discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)
     spaces = nsscan.read_namespaces(discovery, kinds, config.proc_root, config.config_root)
     nsscan.read_views(views, kinds, spaces, config.proc_root)
@@ -239,6 +240,9 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     finally:
         if filling is not None:
             filling.wait()  # no thread outlives the scan, even when building an object raises
+    # Every object is built: what is left of the reads, the fill plan and the holder maps go before the waiters phase.
+    del reads, plan, filling, fills
+    index = _holders_dropped(index)
 
     if kinds & logind.REMOVED_KINDS:
         policy = logind.read_policy(config.config_root)
@@ -270,31 +274,65 @@ def _objects(
     plan: pipes.FillPlan,
     fills: Callable[[], list],
 ) -> list[IpcObject]:
-    """Every object of the kinds asked for, its holders joined (phase two; `fills` waits for the pipes' fills)."""
+    """Every object of the kinds asked for, its holders joined (phase two; `fills` waits for the pipes' fills).
+    Each kind's reads (in `reads` and `spaces`) are let go once its objects are built: the scan's peak memory is its
+    result plus what is still to be built from, not plus everything it read (54k objects: ~20 MB less)."""
     kinds = config.kinds
     objects: list[IpcObject] = []
     own_ipc, own_mnt = spaces.own("ipc"), spaces.own("mnt")
-    for ns, tables in [(own_ipc, reads.tables), *spaces.sysv]:
+    sysv_reads = [(own_ipc, reads.tables), *spaces.sysv]
+    reads.tables, spaces.sysv = {}, []
+    sysv_reads.reverse()
+    while sysv_reads:  # popped: each namespace's rows freed once built
+        ns, tables = sysv_reads.pop()
         objects += _sysv_objects(tables, index, ns)
+        del tables
     # The scanner's own view's objects live in its own namespaces: built there when those are the host's (whose
     # refs are unqualified), placed there afterwards otherwise (their refs stay unqualified).
     host_mnt, host_ipc = _if_host(own_mnt), _if_host(own_ipc)
     in_mnt = [o for o in posix.shm_dir_objects(reads.shm_entries, index, host_mnt) if o.kind in kinds]
+    reads.shm_entries = []
     if Kind.FIFO in kinds:
         found, other_mnt = reads.found, _other_mnt(spaces, own_mnt)
         in_mnt += pipes.fifo_objects(index, found, config.proc_root, plan, fills(), other_mnt, own_mnt)
+        found.fifos = {}
     objects += _placed(in_mnt, own_mnt)
+    del in_mnt
     objects += _placed(posix.mqueue_objects(reads.mq_entries, index, host_ipc), own_ipc)
-    for mnt, shm_entries, ipc, mq_entries in spaces.posix:
+    reads.mq_entries = []
+    views, spaces.posix = spaces.posix, []
+    views.reverse()
+    while views:  # popped, as the SysV rows
+        mnt, shm_entries, ipc, mq_entries = views.pop()
         objects += [o for o in posix.shm_dir_objects(shm_entries, index, mnt) if o.kind in kinds]
         objects += posix.mqueue_objects(mq_entries, index, ipc)
+        del shm_entries, mq_entries
     if Kind.PIPE in kinds:
         objects += pipes.pipe_objects(index, plan, fills())
     if Kind.UNIX in kinds:
         sockets, net_of = nsscan.read_unix(spaces, reads.sockets, config.proc_root)
+        reads.sockets = []
         objects += unix.unix_objects(sockets, index, reads.found, net_of)
+        del sockets, net_of
+    reads.found = pipes.FoundFiles()
     objects += anon.anon_objects(index, kinds)
     return objects
+
+
+def _holders_dropped(index: HolderIndex) -> HolderIndex:
+    """`index` without its holder maps (every fd of every process), once every object is built: its processes and
+    counts are what the waiters phase and the snapshot still read."""
+    return replace(
+        index,
+        pipes={},
+        sockets={},
+        files={},
+        shm_segments={},
+        fifo_paths={},
+        fifo_deleted=set(),
+        anon_fds=[],
+        ns_fds=[],
+    )
 
 
 def _if_host(ns: Namespace | None) -> Namespace | None:
@@ -309,11 +347,12 @@ def _placed(objects: list[IpcObject], own: Namespace | None) -> list[IpcObject]:
 
 
 def _sysv_objects(tables: dict[Kind, list[sysv.Row]], index: HolderIndex, ns: Namespace | None) -> list[IpcObject]:
-    """The SysV objects of one IPC namespace from its tables (kind -> rows; kinds not scanned are absent)."""
+    """The SysV objects of one IPC namespace from its tables (kind -> rows; kinds not scanned are absent), each
+    kind's rows taken out of `tables` as they are built (freed at once)."""
     out: list[IpcObject] = []
     for kind, build in sysv.BUILDERS.items():
         if kind in tables:
-            out += build(tables[kind], index, ns)
+            out += build(tables.pop(kind), index, ns)
     return out
 
 

@@ -286,8 +286,7 @@ class NamespaceCollector:
         if self._nsfs_dev is None:
             return
         try:
-            with open(mountinfo, "rb") as f:
-                data = f.read(_MOUNTINFO_LIMIT)
+            data = _read_capped(mountinfo, _MOUNTINFO_LIMIT)
         except OSError as exc:
             self.errors.append(ScanError(mountinfo, exc.strerror or str(exc)))
             return
@@ -319,6 +318,17 @@ class NamespaceCollector:
 
     def _host_pid(self) -> int:
         return 1 if self.host_from == "pid 1" else os.getpid()
+
+
+def _read_capped(path: str, limit: int) -> bytes:
+    """Up to `limit` bytes of a file, 64 KiB a read: f.read(limit) would allocate `limit` bytes first (16 MiB for
+    every scan's mountinfo: the scan's peak memory at 9,000 objects)."""
+    chunks, total = [], 0
+    with open(path, "rb", buffering=0) as f:
+        while total < limit and (chunk := f.read(min(65536, limit - total))):
+            chunks.append(chunk)
+            total += len(chunk)
+    return b"".join(chunks)
 
 
 def discover(

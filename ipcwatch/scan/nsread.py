@@ -21,7 +21,7 @@ import stat as stat_mod
 import struct
 from collections.abc import Callable
 
-from ipcwatch.native.posixread import list_files
+from ipcwatch.native.posixread import Lstat, list_files
 from ipcwatch.record import NamedTuple
 from ipcwatch.scan import limits, sysv
 from ipcwatch.scan.model import ScanError
@@ -288,7 +288,7 @@ def open_beneath(root_fd: int, path: str, flags: int = os.O_RDONLY, expected: os
     return fd
 
 
-def list_open_dir(dir_fd: int, path: str, errors: list[ScanError] | None = None) -> list[tuple[str, os.stat_result]]:
+def list_open_dir(dir_fd: int, path: str, errors: list[ScanError] | None = None) -> list[tuple[str, Lstat]]:
     """Entries of an open directory with their lstat (never followed), in one call (ipcwatch.native.posixread);
     an entry that cannot be stat'ed goes to `errors` (`path` names the directory there). OSError when the
     directory cannot be read."""
@@ -298,7 +298,7 @@ def list_open_dir(dir_fd: int, path: str, errors: list[ScanError] | None = None)
     return entries
 
 
-def list_beneath(root_fd: int, path: str, errors: list[ScanError] | None = None) -> list[tuple[str, os.stat_result]]:
+def list_beneath(root_fd: int, path: str, errors: list[ScanError] | None = None) -> list[tuple[str, Lstat]]:
     """Entries of directory `path` under the root with their lstat (never followed); [] when it is missing."""
     try:
         dir_fd = open_beneath(root_fd, path, os.O_RDONLY | os.O_DIRECTORY)

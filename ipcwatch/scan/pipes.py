@@ -12,7 +12,7 @@ import stat as stat_mod
 from collections.abc import Callable, Iterable
 
 from ipcwatch.kinds import Kind
-from ipcwatch.native.posixread import special_files
+from ipcwatch.native.posixread import Lstat, special_files
 from ipcwatch.native.procfd import pipe_fills as native_pipe_fills
 from ipcwatch.procfs import file_identity
 from ipcwatch.record import field, record
@@ -29,8 +29,8 @@ MAX_WALK_ENTRIES = 200_000
 class FoundFiles:
     """FIFO and socket files met in the walk, by (dev, inode)."""
 
-    fifos: dict[FileKey, tuple[str, os.stat_result]] = field(default_factory=dict)
-    sockets: dict[FileKey, tuple[str, os.stat_result]] = field(default_factory=dict)
+    fifos: dict[FileKey, tuple[str, Lstat]] = field(default_factory=dict)
+    sockets: dict[FileKey, tuple[str, Lstat]] = field(default_factory=dict)
 
 
 def walk_special_files(roots: Iterable[str], depth: int, errors: list[ScanError]) -> FoundFiles:

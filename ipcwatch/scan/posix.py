@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from ipcwatch.kinds import Kind, spec
-from ipcwatch.native.posixread import NOT_REGULAR, REPLACED, FileRead, read_files
+from ipcwatch.native.posixread import NOT_REGULAR, REPLACED, FileRead, Lstat, read_files
 from ipcwatch.procfs import stat_identity
 from ipcwatch.scan.info import KindInfo, PosixMqInfo, PosixSemInfo, PosixShmInfo
 from ipcwatch.scan.model import Holder, IpcObject, ScanError
@@ -33,7 +33,7 @@ SEM_PREFIX = spec(Kind.POSIX_SEM).entry_prefix  # a named semaphore is /dev/shm/
 def file_object(
     kind: Kind,
     name: str,
-    st: os.stat_result,
+    st: Lstat,
     *,
     size: int | None,
     holders: tuple[Holder, ...],
@@ -113,7 +113,7 @@ def sem_word(data: bytes) -> tuple[int | None, int | None, str | None]:
     return value & 0x7FFFFFFF, nwaiters, None
 
 
-def _too_small(st: os.stat_result) -> str:
+def _too_small(st: Lstat | os.stat_result) -> str:
     return f"not a valid semaphore: {st.st_size} bytes (a sem_t is {SEM_T_SIZE})"
 
 
@@ -134,9 +134,9 @@ def read_sem_value(
     return sem_word(data)
 
 
-Entry = tuple[str, os.stat_result, KindInfo]  # (name, lstat, what the object itself says)
-MqEntry = tuple[str, os.stat_result, PosixMqInfo]
-Files = list[tuple[str, os.stat_result]]
+Entry = tuple[str, Lstat, KindInfo]  # (name, lstat, what the object itself says)
+MqEntry = tuple[str, Lstat, PosixMqInfo]
+Files = list[tuple[str, Lstat]]
 
 
 def _regular_files(path: str, errors: list[ScanError], beneath: Beneath | None) -> tuple[int, Files] | None:
@@ -217,7 +217,7 @@ def shm_dir_objects(entries: list[Entry], index: HolderIndex, ns: Namespace | No
     return out
 
 
-def _queue_info(st: os.stat_result, status: bytes, attrs: tuple[int, int, int, int]) -> PosixMqInfo:
+def _queue_info(st: Lstat, status: bytes, attrs: tuple[int, int, int, int]) -> PosixMqInfo:
     fields = parse_mqueue_status(status)
     _, maxmsg, msgsize, curmsgs = attrs
     notify_pid = fields.get("notify_pid", 0)

@@ -240,10 +240,13 @@ def read_proc_pass(config: ProcPassConfig) -> list[ProcessRecord]:
 
 
 def index_processes(records: list[ProcessRecord], config: ProcPassConfig) -> HolderIndex:
-    """Index what each process of `read_proc_pass` holds, then run the visitors."""
+    """Index what each process of `read_proc_pass` holds, then run the visitors. `records` is consumed (emptied):
+    each record is freed once indexed, so the pass's reads and the index are not both whole at once."""
     index = HolderIndex()
     visits: list[tuple[int, Process]] = []
-    for rec in records:
+    records.reverse()
+    while records:
+        rec = records.pop()
         pid = rec[0]
         if len(rec) == 2:  # its stat could not be read
             if rec[1] not in (errno.ENOENT, errno.ESRCH):  # else gone

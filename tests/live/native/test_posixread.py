@@ -18,7 +18,7 @@ except ImportError:
     _posixread = None  # type: ignore[assignment]
 
 pytestmark = pytest.mark.skipif(_posixread is None, reason="the C helper is not built")
-STAT_FIELDS = [f for f in dir(os.stat_result) if f.startswith("st_")]
+STAT_FIELDS = posixread.Lstat._fields  # the lstat fields the scan uses, named as os.stat_result names them
 
 
 def _dir_fd(path: str | Path, cleanup: Cleanup) -> int:
@@ -27,11 +27,14 @@ def _dir_fd(path: str | Path, cleanup: Cleanup) -> int:
     return fd
 
 
-def _same_listing(dir_fd: int) -> list[tuple[str, os.stat_result]]:
+def _same_listing(dir_fd: int) -> list[tuple[str, posixread.Lstat]]:
     native, twin = _posixread.list_files(dir_fd), posixread.py_list_files(dir_fd)
-    assert native == twin  # names, order and the visible stat fields
-    for (_, a), (_, b) in zip(native[0], twin[0], strict=True):  # every field os.lstat fills, floats too
+    assert native == twin  # names, order and the stat fields, in order
+    for (name, a), (_, b) in zip(native[0], twin[0], strict=True):  # each field as os.lstat fills it, floats too
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         assert [getattr(a, f) for f in STAT_FIELDS] == [getattr(b, f) for f in STAT_FIELDS]
+        assert [getattr(a, f) for f in STAT_FIELDS] == [getattr(st, f) for f in STAT_FIELDS]
+    assert _posixread.Lstat.n_fields == len(STAT_FIELDS)  # the struct sequence has these fields and no more
     assert os.lseek(dir_fd, 0, os.SEEK_CUR) == 0  # both leave the offset at the start
     return native[0]
 

@@ -37,6 +37,7 @@ def test_a_pid_recycled_since_the_batch_is_not_visited(tmp_path: Path) -> None:
     records = procs.read_proc_pass(config)
     (tmp_path / "4243" / "stat").write_text(STAT.format(pid=4243, start=900))  # another process, same pid
     index = procs.index_processes(records, config)
+    assert records == []  # consumed as indexed: each record freed once its holds are in the index
     assert seen == [(4242, str(tmp_path / "4242"), 777)]
     assert set(index.processes) == {4242, 4243} and index.errors == []  # read by the batch: it is listed
 
