@@ -93,9 +93,7 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         Binding("e", "notices", "Notices", show=False, id="dashboard.notices"),
         *_view_bindings(),
     ]
-    # Textual repaints the whole screen when the focus moves (a second paint of every switch, after its layout's):
-    # the tables losing and taking it repaint themselves (their cursor's style is `:focus`), nothing else changes
-    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)  # not the whole screen: the 2 tables repaint
 
     def __init__(self, flows: Flows) -> None:
         super().__init__(id="dashboard")
