@@ -391,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             log = term.log.read_bytes()
         objs.close()
-    result = report(soak, objs, started, seconds, log, leftovers(run_dir, term.socket), problems, seed, stopped)
+    left = leftovers(run_dir, term.socket, term.socket_path)
+    result = report(soak, objs, started, seconds, log, left, problems, seed, stopped)
     print(json.dumps(result, indent=2)) if args.json else print_report(result)
     return 0 if result["ok"] else 1
 

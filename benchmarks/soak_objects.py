@@ -308,9 +308,9 @@ def sem_value(obj: Obj) -> int | None:
     return None
 
 
-def leftovers(run_dir: Path, tmux_socket: str) -> list[str]:
+def leftovers(run_dir: Path, tmux_socket: str, tmux_socket_path: Path) -> list[str]:
     """What the soak left, read from the kernel, not from its bookkeeping: SysV objects with its keys, POSIX
-    names with its tag, its directory, its child processes, its tmux server."""
+    names with its tag, its directory, its child processes, its tmux server and that server's socket file."""
     left = [f"{kind}:{r[1]}" for kind, table in SYSV.items() for r in sysv_rows(table) if int(r[0]) in SOAK_KEYS]
     for directory in ("/dev/shm", "/dev/mqueue"):
         with contextlib.suppress(OSError):
@@ -323,6 +323,8 @@ def leftovers(run_dir: Path, tmux_socket: str) -> list[str]:
                 left.append(f"process {entry}")
     if subprocess.run(["tmux", "-L", tmux_socket, "has-session"], capture_output=True).returncode == 0:
         left.append(f"tmux server -L {tmux_socket}")
+    elif tmux_socket_path.exists():
+        left.append(str(tmux_socket_path))
     return left
 
 

@@ -21,6 +21,7 @@ class Term:
 
     def __init__(self, run_dir: Path, argv: list[str]) -> None:
         self.socket = f"ipcsoak{os.getpid()}"
+        self.socket_path = socket_path(self.socket)  # tmux leaves the file behind when its server is killed
         self.log = run_dir / "pty.log"
         self.conf = run_dir / "tmux.conf"
         self.conf.write_text(
@@ -94,6 +95,13 @@ class Term:
                 self.client.kill()
                 self.client.wait()
             self.client = None
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+
+def socket_path(name: str) -> Path:
+    """Where `tmux -L name` keeps its socket: $TMUX_TMPDIR (else /tmp), tmux-UID/name."""
+    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / name
 
 
 def rss_kb(pid: int) -> int | None:

@@ -25,7 +25,8 @@ pytestmark = [
 
 
 def left_by(pid: int) -> list[str]:
-    """What a soak with this pid left: SysV objects with its keys, POSIX names with its tag, its tmux server."""
+    """What a soak with this pid left: SysV objects with its keys, POSIX names with its tag, its tmux server and
+    that server's socket file."""
     tag, prefix = f"ipcsoak.{pid}.", (0x5A << 16) | (pid & 0xFFFF)
     left = []
     for table in ("shm", "msg", "sem"):
@@ -36,6 +37,8 @@ def left_by(pid: int) -> list[str]:
             left += [f"{directory}/{name}" for name in os.listdir(directory) if name.startswith(tag)]
     if subprocess.run(["tmux", "-L", f"ipcsoak{pid}", "has-session"], capture_output=True).returncode == 0:
         left.append("tmux server")
+    if os.path.exists(f"{os.environ.get('TMUX_TMPDIR') or '/tmp'}/tmux-{os.getuid()}/ipcsoak{pid}"):
+        left.append("tmux socket file")
     return left
 
 
