@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import os
 import pickle
-import subprocess
 import sys
 from typing import Any
 
@@ -21,6 +20,7 @@ from ipcwatch.kinds import Kind
 from ipcwatch.native import model_init
 from ipcwatch.scan import model
 from ipcwatch.scan.model import Holder, IpcObject
+from tests.native_loader import without_helper
 
 pytestmark = pytest.mark.skipif(
     model_init.IMPLEMENTATION != "c" and os.environ.get("IPCWATCH_REQUIRE_C") != "1", reason="the helper is not built"
@@ -165,11 +165,5 @@ def test_the_twin_must_name_slots_with_plain_parameters() -> None:
 @pytest.mark.parametrize(("require", "expected"), [("0", "twin"), ("1", "ImportError")])
 def test_without_the_helper_the_twin_is_used_unless_required(require: str, expected: str) -> None:
     """The helper missing: IpcObject keeps its hand-written __init__, or (IPCWATCH_REQUIRE_C=1) the import fails."""
-    code = (
-        "import sys; sys.modules['ipcwatch.native._model'] = None\n"
-        "try:\n    from ipcwatch.scan import model\nexcept ImportError:\n    print('ImportError')\n"
-        "else:\n    print('twin' if model.IpcObject.__init__ is model._init_twin else 'compiled')\n"
-    )
-    env = {**os.environ, "IPCWATCH_REQUIRE_C": require}
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert run.stdout.strip() == expected
+    code = "from ipcwatch.scan import model\nprint('twin' if model.IpcObject.__init__ is model._init_twin else 'c')"
+    assert without_helper("_model", code, require) == expected

@@ -6,8 +6,6 @@ types the plans do not know (bools, str subclasses, ints past 64 bits, negative 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Sequence
 
 import pytest
@@ -21,6 +19,7 @@ from ipcwatch.scan.info import PipeInfo, UnixInfo
 from ipcwatch.tables import render_table
 from ipcwatch.text import cell_len, escape, human_size
 from ipcwatch.views import ALL_COLUMNS, COLUMNS, SIZE, Column
+from tests.native_loader import without_helper
 from tests.tui_fixtures import namespaced_snapshot, recorded_snapshot, synthetic_snapshot
 from tests.unit.native.test_objjson import Shown, texts
 from tests.unit.native.test_objjson import objects as hostile_objects
@@ -196,11 +195,5 @@ def test_rows_refuse_columns_of_different_lengths() -> None:
 @pytest.mark.parametrize(("require", "expected"), [("0", "python"), ("1", "ImportError")])
 def test_without_the_helper_the_twin_is_used_unless_required(require: str, expected: str) -> None:
     """The helper missing: `list` lays its tables out in Python, or (IPCWATCH_REQUIRE_C=1) the import fails."""
-    code = (
-        "import sys; sys.modules['ipcwatch.native._tables'] = None\n"
-        "try:\n    from ipcwatch.native import tables\nexcept ImportError:\n    print('ImportError')\n"
-        "else:\n    print(tables.IMPLEMENTATION)\n"
-    )
-    env = {**os.environ, "IPCWATCH_REQUIRE_C": require}
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert run.stdout.strip() == expected
+    code = "from ipcwatch.native import tables\nprint(tables.IMPLEMENTATION)"
+    assert without_helper("_tables", code, require) == expected

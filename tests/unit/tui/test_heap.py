@@ -18,6 +18,15 @@ class Cycle:
         self.me = self
 
 
+@pytest.fixture(autouse=True)
+def process_collector() -> Iterator[None]:
+    """Every test here leaves the process's collector as it found it: on or off, and its thresholds."""
+    found = (gc.isenabled(), gc.get_threshold())
+    yield
+    gc.set_threshold(*found[1])
+    (gc.enable if found[0] else gc.disable)()
+
+
 @pytest.fixture
 def clock() -> list[float]:
     return [100.0]
@@ -26,7 +35,6 @@ def clock() -> list[float]:
 @pytest.fixture
 def collector(clock: list[float]) -> Iterator[Collector]:
     """A collector paused and resumed (the first scan shown), the process's collector as found afterwards."""
-    found = (gc.isenabled(), gc.get_threshold())
     gc.enable()
     managed = Collector(every=60.0, clock=lambda: clock[0], latest=600.0)
     try:
@@ -35,8 +43,6 @@ def collector(clock: list[float]) -> Iterator[Collector]:
         yield managed
     finally:
         managed.restore()
-        gc.set_threshold(*found[1])
-        (gc.enable if found[0] else gc.disable)()
 
 
 def old_garbage() -> weakref.ref[Cycle]:
@@ -77,8 +83,7 @@ def test_a_full_collection_waits_for_latest_when_the_heap_has_not_grown_and_rest
         gc.collect()
         assert kept_ref() is None  # thawed
     finally:
-        gc.set_threshold(*found[1])
-        (gc.enable if found[0] else gc.disable)()
+        collector.restore()  # again when an assertion failed before it: no frozen heap left to the next test
 
 
 def test_a_scan_is_built_with_the_collector_off_then_frozen_and_it_is_on_again(collector: Collector) -> None:
@@ -109,7 +114,6 @@ def test_a_build_during_another_scan_leaves_the_collector_to_that_scan(collector
 
 
 def test_the_first_scan_is_left_to_pause_and_resume() -> None:
-    found = (gc.isenabled(), gc.get_threshold())
     gc.enable()
     collector, frozen = Collector(), gc.get_freeze_count()
     try:
@@ -119,8 +123,6 @@ def test_the_first_scan_is_left_to_pause_and_resume() -> None:
         assert not gc.isenabled() and gc.get_freeze_count() == frozen
     finally:
         collector.restore()
-        gc.set_threshold(*found[1])
-        (gc.enable if found[0] else gc.disable)()
 
 
 def test_cyclic_garbage_frozen_with_a_scan_is_freed_once_the_heap_has_grown(
@@ -165,7 +167,6 @@ def test_a_collector_found_off_is_left_alone() -> None:
 def test_resume_acts_once_even_when_a_scan_has_the_collector_off_again() -> None:
     """A later scan turns the collector off while it runs (scan() does): a resume queued meanwhile must not freeze
     that scan's heap out of the collector's reach for good."""
-    found = (gc.isenabled(), gc.get_threshold())
     gc.enable()
     collector = Collector(every=60.0)
     try:
@@ -180,8 +181,6 @@ def test_resume_acts_once_even_when_a_scan_has_the_collector_off_again() -> None
         del later
     finally:
         collector.restore()
-        gc.set_threshold(*found[1])
-        (gc.enable if found[0] else gc.disable)()
 
 
 def test_scans_of_a_steady_size_wait_for_latest(collector: Collector, clock: list[float]) -> None:
