@@ -32,8 +32,22 @@ if TYPE_CHECKING:
 
     from ipcwatch.tables import Cells
 
-OPS = ("call", "number", "size", "text", "perms", "key", "holders", "pipe_ends", "mark", "stale", "name", "queue")
-OPS += ("sem_values",)
+# The helper's op codes are these indexes (OP_* in _tables.h).
+OPS = (
+    "call",
+    "number",
+    "size",
+    "text",
+    "perms",
+    "key",
+    "holders",
+    "pipe_ends",
+    "mark",
+    "stale",
+    "name",
+    "queue",
+    "sem_values",
+)
 
 _c = compiled("_tables")
 IMPLEMENTATION = "c" if _c else "python"
