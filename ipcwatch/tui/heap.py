@@ -1,6 +1,5 @@
 """The cyclic collector while the dashboard runs: off for the first scan, then on for the young generations only,
-off again while each scan and its rows are built (the UI's young garbage collected first, what they made then
-frozen out of its walks), with a full
+off again while each scan and its rows are built (what they made then frozen out of its walks), with a full
 collection run by the scan worker before it scans when garbage may have piled up.
 
 Each scan builds a heap of acyclic objects (snapshot and rows) freed by reference counting when the next one is
@@ -72,8 +71,6 @@ class Collector:
             yield
             return
         enabled = gc.isenabled()  # False while another scan (an action's re-check) runs: it turns it on again
-        if enabled:  # the UI's young cycles collected first (a few ms: the last scan is frozen), or they would be
-            gc.collect(1)  # frozen with this one until a full collection (a 10-minute soak: RSS +18.5 % with them)
         gc.disable()
         try:
             yield

@@ -195,14 +195,3 @@ def test_scans_of_a_steady_size_wait_for_latest(collector: Collector, clock: lis
     collector.collect_if_due()
     assert ref() is None
     del scan
-
-
-def test_the_uis_young_cycles_are_collected_before_a_scan_is_frozen(collector: Collector) -> None:
-    """Garbage cycles the UI made since the last scan go before the next scan is frozen, not with it (a 10-minute
-    soak kept them all until the full collection: RSS +18.5 %)."""
-    dropped = Cycle()
-    ref = weakref.ref(dropped)
-    del dropped
-    with collector.building():
-        pass
-    assert ref() is None
