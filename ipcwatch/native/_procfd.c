@@ -6,6 +6,7 @@
  *         ("s", fd, inode)                                          a socket
  *         ("p", fd, inode, mode)                                    an anonymous pipe end
  *         ("f", fd, st_dev, st_ino, mode, is_fifo, st_nlink, link)  a FIFO, or a file whose st_dev is in file_devs
+ *                                                                   (ANON_DEVS, 2**64 - 1, in file_devs: or of major 0)
  *         ("a", fd, "eventfd" | "signalfd")                        an anon_inode:[eventfd] or anon_inode:[signalfd]
  *         ("n", fd, "ipc" | "mnt" | "net", inode)                  an nsfs fd (link ipc:[N], mnt:[N] or net:[N])
  *     mode ("r", "w", "rw" or "?") comes from the permission bits of the fd's own /proc link; link is the readlink text
@@ -51,6 +52,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "_grow.h"
@@ -149,10 +151,14 @@ static unsigned char link_mode(int dir_fd, const char *name)
     }
 }
 
+/* ANON_DEVS in file_devs stands for every device of major 0, the anonymous devices that tmpfs and mqueue mounts get
+ * (every /dev/shm, every /dev/mqueue): a pass can start before it knows which of them are wanted. */
+#define ANON_DEVS ULLONG_MAX
+
 static int dev_wanted(const Walk *w, unsigned long long dev)
 {
     for (Py_ssize_t i = 0; i < w->n_devs; i++)
-        if (w->devs[i] == dev)
+        if (w->devs[i] == dev || (w->devs[i] == ANON_DEVS && major((dev_t)dev) == 0))
             return 1;
     return 0;
 }

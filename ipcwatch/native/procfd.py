@@ -5,6 +5,8 @@ this pure-Python twin.
 
     fd_table(fd_dir_fd, file_devs)              # [("s", fd, inode) | ("p", fd, inode, mode)
                                                 #  | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
+                                                #    (a FIFO, or a file on a device in file_devs, where
+                                                #    ANON_DEVS stands for every device of major 0)
                                                 #  | ("a", fd, "eventfd" | "signalfd")
                                                 #  | ("n", fd, "ipc" | "mnt" | "net", inode), ...]
     pipe_fills(proc_root, [(inode, [(pid, fd), ...]), ...])
@@ -40,6 +42,7 @@ _MAX_FD = 2**31 - 1
 _MAX_INODE = 2**64 - 1
 _ANON_KINDS = {"anon_inode:[eventfd]": Kind.EVENTFD, "anon_inode:[signalfd]": Kind.SIGNALFD}
 _NS_TYPES = ("ipc", "mnt", "net")
+ANON_DEVS = 2**64 - 1  # in file_devs: every device of major 0 (tmpfs, mqueue: where /dev/shm and /dev/mqueue live)
 
 
 def _link_mode(fd_dir: int, name: str) -> str:
@@ -91,7 +94,7 @@ def py_fd_table(fd_dir: int, file_devs: Collection[int]) -> list[FdEntry]:
             except OSError:
                 continue
             is_fifo = stat_mod.S_ISFIFO(st.st_mode)
-            if is_fifo or st.st_dev in file_devs:
+            if is_fifo or st.st_dev in file_devs or (ANON_DEVS in file_devs and os.major(st.st_dev) == 0):
                 mode = _link_mode(fd_dir, name)
                 out.append(("f", int(name), st.st_dev, st.st_ino, mode, is_fifo, st.st_nlink, link))
         else:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from ipcwatch.kinds import ANON_INODE_KINDS, KIND_TITLES, KINDS, MAPPED_KINDS, POSIX_KINDS, Kind
+from ipcwatch.native.procfd import ANON_DEVS
 from ipcwatch.record import field, record, replace
 from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
 from ipcwatch.scan.model import Holder, IpcObject, Process, ScanError, Snapshot, Waiter
@@ -193,34 +194,43 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     if Kind.POSIX_MQ in kinds and not mq_on:
         notes.append(f"{config.mqueue_dir} is not mounted: POSIX message queues cannot be listed")
     own = SpecialDirs(_dev_of(config.shm_dir), _dev_of(config.mqueue_dir) if mq_on else None)
-    discovery = discover(config.proc_root, fds=False)
-    views = nsscan.other_views(discovery, own, config.proc_root) if kinds & POSIX_KINDS else []
-    file_devs = frozenset(d for v in [own, *(v.dirs for v in views)] for d in v.key if d is not None)
     finder = _waiter_finder(config)
 
     # Phase one: what each object says of itself, and the single /proc pass for holders, side by side: the pass's
     # reads are one native call that releases the GIL throughout (read_processes), run in a thread while this one
-    # reads the objects; the indexing and the visitors (Python) follow here. Measured 2026-11-28 (2 cores, scan()
-    # min of 5, alternated with the serial pass): 9,133 objects 133-139 -> 93-98 ms, 54,142 objects 799-811 ->
-    # 536-584 ms when the second core is idle; when another job holds it the gain goes (54k: 900-981 vs 875-917 ms),
-    # never below the serial pass (one core, taskset: 827-854 vs 794-847 ms). Did not pay: the indexing and visitors
-    # in that thread too (9k: 108-115 vs 103-111 ms, GIL contention again); two pthreads sharing the batch, which
-    # halve it alone (54k: 122-126 vs 210-221 ms) but not the scan, whose other core reads the objects meanwhile
-    # (556-595 vs 565-620 ms; list --json median 759 vs 766 ms).
+    # discovers the namespaces and reads the objects; the indexing and the visitors (Python) follow here. Measured
+    # 2026-11-28 (2 cores, scan() min of 5, alternated with the serial pass): 9,133 objects 133-139 -> 93-98 ms,
+    # 54,142 objects 799-811 -> 536-584 ms when the second core is idle; when another job holds it the gain goes
+    # (54k: 900-981 vs 875-917 ms), never below the serial pass (one core, taskset: 827-854 vs 794-847 ms). Did not
+    # pay: the indexing and visitors in that thread too (9k: 108-115 vs 103-111 ms, GIL contention again); two
+    # pthreads sharing the batch, which halve it alone (54k: 122-126 vs 210-221 ms) but not the scan, whose other
+    # core reads the objects meanwhile (556-595 vs 565-620 ms; list --json median 759 vs 766 ms).
+    # The pass starts before the discovery (at 9,000 objects the pass, ~35 ms, is the longer side: the discovery's
+    # ~4.5 ms came on top of it), so it cannot know yet where the other views' /dev/shm and /dev/mqueue are: it keeps
+    # the open files of every anonymous device (ANON_DEVS: tmpfs and mqueue mounts are those) and the indexing keeps
+    # those on the wanted devices. A view whose dir is on a real device (a bind mount from a disk) has the pass read
+    # again, knowing.
     pass_config = ProcPassConfig(
         proc_root=config.proc_root,
-        file_devs=file_devs,
+        file_devs=frozenset(d for d in (*own.key, ANON_DEVS) if d is not None),
         read_maps=bool(kinds & MAPPED_KINDS),
         read_anon=bool(kinds & ANON_INODE_KINDS),
         visitors=[finder.visit] if finder else [],
     )
     pass_reads = _Background(read_proc_pass, pass_config)
     try:
+        discovery = discover(config.proc_root, fds=False)
+        views = nsscan.other_views(discovery, own, config.proc_root) if kinds & POSIX_KINDS else []
         reads = _read_objects(config, mq_on)
     finally:
         pass_reads.wait()  # no thread outlives the scan, even when the object reads raise
     records = pass_reads.result()
     del pass_reads  # its records (every fd of every process) are consumed as they are indexed
+    file_devs = frozenset(d for v in [own, *(v.dirs for v in views)] for d in v.key if d is not None)
+    pass_config = replace(pass_config, file_devs=file_devs)
+    if any(os.major(d) != 0 for d in file_devs.difference(own.key)):
+        records = []
+        records = read_proc_pass(pass_config)
     index = index_processes(records, pass_config)
     discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)
     spaces = nsscan.read_namespaces(discovery, kinds, config.proc_root, config.config_root)

@@ -107,7 +107,7 @@ class ProcPassConfig:
     visitors: Sequence[ProcessVisitor] = ()
 
 
-def _index_fds(pid: int, entries: list[FdEntry], index: HolderIndex, anon: bool) -> None:
+def _index_fds(pid: int, entries: list[FdEntry], index: HolderIndex, anon: bool, file_devs: frozenset[int]) -> None:
     # The hottest loop of a scan (every fd of every process): the walk itself is native (read_processes).
     sockets, pipes, files = index.sockets, index.pipes, index.files
     for entry in entries:
@@ -125,6 +125,8 @@ def _index_fds(pid: int, entries: list[FdEntry], index: HolderIndex, anon: bool)
             index.ns_fds.append((pid, entry[1], entry[2], entry[3]))
         else:
             _, fd, dev, ino, mode, is_fifo, nlink, link = entry
+            if not is_fifo and dev not in file_devs:
+                continue  # read by a pass that kept every anonymous device (see scan: it starts before discovery)
             key = (dev, ino)
             files.setdefault(key, []).append((pid, fd, mode))
             if is_fifo:
@@ -264,7 +266,7 @@ def index_processes(records: list[ProcessRecord], config: ProcPassConfig) -> Hol
                     raise OSError(fds, os.strerror(fds))  # gone (ENOENT, ESRCH) or an error to report
                 index.unreadable_fd_tables += 1
             else:
-                _index_fds(pid, fds, index, config.read_anon)
+                _index_fds(pid, fds, index, config.read_anon, config.file_devs)
             if config.read_maps:
                 _index_maps(pid, _maps_of(maps), ipc_inode, index, config.file_devs)
             visits.append((pid, proc))

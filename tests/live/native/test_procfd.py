@@ -163,7 +163,7 @@ def _shm_dev() -> int:
 
 
 def test_both_implementations_give_the_same_table(holder: Holder, fd_dir: int) -> None:
-    for devs in ((), (_shm_dev(),), frozenset({_shm_dev(), holder.plain_key[0]}), [2**70, -1]):
+    for devs in ((), (_shm_dev(),), frozenset({_shm_dev(), holder.plain_key[0]}), [2**70, -1], (procfd.ANON_DEVS,)):
         tables = [fd_table(fd_dir, devs) for fd_table, _ in _impls()]
         assert tables[0], "the twin saw nothing"
         assert all(table == tables[0] for table in tables), devs
@@ -194,6 +194,10 @@ def test_classification_and_modes(holder: Holder, fd_dir: int) -> None:
         # Only file_devs decides for non-FIFO files: without /dev/shm the shm fd is gone, the FIFOs stay.
         bare = {entry[1] for entry in fd_table(fd_dir, ())}
         assert fds["shm"] not in bare and {fds["fifo_r"], fds["fifo_w"]} <= bare
+        # ANON_DEVS: every file on a device of major 0 (tmpfs, mqueue), whatever its number
+        anon = {entry[1] for entry in fd_table(fd_dir, (procfd.ANON_DEVS,))}
+        assert fds["shm"] in anon and {fds["fifo_r"], fds["fifo_w"]} <= anon
+        assert (fds["plain"] in anon) == (os.major(holder.plain_key[0]) == 0)
 
 
 def test_pipe_fill_through_both(holder: Holder) -> None:

@@ -121,6 +121,35 @@ def test_posix_objects_of_another_mount_view_are_listed_with_their_holders(
     assert not any(o.name in ("evil", "evildir") for o in snap.objects)
 
 
+DISK_SHM_CHILD = """
+import os, subprocess, sys
+subprocess.run(["mount", "--bind", sys.argv[1], "/dev/shm"], check=True)
+fd = os.open("/dev/shm/" + sys.argv[2], os.O_CREAT | os.O_RDWR, 0o600)
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_views_dev_shm_on_a_disk_has_its_holders_found(tmp_path: Path) -> None:
+    # The /proc pass starts before the views are known and keeps the open files of anonymous devices (tmpfs,
+    # mqueue) only: a view whose /dev/shm is a bind mount of a disk directory has the pass read again, knowing.
+    disk = tmp_path / "disk-shm"
+    disk.mkdir()
+    if os.major(os.stat(disk).st_dev) == 0:
+        pytest.skip(f"{tmp_path} is not on a disk-backed filesystem")
+    name = f"ipcw-disk-{os.getpid()}"
+    with fixtures._unshared([sys.executable, "-c", DISK_SHM_CHILD, str(disk), name]) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line, f"the namespace child exited with {proc.wait()}"
+        pid = int(line)
+        snap = scan(ScanConfig(kinds=frozenset({"posix-shm"})))
+        mnt = os.stat(f"/proc/{pid}/ns/mnt").st_ino
+        shm = snap.get(f"posix-shm@mnt:{mnt}:{name}")
+        assert shm is not None, [o.ref for o in snap.objects]
+        assert pid in shm.holder_pids
+
+
 def test_podman_container_objects_listed_under_its_name(capsys: pytest.CaptureFixture[str]) -> None:
     why = container.unavailable()
     if why is not None:
