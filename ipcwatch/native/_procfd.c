@@ -20,7 +20,8 @@
  *     /proc/self/fd, so a recycled fd number can never make us open a device. One call for all of them, the GIL
  *     released throughout.
  *     It lives in _procfd_pipe.c, compiled into this same extension.
- * read_processes(proc_root, file_devs, maps_mode, read_anon) -> [(pid, stat, uid, cmdline, fds, maps, ipc), ...]
+ * read_processes(proc_root, file_devs, maps_mode, read_anon, read_waits=False)
+ *         -> [(pid, stat, uid, cmdline, fds, maps, ipc, waits), ...]
  *     Everything the /proc pass reads of every process under proc_root, in directory order, in one call with the
  *     GIL released throughout: each PROC_ROOT/PID directory is opened in turn (one at a time) and read through that
  *     fd: stat (bytes, one read of up to 8 KiB), the directory's owner uid, cmdline (bytes, one read of up to
@@ -30,7 +31,12 @@
  *     refuses PROCMAP_QUERY (ENOTTY, EINVAL), then the maps text (up to 64 MiB read; as bytes, only its lines that
  *     name /SYSV or /dev/shm/, joined by newlines; or the errno) for that process and every later one; 3: the text)
  *     and ipc (the st_ino of its ns/ipc, -errno when that cannot be stat'ed, None when no mapping read is a SysV
- *     segment: a path starting /SYSV). A process whose stat cannot be read is (pid, errno); one whose directory
+ *     segment: a path starting /SYSV) and waits (None unless read_waits; else None when task cannot be stat'ed, or
+ *     (st_nlink of task, syscall, wchan, sched): for a process whose stat says S or D and whose task has at most 3
+ *     links (one thread) its syscall file (one read of up to 512 bytes), and unless that starts "running" its wchan
+ *     (256) and sched (64 KiB), each bytes or the errno of its read; None when not read: what the blocked-thread
+ *     sampling reads of most processes, read beside the rest). A process whose stat cannot be read is (pid, errno);
+ *     one whose directory
  *     cannot be opened (gone since the listing) is left out. OSError when proc_root cannot be read. It lives in
  *     _procfd_batch.c and _procfd_process.c.
  * shared_maps(maps_fd) -> list[(mode, st_dev, inode, path)]

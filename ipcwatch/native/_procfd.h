@@ -22,7 +22,7 @@ int procfd_map_collect(MapList *list, int maps_fd, size_t *first, int *sysv);
 PyObject *procfd_map_tuples(const MapList *list, size_t first, size_t end);
 size_t procfd_map_count(const MapList *list);
 
-Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_mode, int read_anon);
+Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_mode, int read_anon, int read_waits);
 void procfd_store_free(Store *store);
 size_t procfd_store_count(const Store *store);
 int procfd_read_dir(Store *store, int dir_fd, long long pid);

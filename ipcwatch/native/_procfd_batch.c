@@ -77,9 +77,9 @@ PyObject *procfd_read_processes(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *root_bytes, *file_devs;
-    int maps_mode, read_anon;
-    if (!PyArg_ParseTuple(args, "O&Oip:read_processes", PyUnicode_FSConverter, &root_bytes, &file_devs, &maps_mode,
-                          &read_anon))
+    int maps_mode, read_anon, read_waits = 0;
+    if (!PyArg_ParseTuple(args, "O&Oip|p:read_processes", PyUnicode_FSConverter, &root_bytes, &file_devs, &maps_mode,
+                          &read_anon, &read_waits))
         return NULL;
     unsigned long long *devs = NULL;
     Py_ssize_t n_devs = 0;
@@ -90,7 +90,7 @@ PyObject *procfd_read_processes(PyObject *self, PyObject *args)
     }
     if (procfd_collect_devs(file_devs, &devs, &n_devs) < 0)
         goto done;
-    Store *s = procfd_store(devs, n_devs, maps_mode, read_anon);
+    Store *s = procfd_store(devs, n_devs, maps_mode, read_anon, read_waits);
     if (s == NULL) {
         PyErr_NoMemory();
         goto done;

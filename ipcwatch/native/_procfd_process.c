@@ -18,6 +18,9 @@
 #define STAT_CAP 8192
 #define CMDLINE_CAP (64 * 1024)
 #define TEXT_CAP (64 << 20)             /* the maps text, when PROCMAP_QUERY is refused */
+#define SYSCALL_CAP 512                 /* one read each, as the sampling's Python reads them */
+#define WCHAN_CAP 256
+#define SCHED_CAP (64 * 1024)
 
 enum { MAPS_NONE, MAPS_QUERY, MAPS_FALLBACK, MAPS_TEXT };  /* what to read of maps; FALLBACK: QUERY, else TEXT */
 enum { GOT_NONE, GOT_LIST, GOT_TEXT, GOT_ERRNO };          /* what was read */
@@ -35,6 +38,12 @@ typedef struct {
     int ipc_got;                        /* 0: not read (no SysV mapping); 1: ipc_ino; 2: ipc_err */
     int ipc_err;
     unsigned long long ipc_ino;
+    int waits_got;                      /* read_waits: 1 when task's link count was read (threads + 2) */
+    unsigned long long task_nlink;
+    int sc_err;                         /* -1: syscall not read; 0: [sc_off, +sc_len); else its errno */
+    size_t sc_off, sc_len;
+    int wchan_err, sched_err;           /* the same for wchan and sched */
+    size_t wchan_off, wchan_len, sched_off, sched_len;
 } ProcRead;
 
 /* What the reads of any number of processes produced. */
@@ -47,10 +56,10 @@ typedef struct Store {
     size_t n_procs, cap_procs;
     const unsigned long long *devs;
     Py_ssize_t n_devs;
-    int maps_mode, read_anon;
+    int maps_mode, read_anon, read_waits;
 } Store;
 
-Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_mode, int read_anon)
+Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_mode, int read_anon, int read_waits)
 {
     Store *s = calloc(1, sizeof(Store));
     if (s == NULL)
@@ -61,6 +70,7 @@ Store *procfd_store(const unsigned long long *devs, Py_ssize_t n_devs, int maps_
     s->n_devs = n_devs;
     s->maps_mode = maps_mode;
     s->read_anon = read_anon;
+    s->read_waits = read_waits;
     if (s->fds == NULL || s->maps == NULL) {
         procfd_store_free(s);
         return NULL;
@@ -174,6 +184,38 @@ static int read_maps(Store *s, int dir_fd, ProcRead *p)
     return 0;
 }
 
+/* The state letter of a stat text (the field after the comm's last ')'), or 0. */
+static char stat_state(const char *text, size_t len)
+{
+    const char *close = NULL;
+    for (const char *c = text; c < text + len; c++)
+        if (*c == ')')
+            close = c;
+    return close != NULL && close + 2 < text + len && close[1] == ' ' ? close[2] : 0;
+}
+
+/* What the blocked-thread sampling reads of a process, read here, beside the rest and without the GIL: the link
+ * count of task (threads + 2), and for a single-threaded process asleep (S or D) its syscall file, then unless
+ * it is running its wchan and sched. 0 or ENOMEM. */
+static int read_waits(Store *s, int dir_fd, ProcRead *p)
+{
+    struct stat st;
+    p->sc_err = p->wchan_err = p->sched_err = -1;
+    if (fstatat(dir_fd, "task", &st, 0) != 0)
+        return 0;
+    p->waits_got = 1;
+    p->task_nlink = (unsigned long long)st.st_nlink;
+    char state = stat_state(s->bytes + p->stat_off, p->stat_len);
+    if (st.st_nlink > 3 || (state != 'S' && state != 'D'))
+        return 0;
+    p->sc_err = read_into(s, dir_fd, "syscall", SYSCALL_CAP, 0, &p->sc_off, &p->sc_len);
+    if (p->sc_err != 0 || (p->sc_len >= 7 && memcmp(s->bytes + p->sc_off, "running", 7) == 0))
+        return p->sc_err == ENOMEM ? ENOMEM : 0;
+    p->wchan_err = read_into(s, dir_fd, "wchan", WCHAN_CAP, 0, &p->wchan_off, &p->wchan_len);
+    p->sched_err = read_into(s, dir_fd, "sched", SCHED_CAP, 0, &p->sched_off, &p->sched_len);
+    return p->wchan_err == ENOMEM || p->sched_err == ENOMEM ? ENOMEM : 0;
+}
+
 /* Everything of one process through its open /proc/PID directory fd, as a new record of the store. Without the
  * GIL; 0, or ENOMEM (the record is then not added). */
 int procfd_read_dir(Store *s, int dir_fd, long long pid)
@@ -195,7 +237,7 @@ int procfd_read_dir(Store *s, int dir_fd, long long pid)
     }
     p->uid = (unsigned long long)st.st_uid;
     int err = read_into(s, dir_fd, "cmdline", CMDLINE_CAP, 0, &p->cmd_off, &p->cmd_len);
-    if (err == ENOMEM)
+    if (err == ENOMEM || (s->read_waits && read_waits(s, dir_fd, p) != 0))
         return ENOMEM;
     int fd_dir = openat(dir_fd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     p->fds_err = fd_dir < 0 ? errno
@@ -220,6 +262,23 @@ static PyObject *maps_value(const Store *s, const ProcRead *p)
     }
 }
 
+/* One file read_waits read: None (not read), its bytes, or its errno. */
+static PyObject *read_value(const Store *s, int err, size_t off, size_t len)
+{
+    if (err < 0)
+        return Py_NewRef(Py_None);
+    return err ? PyLong_FromLong(err) : PyBytes_FromStringAndSize(s->bytes + off, (Py_ssize_t)len);
+}
+
+static PyObject *waits_value(const Store *s, const ProcRead *p)
+{
+    if (!p->waits_got)
+        return Py_NewRef(Py_None);
+    return Py_BuildValue("(KNNN)", p->task_nlink, read_value(s, p->sc_err, p->sc_off, p->sc_len),
+                         read_value(s, p->wchan_err, p->wchan_off, p->wchan_len),
+                         read_value(s, p->sched_err, p->sched_off, p->sched_len));
+}
+
 /* Record i as read_processes gives it (with the GIL); NULL with an exception set. */
 PyObject *procfd_proc_tuple(const Store *s, size_t i)
 {
@@ -230,14 +289,16 @@ PyObject *procfd_proc_tuple(const Store *s, size_t i)
     PyObject *maps = fds != NULL ? maps_value(s, p) : NULL;
     PyObject *ipc = p->ipc_got == 1 ? PyLong_FromUnsignedLongLong(p->ipc_ino)
                     : p->ipc_got == 2 ? PyLong_FromLong(-(long)p->ipc_err) : Py_NewRef(Py_None);
-    if (fds == NULL || maps == NULL || ipc == NULL) {
+    PyObject *waits = ipc != NULL ? waits_value(s, p) : NULL;
+    if (fds == NULL || maps == NULL || ipc == NULL || waits == NULL) {
         Py_XDECREF(fds);
         Py_XDECREF(maps);
         Py_XDECREF(ipc);
+        Py_XDECREF(waits);
         return NULL;
     }
-    return Py_BuildValue("(Ly#Ky#NNN)", p->pid, s->bytes + p->stat_off, (Py_ssize_t)p->stat_len, p->uid,
-                         s->bytes + p->cmd_off, (Py_ssize_t)p->cmd_len, fds, maps, ipc);
+    return Py_BuildValue("(Ly#Ky#NNNN)", p->pid, s->bytes + p->stat_off, (Py_ssize_t)p->stat_len, p->uid,
+                         s->bytes + p->cmd_off, (Py_ssize_t)p->cmd_len, fds, maps, ipc, waits);
 }
 
 /* file_devs as a C array (PyMem); values that are not dev_t numbers can never match and are left out. */

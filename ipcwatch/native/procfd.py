@@ -14,10 +14,12 @@ this pure-Python twin.
                                                 #  | None, ...]
     shared_maps(maps_fd)                        # [(mode, st_dev, inode, path bytes), ...] through PROCMAP_QUERY;
                                                 # OSError(ENOTTY or EINVAL) on kernels before 6.11
-    read_processes(proc_root, file_devs, maps_mode, read_anon)
-        # [(pid, stat, uid, cmdline, fds, maps, ipc) | (pid, stat errno), ...]: every process under proc_root in
-        # one call (see _procfd.c: maps a list, the maps text's SysV and /dev/shm lines as bytes, an errno or None;
-        # ipc the ns/ipc inode, -errno or None; with read_anon each ("a", fd, kind) entry gains its fdinfo or None)
+    read_processes(proc_root, file_devs, maps_mode, read_anon, read_waits=False)
+        # [(pid, stat, uid, cmdline, fds, maps, ipc, waits) | (pid, stat errno), ...]: every process under
+        # proc_root in one call (see _procfd.c: maps a list, the maps text's SysV and /dev/shm lines as bytes, an
+        # errno or None; ipc the ns/ipc inode, -errno or None; with read_anon each ("a", fd, kind) entry gains its
+        # fdinfo or None; waits None, or (task's link count, syscall, wchan, sched) with each file's bytes, errno
+        # or None: what the blocked-thread sampling reads of a one-thread process asleep)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from ipcwatch.kinds import Kind
 from ipcwatch.native.compiled import compiled
-from ipcwatch.procfs import read_process_head
+from ipcwatch.procfs import read_once, read_process_head
 
 FdEntry = tuple  # ("s", fd, inode) | ("p", fd, inode, mode) | ("f", fd, dev, ino, mode, is_fifo, nlink, link)
 #                  | ("a", fd, "eventfd" | "signalfd"[, fdinfo bytes | None: read_processes with read_anon])
@@ -229,7 +231,9 @@ def _with_info(dir_fd: int, entry: FdEntry) -> FdEntry:
         os.close(fd)
 
 
-def _read_one(pid: int, dir_fd: int, file_devs: Collection[int], maps_mode: int, read_anon: bool) -> tuple:
+def _read_one(
+    pid: int, dir_fd: int, file_devs: Collection[int], maps_mode: int, read_anon: bool, read_waits: bool
+) -> tuple:
     """(the record of one process through its /proc/PID directory fd, the maps_mode for the next one)."""
     try:
         stat, uid, cmdline = read_process_head(dir_fd)
@@ -254,11 +258,34 @@ def _read_one(pid: int, dir_fd: int, file_devs: Collection[int], maps_mode: int,
             ipc = os.stat("ns/ipc", dir_fd=dir_fd).st_ino
         except OSError as exc:
             ipc = -(exc.errno or errno.EIO)
-    return (pid, stat, uid, cmdline, fds, maps, ipc), maps_mode
+    return (pid, stat, uid, cmdline, fds, maps, ipc, _read_waits(dir_fd, stat) if read_waits else None), maps_mode
+
+
+def _read_once_or_errno(dir_fd: int, name: str, size: int) -> bytes | int:
+    try:
+        return read_once(dir_fd, name, size)
+    except OSError as exc:
+        return exc.errno or errno.EIO
+
+
+def _read_waits(dir_fd: int, stat: bytes) -> tuple | None:
+    """(task's link count, syscall, wchan, sched) as read_processes reads them with read_waits."""
+    try:
+        nlink = os.stat("task", dir_fd=dir_fd).st_nlink
+    except OSError:
+        return None
+    close = stat.rfind(b")")
+    state = stat[close + 2 : close + 3] if close >= 0 and stat[close + 1 : close + 2] == b" " else b""
+    if nlink > 3 or state not in (b"S", b"D"):
+        return (nlink, None, None, None)
+    syscall = _read_once_or_errno(dir_fd, "syscall", 512)
+    if isinstance(syscall, int) or syscall.startswith(b"running"):
+        return (nlink, syscall, None, None)
+    return (nlink, syscall, _read_once_or_errno(dir_fd, "wchan", 256), _read_once_or_errno(dir_fd, "sched", 1 << 16))
 
 
 def py_read_processes(
-    proc_root: str, file_devs: Collection[int], maps_mode: int, read_anon: bool
+    proc_root: str, file_devs: Collection[int], maps_mode: int, read_anon: bool, read_waits: bool = False
 ) -> list[ProcessRecord]:
     """The pure-Python twin of `_procfd.read_processes`."""
     if maps_mode not in (MAPS_NONE, MAPS_QUERY, MAPS_FALLBACK, MAPS_TEXT):
@@ -274,7 +301,7 @@ def py_read_processes(
             except OSError:
                 continue  # gone since the listing
             try:
-                record, maps_mode = _read_one(int(name), dir_fd, file_devs, maps_mode, read_anon)
+                record, maps_mode = _read_one(int(name), dir_fd, file_devs, maps_mode, read_anon, read_waits)
             finally:
                 os.close(dir_fd)
             out.append(record)

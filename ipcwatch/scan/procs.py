@@ -21,10 +21,11 @@ from ipcwatch.native.procfd import (
     SharedMap,
     read_processes,
 )
-from ipcwatch.procfs import maps_entry, read_once, read_process_head
+from ipcwatch.procfs import maps_entry, read_process_head
 from ipcwatch.record import field, record
 from ipcwatch.scan.model import Holder, Process, ScanError
 from ipcwatch.scan.parsers import parse_fdinfo, parse_stat
+from ipcwatch.scan.procdir import ProcDir
 
 # (pid, fd or None for a mapping, mode)
 Hold = tuple[int, int | None, str]
@@ -32,8 +33,8 @@ FileKey = tuple[int, int]  # (st_dev, st_ino)
 
 AnonFd = tuple[int, int, str, dict[str, str]]  # (pid, fd, "eventfd" | "signalfd", its fdinfo fields)
 
-# Called for every process while its /proc/PID directory fd is open: (pid, dir_fd, process).
-ProcessVisitor = Callable[[int, int, Process], None]
+# Called for every process the pass read, once it is indexed: (pid, its directory, process).
+ProcessVisitor = Callable[[int, ProcDir, Process], None]
 
 _GONE = (FileNotFoundError, ProcessLookupError)
 _new_tuple = tuple.__new__
@@ -238,14 +239,14 @@ def read_proc_pass(config: ProcPassConfig) -> list[ProcessRecord]:
     """What the pass reads of every process: one native call that releases the GIL throughout (run it in a thread
     beside other reads), or the Python twin."""
     maps_mode = MAPS_NONE if not config.read_maps else MAPS_FALLBACK if _procmap_query_works else MAPS_TEXT
-    return read_processes(config.proc_root, config.file_devs, maps_mode, config.read_anon)
+    return read_processes(config.proc_root, config.file_devs, maps_mode, config.read_anon, bool(config.visitors))
 
 
 def index_processes(records: list[ProcessRecord], config: ProcPassConfig) -> HolderIndex:
     """Index what each process of `read_proc_pass` holds, then run the visitors. `records` is consumed (emptied):
     each record is freed once indexed, so the pass's reads and the index are not both whole at once."""
     index = HolderIndex()
-    visits: list[tuple[int, Process]] = []
+    visits: list[tuple[int, Process, tuple | None, list[FdEntry] | None]] = []
     records.reverse()
     while records:
         rec = records.pop()
@@ -254,7 +255,7 @@ def index_processes(records: list[ProcessRecord], config: ProcPassConfig) -> Hol
             if rec[1] not in (errno.ENOENT, errno.ESRCH):  # else gone
                 index.errors.append(ScanError(f"{config.proc_root}/{pid}", os.strerror(rec[1])))
             continue
-        _, stat, uid, raw_cmdline, fds, maps, ipc_inode = rec
+        _, stat, uid, raw_cmdline, fds, maps, ipc_inode, waits = rec
         proc = _process(pid, stat, uid, raw_cmdline)
         if proc is None:
             index.errors.append(ScanError(f"{config.proc_root}/{pid}/stat", "could not be parsed"))
@@ -269,7 +270,8 @@ def index_processes(records: list[ProcessRecord], config: ProcPassConfig) -> Hol
                 _index_fds(pid, fds, index, config.read_anon, config.file_devs)
             if config.read_maps:
                 _index_maps(pid, _maps_of(maps), ipc_inode, index, config.file_devs)
-            visits.append((pid, proc))
+            # the fds go with a syscall file the pass read: a wait on an fd is named from the same moment
+            visits.append((pid, proc, waits, fds if waits and waits[1] and isinstance(fds, list) else None))
         except _GONE:
             index.processes.pop(pid, None)
         except OSError as exc:
@@ -287,37 +289,28 @@ def index_processes(records: list[ProcessRecord], config: ProcPassConfig) -> Hol
     return index
 
 
-def _visit(visits: list[tuple[int, Process]], index: HolderIndex, config: ProcPassConfig) -> None:
-    """Run the visitors on each process through a /proc/PID directory fd opened again (one at a time), once its
-    start time says it is still the process the pass read: a pid recycled since is not visited."""
+def _visit(
+    visits: list[tuple[int, Process, tuple | None, list[FdEntry] | None]], index: HolderIndex, config: ProcPassConfig
+) -> None:
+    """Run the visitors on each process: what the pass read of it, the rest through its /proc/PID directory opened
+    again when a visitor needs it (one at a time), and only while its start time says it is still the process the
+    pass read: a pid recycled since is not visited further."""
     proc_fd = os.open(config.proc_root, _DIR_FLAGS)
     try:
-        for pid, proc in visits:
+        for pid, proc, waits, fds in visits:
+            proc_dir = ProcDir(proc_fd, pid, proc.start, waits, fds)
             try:
-                dir_fd = os.open(str(pid), _DIR_FLAGS, dir_fd=proc_fd)
-            except OSError:
-                continue  # exited since the pass read it
-            try:
-                if _started_at(dir_fd) == proc.start:
-                    for visit in config.visitors:
-                        visit(pid, dir_fd, proc)
+                for visit in config.visitors:
+                    visit(pid, proc_dir, proc)
             except _GONE:
-                index.processes.pop(pid, None)
+                if not proc_dir.lost:  # gone while visited (not before: the pass's record stands)
+                    index.processes.pop(pid, None)
             except OSError as exc:
                 index.errors.append(ScanError(f"{config.proc_root}/{pid}", exc.strerror or str(exc)))
             finally:
-                os.close(dir_fd)
+                proc_dir.close()
     finally:
         os.close(proc_fd)
-
-
-def _started_at(dir_fd: int) -> int | None:
-    """The start time (clock ticks after boot) of the process behind an open /proc/PID directory fd."""
-    try:
-        parsed = parse_stat(read_once(dir_fd, "stat", 8192))
-    except OSError:
-        return None  # exited since the pass read it
-    return parsed[3] if parsed is not None else None
 
 
 def scan_processes(config: ProcPassConfig) -> HolderIndex:

@@ -6,11 +6,12 @@ import os
 from functools import cached_property
 
 from ipcwatch.kinds import SYSV_KINDS
-from ipcwatch.procfs import is_file_identity, read_once
+from ipcwatch.procfs import is_file_identity
 from ipcwatch.record import replace
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.info import UnixInfo
 from ipcwatch.scan.model import IpcObject, Process, Waiter
+from ipcwatch.scan.procdir import ProcDir
 from ipcwatch.scan.procs import HolderIndex
 from ipcwatch.scan.waits.decoders import DECODERS, may_wait_on_ipc
 from ipcwatch.scan.waits.records import (
@@ -41,19 +42,20 @@ class WaitFinder:
             self._clock_read = scheduler_now()
         return self._clock_read  # type: ignore[return-value]
 
-    def visit(self, pid: int, dir_fd: int, proc: Process) -> None:
-        """Sample every thread of one process (called while its /proc/PID directory fd is open)."""
+    def visit(self, pid: int, proc_dir: ProcDir, proc: Process) -> None:
+        """Sample every thread of one process (a visitor of the scan's /proc pass: most of what a one-thread
+        process needs was read by the pass itself, beside the object reads)."""
         if self.table is None or pid == self._self_pid or is_kernel_thread(proc):
             return
         threads: list[ThreadSample] = []
         problem, ipc_inode = None, None
         try:
-            if os.stat("task", dir_fd=dir_fd).st_nlink <= 3:  # 2 + one per thread: skip listing a lone thread
+            if proc_dir.task_links() <= 3:  # 2 + one per thread: skip listing a lone thread
                 if proc.state in ("Z", "X"):
                     return  # exited; a zombie leader with live threads is sampled thread by thread below
-                threads.append(self._thread(dir_fd, "", pid, proc.state, pid))
+                threads.append(self._thread(proc_dir, "", pid, proc.state, pid))
             else:
-                task_fd = os.open("task", DIR_FLAGS, dir_fd=dir_fd)
+                task_fd = os.open("task", DIR_FLAGS, dir_fd=proc_dir.fd)
                 try:
                     tids = [int(name) for name in os.listdir(task_fd) if name.isdigit()]
                 finally:
@@ -61,20 +63,20 @@ class WaitFinder:
                 for tid in tids:
                     try:
                         state = proc.state if tid == pid else None  # /proc/PID/stat is the main thread's
-                        threads.append(self._thread(dir_fd, f"task/{tid}/", tid, state, pid))
+                        threads.append(self._thread(proc_dir, f"task/{tid}/", tid, state, pid))
                     except PermissionError:
                         raise
                     except OSError:
                         continue  # the thread exited while we read it
             if any(t.kind in SYSV_KINDS for thread in threads for t in thread.targets):
-                ipc_inode = os.stat("ns/ipc", dir_fd=dir_fd).st_ino
+                ipc_inode = os.stat("ns/ipc", dir_fd=proc_dir.fd).st_ino
         except PermissionError:
             problem = f"could not read syscall file of {pid} (permission denied)"
         except OSError:
             return  # the process exited
         self.samples[pid] = ProcessSample(tuple(threads), problem, ipc_inode)
 
-    def _thread(self, dir_fd: int, prefix: str, tid: int, state: str | None, pid: int) -> ThreadSample:
+    def _thread(self, proc_dir: ProcDir, prefix: str, tid: int, state: str | None, pid: int) -> ThreadSample:
         """One thread; `state` is known for the main thread (the process's stat), else read only when it matters.
 
         The syscall file answers `running` for a running thread, so a sleeping thread costs one read unless it
@@ -82,7 +84,7 @@ class WaitFinder:
         """
         if state is not None and state not in ("S", "D"):
             return ThreadSample(tid, state, None)
-        raw = read_once(dir_fd, f"{prefix}syscall", 512)  # PermissionError: no access
+        raw = proc_dir.read(f"{prefix}syscall", 512)  # PermissionError: no access
         if raw.startswith(b"running"):
             return ThreadSample(tid, "R", None)
         head = raw.split(b" ", 1)[0]
@@ -92,12 +94,12 @@ class WaitFinder:
         if call is None or (name is not None and not may_wait_on_ipc(name, call.args)):
             return ThreadSample(tid, state or "?", name)  # most sleepers: a private futex, a nanosleep, ...
         if state is None:
-            state = sc.parse_thread_state(read_once(dir_fd, f"{prefix}stat", 1024)) or "?"
+            state = sc.parse_thread_state(proc_dir.read(f"{prefix}stat", 1024)) or "?"
         if name is None:  # asleep outside a system call (a page fault, a stop): wchan says where
-            return ThreadSample(tid, state, None, wchan=ThreadReader(dir_fd, prefix, state, "", ()).wchan())
+            return ThreadSample(tid, state, None, wchan=ThreadReader(proc_dir, prefix, state, "", ()).wchan())
         if decode is None or state not in ("S", "D"):
             return ThreadSample(tid, state, name)
-        thread = ThreadReader(dir_fd, prefix, state, name, call.args, pid)
+        thread = ThreadReader(proc_dir, prefix, state, name, call.args, pid)
         timeout = None
         try:
             targets, note = decode(thread)
@@ -110,7 +112,7 @@ class WaitFinder:
             thread.close()
         if not targets:
             return ThreadSample(tid, state, name, note=note, timeout=timeout)
-        since = waiting_since(dir_fd, prefix, self._clock())
+        since = waiting_since(proc_dir, prefix, self._clock())
         return ThreadSample(tid, state, name, thread.wchan(), targets, note, since, timeout)
 
     def attach(self, objects: list[IpcObject], index: HolderIndex) -> tuple[dict[str, list[Waiter]], WaitSamples]:

@@ -13,6 +13,7 @@ from ipcwatch.record import NamedTuple
 from ipcwatch.scan import syscalls as sc
 from ipcwatch.scan.anon import anon_ref
 from ipcwatch.scan.parsers import parse_fdinfo
+from ipcwatch.scan.procdir import ProcDir
 from ipcwatch.scan.sigset import mask_names, parse_mask
 from ipcwatch.scan.waits.records import MAX_PATH, PAGE_SIZE, OtherKind
 
@@ -44,13 +45,20 @@ class FileRef(NamedTuple):
 
 class ThreadReader:
     """One thread being decoded: names under `prefix` (its task/TID/ dir, or "" for a one-thread process)
-    relative to the process dir fd, its arguments, and a lazily opened /proc/PID/mem."""
+    relative to the process's directory, its arguments, and a lazily opened /proc/PID/mem."""
 
-    def __init__(self, dir_fd: int, prefix: str, state: str, syscall: str, args: tuple[int, ...], pid: int = 0):
-        self.dir_fd, self.prefix, self.state, self.pid = dir_fd, prefix, state, pid
+    def __init__(
+        self, proc_dir: ProcDir, prefix: str, state: str, syscall: str, args: tuple[int, ...], pid: int = 0
+    ) -> None:
+        self.proc_dir, self.prefix, self.state, self.pid = proc_dir, prefix, state, pid
         self.syscall, self.args = syscall, args
         self._mem: int | None = None
         self._wchan: str | None | bool = False
+
+    @property
+    def dir_fd(self) -> int:
+        """The /proc/PID directory fd (opened on first use: ProcessLookupError when the process is gone)."""
+        return self.proc_dir.fd
 
     def close(self) -> None:
         if self._mem is not None:
@@ -59,7 +67,7 @@ class ThreadReader:
     def wchan(self) -> str | None:
         if self._wchan is False:
             try:
-                text = read_once(self.dir_fd, f"{self.prefix}wchan", 256).decode("ascii", "replace").strip()
+                text = self.proc_dir.read(f"{self.prefix}wchan", 256).decode("ascii", "replace").strip()
             except OSError:
                 text = ""
             self._wchan = text if text and text != "0" else None
@@ -107,9 +115,15 @@ class ThreadReader:
 
     def file(self, fd: int) -> FileRef | str:
         """What fd refers to, or a note saying why it is not an IPC object."""
+        entry = self.proc_dir.fd_entry(fd)  # a pipe or a socket, as the pass read the fd table
+        if entry is not None and entry[0] in ("p", "s"):
+            kind, ref = (Kind.PIPE, Kind.PIPE) if entry[0] == "p" else (OtherKind.SOCKET, Kind.UNIX)
+            return FileRef(kind, f"{ref}:{entry[2]}", entry[2], None)
         name = f"fd/{fd}"
         try:
             link = os.readlink(name, dir_fd=self.dir_fd) if fd >= 0 else ""
+        except ProcessLookupError:
+            raise
         except OSError:
             link = ""
         if not link:
@@ -144,12 +158,12 @@ def scheduler_now() -> tuple[float, float] | None:
     return None if ours is None else (ours, time.time())
 
 
-def waiting_since(dir_fd: int, prefix: str, clock: tuple[float, float] | None) -> float | None:
+def waiting_since(proc_dir: ProcDir, prefix: str, clock: tuple[float, float] | None) -> float | None:
     """When the thread last ran (epoch seconds): its `se.exec_start` placed on the wall clock through ours."""
     if clock is None:
         return None
     try:
-        theirs = sc.parse_exec_start(read_once(dir_fd, f"{prefix}sched", 1 << 16))
+        theirs = sc.parse_exec_start(proc_dir.read(f"{prefix}sched", 1 << 16))
     except OSError:
         return None
     if theirs is None:

@@ -67,12 +67,18 @@ def test_the_twins_agree_on_a_live_child(holder, tmp_path: Path, mode: int, anon
     child, seg, st = holder
     root = _root_of(tmp_path, child)
     r, w, sock, efd, shm_fd = (int(n) for n in child.lines[0].split())
-    results = [impl(root, [st.st_dev], mode, anon) for impl in _impls()]
+    results = [impl(root, [st.st_dev], mode, anon, anon) for impl in _impls()]  # the waits read with the fdinfo
     for records in results:
         assert len(records) == 1
-        pid, stat, uid, cmdline, fds, maps, ipc = records[0]
+        pid, stat, uid, cmdline, fds, maps, ipc, waits = records[0]
         assert (pid, uid) == (child.pid, 0) and procs.parse_stat(stat)[3] == procs.parse_stat(results[0][0][1])[3]
-        assert (cmdline, fds, maps, ipc) == results[0][0][3:]
+        assert (cmdline, fds, maps, ipc) == results[0][0][3:7]
+        if anon:  # one thread asleep in read(0): what the blocked-thread sampling needs, read by the pass
+            links, syscall, wchan, sched = waits
+            assert links == 3 and syscall.startswith(b"0 0x0 ") and results[0][0][7][:3] == waits[:3]
+            assert isinstance(wchan, bytes) and b"se.exec_start" in sched
+        else:
+            assert waits is None
         assert cmdline.startswith(os.fsencode(sys.executable) + b"\0-c\0")
         assert {(e[1], e[3]) for e in _by_kind(fds, "p")} >= {(r, "r"), (w, "w")}
         assert any(e[1] == sock for e in _by_kind(fds, "s"))
@@ -110,7 +116,7 @@ def test_every_process_of_the_host_is_read_with_a_low_fd_limit() -> None:
             records = impl("/proc", [], procfd.MAPS_FALLBACK, True)
             assert len(pids & {r[0] for r in records}) >= len(pids) - 5, (len(pids), len(records))
         visited = []
-        config = procs.ProcPassConfig(visitors=[lambda pid, dir_fd, proc: visited.append(os.fstat(dir_fd).st_ino)])
+        config = procs.ProcPassConfig(visitors=[lambda pid, d, proc: visited.append(os.fstat(d.fd).st_ino)])
         index = procs.scan_processes(config)
         assert len(visited) >= len(index.processes) - 5 > 50, (len(visited), len(index.processes))
         assert len(os.listdir("/proc/self/fd")) == before
