@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from ipcwatch.native import IMPLEMENTATION, HexdumpStream
+from ipcwatch.native.hexformat import IMPLEMENTATION, HexdumpStream
 
 CHUNK = 4 << 20
 TARGET_HELPER_MBS = 1000.0

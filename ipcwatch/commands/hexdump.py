@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ipcwatch.native import HexdumpStream  # noqa: PLC0415 - only this command needs the helper
+    from ipcwatch.native.hexformat import HexdumpStream  # noqa: PLC0415 - only this command needs the helper
     from ipcwatch.shmread import READABLE_KINDS, AttachRefused, SourceError, open_source  # noqa: PLC0415
 
     obj = require_object(args.ref, READABLE_KINDS)

@@ -11,7 +11,7 @@ from ipcwatch.procfs import read_once
 from ipcwatch.scan.parsers import parse_stat
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-_WAIT_FILES = ("syscall", "wchan", "sched")  # read_processes' waits, after task's link count
+_WAIT_FILES = ("syscall", "wchan", "sched")  # read_processes' waits, after task's link count (one-thread names)
 
 
 class ProcDir:
@@ -21,17 +21,14 @@ class ProcDir:
     Anything else is read through the /proc/PID directory, opened on first use: `fd` raises ProcessLookupError
     (and sets `lost`) when the process is gone or its pid was recycled since the pass."""
 
-    __slots__ = ("pid", "start", "lost", "_root_fd", "_fd", "_read", "_links", "_fds", "_fd_map")
+    __slots__ = ("pid", "start", "lost", "_root_fd", "_fd", "_waits", "_fds")
 
     def __init__(
         self, root_fd: int, pid: int, start: int, waits: tuple | None = None, fds: list[FdEntry] | None = None
     ) -> None:
         self.pid, self.start, self.lost = pid, start, False
         self._root_fd, self._fd = root_fd, -1
-        self._links: int | None = waits[0] if waits else None
-        self._read = {n: v for n, v in zip(_WAIT_FILES, waits[1:], strict=True) if v is not None} if waits else {}
-        self._fds = fds
-        self._fd_map: dict[int, FdEntry] | None = None
+        self._waits, self._fds = waits, fds
 
     @property
     def fd(self) -> int:
@@ -52,7 +49,7 @@ class ProcDir:
 
     def read(self, name: str, size: int) -> bytes:
         """One read of a file under the directory (`read_once`), or what the pass read of it."""
-        got = self._read.get(name)
+        got = self._waits[_WAIT_FILES.index(name) + 1] if self._waits and name in _WAIT_FILES else None
         if got is None:
             return read_once(self.fd, name, size)
         if isinstance(got, int):
@@ -61,15 +58,14 @@ class ProcDir:
 
     def task_links(self) -> int:
         """st_nlink of task: 2 + its threads."""
-        return self._links if self._links is not None else os.stat("task", dir_fd=self.fd).st_nlink
+        return self._waits[0] if self._waits else os.stat("task", dir_fd=self.fd).st_nlink
 
     def fd_entry(self, fd: int) -> FdEntry | None:
         """The pass's entry for one fd (None: not given, or not in the table the pass kept)."""
-        if self._fds is None:
-            return None
-        if self._fd_map is None:
-            self._fd_map = {entry[1]: entry for entry in self._fds}
-        return self._fd_map.get(fd)
+        for entry in self._fds or ():  # asked once or twice per process: no index built
+            if entry[1] == fd:
+                return entry
+        return None
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, get_current_worker
 
-from ipcwatch.native import LINE_BYTES
+from ipcwatch.native.hexformat import LINE_BYTES
 from ipcwatch.shmread import ByteSource, SourceError, Status, search
 from ipcwatch.text import escape, human_size, parse_size
 from ipcwatch.tui.widgets.footer import KeyFooter

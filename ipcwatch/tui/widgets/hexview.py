@@ -17,7 +17,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ipcwatch.native import LINE_BYTES, format_line
+from ipcwatch.native.hexformat import LINE_BYTES, format_line
 from ipcwatch.shmread import ByteSource, SourceError
 
 PAGE_BYTES = 4096  # one read per 256 lines

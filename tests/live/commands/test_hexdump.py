@@ -12,7 +12,7 @@ import sysv_ipc
 
 from ipcwatch import shmread
 from ipcwatch.cli import main
-from ipcwatch.native import hexdump
+from ipcwatch.native.hexformat import hexdump
 from ipcwatch.text import parse_size
 from tests.conftest import needs_root, shm_row, wait_until
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from textual.app import App
 
-from ipcwatch.native import hexdump
+from ipcwatch.native.hexformat import hexdump
 from ipcwatch.scan import IpcObject, sysv
 from ipcwatch.scan.procs import HolderIndex
 from ipcwatch.shmread import ByteSource, FileSource, Status, open_source

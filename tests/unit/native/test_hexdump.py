@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import ipcwatch.native as native
-from ipcwatch.native import HexdumpStream, pyhexdump
+import ipcwatch.native.hexformat as native
+from ipcwatch.native import pyhexdump
+from ipcwatch.native.hexformat import HexdumpStream
 
 try:
     from ipcwatch.native import _hexdump
