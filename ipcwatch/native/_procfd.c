@@ -39,6 +39,11 @@
  *     one whose directory
  *     cannot be opened (gone since the listing) is left out. OSError when proc_root cannot be read. It lives in
  *     _procfd_batch.c and _procfd_process.c.
+ * ns_keys(proc_root, types) -> [(pid, (key, ...), task_links), ...]
+ *     For every process under proc_root, in directory order (one directory open at a time, the GIL released
+ *     throughout): per namespace type of `types` (a tuple of names such as "ipc"), the (st_dev, st_ino) of its
+ *     ns/TYPE, or the errno stat'ing it; and the st_nlink of its task directory (threads + 2) or None. A process
+ *     whose directory cannot be opened (gone since the listing) is left out. It lives in _procfd_batch.c.
  * shared_maps(maps_fd) -> list[(mode, st_dev, inode, path)]
  *     The shared file-backed mappings of an open /proc/PID/maps, in address order, through PROCMAP_QUERY (Linux
  *     6.11+): mode "r", "w", "rw" or "-", path the mapping's name as bytes. OSError(ENOTTY or EINVAL) on kernels
@@ -351,6 +356,7 @@ static PyMethodDef methods[] = {
     {"pipe_fills", procfd_pipe_fills, METH_VARARGS, "(queued, capacity) of each pipe through its read ends, or None."},
     {"shared_maps", procfd_shared_maps, METH_VARARGS, "Shared file-backed mappings of an open maps fd."},
     {"read_processes", procfd_read_processes, METH_VARARGS, "stat, uid, cmdline, fd table and mappings of every process."},
+    {"ns_keys", procfd_ns_keys, METH_VARARGS, "The namespaces and thread count of every process."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -33,6 +33,7 @@ int procfd_collect_devs(PyObject *file_devs, unsigned long long **out, Py_ssize_
 PyObject *procfd_pipe_fills(PyObject *self, PyObject *args);      /* _procfd_pipe.c */
 PyObject *procfd_shared_maps(PyObject *self, PyObject *args);     /* _procfd_maps.c */
 PyObject *procfd_read_processes(PyObject *self, PyObject *args);  /* _procfd_batch.c */
+PyObject *procfd_ns_keys(PyObject *self, PyObject *args);         /* _procfd_batch.c */
 PyObject *procfd_fd_table(PyObject *self, PyObject *args);        /* _procfd_process.c */
 
 #endif

@@ -11,10 +11,14 @@
 #include "_procfd.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "_grow.h"
 
 #define DIR_BUF (32 * 1024)
 #define NAME_AT 19  /* offsetof(struct linux_dirent64, d_name) */
@@ -34,8 +38,11 @@ static long long pid_of(const char *name)
     return pid;
 }
 
-/* Every process under the open proc root, in directory order. Without the GIL; 0 or an errno. */
-static int read_all(Store *s, int root_fd)
+typedef int (*Visit)(void *ctx, int dir_fd, long long pid);  /* 0, or an errno that ends the walk */
+
+/* visit(ctx, its directory fd, pid) for every process under the open proc root, in directory order, one directory
+ * open at a time. Without the GIL; 0 or an errno. */
+static int walk(int root_fd, Visit visit, void *ctx)
 {
     char *buf = malloc(DIR_BUF);
     if (buf == NULL)
@@ -63,7 +70,7 @@ static int read_all(Store *s, int root_fd)
             int dir_fd = openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (dir_fd < 0)
                 continue;               /* gone since the listing */
-            err = procfd_read_dir(s, dir_fd, pid);
+            err = visit(ctx, dir_fd, pid);
             close(dir_fd);
         }
         if (err != 0)
@@ -71,6 +78,11 @@ static int read_all(Store *s, int root_fd)
     }
     free(buf);
     return err;
+}
+
+static int read_one(void *store, int dir_fd, long long pid)
+{
+    return procfd_read_dir(store, dir_fd, pid);
 }
 
 PyObject *procfd_read_processes(PyObject *self, PyObject *args)
@@ -101,7 +113,7 @@ PyObject *procfd_read_processes(PyObject *self, PyObject *args)
     if (root_fd < 0)
         err = errno;
     else {
-        err = read_all(s, root_fd);
+        err = walk(root_fd, read_one, s);
         close(root_fd);
     }
     Py_END_ALLOW_THREADS
@@ -121,5 +133,108 @@ PyObject *procfd_read_processes(PyObject *self, PyObject *args)
 done:
     Py_DECREF(root_bytes);
     PyMem_Free(devs);
+    return result;
+}
+
+/* ns_keys: the namespaces of every process, for the discovery (see _procfd.c). */
+#define MAX_TYPES 8
+
+typedef struct {
+    long long pid;
+    int err[MAX_TYPES];                 /* 0: dev and ino read; else the errno of fstatat ns/TYPE */
+    unsigned long long dev[MAX_TYPES], ino[MAX_TYPES];
+    long long links;                    /* st_nlink of task (threads + 2), -1 when it cannot be stat'ed */
+} NsRead;
+
+typedef struct {
+    NsRead *items;
+    size_t n, cap;
+    char paths[MAX_TYPES][32];          /* "ns/TYPE" */
+    Py_ssize_t ntypes;
+} NsList;
+
+static int ns_one(void *ctx, int dir_fd, long long pid)
+{
+    NsList *l = ctx;
+    if (grow((void **)&l->items, &l->cap, l->n + 1, sizeof(NsRead)) < 0)
+        return ENOMEM;
+    NsRead *r = &l->items[l->n++];
+    struct stat st;
+    r->pid = pid;
+    for (Py_ssize_t t = 0; t < l->ntypes; t++) {
+        r->err[t] = fstatat(dir_fd, l->paths[t], &st, 0) == 0 ? 0 : errno;
+        r->dev[t] = r->err[t] ? 0 : (unsigned long long)st.st_dev;
+        r->ino[t] = r->err[t] ? 0 : (unsigned long long)st.st_ino;
+    }
+    r->links = fstatat(dir_fd, "task", &st, 0) == 0 ? (long long)st.st_nlink : -1;
+    return 0;
+}
+
+static PyObject *ns_tuple(const NsList *l, const NsRead *r)
+{
+    PyObject *keys = PyTuple_New(l->ntypes);
+    for (Py_ssize_t t = 0; keys != NULL && t < l->ntypes; t++) {
+        PyObject *key = r->err[t] ? PyLong_FromLong(r->err[t]) : Py_BuildValue("(KK)", r->dev[t], r->ino[t]);
+        if (key == NULL)
+            Py_CLEAR(keys);
+        else
+            PyTuple_SET_ITEM(keys, t, key);
+    }
+    if (keys == NULL)
+        return NULL;
+    if (r->links < 0)
+        return Py_BuildValue("(LNO)", r->pid, keys, Py_None);
+    return Py_BuildValue("(LNL)", r->pid, keys, r->links);
+}
+
+PyObject *procfd_ns_keys(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *root_bytes, *types;
+    if (!PyArg_ParseTuple(args, "O&O!:ns_keys", PyUnicode_FSConverter, &root_bytes, &PyTuple_Type, &types))
+        return NULL;
+    PyObject *result = NULL;
+    NsList l = {0};
+    l.ntypes = PyTuple_GET_SIZE(types);
+    if (l.ntypes > MAX_TYPES) {
+        PyErr_SetString(PyExc_ValueError, "at most 8 namespace types");
+        goto done;
+    }
+    for (Py_ssize_t t = 0; t < l.ntypes; t++) {
+        const char *name = PyUnicode_Check(PyTuple_GET_ITEM(types, t)) ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(types, t))
+                                                                         : NULL;
+        if (name == NULL || strlen(name) > 16 || strchr(name, '/') != NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "types must be namespace type names");
+            goto done;
+        }
+        snprintf(l.paths[t], sizeof l.paths[t], "ns/%s", name);
+    }
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int root_fd = open(PyBytes_AS_STRING(root_bytes), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        err = errno;
+    else {
+        err = walk(root_fd, ns_one, &l);
+        close(root_fd);
+    }
+    Py_END_ALLOW_THREADS
+    if (err != 0) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
+    result = PyList_New((Py_ssize_t)l.n);
+    for (size_t i = 0; result != NULL && i < l.n; i++) {
+        PyObject *item = ns_tuple(&l, &l.items[i]);
+        if (item == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, (Py_ssize_t)i, item);
+    }
+done:
+    free(l.items);
+    Py_DECREF(root_bytes);
     return result;
 }

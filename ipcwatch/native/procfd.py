@@ -14,6 +14,8 @@ this pure-Python twin.
                                                 #  | None, ...]
     shared_maps(maps_fd)                        # [(mode, st_dev, inode, path bytes), ...] through PROCMAP_QUERY;
                                                 # OSError(ENOTTY or EINVAL) on kernels before 6.11
+    ns_keys(proc_root, types)                   # [(pid, ((st_dev, st_ino) | errno, ...), task_links | None)]
+                                                # per process: each ns/TYPE of types, task's link count
     read_processes(proc_root, file_devs, maps_mode, read_anon, read_waits=False)
         # [(pid, stat, uid, cmdline, fds, maps, ipc, waits) | (pid, stat errno), ...]: every process under
         # proc_root in one call (see _procfd.c: maps a list, the maps text's SysV and /dev/shm lines as bytes, an
@@ -310,11 +312,52 @@ def py_read_processes(
     return out
 
 
+def ns_keys_of(pid: int, dir_fd: int, types: tuple[str, ...]) -> tuple:
+    """One process's entry of `ns_keys`, through its open /proc/PID directory fd."""
+    keys: list[tuple[int, int] | int] = []
+    for ns_type in types:
+        try:
+            st = os.stat(f"ns/{ns_type}", dir_fd=dir_fd)
+        except OSError as exc:
+            keys.append(exc.errno or errno.EIO)
+        else:
+            keys.append((st.st_dev, st.st_ino))
+    try:
+        links: int | None = os.stat("task", dir_fd=dir_fd).st_nlink
+    except OSError:
+        links = None
+    return (pid, tuple(keys), links)
+
+
+def py_ns_keys(proc_root: str, types: tuple[str, ...]) -> list[tuple]:
+    """The pure-Python twin of `_procfd.ns_keys`."""
+    if len(types) > 8 or not all(isinstance(t, str) and len(t) <= 16 and "/" not in t for t in types):
+        raise ValueError("types must be at most 8 namespace type names")
+    out: list[tuple] = []
+    root_fd = os.open(proc_root, _DIR_FLAGS)
+    try:
+        for name in os.listdir(root_fd):
+            if not (name.isascii() and name.isdigit()) or len(name) > 18:
+                continue
+            try:
+                dir_fd = os.open(name, _DIR_FLAGS, dir_fd=root_fd)
+            except OSError:
+                continue  # gone since the listing
+            try:
+                out.append(ns_keys_of(int(name), dir_fd, types))
+            finally:
+                os.close(dir_fd)
+    finally:
+        os.close(root_fd)
+    return out
+
+
 _c = compiled("_procfd")
 fd_table = _c.fd_table if _c else py_fd_table
 pipe_fills = _c.pipe_fills if _c else py_pipe_fills
 shared_maps = _c.shared_maps if _c else py_shared_maps
 read_processes = _c.read_processes if _c else py_read_processes
+ns_keys = _c.ns_keys if _c else py_ns_keys
 IMPLEMENTATION = "c" if _c else "python"
 
 __all__ = [
@@ -328,7 +371,10 @@ __all__ = [
     "SharedMap",
     "fd_table",
     "pipe_fills",
+    "ns_keys",
+    "ns_keys_of",
     "py_fd_table",
+    "py_ns_keys",
     "py_pipe_fills",
     "py_read_processes",
     "py_shared_maps",

@@ -12,9 +12,11 @@ readable (not root). Pure data: nothing here enters or changes a namespace (ipcw
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Mapping
 
+from ipcwatch.native.procfd import ns_keys, ns_keys_of
 from ipcwatch.record import field, record, replace
 from ipcwatch.scan.model import ScanError
 from ipcwatch.text import escape
@@ -226,30 +228,26 @@ class NamespaceCollector:
         return (ns_type, st.st_dev, st.st_ino)
 
     def visit(self, pid: int, dir_fd: int, _process: object = None) -> None:
-        """Note the namespaces of the process behind an open /proc/PID directory fd (vanished: skipped)."""
+        """Note the namespaces of the process behind an open /proc/PID directory fd (`ns_keys` reads them so)."""
+        self.add(*ns_keys_of(pid, dir_fd, self.types))
+
+    def add(self, pid: int, keys: tuple[tuple[int, int] | int, ...], links: int | None) -> None:
+        """Note one process's namespaces as `ns_keys` gives them: per type the (st_dev, st_ino) of its ns/TYPE or
+        the errno stat'ing it (gone: stop there; EACCES, not root: not seen through it), task's link count."""
         mine: dict[str, NsKey] = {}
-        for ns_type in self.types:
-            try:
-                key = self._key(ns_type, os.stat(f"ns/{ns_type}", dir_fd=dir_fd))
-            except _GONE:
-                return
-            except OSError:
-                continue  # EACCES (not root, another user's process): that namespace is not seen through it
+        for ns_type, got in zip(self.types, keys, strict=True):
+            if got.__class__ is int:
+                if got in (errno.ENOENT, errno.ESRCH):
+                    return
+                continue
+            key = (ns_type, *got)
             mine[ns_type] = key
             self._pids.setdefault(key, []).append(pid)
             host_mnt = key == self._host.get("mnt")
-            if ns_type == "mnt" and not host_mnt and key not in self._single and self._threads(dir_fd) == 1:
+            if ns_type == "mnt" and not host_mnt and key not in self._single and links == 3:  # one thread
                 self._single[key] = pid
         if mine:
             self._of_pid[pid] = mine
-
-    @staticmethod
-    def _threads(dir_fd: int) -> int | None:
-        """Thread count: procfs gives /proc/PID/task a link count of 2 + threads."""
-        try:
-            return os.stat("task", dir_fd=dir_fd).st_nlink - 2
-        except OSError:
-            return None
 
     def visit_fd_link(self, pid: int, fd: int, link: str) -> None:
         """Note an nsfs fd (`link` is what readlink gave for /proc/PID/fd/FD) as a pin of its namespace."""
@@ -341,10 +339,21 @@ def discover(
     """Walk /proc once (namespaces of every process, and nsfs fds when `fds`) plus the nsfs bind mounts."""
     collector = NamespaceCollector(proc_root, types)
     try:
-        proc_fd = os.open(proc_root, _DIR_FLAGS)
+        if fds:
+            _walk_with_fds(collector, proc_root)
+        else:  # every directory read in one native call, the GIL released (the scan's discovery: ~3 ms less at 9k)
+            for pid, keys, links in ns_keys(proc_root, collector.types):
+                collector.add(pid, keys, links)
     except OSError as exc:
         collector.errors.append(ScanError(proc_root, exc.strerror or str(exc)))
         return collector.result()
+    collector.read_mounts(mountinfo)
+    return collector.result()
+
+
+def _walk_with_fds(collector: NamespaceCollector, proc_root: str) -> None:
+    """Each /proc/PID in turn: its namespaces and its nsfs fds."""
+    proc_fd = os.open(proc_root, _DIR_FLAGS)
     try:
         for name in os.listdir(proc_fd):
             if not name.isdigit():
@@ -355,14 +364,11 @@ def discover(
                 continue  # vanished since listdir
             try:
                 collector.visit(int(name), dir_fd)
-                if fds:
-                    collector.read_fds(int(name), dir_fd)
+                collector.read_fds(int(name), dir_fd)
             finally:
                 os.close(dir_fd)
     finally:
         os.close(proc_fd)
-    collector.read_mounts(mountinfo)
-    return collector.result()
 
 
 def with_fd_pins(

@@ -3,17 +3,19 @@ mode, and the batch never holds an fd per process."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from ipcwatch.native import procfd
 from ipcwatch.scan import procs
-from tests.conftest import Child, Cleanup, needs_root
+from tests.conftest import Child, Cleanup, needs_root, wait_until
 
 try:
     from ipcwatch.native import _procfd
@@ -67,6 +69,8 @@ def test_the_twins_agree_on_a_live_child(holder, tmp_path: Path, mode: int, anon
     child, seg, st = holder
     root = _root_of(tmp_path, child)
     r, w, sock, efd, shm_fd = (int(n) for n in child.lines[0].split())
+    with open(f"/proc/{child.pid}/syscall", "rb") as f:  # asleep in read(0) (READY is printed just before)
+        wait_until(lambda: f.seek(0) == 0 and f.read().startswith(b"0 0x0 "))
     results = [impl(root, [st.st_dev], mode, anon, anon) for impl in _impls()]  # the waits read with the fdinfo
     for records in results:
         assert len(records) == 1
@@ -140,3 +144,37 @@ def test_a_process_gone_between_listing_and_reading_is_skipped(spawn, tmp_path: 
     child.stop()
     for impl in _impls():
         assert impl(root, [], procfd.MAPS_QUERY, True) == []  # its /proc/PID is gone: nothing, no error
+
+
+def test_the_twins_agree_on_every_processs_namespaces(spawn, tmp_path: Path) -> None:
+    """ns_keys: each ns/TYPE's (st_dev, st_ino) or errno and task's link count, read alike by the helper and its twin
+    (one child in new namespaces, one threaded, this process; a name that is no namespace type gives its errno)."""
+    child = spawn("import sys; print('READY', flush=True); sys.stdin.read()")
+    threaded = spawn(
+        "import sys, threading; threading.Thread(target=sys.stdin.read).start(); print('READY', flush=True)"
+    )
+    unshared = subprocess.Popen(["unshare", "--ipc", "--net", "sleep", "60"])
+    try:
+        wait_until(lambda: os.readlink(f"/proc/{unshared.pid}/exe").endswith("/sleep"))  # unshared, then exec'd
+        root = _root_of(tmp_path, child, threaded, SimpleNamespace(pid=os.getpid()), SimpleNamespace(pid=unshared.pid))
+        types = ("ipc", "mnt", "net", "nosuch")
+        results = [sorted(impl(root, types)) for impl in (procfd.py_ns_keys, *([_procfd.ns_keys] if _procfd else []))]
+        assert all(r == results[0] for r in results)
+        by_pid = {pid: (keys, links) for pid, keys, links in results[0]}
+        for pid in (child.pid, os.getpid()):
+            keys, links = by_pid[pid]
+            assert keys[:3] == tuple(
+                (os.stat(f"/proc/{pid}/ns/{t}").st_dev, os.stat(f"/proc/{pid}/ns/{t}").st_ino) for t in types[:3]
+            )
+            assert keys[3] == errno.ENOENT
+        assert by_pid[child.pid][1] == 3 and by_pid[threaded.pid][1] == 4
+        assert by_pid[unshared.pid][0][0] != by_pid[child.pid][0][0]  # another IPC namespace
+        assert by_pid[unshared.pid][0][1] == by_pid[child.pid][0][1]  # the same mount namespace
+        for impl in (procfd.py_ns_keys, *([_procfd.ns_keys] if _procfd else [])):
+            with pytest.raises(ValueError):
+                impl(root, ("ipc/../../x",))
+            with pytest.raises(OSError):
+                impl(str(tmp_path / "nowhere"), types)
+    finally:
+        unshared.kill()
+        unshared.wait()
