@@ -80,6 +80,17 @@ static int walk(int root_fd, Visit visit, void *ctx)
     return err;
 }
 
+/* walk under the proc root at `path`. Without the GIL; 0 or an errno. */
+static int walk_root(const char *path, Visit visit, void *ctx)
+{
+    int root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return errno;
+    int err = walk(root_fd, visit, ctx);
+    close(root_fd);
+    return err;
+}
+
 static int read_one(void *store, int dir_fd, long long pid)
 {
     return procfd_read_dir(store, dir_fd, pid);
@@ -107,15 +118,9 @@ PyObject *procfd_read_processes(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    int err = 0;
+    int err;
     Py_BEGIN_ALLOW_THREADS
-    int root_fd = open(PyBytes_AS_STRING(root_bytes), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0)
-        err = errno;
-    else {
-        err = walk(root_fd, read_one, s);
-        close(root_fd);
-    }
+    err = walk_root(PyBytes_AS_STRING(root_bytes), read_one, s);
     Py_END_ALLOW_THREADS
     if (err != 0) {
         errno = err;
@@ -210,15 +215,9 @@ PyObject *procfd_ns_keys(PyObject *self, PyObject *args)
         }
         snprintf(l.paths[t], sizeof l.paths[t], "ns/%s", name);
     }
-    int err = 0;
+    int err;
     Py_BEGIN_ALLOW_THREADS
-    int root_fd = open(PyBytes_AS_STRING(root_bytes), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0)
-        err = errno;
-    else {
-        err = walk(root_fd, ns_one, &l);
-        close(root_fd);
-    }
+    err = walk_root(PyBytes_AS_STRING(root_bytes), ns_one, &l);
     Py_END_ALLOW_THREADS
     if (err != 0) {
         errno = err;

@@ -30,7 +30,7 @@ import errno
 import os
 import stat as stat_mod
 import struct
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 from ipcwatch.kinds import Kind
 from ipcwatch.native.compiled import compiled
@@ -293,6 +293,15 @@ def py_read_processes(
     if maps_mode not in (MAPS_NONE, MAPS_QUERY, MAPS_FALLBACK, MAPS_TEXT):
         raise ValueError("maps_mode must be 0, 1, 2 or 3")
     out: list[ProcessRecord] = []
+    for pid, dir_fd in _each_process(proc_root):
+        record, maps_mode = _read_one(pid, dir_fd, file_devs, maps_mode, read_anon, read_waits)
+        out.append(record)
+    return out
+
+
+def _each_process(proc_root: str) -> Iterator[tuple[int, int]]:
+    """(pid, its open directory fd) for every process under proc_root, in directory order, one open at a time
+    (closed when the caller asks for the next); OSError when proc_root cannot be read."""
     root_fd = os.open(proc_root, _DIR_FLAGS)
     try:
         for name in os.listdir(root_fd):
@@ -303,13 +312,11 @@ def py_read_processes(
             except OSError:
                 continue  # gone since the listing
             try:
-                record, maps_mode = _read_one(int(name), dir_fd, file_devs, maps_mode, read_anon, read_waits)
+                yield int(name), dir_fd
             finally:
                 os.close(dir_fd)
-            out.append(record)
     finally:
         os.close(root_fd)
-    return out
 
 
 def ns_keys_of(pid: int, dir_fd: int, types: tuple[str, ...]) -> tuple:
@@ -333,23 +340,7 @@ def py_ns_keys(proc_root: str, types: tuple[str, ...]) -> list[tuple]:
     """The pure-Python twin of `_procfd.ns_keys`."""
     if len(types) > 8 or not all(isinstance(t, str) and len(t) <= 16 and "/" not in t for t in types):
         raise ValueError("types must be at most 8 namespace type names")
-    out: list[tuple] = []
-    root_fd = os.open(proc_root, _DIR_FLAGS)
-    try:
-        for name in os.listdir(root_fd):
-            if not (name.isascii() and name.isdigit()) or len(name) > 18:
-                continue
-            try:
-                dir_fd = os.open(name, _DIR_FLAGS, dir_fd=root_fd)
-            except OSError:
-                continue  # gone since the listing
-            try:
-                out.append(ns_keys_of(int(name), dir_fd, types))
-            finally:
-                os.close(dir_fd)
-    finally:
-        os.close(root_fd)
-    return out
+    return [ns_keys_of(pid, dir_fd, types) for pid, dir_fd in _each_process(proc_root)]
 
 
 _c = compiled("_procfd")
