@@ -1,17 +1,27 @@
 """The cyclic collector while the dashboard runs: off for the first scan, then on for the young generations only,
-off again while each scan and its rows are built (what they made then frozen out of its walks), with a full
-collection run by the scan worker before it scans when garbage may have piled up.
+off again while each scan and its rows are built (a big one then frozen out of its walks), with the scan worker
+sweeping what is not frozen every SWEEP_EVERY seconds and thawing everything for a full collection when garbage may
+have piled up in the frozen heap.
 
 Each scan builds a heap of acyclic objects (snapshot and rows) freed by reference counting when the next one is
 shown. Left to itself, the collector walks the whole heap (every object of the last two scans) whenever a quarter
 of it is new, i.e. about every scan: 45,000 objects, 90-240 ms holding the GIL, which any key pressed meanwhile
 waited for (the slow keys and view switches under that load). Even the young collections walked a whole scan once
 it was built with the collector off (scan() turns it off): the first gen-0 and gen-1 collections after it, in the
-scan worker, 100-172 ms and 51-144 ms at 54,000 objects; hence the freeze. Young collections (a few ms) still free
-most cyclic garbage the UI makes; what reaches the old generation, or is frozen with a scan, waits for a full
-collection: one that thaws everything first, run when the frozen heap (as a scan leaves it) has grown by a quarter
-over its smallest size since the last one (as CPython's own rule for full collections) and FULL_EVERY seconds have
-passed, or in any case after FULL_LATEST seconds.
+scan worker, 100-172 ms and 51-144 ms at 54,000 objects; hence the freeze of a build of FREEZE_ABOVE objects or more.
+
+A freeze takes the UI's live objects with it, and the UI makes cyclic garbage at a steady rate whatever the host:
+every line textual renders is a Strip that caches itself (a reference cycle), dropped at the next refresh or cache
+eviction, besides dialogs, workers and timers. Frozen at every scan (the 10-minute churn soak, 150 objects, a scan
+a second), 2-3,000 such objects a second waited for a thaw (130-190,000 at each full collection a minute, 290,000
+objects live), the full collection's walk and frees took 270-330 ms holding the GIL, and the dashboard's RSS grew
+by 20.5 % after warm-up. So a small build (the young collections walk it in a few ms) is not frozen, and a sweep,
+a full collection WITHOUT thawing, frees every SWEEP_EVERY seconds the cycles that outlived the young generations
+since the last freeze, then freezes what survived (so the next sweep walks only what is new). Under a big scan every
+build is frozen and a sweep finds little. What is frozen and dies later waits for a full collection that thaws
+everything first: when the frozen heap (as a freeze leaves it) has grown by a quarter over its smallest size since
+the last one (as CPython's own rule for full collections) and FULL_EVERY seconds have passed, or in any case after
+FULL_LATEST seconds.
 """
 
 from __future__ import annotations
@@ -21,7 +31,9 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 
-FULL_EVERY = 60.0  # seconds at least between full collections
+FREEZE_ABOVE = 20_000  # a build that left this many young objects is frozen (the young walks would take 10 ms+)
+SWEEP_EVERY = 10.0  # seconds between sweeps: full collections of what is not frozen
+FULL_EVERY = 60.0  # seconds at least between full collections (everything thawed)
 FULL_LATEST = 600.0  # seconds at most between full collections
 GROWTH = 1.25  # a full collection is due when the frozen heap has grown by this factor over its lowest since the last
 NEVER = 2**31 - 1  # a gen-1 count the collector never reaches: no automatic full collection
@@ -32,14 +44,19 @@ class Collector:
     `restore` when the app ends (the collector as it was found, nothing frozen: tests run apps in-process)."""
 
     def __init__(
-        self, every: float = FULL_EVERY, clock: Callable[[], float] = time.monotonic, latest: float = FULL_LATEST
+        self,
+        every: float = FULL_EVERY,
+        clock: Callable[[], float] = time.monotonic,
+        latest: float = FULL_LATEST,
+        sweep: float = SWEEP_EVERY,
+        freeze_above: int = FREEZE_ABOVE,
     ) -> None:
-        self.every, self.latest, self.clock = every, latest, clock
+        self.every, self.latest, self.sweep, self.freeze_above, self.clock = every, latest, sweep, freeze_above, clock
         self._found: tuple[bool, tuple[int, int, int]] | None = None  # (enabled, thresholds) before `pause`
         self._resumed = False  # `resume` acts once: a scan running elsewhere turns the collector off meanwhile too
-        self._last_full = clock()
-        self._frozen = self._lowest = 0  # the frozen heap's size as the last scan left it, its smallest since the
-        # last full collection (0: no scan since)
+        self._last_full = self._last_sweep = clock()
+        self._frozen = self._lowest = 0  # the frozen heap's size as the last freeze left it, its smallest since the
+        # last full collection (0: no freeze since)
 
     def pause(self) -> None:
         """Off until the first scan is shown (its large acyclic heap would be walked again and again as it grows)."""
@@ -59,14 +76,15 @@ class Collector:
             young, middle, _ = self._found[1]
             gc.freeze()
             gc.set_threshold(young, middle, NEVER)
-            self._last_full = self.clock()
+            self._last_full = self._last_sweep = self.clock()
             gc.enable()
 
     @contextlib.contextmanager
     def building(self) -> Iterator[None]:
         """Around a scan and its rows (in the scan worker, once the first scan is shown): the collector off (in
-        every thread, as scan() does), then everything alive frozen out of its walks, the collector as it was.
-        The frozen scan is acyclic: reference counting frees it as the next one replaces it."""
+        every thread, as scan() does), then, if the build left `freeze_above` young objects or more, everything
+        alive frozen out of its walks, the collector as it was. The frozen scan is acyclic: reference counting
+        frees it as the next one replaces it."""
         if not self._resumed:  # the first scan: the collector is already off, `resume` freezes
             yield
             return
@@ -75,24 +93,35 @@ class Collector:
         try:
             yield
         finally:
-            gc.freeze()
-            self._frozen = gc.get_freeze_count()
-            self._lowest = min(self._lowest, self._frozen) if self._lowest else self._frozen
+            if gc.get_count()[0] >= self.freeze_above:
+                self._freeze()
             if enabled:
                 gc.enable()
 
     def collect_if_due(self) -> None:
-        """A full collection, everything thawed first, when due (see the module): call it off the UI thread, before
-        scanning."""
+        """A full collection, everything thawed first, or else a sweep, when due (see the module): call it off the
+        UI thread, before scanning."""
         if not self._resumed or not gc.isenabled():
             return
-        age = self.clock() - self._last_full
+        now = self.clock()
+        age = now - self._last_full
         grown = self._lowest and self._frozen >= self._lowest * GROWTH
         if age >= self.latest or (age >= self.every and grown):
             gc.unfreeze()
             gc.collect()
             gc.freeze()
-            self._last_full, self._lowest = self.clock(), 0
+            self._last_full = self._last_sweep = now
+            self._lowest = 0
+        elif now - self._last_sweep >= self.sweep:
+            gc.collect()  # the frozen heap is left out of its walk
+            self._freeze()
+            self._last_sweep = now
+
+    def _freeze(self) -> None:
+        """Everything alive out of the collector's walks, the frozen heap's size noted."""
+        gc.freeze()
+        self._frozen = gc.get_freeze_count()
+        self._lowest = min(self._lowest, self._frozen) if self._lowest else self._frozen
 
     def restore(self) -> None:
         """The collector as found, the frozen objects thawed (the process ends, or a test's goes on)."""

@@ -1,6 +1,7 @@
 """The dashboard's cyclic collector: off for the first scan, whose objects are then frozen, then no automatic full
-collection, off while each later scan is built (what it made then frozen), a full one when due (in the scan worker),
-and the collector as it was found once the app ends."""
+collection, off while each later scan is built (a big one then frozen), a sweep of what is not frozen every few
+seconds and a full one, everything thawed, when due (both in the scan worker), and the collector as it was found once
+the app ends."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ipcwatch.tui.heap import GROWTH, NEVER, Collector
+from ipcwatch.tui.heap import GROWTH, NEVER, SWEEP_EVERY, Collector
 
 
 class Cycle:
@@ -34,9 +35,10 @@ def clock() -> list[float]:
 
 @pytest.fixture
 def collector(clock: list[float]) -> Iterator[Collector]:
-    """A collector paused and resumed (the first scan shown), the process's collector as found afterwards."""
+    """A collector paused and resumed (the first scan shown), every build frozen (as a big scan's), a sweep every
+    10 s; the process's collector as found afterwards."""
     gc.enable()
-    managed = Collector(every=60.0, clock=lambda: clock[0], latest=600.0)
+    managed = Collector(every=60.0, clock=lambda: clock[0], latest=600.0, sweep=10.0, freeze_above=0)
     try:
         managed.pause()
         managed.resume()
@@ -46,13 +48,24 @@ def collector(clock: list[float]) -> Iterator[Collector]:
 
 
 def old_garbage() -> weakref.ref[Cycle]:
-    """A cycle that survived the young generations, then dropped: only a full collection frees it."""
+    """A cycle that survived the young generations, then dropped: only a full collection or a sweep frees it."""
     cycle = Cycle()
     gc.collect(1)
     gc.collect(1)
     ref = weakref.ref(cycle)
     del cycle
     gc.collect(1)
+    assert ref() is not None
+    return ref
+
+
+def frozen_garbage() -> weakref.ref[Cycle]:
+    """A cycle frozen while alive (with a scan), then dropped: only a full collection, which thaws, frees it."""
+    cycle = Cycle()
+    gc.freeze()
+    ref = weakref.ref(cycle)
+    del cycle
+    gc.collect()
     assert ref() is not None
     return ref
 
@@ -67,9 +80,9 @@ def test_a_full_collection_waits_for_latest_when_the_heap_has_not_grown_and_rest
         kept = Cycle()  # alive while the first scan is shown: frozen, never walked
         collector.resume()
         assert gc.isenabled() and gc.get_threshold()[2] == NEVER and gc.get_freeze_count() > 0
-        ref = old_garbage()
+        ref = frozen_garbage()
         now[0] += 599.0
-        collector.collect_if_due()  # not grown: not due before `latest`
+        collector.collect_if_due()  # not grown: not due before `latest` (a sweep leaves the frozen heap alone)
         assert ref() is not None
         now[0] += 1.0
         collector.collect_if_due()
@@ -86,15 +99,73 @@ def test_a_full_collection_waits_for_latest_when_the_heap_has_not_grown_and_rest
         collector.restore()  # again when an assertion failed before it: no frozen heap left to the next test
 
 
-def test_a_scan_is_built_with_the_collector_off_then_frozen_and_it_is_on_again(collector: Collector) -> None:
+def test_a_big_scan_is_built_with_the_collector_off_then_frozen_and_it_is_on_again(clock: list[float]) -> None:
+    gc.enable()
+    collector = Collector(clock=lambda: clock[0], freeze_above=2000)
+    try:
+        collector.pause()
+        collector.resume()
+        frozen = gc.get_freeze_count()
+        with collector.building():
+            assert not gc.isenabled()
+            built = [[i] for i in range(2000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + 2000  # out of the young collections' walks
+        assert gc.get_count()[0] < 2000
+        with collector.building():
+            small = [[i] for i in range(500)]
+        assert gc.get_freeze_count() < frozen + 2500  # left to the young collections
+        assert gc.isenabled() and gc.get_count()[0] >= 500
+        del built, small
+    finally:
+        collector.restore()
+
+
+def test_the_ui_garbage_made_while_a_small_scan_is_built_is_freed_by_the_next_sweep(clock: list[float]) -> None:
+    """The UI drops cycles all the time (every line textual renders caches itself); made while a small scan is
+    built, they are not frozen with it, and a sweep (no thaw) frees those that outlived the young collections
+    within SWEEP_EVERY seconds. What is frozen is left to full collections."""
+    gc.enable()
+    collector = Collector(clock=lambda: clock[0])  # the dashboard's own schedule
+    try:
+        collector.pause()
+        collector.resume()
+        frozen = frozen_garbage()
+        with collector.building():
+            scan = [[i] for i in range(100)]
+            cycle = Cycle()  # made by the UI thread while the scan was built (a line rendered), dropped later
+        gc.collect(1)
+        gc.collect(1)  # it outlived the young collections
+        made = weakref.ref(cycle)
+        del cycle
+        gc.collect(1)
+        clock[0] += SWEEP_EVERY - 1
+        collector.collect_if_due()
+        assert made() is not None  # no sweep yet
+        clock[0] += 1
+        collector.collect_if_due()
+        assert made() is None
+        assert frozen() is not None  # a sweep does not thaw
+        del scan
+    finally:
+        collector.restore()
+
+
+def test_a_sweep_freezes_what_survived_it(collector: Collector, clock: list[float]) -> None:
+    """The next sweep walks only what is new: the survivors of the last one are frozen (and a full collection
+    thaws them)."""
     frozen = gc.get_freeze_count()
-    with collector.building():
-        assert not gc.isenabled()
-        built = [[i] for i in range(1000)]
-    assert gc.isenabled()
-    assert gc.get_freeze_count() >= frozen + 1000  # out of the young collections' walks
-    assert gc.get_count()[0] < 1000
-    del built
+    kept = [Cycle() for _ in range(300)]
+    clock[0] += 10.0
+    collector.collect_if_due()
+    assert gc.get_freeze_count() >= frozen + 300
+    refs = [weakref.ref(c) for c in kept]
+    del kept
+    gc.collect()
+    assert all(ref() is not None for ref in refs)  # frozen cycles: the sweeps leave them
+    clock[0] += 600.0
+    collector.collect_if_due()
+    assert all(ref() is None for ref in refs)
 
 
 def test_a_raising_scan_leaves_the_collector_on(collector: Collector) -> None:
@@ -137,7 +208,7 @@ def test_cyclic_garbage_frozen_with_a_scan_is_freed_once_the_heap_has_grown(
         cycle = Cycle()  # made and dropped by another thread while the scan was built
         young = weakref.ref(cycle)
         del cycle
-        scan = [[i] for i in range(int(gc.get_freeze_count() * (GROWTH - 1)) + 2)]
+        scan = [[i] for i in range(int(gc.get_freeze_count() * (GROWTH - 1)) + 100)]
     gc.collect(1)
     assert young() is not None and ref() is not None  # frozen, old: out of young collections' reach
     clock[0] += 59.0
@@ -184,7 +255,7 @@ def test_resume_acts_once_even_when_a_scan_has_the_collector_off_again() -> None
 
 
 def test_scans_of_a_steady_size_wait_for_latest(collector: Collector, clock: list[float]) -> None:
-    ref = old_garbage()
+    ref = frozen_garbage()
     for _ in range(3):
         with collector.building():
             scan = [[i] for i in range(1000)]
