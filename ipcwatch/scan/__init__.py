@@ -229,7 +229,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     file_devs = frozenset(d for v in [own, *(v.dirs for v in views)] for d in v.key if d is not None)
     pass_config = replace(pass_config, file_devs=file_devs)
     if any(os.major(d) != 0 for d in file_devs.difference(own.key)):
-        records = []
+        records = []  # the first pass's records go before the second's are read
         records = read_proc_pass(pass_config)
     index = index_processes(records, pass_config)
     discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)

@@ -31,7 +31,6 @@ NS_TYPES: tuple[str, ...] = ("ipc", "mnt", "net")
 NsKey = tuple[str, int, int]  # (type, st_dev, st_ino)
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-_GONE = (FileNotFoundError, ProcessLookupError)
 _MAX_INODE = 2**64 - 1
 _MOUNTINFO_LIMIT = 16 << 20
 
