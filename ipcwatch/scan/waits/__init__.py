@@ -1,9 +1,10 @@
 """Why is it stuck: the IPC object each thread asleep in the kernel waits on, who could wake it, and why not.
 
-`WaitFinder.visit` runs inside the scan's one /proc pass. For every thread it reads `task/TID/stat` (only
+`WaitFinder.visit` is a visitor of the scan's one /proc pass. For every thread it reads `task/TID/stat` (only
 sleeping threads go on) and `task/TID/syscall` through the process directory fd, so a recycled pid cannot
 mix two processes' data; only calls that can wait on IPC are decoded further (their wchan, the argument
-memory they point at in /proc/PID/mem, their fds). `attach` maps the waits to the scan's objects and returns
+memory they point at in /proc/PID/mem, their fds). Of a one-thread process asleep, the pass itself read the
+syscall, wchan and sched files and the fd table (scan.procdir.ProcDir): most waits need nothing more. `attach` maps the waits to the scan's objects and returns
 the samples (`WaitSamples`), which travel in `Snapshot.threads`. `explain`, `blocked_threads` and `describe` are
 pure functions of a snapshot: they turn it into `BlockedThread`s: the operation, who could wake the thread, and
 the likely cause (a dead partner, a wait cycle). Every string they hold is raw: escape it to show it.
