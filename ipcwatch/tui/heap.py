@@ -31,12 +31,15 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 
+from textual._styles_cache import StylesCache
+
 FREEZE_ABOVE = 20_000  # a build that left this many young objects is frozen (the young walks would take 10 ms+)
 SWEEP_EVERY = 10.0  # seconds between sweeps: full collections of what is not frozen
 FULL_EVERY = 60.0  # seconds at least between full collections (everything thawed)
 FULL_LATEST = 600.0  # seconds at most between full collections
 GROWTH = 1.25  # a full collection is due when the frozen heap has grown by this factor over its lowest since the last
 NEVER = 2**31 - 1  # a gen-1 count the collector never reaches: no automatic full collection
+STYLES_MEMO = StylesCache.get_inner_outer  # functools.lru_cache(1024) on a method: its key holds the widget's cache
 
 
 class Collector:
@@ -106,13 +109,19 @@ class Collector:
         now = self.clock()
         age = now - self._last_full
         grown = self._lowest and self._frozen >= self._lowest * GROWTH
-        if age >= self.latest or (age >= self.every and grown):
+        full = age >= self.latest or (age >= self.every and grown)
+        if not full and now - self._last_sweep < self.sweep:
+            return
+        # textual memoizes a method on every widget's styles cache (`self` in the key, 1,024 entries): a widget gone
+        # (a dialog, a filter bar, a toast) kept its cache and every line it rendered alive until pushed out
+        STYLES_MEMO.cache_clear()
+        if full:
             gc.unfreeze()
             gc.collect()
             gc.freeze()
             self._last_full = self._last_sweep = now
             self._lowest = 0
-        elif now - self._last_sweep >= self.sweep:
+        else:
             gc.collect()  # the frozen heap is left out of its walk
             self._freeze()
             self._last_sweep = now

@@ -10,6 +10,8 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
+from textual._styles_cache import StylesCache
+from textual.color import Color
 
 from ipcwatch.tui.heap import GROWTH, NEVER, SWEEP_EVERY, Collector
 
@@ -266,3 +268,19 @@ def test_scans_of_a_steady_size_wait_for_latest(collector: Collector, clock: lis
     collector.collect_if_due()
     assert ref() is None
     del scan
+
+
+def test_a_sweep_lets_go_of_the_styles_cache_of_a_widget_gone(collector: Collector, clock: list[float]) -> None:
+    """textual memoizes `StylesCache.get_inner_outer` with the cache itself in the key: the styles cache of a widget
+    gone (with every line it rendered) stays alive until 1,024 later calls push it out, or a sweep clears it."""
+    cache = StylesCache()  # a widget's, which painted once
+    cache.get_inner_outer(Color(10, 20, 30), Color(40, 50, 60))
+    ref = weakref.ref(cache)
+    del cache  # the widget is gone
+    gc.collect()
+    clock[0] += 9.0
+    collector.collect_if_due()
+    assert ref() is not None  # held by textual's memo
+    clock[0] += 1.0
+    collector.collect_if_due()
+    assert ref() is None
