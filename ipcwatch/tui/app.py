@@ -189,7 +189,7 @@ class IpcwatchApp(App[int]):
         keeps its result until the cyclic collector frees it (a full collection, rare with a big heap), and every
         scan's snapshot and rows stayed alive with it (9,000 objects, 16 scans: 160 MB resident, 76 MB now)."""
         self._retired = None
-        self.collector.collect_if_due()  # here, not during the scan: it walks the whole heap
+        self.collector.collect_if_due()  # here, not during the scan: a sweep or a full collection (see heap)
         # The process's CPU, not this thread's: the scan reads /proc and the pipes' fills in threads of its own
         # (this thread's time alone missed them: 9,000 objects, 11 % of a core at an interval adapted to 8 %). What
         # the UI thread draws meanwhile counts too, which only errs on the side of scanning less often.
