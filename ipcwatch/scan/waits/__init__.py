@@ -4,8 +4,9 @@
 sleeping threads go on) and `task/TID/syscall` through the process directory fd, so a recycled pid cannot
 mix two processes' data; only calls that can wait on IPC are decoded further (their wchan, the argument
 memory they point at in /proc/PID/mem, their fds). Of a one-thread process asleep, the pass itself read the
-syscall, wchan and sched files and the fd table (scan.procdir.ProcDir): most waits need nothing more. `attach` maps the waits to the scan's objects and returns
-the samples (`WaitSamples`), which travel in `Snapshot.threads`. `explain`, `blocked_threads` and `describe` are
+syscall, wchan and sched files and the fd table (scan.procdir.ProcDir): most waits need nothing more.
+`attach` maps the waits to the scan's objects and returns the samples (`WaitSamples`), which travel in
+`Snapshot.threads`. `explain`, `blocked_threads` and `describe` are
 pure functions of a snapshot: they turn it into `BlockedThread`s: the operation, who could wake the thread, and
 the likely cause (a dead partner, a wait cycle). Every string they hold is raw: escape it to show it.
 

@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
@@ -320,8 +321,12 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
         """Show a view; `now`: its rows at once (see `_refresh_view`)."""
         if view_id not in VIEW_IDS:
             return
+        try:
+            stack = self.query_one(ViewStack)
+        except NoMatches:  # a view key pressed as the dashboard starts, before its widgets are mounted: nothing yet
+            return
         self.view_id = view_id
-        self.query_one(ViewStack).current = f"view-{view_id}"
+        stack.current = f"view-{view_id}"
         self.query_one(ViewList).choose(view_id)
         bar = self.query_one(FilterBar)
         text = self.filters.get(view_id, "")
