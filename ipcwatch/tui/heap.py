@@ -37,7 +37,10 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 
-from textual._styles_cache import StylesCache
+try:  # a private module of textual (>=8.2,<9 in pyproject.toml): a textual without it leaves nothing to clear
+    from textual._styles_cache import StylesCache
+except ImportError:  # pragma: no cover - the pinned textual has it (test_heap checks it)
+    StylesCache = None  # type: ignore[assignment,misc]
 
 FREEZE_ABOVE = 20_000  # a build that left this many young objects is frozen (the young walks would take 10 ms+)
 SWEEP_EVERY = 10.0  # seconds between sweeps: full collections of what is not frozen
@@ -45,7 +48,8 @@ FULL_EVERY = 60.0  # seconds at least between full collections (everything thawe
 FULL_LATEST = 600.0  # seconds at most between full collections
 GROWTH = 1.25  # a full collection is due when the frozen heap has grown by this factor over its lowest since the last
 NEVER = 2**31 - 1  # a gen-1 count the collector never reaches: no automatic full collection
-STYLES_MEMO = StylesCache.get_inner_outer  # functools.lru_cache(1024) on a method: its key holds the widget's cache
+# functools.lru_cache(1024) on a method: its key holds the widget's cache (None: not there in this textual)
+STYLES_MEMO = getattr(getattr(StylesCache, "get_inner_outer", None), "cache_clear", None)
 
 
 class Collector:
@@ -120,7 +124,8 @@ class Collector:
             return
         # textual memoizes a method on every widget's styles cache (`self` in the key, 1,024 entries): a widget gone
         # (a dialog, a filter bar, a toast) kept its cache and every line it rendered alive until pushed out
-        STYLES_MEMO.cache_clear()
+        if STYLES_MEMO is not None:
+            STYLES_MEMO()
         if full:
             gc.unfreeze()
             gc.collect()
