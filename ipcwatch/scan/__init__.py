@@ -9,27 +9,22 @@ Pure data (never imports textual); the CLI and the TUI are two front ends over t
 
 from __future__ import annotations
 
-import _thread
 import gc
 import os
 import time
 from collections.abc import Callable
 
 from ipcwatch.kinds import ANON_INODE_KINDS, KIND_TITLES, KINDS, MAPPED_KINDS, POSIX_KINDS, Kind
-from ipcwatch.native.procfd import ANON_DEVS
+from ipcwatch.native import passthread
+from ipcwatch.native.passthread import MQUEUE_DIR, PROC_ROOT, SHM_DIR, Background, dev_of, fs_type
+from ipcwatch.native.procfd import ANON_DEVS, read_processes
 from ipcwatch.record import field, record, replace
 from ipcwatch.scan import anon, logind, nsscan, pipes, posix, sysv, unix
 from ipcwatch.scan.model import Holder, IpcObject, Process, ScanError, Snapshot, Waiter
 from ipcwatch.scan.namespaces import Namespace, discover, with_fd_pins
 from ipcwatch.scan.nsread import SpecialDirs
-from ipcwatch.scan.procs import HolderIndex, ProcPassConfig, index_processes, read_proc_pass
+from ipcwatch.scan.procs import HolderIndex, ProcPassConfig, index_processes, pass_arguments
 from ipcwatch.scan.waits import WaitFinder
-
-TYPE_CHECKING = False  # typing is not imported at run time (see ipcwatch.record)
-if TYPE_CHECKING:
-    from typing import TypeVar
-
-    T = TypeVar("T")
 
 __all__ = [
     "KINDS",
@@ -54,21 +49,14 @@ class ScanConfig:
     """Where to look. Paths are parameters so tests can point the scan at recorded or private trees."""
 
     kinds: frozenset[str] = frozenset(KINDS)
-    proc_root: str = "/proc"
+    proc_root: str = PROC_ROOT
     sysvipc_dir: str = "/proc/sysvipc"
-    shm_dir: str = "/dev/shm"
-    mqueue_dir: str = "/dev/mqueue"
+    shm_dir: str = SHM_DIR
+    mqueue_dir: str = MQUEUE_DIR
     file_dirs: tuple[str, ...] = DEFAULT_FILE_DIRS  # walked for FIFO and socket files
     file_depth: int = 3
     waiters: bool = True
     config_root: str = "/"  # where logind.conf, its drop-ins and login.defs are read (RemoveIPC)
-
-
-def _dev_of(path: str) -> int | None:
-    try:
-        return os.stat(path).st_dev
-    except OSError:
-        return None
 
 
 def _other_mnt(spaces: nsscan.NamespaceReads, own: Namespace | None) -> Callable[[int], Namespace | None]:
@@ -79,20 +67,6 @@ def _other_mnt(spaces: nsscan.NamespaceReads, own: Namespace | None) -> Callable
         return ns if ns is not None and own is not None and ns.key != own.key else None
 
     return other
-
-
-def _fs_type(path: str) -> str | None:
-    """The filesystem type mounted at `path`, from /proc/self/mounts (last mount wins)."""
-    found = None
-    try:
-        with open("/proc/self/mounts", "rb") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and os.fsdecode(parts[1]) == path:
-                    found = os.fsdecode(parts[2])
-    except OSError:
-        return None
-    return found
 
 
 def _waiter_finder(config: ScanConfig) -> WaitFinder | None:
@@ -111,40 +85,6 @@ def scan(config: ScanConfig | None = None) -> Snapshot:
     finally:
         if was_enabled:
             gc.enable()
-
-
-class _Background:  # of T (no Generic base: typing is not imported at run time)
-    """fn(*args) in a thread of its own; `result` waits for it and returns its value or raises its exception.
-    Started through _thread: importing threading would cost a headless command 0.65 ms of start-up. When no thread
-    can be started (pids.max or RLIMIT_NPROC reached, as in a crowded container), fn runs here, at once."""
-
-    def __init__(self, fn: Callable[..., T], *args: object) -> None:
-        self._value: T | BaseException | None = None
-        self._done = _thread.allocate_lock()
-        self._done.acquire()  # released by the thread once its value is set
-        try:
-            _thread.start_new_thread(self._run, (fn, args))
-        except RuntimeError:  # "can't start new thread"
-            self._run(fn, args)
-
-    def _run(self, fn: Callable[..., T], args: tuple) -> None:
-        try:
-            self._value = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
-            self._value = exc
-        finally:
-            self._done.release()
-
-    def wait(self) -> None:
-        """Until fn has returned or raised (the thread has nothing left to do)."""
-        with self._done:  # waits for the thread the first time, returns at once after
-            pass
-
-    def result(self) -> T:
-        self.wait()
-        if isinstance(self._value, BaseException):
-            raise self._value
-        return self._value  # type: ignore[return-value]
 
 
 @record(frozen=False)
@@ -190,10 +130,10 @@ def _scan(config: ScanConfig | None) -> Snapshot:
             "not root: holders in other users' processes, SysV semaphore values and other users' POSIX queue "
             "details are hidden"
         )
-    mq_on = Kind.POSIX_MQ in kinds and _fs_type(config.mqueue_dir) == "mqueue"
+    mq_on = Kind.POSIX_MQ in kinds and fs_type(config.mqueue_dir) == "mqueue"
     if Kind.POSIX_MQ in kinds and not mq_on:
         notes.append(f"{config.mqueue_dir} is not mounted: POSIX message queues cannot be listed")
-    own = SpecialDirs(_dev_of(config.shm_dir), _dev_of(config.mqueue_dir) if mq_on else None)
+    own = SpecialDirs(dev_of(config.shm_dir), dev_of(config.mqueue_dir) if mq_on else None)
     finder = _waiter_finder(config)
 
     # Phase one: what each object says of itself, and the single /proc pass for holders, side by side: the pass's
@@ -217,7 +157,8 @@ def _scan(config: ScanConfig | None) -> Snapshot:
         read_anon=bool(kinds & ANON_INODE_KINDS),
         visitors=[finder.visit] if finder else [],
     )
-    pass_reads = _Background(read_proc_pass, pass_config)
+    args = pass_arguments(pass_config)
+    pass_reads = passthread.take(args) or Background(read_processes, *args)  # started early by `list`, or now
     try:
         discovery = discover(config.proc_root, fds=False)
         views = nsscan.other_views(discovery, own, config.proc_root) if kinds & POSIX_KINDS else []
@@ -230,7 +171,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     pass_config = replace(pass_config, file_devs=file_devs)
     if any(os.major(d) != 0 for d in file_devs.difference(own.key)):
         records = []  # the first pass's records go before the second's are read
-        records = read_proc_pass(pass_config)
+        records = read_processes(*pass_arguments(pass_config))
     index = index_processes(records, pass_config)
     discovery = with_fd_pins(discovery, index.ns_fds, config.proc_root)
     spaces = nsscan.read_namespaces(discovery, kinds, config.proc_root, config.config_root)
@@ -243,7 +184,7 @@ def _scan(config: ScanConfig | None) -> Snapshot:
     # Phase two: join holders to objects and give verdicts. The pipes' and FIFOs' fills are one native call (the GIL
     # released throughout): it runs in a thread while this one builds the other kinds' objects.
     plan = pipes.fill_plan(index, reads.found, Kind.PIPE in kinds, Kind.FIFO in kinds)
-    filling = _Background(pipes.read_fills, config.proc_root, plan) if plan.requests else None
+    filling = Background(pipes.read_fills, config.proc_root, plan) if plan.requests else None
     fills = list if filling is None else filling.result  # no thread when there is nothing to read: []
     try:
         objects = _objects(config, reads, index, spaces, plan, fills)

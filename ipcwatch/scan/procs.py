@@ -235,11 +235,17 @@ def process_at(pid: int, proc_root: str = "/proc") -> Process | None:
         os.close(dir_fd)
 
 
+def pass_arguments(config: ProcPassConfig) -> tuple:
+    """read_processes' arguments for the pass `config` asks for (ipcwatch.native.passthread.early_args makes the
+    default scan's: a test keeps the two the same)."""
+    maps_mode = MAPS_NONE if not config.read_maps else MAPS_FALLBACK if _procmap_query_works else MAPS_TEXT
+    return (config.proc_root, config.file_devs, maps_mode, config.read_anon, bool(config.visitors))
+
+
 def read_proc_pass(config: ProcPassConfig) -> list[ProcessRecord]:
     """What the pass reads of every process: one native call that releases the GIL throughout (run it in a thread
     beside other reads), or the Python twin."""
-    maps_mode = MAPS_NONE if not config.read_maps else MAPS_FALLBACK if _procmap_query_works else MAPS_TEXT
-    return read_processes(config.proc_root, config.file_devs, maps_mode, config.read_anon, bool(config.visitors))
+    return read_processes(*pass_arguments(config))
 
 
 def index_processes(records: list[ProcessRecord], config: ProcPassConfig) -> HolderIndex:

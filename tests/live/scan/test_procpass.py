@@ -59,7 +59,7 @@ def test_a_process_gone_before_its_visit_is_not_visited(tmp_path: Path) -> None:
 
 def test_a_scan_that_cannot_start_a_thread_reads_everything_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     """pids.max or RLIMIT_NPROC reached (a crowded container): the /proc pass and the fills run inline, same result."""
-    import ipcwatch.scan as scan_module  # noqa: PLC0415 - its _thread is replaced for this test only
+    from ipcwatch.native import passthread  # noqa: PLC0415 - its _thread is replaced for this test only
 
     def refuse(*_: object) -> int:
         raise RuntimeError("can't start new thread")
@@ -67,11 +67,11 @@ def test_a_scan_that_cannot_start_a_thread_reads_everything_itself(monkeypatch: 
     read_end, write_end = os.pipe()
     try:
         config = ScanConfig(kinds=frozenset({Kind.PIPE}))
-        threaded = scan_module.scan(config)
+        threaded = scan(config)
         monkeypatch.setattr(
-            scan_module, "_thread", SimpleNamespace(allocate_lock=_thread.allocate_lock, start_new_thread=refuse)
+            passthread, "_thread", SimpleNamespace(allocate_lock=_thread.allocate_lock, start_new_thread=refuse)
         )
-        inline = scan_module.scan(config)
+        inline = scan(config)
         mine = os.fstat(read_end).st_ino
         for snapshot in (threaded, inline):
             pipe = next(o for o in snapshot.objects if o.id == mine)
