@@ -128,6 +128,7 @@ class IpcwatchApp(App[int]):
         self.scan_cpu = 0.0  # CPU seconds of the last scan (and its rows)
         self._first_seen: dict[str, float] = {}
         self.collector = Collector()  # the cyclic collector: off for the first scan, then no automatic full ones
+        self._collecting = threading.Lock()  # held while `_collect` runs: a scan waits for it
         self._switch_interval = sys.getswitchinterval()  # as found: restored when the app ends
         self._scanned: tuple[Worker[None], Scanned] | None = None  # a scan worker's result, until the UI takes it
         self.stop_signals = stop_signals  # the host's dashboard passes STOP_SIGNALS; tests leave their process alone
@@ -189,7 +190,8 @@ class IpcwatchApp(App[int]):
         keeps its result until the cyclic collector frees it (a full collection, rare with a big heap), and every
         scan's snapshot and rows stayed alive with it (9,000 objects, 16 scans: 160 MB resident, 76 MB now)."""
         self._retired = None
-        self.collector.collect_if_due()  # here, not during the scan: a sweep or a full collection (see heap)
+        with self._collecting:  # a collection running between scans (`_collect`) ends first: never both at once
+            pass
         # The process's CPU, not this thread's: the scan reads /proc and the pipes' fills in threads of its own
         # (this thread's time alone missed them: 9,000 objects, 11 % of a core at an interval adapted to 8 %). What
         # the UI thread draws meanwhile counts too, which only errs on the side of scanning less often.
@@ -199,6 +201,13 @@ class IpcwatchApp(App[int]):
             rows = build_rows(self.scanner(), old, defer=old is None)  # the first frame waits for the All view only
             reuse_rows(rows, old)
         self._scanned = get_current_worker(), Scanned(rows, time.process_time() - started)
+
+    @work(thread=True, group="collect", exit_on_error=False)
+    def _collect(self) -> None:
+        """The collector's sweep or full collection when due (see heap), off the UI thread and never during a scan."""
+        with self._collecting:
+            if not self.scanning:
+                self.collector.collect_if_due()
 
     @work(thread=True, group="rows", exit_on_error=False)
     def _build_rest(self) -> None:
@@ -234,6 +243,9 @@ class IpcwatchApp(App[int]):
         elif event.state == WorkerState.ERROR:
             self.notify(f"scan failed: {escape(str(worker.error))}", severity="error", markup=False)
         self.call_after_refresh(self.collector.resume)
+        # A sweep or a full collection (see heap) holds the GIL 10-200 ms: halfway to the next scan, not stacked on a
+        # scan's own cost at its start (idle host: the view switches a sweep met there took 60 ms and more)
+        self.set_timer(self.effective_interval / 2, self._collect)
         if scanned is not None and not scanned.rows.built(OTHER_VIEWS[0]):
             self.call_after_refresh(self._build_rest)
         self.show_status()

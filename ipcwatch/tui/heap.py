@@ -1,7 +1,8 @@
 """The cyclic collector while the dashboard runs: off for the first scan, then on for the young generations only,
-off again while each scan and its rows are built (a big one then frozen out of its walks), with the scan worker
-sweeping what is not frozen every SWEEP_EVERY seconds and thawing everything for a full collection when garbage may
-have piled up in the frozen heap.
+off again while each scan and its rows are built (a big one then frozen out of its walks), with a worker between
+scans sweeping what is not frozen every SWEEP_EVERY seconds and thawing everything for a full collection when
+garbage may have piled up in the frozen heap (between scans: at a scan's start, a sweep's stall added to the scan's
+own, and the keys it met on an idle host took 60 ms and more).
 
 Each scan builds a heap of acyclic objects (snapshot and rows) freed by reference counting when the next one is
 shown. Left to itself, the collector walks the whole heap (every object of the last two scans) whenever a quarter
@@ -53,8 +54,9 @@ STYLES_MEMO = getattr(getattr(StylesCache, "get_inner_outer", None), "cache_clea
 
 
 class Collector:
-    """`pause` before the first scan, `resume` once it is shown, `collect_if_due` then `building` in the scan worker,
-    `restore` when the app ends (the collector as it was found, nothing frozen: tests run apps in-process)."""
+    """`pause` before the first scan, `resume` once it is shown, `collect_if_due` in a worker between scans,
+    `building` in the scan worker, `restore` when the app ends (the collector as it was found, nothing frozen: tests
+    run apps in-process)."""
 
     def __init__(
         self,
@@ -113,7 +115,7 @@ class Collector:
 
     def collect_if_due(self) -> None:
         """A full collection, everything thawed first, or else a sweep, when due (see the module): call it off the
-        UI thread, before scanning."""
+        UI thread, between scans."""
         if not self._resumed or not gc.isenabled():
             return
         now = self.clock()

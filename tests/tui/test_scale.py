@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.visual import Visual
+from textual.worker import get_current_worker
 
 from ipcwatch.kinds import KINDS
 from ipcwatch.scan import Snapshot
@@ -253,3 +255,29 @@ async def test_a_switch_to_the_process_view_restyles_the_view_not_everything_ins
         assert "view-processes" in restyled and "view-all" in restyled  # the two that moved
         assert "held-table" not in restyled and "held-title" not in restyled  # set_class restyled every descendant
         assert view.region.y == app.dashboard.query_one("#switcher").region.y  # in sight
+
+
+async def test_the_collector_runs_between_scans_never_during_one() -> None:
+    """A sweep or full collection holds the GIL for up to ~200 ms: it runs in a worker of its own between scans, once
+    a scan is shown (never in the scan's worker, stacked on its cost), and a scan waits for one still running."""
+    snapshot, collecting = synthetic_snapshot(90, 3), threading.Event()
+    scans: list[bool] = []  # per scan: a collection was running
+    collects: list[str] = []  # per collection: the group of the worker it ran in
+
+    def scanner() -> Snapshot:
+        scans.append(collecting.is_set())
+        return snapshot
+
+    def collect() -> None:
+        collects.append(get_current_worker().group)
+        collecting.set()
+        time.sleep(0.05)
+        collecting.clear()
+
+    app = IpcwatchApp(scanner, interval=0.2, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        app.collector.collect_if_due = collect  # type: ignore[method-assign]
+        for _ in range(15):
+            await pilot.pause(0.1)
+    assert len(scans) >= 4 and not any(scans)
+    assert collects and set(collects) == {"collect"}  # never in the scan's own worker
