@@ -248,6 +248,9 @@ class Objects:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
         self.children.clear()
+        with contextlib.suppress(ChildProcessError):  # any other child that has exited (a client, a helper command)
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:  # is reaped: a zombie is not a process the soak left running
+                pass
         for obj in list(self.live.values()):
             self.remove(obj)
         for directory in ("/dev/shm", "/dev/mqueue"):  # safety nets, counted: a bookkeeping slip still shows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import itertools
 import os
 import pwd
 import secrets
@@ -44,11 +45,13 @@ RUN_TAG = f"ipcwt{os.getpid()}x{secrets.token_hex(3)}"
 TEST_KEYS = KeyRange(0x49000000, 0x1000000)
 LEDGER_TOOL = "tests"
 _issued_keys: set[int] = set()
+_names = itertools.count()  # the names this run has made
 
 
 def unique_name(suffix: str = "") -> str:
-    """A POSIX-object name no other run uses (without the leading slash)."""
-    return f"{RUN_TAG}{secrets.token_hex(3)}{suffix}"
+    """A POSIX-object name no other run uses and this run uses once (without the leading slash): a random token
+    alone collided within a run (two of the ~1,000 names a suite makes drew the same 3 bytes)."""
+    return f"{RUN_TAG}{next(_names):x}{suffix}"
 
 
 def unique_key() -> int:
