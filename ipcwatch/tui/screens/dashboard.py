@@ -14,7 +14,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
@@ -319,17 +318,13 @@ class DashboardScreen(Jumps, Acts, Panes, Screen[None]):
 
     def show_view(self, view_id: str, *, focus: bool = True, now: bool = False) -> None:
         """Show a view; `now`: its rows at once (see `_refresh_view`)."""
-        if view_id not in VIEW_IDS:
-            return
-        try:
-            stack = self.query_one(ViewStack)
-        except NoMatches:  # a view key pressed as the dashboard starts, before its widgets are mounted: nothing yet
+        stacks = self.query(ViewStack)  # none yet when a view key is pressed as the dashboard starts: nothing to do
+        if view_id not in VIEW_IDS or not stacks:
             return
         self.view_id = view_id
-        stack.current = f"view-{view_id}"
+        stacks.first().current = f"view-{view_id}"
         self.query_one(ViewList).choose(view_id)
-        bar = self.query_one(FilterBar)
-        text = self.filters.get(view_id, "")
+        bar, text = self.query_one(FilterBar), self.filters.get(view_id, "")
         with bar.prevent(FilterBar.Changed):
             bar.value = text
         bar.display = bool(text)
